@@ -1,0 +1,73 @@
+"""The venvlock core: one lock-and-sync engine, reached through the hooks.
+
+Public names (everything an adapter or plugin may use):
+
+* :class:`Environment`, :class:`SyncRequest`: what to sync and how it was asked.
+* :class:`SyncResult`, :class:`Verdict`: what a sync and a check found.
+* :class:`LockHold`, :class:`Holder`: a held lock and who holds a busy one.
+* :class:`LockTimeoutError`, :class:`SettingError`: the errors adapters report.
+* :func:`run_installer`: run an installer child so that it keeps the lock if
+  this process is killed (for plugins implementing ``venvlock_install``).
+* :func:`recorded_sync`: the answer of a still-valid record of an earlier
+  sync, without loading plugins (the fast path of a no-op).
+* :func:`hooks`: the hook relay; adapters call ``hooks().venvlock_sync(...)``,
+  ``hooks().venvlock_environment_lock(...)`` and
+  ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
+
+This package imports only ``os``/``sys``-level modules at first; ``filelock``,
+``pluggy`` and ``packaging`` load when the work needs them.
+"""
+
+from __future__ import annotations
+
+from venvlock.core._environment import Environment
+from venvlock.core._lock import Holder, LockHold, LockTimeoutError, SettingError
+from venvlock.core._plugins import hooks, plugin_manager
+from venvlock.core._request import SyncRequest
+from venvlock.core._results import SyncResult, Verdict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
+    """The result of *request* if a record of an earlier sync still answers it; else None.
+
+    Costs a few stats and reads, loads no plugin and starts no process.  A
+    record is written only by a sync that went through the hooks and found
+    the environment in sync; it holds while the request (arguments, the
+    contents of its ``-r``/``-c`` files, pip's settings), the interpreter, the
+    venvlock plugin set and the environment's package folders are unchanged.
+    Adapters call it before ``hooks().venvlock_sync``, which consults it too.
+    """
+    from venvlock.core._sync import recorded_sync as lookup
+
+    return lookup(environment, request)
+
+
+def run_installer(command: Sequence[str], hold: LockHold) -> int:
+    """Run *command* as the installer child under *hold*; return its exit code.
+
+    The child inherits the locked descriptor (``hold.fd``), so it keeps the
+    lock if this process is killed; Ctrl-C waits a while for the child.
+    """
+    from venvlock.core._defaults import run_installer as run
+
+    return run(command, hold)
+
+
+__all__ = [
+    "Environment",
+    "Holder",
+    "LockHold",
+    "LockTimeoutError",
+    "SettingError",
+    "SyncRequest",
+    "SyncResult",
+    "Verdict",
+    "hooks",
+    "plugin_manager",
+    "recorded_sync",
+    "run_installer",
+]

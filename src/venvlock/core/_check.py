@@ -1,0 +1,144 @@
+"""The in-process "already in sync" check: no pip, no subprocess.
+
+Reads the installed distributions from the environment's folders and walks
+the requested requirements recursively, as pip's resolver would see them
+when everything is already installed: specifiers (pre-releases allowed, as
+pip does for installed versions), extras, markers evaluated for the target
+interpreter, constraints.  Damage counts as not in sync.  Anything that
+cannot be judged exactly gives ``Verdict(None)``, and the installer decides.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg
+from venvlock.core._installed import Installed, Inventory, canonical_name
+from venvlock.core._request import ParsedRequest, parse_request
+from venvlock.core._results import Verdict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from venvlock.core._request import SyncRequest
+
+
+def marker_environment(environment: Environment) -> dict[str, str] | None:
+    """The PEP 508 marker values of *environment*'s interpreter, or None when not known without running it.
+
+    Known exactly when the environment's interpreter is the interpreter
+    running venvlock or a venv made from it (same base executable and version).
+    """
+    from packaging.markers import default_environment
+
+    base_executable = getattr(sys, "_base_executable", sys.executable)
+    ours = {os.path.realpath(sys.executable), os.path.realpath(base_executable)}
+    if os.path.realpath(environment.python) in ours:
+        return dict(default_environment())
+    if environment.kind != VENV:
+        return None
+    config = read_pyvenv_cfg(environment.path) or {}
+    version = config.get("version_info") or config.get("version") or ""
+    home = config.get("home", "")
+    ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
+    running = ".".join(str(part) for part in sys.version_info[:3])
+    if home and os.path.realpath(home) in ours_home and version.startswith(running):
+        return dict(default_environment())
+    return None
+
+
+def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest | None = None) -> Verdict:
+    """Judge *request* against *environment* (see module docstring)."""
+    if request.command != "install" or not request.judge:
+        return Verdict(None, reason=f"pip {request.command} is for pip to judge")
+    parsed = parsed or parse_request(request.args, request.cwd)
+    if parsed.unjudgeable:
+        return Verdict(None, reason=parsed.unjudgeable)
+    site_dirs = environment.site_dirs()
+    if site_dirs is None:
+        return Verdict(None, reason="the environment's package folders are not known exactly")
+    markers = marker_environment(environment)
+    if markers is None:
+        return Verdict(None, reason="the environment's interpreter differs from venvlock's")
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion, Version
+
+    inventory = Inventory(site_dirs)
+    damaged = list(inventory.leftovers)
+
+    def parse(text: str) -> Requirement | None:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            return None
+        return None if requirement.url else requirement
+
+    constraints: dict[str, list[Requirement]] = {}
+    for text, _origin in parsed.constraints:
+        constraint = parse(text)
+        if constraint is None:
+            return Verdict(None, reason=f"constraint {text!r} is for pip to judge")
+        if constraint.marker is None or constraint.marker.evaluate(markers):
+            constraints.setdefault(canonical_name(constraint.name), []).append(constraint)
+
+    pending: list[tuple[Requirement, str]] = []
+    for text, origin in parsed.requirements:
+        requirement = parse(text)
+        if requirement is None:
+            return Verdict(None, reason=f"{text!r} ({origin}) is for pip to judge")
+        pending.append((requirement, ""))
+
+    done: set[tuple[str, frozenset[str]]] = set()
+    metadata_cache: dict[str, tuple[str, list[Requirement]]] = {}
+    reason = ""
+    while pending:
+        requirement, extra = pending.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({**markers, "extra": extra}):
+            continue
+        name = canonical_name(requirement.name)
+        folders = inventory.by_name.get(name)
+        if not folders:
+            reason = reason or f"{requirement.name} is not installed"
+            continue
+        if len(folders) > 1 or not folders[0].complete():
+            damaged.extend(f.folder for f in folders if len(folders) > 1 or not f.complete())
+            reason = reason or f"{requirement.name} is damaged"
+            continue
+        installed: Installed = folders[0]
+        if installed.folder not in metadata_cache:
+            try:
+                _name, version_text, requires = installed.metadata()
+            except OSError:
+                damaged.append(installed.folder)
+                continue
+            dependencies = [parse(r) for r in requires]
+            if any(d is None for d in dependencies):
+                return Verdict(None, reason=f"{requirement.name} depends on a URL")
+            metadata_cache[installed.folder] = (version_text, [d for d in dependencies if d is not None])
+        version_text, dependencies = metadata_cache[installed.folder]
+        try:
+            version = Version(version_text)
+        except InvalidVersion:
+            return Verdict(None, reason=f"{requirement.name} has version {version_text!r}")
+        for spec in [requirement, *constraints.get(name, ())]:
+            if not spec.specifier.contains(version, prereleases=True):
+                reason = reason or f"{requirement.name} {version} does not match {spec}"
+        extras = frozenset(canonical_name(e) for e in requirement.extras)
+        key = (name, extras)
+        if key in done:
+            continue
+        done.add(key)
+        for dependency in dependencies:
+            if dependency.marker is None:
+                pending.append((dependency, ""))
+                continue
+            for wanted in ("", *sorted(extras)):
+                if dependency.marker.evaluate({**markers, "extra": wanted}):
+                    pending.append((dependency, wanted))
+                    break
+    checked = len({name for name, _ in done})
+    if damaged:
+        return Verdict(False, checked=checked, reason=reason or "leftovers of an interrupted install", damaged=damaged)
+    if reason:
+        return Verdict(False, checked=checked, reason=reason)
+    return Verdict(True, checked=checked)

@@ -1,0 +1,126 @@
+"""The record of a sync: what was found in sync, so the next identical request costs a few stats.
+
+A record is a small file ``<env>/.venvlock/synced/<key>``.  Its *key* is a
+digest of the request: the interpreter, the arguments, the contents of every
+``-r``/``-c`` file, pip's settings in force, and the venvlock plugin set.  Its
+content is the environment's *fingerprint* when it was found in sync: the
+modification time and inode of each package folder, which change whenever a
+distribution is added, removed, upgraded or reinstalled there.
+
+A record is trusted only when the fingerprint still matches and the record is
+strictly newer than every package folder, so a change in the same clock tick
+as the record (coarse file-system clocks) is never missed: such a record is
+ignored and the full check runs (as Git treats "racily clean" index entries).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from venvlock.core._environment import Environment, short_digest
+from venvlock.core._request import ParsedRequest, pip_settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from venvlock.core._request import SyncRequest
+
+
+def fingerprint(site_dirs: list[str]) -> tuple[str, int]:
+    """``(text, newest mtime_ns)`` of the environment's package folders."""
+    lines, newest = [], 0
+    for folder in site_dirs:
+        try:
+            stat = os.stat(folder)
+        except OSError:
+            lines.append(f"{folder} missing")
+            continue
+        lines.append(f"{folder} {stat.st_mtime_ns} {stat.st_ino}")
+        newest = max(newest, stat.st_mtime_ns)
+    return "\n".join(lines), newest
+
+
+def _plugin_set() -> str:
+    """What identifies the installed venvlock plugins: the folder venvlock is installed in, and its mtime."""
+    import venvlock
+
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(venvlock.__file__)))
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        mtime = 0
+    return f"venvlock {venvlock.__version__} {folder} {mtime} {os.environ.get('VENVLOCK_INSTALLER', '')}"
+
+
+def request_key(environment: Environment, request: SyncRequest, parsed: ParsedRequest) -> str:
+    """The record key of *request* (see the module docstring)."""
+    parts = [
+        environment.path,
+        os.path.realpath(environment.python),
+        request.command,
+        request.cwd,
+        "\0".join(request.args),
+        os.environ.get("PYTHONPATH", ""),
+        _plugin_set(),
+        sys.platform,
+    ]
+    try:
+        stat = os.stat(environment.python)
+        parts.append(f"{stat.st_mtime_ns} {stat.st_size}")
+    except OSError:
+        parts.append("no interpreter")
+    parts.extend(pip_settings(request.args).fingerprint)
+    for path, text in parsed.files:
+        parts.append(f"file {path}\n{text}")
+    return short_digest("\n\0".join(parts))
+
+
+def _record_path(environment: Environment, key: str) -> str:
+    return os.path.join(environment.record_dir(), "synced", key)
+
+
+def recorded(environment: Environment, key: str, site_dirs: list[str]) -> int | None:
+    """The number of distributions checked when *key* was recorded, if the record still holds; else None."""
+    path = _record_path(environment, key)
+    try:
+        with open(path, encoding="utf-8") as file:
+            count, _, stored = file.read().partition("\n")
+        record_mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    text, newest = fingerprint(site_dirs)
+    if stored != text or record_mtime <= newest:
+        return None
+    try:
+        return int(count)
+    except ValueError:
+        return None
+
+
+def write_record(environment: Environment, key: str, site_dirs: list[str], before: str, checked: int) -> bool:
+    """Record *key* as in sync if the fingerprint is still *before* (taken before the check). Atomic."""
+    text, _ = fingerprint(site_dirs)
+    if text != before:
+        return False
+    path = _record_path(environment, key)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as file:
+            file.write(f"{checked}\n{text}")
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        return False
+    return True
+
+
+def forget(environment: Environment, key: str) -> None:
+    """Remove the record of *key* (a failed install records nothing as synced)."""
+    try:
+        os.remove(_record_path(environment, key))
+    except OSError:
+        pass

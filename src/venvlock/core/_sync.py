@@ -1,0 +1,107 @@
+"""The double-checked sync: check, lock, check again, repair, install, record.
+
+1. *Record*: a request found in sync before, with nothing changed since,
+   returns at once (a few stats, no parsing of requirements).
+2. *First check*, without the lock: a clear "satisfied" returns and records.
+3. *Lock* the environment (``venvlock_environment_lock``).
+4. *Second check*: another process may have just synced it.
+5. *Repair* damage that interrupted installs left (only what the check found).
+6. *Install* (``venvlock_install``), then check once more and *record* the
+   result if it is in sync.  A failed install records nothing.
+7. The lock is released before :func:`sync` returns.
+"""
+
+from __future__ import annotations
+
+import time
+
+from venvlock.core._lock import default_purpose
+from venvlock.core._record import fingerprint, forget, recorded, request_key, write_record
+from venvlock.core._request import parse_request
+from venvlock.core._results import SyncResult, Verdict
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pluggy import HookRelay
+
+    from venvlock.core._environment import Environment
+    from venvlock.core._request import SyncRequest
+
+
+def _from_record(environment: Environment, request: SyncRequest) -> tuple[SyncResult | None, str | None, list[str] | None]:
+    """``(result, key, site_dirs)``: the result when a valid record answers *request*, and what the sync needs."""
+    start = time.monotonic()
+    if request.command != "install" or not request.judge:
+        return None, None, None
+    site_dirs = environment.site_dirs()
+    parsed = parse_request(request.args, request.cwd)
+    if parsed.unjudgeable or site_dirs is None:
+        return None, None, site_dirs
+    key = request_key(environment, request, parsed)
+    count = recorded(environment, key, site_dirs)
+    if count is None:
+        return None, key, site_dirs
+    return SyncResult(0, installed=False, checked=count, seconds=time.monotonic() - start, recorded=True), key, site_dirs
+
+
+def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
+    """The result of *request* when a record of an earlier sync still answers it, else None.
+
+    Loads no plugin: a record is written only by a sync that went through the
+    hooks, and its key covers the plugin set, the request and the interpreter.
+    """
+    return _from_record(environment, request)[0]
+
+
+def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> SyncResult:
+    """Run the double-checked sync of *request* into *environment* (see the module docstring)."""
+    start = time.monotonic()
+    judge = request.command == "install" and request.judge
+    result, key, site_dirs = _from_record(environment, request)
+    if result is not None:
+        return result
+
+    def look() -> tuple[Verdict, bool]:
+        """Check; record when in sync and nothing changed meanwhile."""
+        if not judge:
+            return Verdict(None), False
+        before = fingerprint(site_dirs)[0] if site_dirs is not None else ""
+        verdict: Verdict = hook.venvlock_check(environment=environment, request=request) or Verdict(None)
+        saved = (
+            bool(verdict.satisfied)
+            and key is not None
+            and site_dirs is not None
+            and write_record(environment, key, site_dirs, before, verdict.checked)
+        )
+        return verdict, saved
+
+    verdict, saved = look()
+    if verdict.satisfied:
+        return SyncResult(0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start, recorded=saved)
+
+    purpose = request.purpose or default_purpose()
+    with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
+        verdict, saved = look()
+        if verdict.satisfied:
+            return SyncResult(
+                0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start,
+                waited=hold.waited, recorded=saved,
+            )  # fmt: skip
+        if key is not None:
+            forget(environment, key)
+        if verdict.damaged:
+            from venvlock.core._installed import repair
+
+            repair(list(dict.fromkeys(verdict.damaged)))
+        returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)
+        if returncode is None:
+            raise RuntimeError("no venvlock_install implementation answered")
+        if returncode != 0:
+            hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
+            return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
+        after, saved = look()
+    result = SyncResult(
+        0, installed=True, checked=after.checked, seconds=time.monotonic() - start, waited=hold.waited, recorded=saved
+    )
+    hook.venvlock_synced(environment=environment, request=request, result=result)
+    return result

@@ -1,0 +1,21 @@
+"""Process facts on Unix."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with *pid* exists (a zombie counts as gone where that can be seen)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        return error.errno == errno.EPERM
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+    except OSError:
+        return True

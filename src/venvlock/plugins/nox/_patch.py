@@ -1,0 +1,365 @@
+"""The one patch venvlock applies to nox: ``SessionRunner.execute``, for sessions that asked for it.
+
+nox creates (and by default deletes and recreates) a session's virtual
+environment in ``SessionRunner.execute``, before the session function, or any
+decorator around it, runs.  So a decorator alone cannot keep two runs of one
+session from clobbering each other's venv.  This module replaces
+``SessionRunner.execute`` once, at import, with a function that:
+
+* passes every session that did not ask for protection straight to nox's own
+  ``execute`` (sessions decorated with :func:`venvlock.plugins.nox.session`
+  ask, and so does every session after :func:`protect_all`);
+* for a protected session on the ``virtualenv``, ``venv`` or ``uv`` backend,
+  takes the venv's *creation lock* (beside the venv folder) when nox starts to
+  create the venv and holds it until the session function has returned, so
+  concurrent runs of one session wait for each other and no run deletes a venv
+  another run is using;
+* holds the venv's environment lock (``<venv>/.lock``) while nox deletes or
+  reuses an existing venv, so a ``pip-locked``/``uv`` install from outside nox
+  is not cut off;
+* rebuilds a venv whose provisioning did not finish (no *provisioned marker*)
+  even when nox was asked to reuse it (``-r``, ``-R``, ``reuse_venv``).
+
+If nox's internals are not what this module knows, it warns once and leaves
+nox alone: sessions then run unprotected, exactly as with ``nox.session``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import shlex
+import shutil
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from venvlock.core import Environment
+
+#: attribute set on session functions that asked for protection; survives into nox's ``Func``/``Call``
+PROTECT_ATTRIBUTE = "__venvlock_protect__"
+#: attribute on the patched ``execute`` that holds nox's original (and marks the patch as applied)
+ORIGINAL_ATTRIBUTE = "__venvlock_original__"
+#: the provisioned marker, inside the venv's venvlock folder
+MARKER_NAME = "nox-provisioned"
+#: the nox backends whose environments this adapter protects
+PROTECTED_BACKENDS = frozenset({"virtualenv", "venv", "uv"})
+
+
+class VenvlockNoxWarning(RuntimeWarning):
+    """nox is not as venvlock's adapter expects; sessions run unprotected."""
+
+
+_settings = {"protect_all": False}
+_warned: set[str] = set()
+_current: list[ProtectedRun] = []
+
+
+def warn_once(key: str, message: str) -> None:
+    """Warn with *message* the first time *key* comes up in this process."""
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn(f"venvlock: {message}", VenvlockNoxWarning, stacklevel=3)
+
+
+def protect_all() -> None:
+    """Protect every session of this noxfile, also those decorated with plain ``@nox.session``.
+
+    Call it anywhere in the noxfile (the top is clearest).  Their session
+    functions get the same :class:`venvlock.plugins.nox.Session` proxy as
+    sessions decorated with :func:`venvlock.plugins.nox.session`.
+    """
+    _settings["protect_all"] = True
+
+
+def current() -> ProtectedRun | None:
+    """The protected session run in progress in this process, if any."""
+    return _current[-1] if _current else None
+
+
+# --------------------------------------------------------------------------------------------------
+# applying the patch
+# --------------------------------------------------------------------------------------------------
+def _arity(function: object) -> int | None:
+    try:
+        return len(inspect.signature(function).parameters)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _unexpected(runner_class: Any) -> str:
+    """What about *runner_class* differs from the nox this adapter knows ("" when nothing)."""
+    execute = getattr(runner_class, "execute", None)
+    if not callable(execute) or _arity(execute) != 1:
+        return "SessionRunner.execute(self) is missing or takes other arguments"
+    create = getattr(runner_class, "_create_venv", None)
+    if not callable(create) or _arity(create) != 1:
+        return "SessionRunner._create_venv(self) is missing or takes other arguments"
+    reuse = getattr(runner_class, "reuse_existing_venv", None)
+    if not callable(reuse) or _arity(reuse) != 1:
+        return "SessionRunner.reuse_existing_venv(self) is missing or takes other arguments"
+    for name in ("envdir", "friendly_name"):
+        if not isinstance(inspect.getattr_static(runner_class, name, None), property):
+            return f"SessionRunner.{name} is missing or not a property"
+    return ""
+
+
+def apply_patch(runner_class: Any = None) -> bool:
+    """Patch ``SessionRunner.execute`` of nox (or of *runner_class*); return whether it is patched.
+
+    Idempotent: a class already patched is left as it is.  When the class is
+    not as expected, warns once (:class:`VenvlockNoxWarning`) and changes
+    nothing.
+    """
+    if runner_class is None:
+        try:
+            from nox.sessions import SessionRunner
+        except ImportError as error:
+            warn_once(
+                "import", f"cannot import nox.sessions.SessionRunner ({error}); nox sessions run unprotected"
+            )
+            return False
+        runner_class = SessionRunner
+    if getattr(getattr(runner_class, "execute", None), ORIGINAL_ATTRIBUTE, None) is not None:
+        return True
+    problem = _unexpected(runner_class)
+    if problem:
+        warn_once(
+            f"internals {runner_class!r}",
+            f"this nox is not as venvlock knows it ({problem}); "
+            "sessions run unprotected (concurrent runs of a session may clobber its venv)",
+        )
+        return False
+    original = runner_class.execute
+
+    @functools.wraps(original)
+    def execute(self: Any) -> Any:
+        return _execute(self, original)
+
+    setattr(execute, ORIGINAL_ATTRIBUTE, original)
+    runner_class.execute = execute
+    return True
+
+
+def _execute(runner: Any, original: Callable[[Any], Any]) -> Any:
+    try:
+        run = ProtectedRun.for_runner(runner)
+    except Exception as error:  # nox's objects are not as this adapter knows them: fail open
+        warn_once("runtime", f"cannot protect nox sessions with this nox ({error!r}); they run unprotected")
+        run = None
+    if run is None:
+        return original(runner)
+    return run.execute(original)
+
+
+def selected_backends(runner: Any) -> list[str]:
+    """The backends nox may choose for *runner*'s session, in nox's order."""
+    try:
+        from nox.sessions import resolve_venv_backends
+    except ImportError:
+        config, func = runner.global_config, runner.func
+        chosen = config.force_venv_backend or func.venv_backend or config.default_venv_backend or "virtualenv"
+        return str(chosen).split("|")
+    return list(resolve_venv_backends(runner.global_config, runner.func))
+
+
+# --------------------------------------------------------------------------------------------------
+# one protected run of a session
+# --------------------------------------------------------------------------------------------------
+class ProtectedRun:
+    """The protection of one session run: its creation lock, its provisioned marker, its state.
+
+    :ivar name: the session's name as nox shows it (``tests-3.12``).
+    :ivar purpose: how waiting processes name this run (``nox -s tests``).
+    :ivar environment: the venv, once nox started creating it.
+    :ivar install_failed: an install of this run failed; the venv is not marked provisioned.
+    """
+
+    def __init__(self, runner: Any, *, proxied: bool) -> None:
+        self.runner = runner
+        self.name: str = runner.friendly_name
+        self.envdir: str = os.fspath(runner.envdir)
+        self.purpose = f"nox -s {shlex.quote(self.name)}"
+        self.proxied = proxied
+        self.environment: Environment | None = None
+        self.install_failed = False
+        self._marked = False
+        self._stack = contextlib.ExitStack()
+
+    @classmethod
+    def for_runner(cls, runner: Any) -> ProtectedRun | None:
+        """The protection for *runner*, or None when it did not ask for it or its backend is not covered."""
+        func = runner.func
+        proxied = bool(getattr(func, PROTECT_ATTRIBUTE, False))
+        if not proxied and not _settings["protect_all"]:
+            return None
+        if func.python is False:
+            return None
+        if not set(selected_backends(runner)) <= PROTECTED_BACKENDS:
+            return None  # conda, mamba, micromamba, rattler, none: passed through
+        return cls(runner, proxied=proxied)
+
+    @property
+    def marker_path(self) -> str:
+        assert self.environment is not None
+        return os.path.join(self.environment.record_dir(), MARKER_NAME)
+
+    # ---------------------------------------------------------------------------------------------
+    def execute(self, original: Callable[[Any], Any]) -> Any:
+        """Run nox's ``execute`` for the runner with the protection in place."""
+        runner = self.runner
+        shadowed = _shadow(runner, "_create_venv", self.create_venv)
+        if not shadowed:  # cannot hook creation: lock before nox starts (same protection, earlier)
+            self.take_creation_lock()
+            self.rebuild_if_incomplete()
+        restore_func = None if self.proxied else _proxy_session_function(runner)
+        _current.append(self)
+        try:
+            return original(runner)
+        finally:
+            _current.remove(self)
+            if restore_func is not None:
+                restore_func()
+            if shadowed:
+                vars(runner).pop("_create_venv", None)
+            self._stack.close()
+
+    def create_venv(self) -> None:
+        """Stands in for ``SessionRunner._create_venv`` during the run: lock, check, let nox create."""
+        self.take_creation_lock()
+        assert self.environment is not None
+        create = functools.partial(type(self.runner)._create_venv, self.runner)
+        if not self.environment.exists():
+            create()
+        else:
+            with self._environment_lock("recreate or reuse"):
+                self.rebuild_if_incomplete()
+                create()
+        if getattr(self.runner.venv, "_reused", True) is False:  # a new venv: nothing provisioned yet
+            self._remove_marker()
+
+    def take_creation_lock(self) -> None:
+        """Hold the creation lock of the session's venv until the run ends."""
+        from venvlock.core import Environment, hooks
+
+        self.environment = Environment.for_venv(self.envdir)
+        manager = hooks().venvlock_creation_lock(
+            environment=self.environment, purpose=self.purpose, quiet=False
+        )
+        if manager is None:
+            warn_once(
+                "no-creation-lock", "no venvlock_creation_lock implementation; nox venvs are not protected"
+            )
+            return
+        self._stack.enter_context(manager)
+
+    def rebuild_if_incomplete(self) -> None:
+        """Delete the venv when nox would reuse it but its provisioning never finished."""
+        assert self.environment is not None
+        if not self.environment.exists() or os.path.exists(self.marker_path):
+            return
+        if not self.runner.reuse_existing_venv():
+            return  # nox recreates it anyway
+        _log(
+            f"venvlock: {self.environment.name} was not completely provisioned by an earlier run; "
+            "recreating it"
+        )
+        shutil.rmtree(self.environment.path, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _environment_lock(self, what: str) -> Iterator[None]:
+        from venvlock.core import hooks
+
+        assert self.environment is not None
+        manager = hooks().venvlock_environment_lock(
+            environment=self.environment, purpose=f"{self.purpose}: {what} the venv", quiet=False
+        )
+        with manager if manager is not None else contextlib.nullcontext():
+            yield
+
+    # ---------------------------------------------------------------------------------------------
+    # the provisioned marker
+    # ---------------------------------------------------------------------------------------------
+    def installing(self) -> None:
+        """An install into the venv is about to run: the venv is not provisioned until it ends well."""
+        self._remove_marker()
+
+    def install_ended(self, ok: bool) -> None:
+        if not ok:
+            self.install_failed = True
+
+    def provisioned(self) -> None:
+        """The session went on to its commands (or ended): mark the venv done, unless an install failed."""
+        if self._marked or self.install_failed or self.environment is None:
+            return
+        if not self.environment.exists():
+            return
+        path = self.marker_path
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as file:
+                file.write(f"{self.purpose}\n")
+        except OSError as error:  # without the marker the next reuse rebuilds: slower, never wrong
+            _log(f"venvlock: cannot write {path} ({error.strerror}); the next reuse rebuilds the venv")
+            return
+        self._marked = True
+
+    def _remove_marker(self) -> None:
+        self._marked = False
+        if self.environment is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.marker_path)
+
+
+def _shadow(runner: Any, name: str, replacement: Callable[[], None]) -> bool:
+    """Set instance attribute *name* of *runner* to *replacement*; False when it takes no attributes."""
+    try:
+        setattr(runner, name, replacement)
+    except AttributeError:
+        return False
+    return True
+
+
+def _proxy_session_function(runner: Any) -> Callable[[], None] | None:
+    """Have a plain ``@nox.session`` function receive the venvlock Session proxy for this run.
+
+    nox calls ``runner.func(session)``; its ``Func.__call__`` calls ``Func.func``.
+    Returns the function that undoes this, or None when ``Func`` is not as expected.
+    """
+    target = runner.func
+    inner = vars(target).get("func") if hasattr(target, "__dict__") else None
+    if not callable(inner):
+        warn_once(
+            "func", "cannot hand plain @nox.session functions the venvlock Session; installs are not skipped"
+        )
+        return None
+
+    from venvlock.plugins.nox.sessions import call_with_proxy
+
+    @functools.wraps(inner)
+    def proxying(session: Any, *args: Any, **kwargs: Any) -> Any:
+        return call_with_proxy(inner, session, args, kwargs)
+
+    target.func = proxying
+
+    def restore() -> None:
+        target.func = inner
+
+    return restore
+
+
+def _log(message: str) -> None:
+    try:
+        from nox.logger import logger
+    except ImportError:  # pragma: no cover - nox always has it
+        import sys
+
+        print(message, file=sys.stderr)
+        return
+    logger.warning(message)

@@ -1,0 +1,351 @@
+"""Replacements for the ``nox.session`` decorator and the ``nox.Session`` class.
+
+Use :func:`session` instead of ``@nox.session``; session functions then get a
+:class:`Session`, a proxy of ``nox.Session`` whose installs
+(:meth:`Session.install`, :meth:`Session.run_install`,
+:meth:`Session.install_and_run_script`) hold the venv's environment lock and
+skip the installer when venvlock finds the request already satisfied.
+Everything else is nox's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shlex
+from typing import TYPE_CHECKING, Any, cast, overload
+
+import nox
+
+from venvlock.plugins.nox import _patch
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+# uv settings that change what a request means; when one is in force the installer decides
+_UV_MEANINGFUL = (
+    "UV_CONSTRAINT", "UV_OVERRIDE", "UV_EXCLUDE", "UV_BUILD_CONSTRAINT", "UV_NO_DEPS", "UV_REINSTALL",
+    "UV_UPGRADE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER", "UV_PYTHON",
+    "UV_SYSTEM_PYTHON", "UV_BREAK_SYSTEM_PACKAGES", "UV_TARGET", "UV_PREFIX",
+)  # fmt: skip
+# installer options that send the install to another environment than the session's
+_ELSEWHERE = ("--python", "-p", "--system", "--target", "-t", "--prefix", "--root", "--user")
+
+
+@overload
+def session(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+@overload
+def session(func: None = None, /, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]: ...
+
+
+def session(func: Callable[..., Any] | None = None, /, *args: Any, **kwargs: Any) -> Any:
+    """Drop-in replacement for the :func:`nox.session` decorator.
+
+    Takes exactly what ``nox.session`` takes (``python=``, ``name=``,
+    ``venv_backend=``, ``reuse_venv=``, ``tags=``, ``requires=``, ...), with
+    or without parentheses, together with ``@nox.parametrize``.  The session
+    function gets a :class:`Session` instead of ``nox.Session``, and its venv
+    is protected: created, reused and provisioned by one run at a time.
+    """
+    if func is None:
+        return functools.partial(session, *args, **kwargs) if args else functools.partial(session, **kwargs)
+    return nox.session(protect(func), *args, **kwargs)
+
+
+def protect(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a session function so that it gets a :class:`Session` and its session asks for protection."""
+    if getattr(function, _patch.PROTECT_ATTRIBUTE, False):
+        return function
+
+    @functools.wraps(function)
+    def wrapper(session: nox.Session, *args: Any, **kwargs: Any) -> Any:
+        return call_with_proxy(function, session, args, kwargs)
+
+    setattr(wrapper, _patch.PROTECT_ATTRIBUTE, True)
+    return wrapper
+
+
+def call_with_proxy(
+    function: Callable[..., Any], session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call a session function with a :class:`Session` proxy; mark the venv provisioned when it returns."""
+    proxy = session if isinstance(session, Session) else Session(session)
+    result = function(proxy, *args, **kwargs)
+    run = _patch.current()
+    if run is not None:
+        run.provisioned()
+    return result
+
+
+class _SessionProxy:
+    """Proxy for :class:`nox.Session`: every attribute not defined here is nox's."""
+
+    def __init__(self, session: nox.Session) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+class Session(_SessionProxy):
+    """Proxy for :class:`nox.Session`, passed to session functions decorated with :func:`session`.
+
+    Overrides the installs, which hold the venv's environment lock and skip the
+    installer when the request is satisfied, and :meth:`run`, which marks the
+    venv provisioned when the session moves on to its commands.
+    """
+
+    def __init__(self, session: nox.Session) -> None:
+        super().__init__(session)
+        self._run = _patch.current()
+
+    # ---------------------------------------------------------------------------------------------
+    # installs
+    # ---------------------------------------------------------------------------------------------
+    def install(self, *args: str, **kwargs: Any) -> None:
+        """Install packages into the session's venv as :meth:`nox.Session.install` does, under the venv lock.
+
+        Skipped, with a line saying so, when venvlock finds everything asked
+        for already installed (plain requirement specifiers, ``-r``/``-c``
+        files).  Local paths, editables, URLs and anything unclear go to the
+        installer (pip, or ``uv pip`` on the ``uv`` backend).
+        """
+        venv = self._virtualenv()
+        if venv is None or not args or self._nox_skips_installs(venv):
+            self._session.install(*args, **kwargs)  # nox's own rules: errors, --no-install
+            return
+        uv = venv.venv_backend == "uv"
+        command = ["uv", "pip", "install"] if uv else ["python", "-m", "pip", "install"]
+
+        def call(extra_env: Mapping[str, str]) -> Any:
+            self._session.install(*args, **_with_env(kwargs, extra_env))
+            return None
+
+        self._sync(venv, list(args), call, command=[*command, *args], uv=uv, kwargs=kwargs, judge=True)
+
+    def run_install(self, *args: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Run an install step, as :meth:`nox.Session.run_install` does, under the venv's lock.
+
+        ``pip install ...``, ``python -m pip install ...`` and
+        ``uv pip install ...`` are skipped when satisfied, like :meth:`install`;
+        any other command always runs (under the lock).
+        """
+        venv = self._virtualenv()
+        if venv is None or not args or self._nox_skips_installs(venv):
+            return self._session.run_install(*args, **kwargs)
+        words = [os.fspath(arg) for arg in args]
+        pip = _pip_install_args(words)
+        uv = _program(words[0]) == "uv"
+        if pip is not None and venv.venv_backend == "uv" and not uv and words[0] != "python":
+            pip = None  # a uv venv has no pip: "pip" is someone else's
+
+        def call(extra_env: Mapping[str, str]) -> Any:
+            return self._session.run_install(*args, **_with_env(kwargs, extra_env))
+
+        return self._sync(
+            venv,
+            pip if pip is not None else [],
+            call,
+            command=words,
+            uv=uv,
+            kwargs=kwargs,
+            judge=pip is not None,
+        )
+
+    def run_always(self, *args: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """An alias of :meth:`run_install`, as in nox."""
+        return self.run_install(*args, **kwargs)
+
+    def install_and_run_script(
+        self, script: str | os.PathLike[str], *args: str | os.PathLike[str], **kwargs: Any
+    ) -> Any:
+        """Install a PEP 723 script's dependencies (skipped when satisfied) and run it, as nox does."""
+        # nox's own implementation, with this proxy as ``self``: its ``self.install`` and
+        # ``self.run`` are the ones above, everything else is delegated to nox.
+        return nox.Session.install_and_run_script(cast("nox.Session", self), script, *args, **kwargs)
+
+    def run(self, *args: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Run a command, as :meth:`nox.Session.run` does.
+
+        The first command marks the venv provisioned: a later run that reuses
+        the venv (``-r``/``-R``) trusts it only after that.
+        """
+        if self._run is not None:
+            self._run.provisioned()
+        return self._session.run(*args, **kwargs)
+
+    # ---------------------------------------------------------------------------------------------
+    def _virtualenv(self) -> Any:
+        """The session's venv when it is one this adapter locks (virtualenv, venv, uv), else None."""
+        from nox.virtualenv import VirtualEnv
+
+        try:
+            venv = self._session.virtualenv
+        except ValueError:  # no venv at all
+            return None
+        return venv if isinstance(venv, VirtualEnv) and getattr(venv, "location", None) else None
+
+    def _nox_skips_installs(self, venv: Any) -> bool:
+        """``--no-install``/``-R`` on a reused venv: nox skips installs, and so does the proxy.
+
+        When nox's objects do not tell, say yes: the install then goes to nox
+        unchanged (unprotected, never wrong).
+        """
+        config = getattr(getattr(self._session, "_runner", None), "global_config", None)
+        no_install = getattr(config, "no_install", None)
+        reused = getattr(venv, "_reused", None)
+        if no_install is None or reused is None:
+            _patch.warn_once("no_install", "cannot read nox's --no-install state; installs are not locked")
+            return True
+        return bool(no_install and reused)
+
+    def _sync(
+        self,
+        venv: Any,
+        pip_args: list[str],
+        call: Callable[[Mapping[str, str]], Any],
+        *,
+        command: list[str],
+        uv: bool,
+        kwargs: Mapping[str, Any],
+        judge: bool,
+    ) -> Any:
+        """Install through venvlock's sync: lock, check, and *call* nox's install only if needed."""
+        from venvlock.core import Environment, LockTimeoutError, SettingError, SyncRequest, hooks
+
+        environment = Environment.for_venv(venv.location)
+        effective = _effective_env(self._session.env, kwargs)
+        judge = judge and not _goes_elsewhere(pip_args) and not (uv and _uv_meaningful(effective))
+        run = self._run
+        outcome: list[Any] = []
+        failure: list[BaseException] = []
+
+        def installer() -> int:
+            ok = False
+            if run is not None:
+                run.installing()
+            try:
+                # uv takes <venv>/.lock itself, which this process holds now: let it go on at once
+                outcome.append(call({"UV_LOCK_TIMEOUT": "0"} if uv else {}))
+                ok = True
+            except nox.command.CommandFailed as error:
+                failure.append(error)
+                return error.return_code or 1
+            finally:
+                if run is not None:
+                    run.install_ended(ok)
+            return 0
+
+        request = SyncRequest(
+            pip_args,
+            installer=installer,
+            purpose=f"{_purpose(self._session)}: {shlex.join(command)}",
+            quiet=False,
+            judge=judge,
+        )
+        try:
+            with _pip_settings_as(effective):
+                result = hooks().venvlock_sync(environment=environment, request=request)
+        except (LockTimeoutError, SettingError) as error:
+            if run is not None:
+                run.install_ended(False)
+            self._session.error(f"venvlock: {error}")
+        if failure:
+            raise failure[0]
+        if result is None:  # no sync implementation registered: install as nox would
+            return call({})
+        if result.returncode != 0:
+            if run is not None:
+                run.install_ended(False)
+            raise nox.command.CommandFailed(
+                f"Returned code {result.returncode}", return_code=result.returncode
+            )
+        if outcome:
+            return outcome[0]
+        self._session.log(
+            f"{shlex.join(command)} (already satisfied, skipped by venvlock: {_checked(result)})"
+        )
+        return "" if kwargs.get("silent") else True
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+def _purpose(session: nox.Session) -> str:
+    return f"nox -s {shlex.quote(session.name)}"
+
+
+def _checked(result: Any) -> str:
+    count = getattr(result, "checked", 0)
+    return f"{count} package{'s' if count != 1 else ''} checked"
+
+
+def _with_env(kwargs: Mapping[str, Any], extra: Mapping[str, str]) -> dict[str, Any]:
+    if not extra:
+        return dict(kwargs)
+    env = dict(kwargs.get("env") or {})
+    for key, value in extra.items():
+        env.setdefault(key, value)
+    return {**kwargs, "env": env}
+
+
+def _program(word: str) -> str:
+    name = os.path.basename(word).lower()
+    return name[:-4] if name.endswith(".exe") else name
+
+
+def _pip_install_args(words: list[str]) -> list[str] | None:
+    """The ``pip install`` arguments of a command line that is a pip (or ``uv pip``) install, else None."""
+    program = _program(words[0])
+    if program in ("pip", "pip3") or (program.startswith("pip3.") and program[5:].isdigit()):
+        rest = words[1:]
+    elif program.startswith("python") and words[1:3] == ["-m", "pip"]:
+        rest = words[3:]
+    elif program == "uv" and words[1:2] == ["pip"]:
+        rest = words[2:]
+    else:
+        return None
+    return rest[1:] if rest[:1] == ["install"] else None
+
+
+def _goes_elsewhere(args: list[str]) -> bool:
+    """Whether installer options send the install to another environment than the session's."""
+    return any(arg in _ELSEWHERE or arg.split("=", 1)[0] in _ELSEWHERE for arg in args)
+
+
+def _effective_env(session_env: Mapping[str, str | None], kwargs: Mapping[str, Any]) -> dict[str, str]:
+    """The ``PIP_*``/``UV_*`` variables the installer will see (nox's merge of its env layers)."""
+    merged: dict[str, str | None] = {}
+    if kwargs.get("include_outer_env", True):
+        merged.update(os.environ)
+    merged.update(session_env)
+    merged.update(kwargs.get("env") or {})
+    return {k: v for k, v in merged.items() if v is not None and k.startswith(("PIP_", "UV_"))}
+
+
+def _uv_meaningful(effective: Mapping[str, str]) -> bool:
+    return any(key in effective for key in _UV_MEANINGFUL) or os.path.exists("uv.toml")
+
+
+@contextlib.contextmanager
+def _pip_settings_as(effective: Mapping[str, str]) -> Iterator[None]:
+    """Make ``os.environ``'s ``PIP_*`` variables those the installer sees, so the check reads pip's settings.
+
+    nox gives the installer ``os.environ`` overlaid with the session's and the
+    call's ``env``; venvlock's check reads ``os.environ``.  Restored after.
+    """
+    wanted = {k: v for k, v in effective.items() if k.startswith("PIP_")}
+    saved = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    if saved == wanted:
+        yield
+        return
+    for key in saved:
+        del os.environ[key]
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith("PIP_")]:
+            del os.environ[key]
+        os.environ.update(saved)

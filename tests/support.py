@@ -1,0 +1,230 @@
+"""Test helpers: real wheels, real venvs, real processes; nothing mocked.
+
+* :func:`build_wheel` writes a small but real wheel (RECORD with hashes, many
+  files, ``.data/data/share/...`` entries like the packages whose concurrent
+  installs broke environments).
+* :func:`make_venv` creates a venv with real pip (virtualenv's bundled wheel,
+  offline).
+* :func:`check_intact` verifies an environment the way the races broke them:
+  one dist-info per project, no ``~`` leftovers, every file matching RECORD.
+* :func:`install_probe` puts a ``.pth`` probe into a venv that logs each pip
+  process's start and end, so tests can count installs and prove none
+  overlapped.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _record_hash(data: bytes) -> str:
+    digest = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def build_wheel(
+    dest: Path,
+    name: str,
+    version: str = "1.0",
+    *,
+    requires: Sequence[str] = (),
+    files: int = 2,
+    data_files: int = 0,
+    payload: int = 0,
+    extras: dict[str, Sequence[str]] | None = None,
+) -> Path:
+    """Write ``<name>-<version>-py3-none-any.whl`` into *dest* and return its path.
+
+    The module ``<name>`` (dashes become underscores) has ``__version__``;
+    *files* extra modules, *data_files* files under ``.data/data/share/<name>/``,
+    each padded with *payload* bytes.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    module = name.replace("-", "_")
+    dist = f"{module}-{version}"
+    entries: list[tuple[str, bytes]] = [(f"{module}/__init__.py", f'__version__ = "{version}"\n'.encode())]
+    pad = b"#" * payload
+    for i in range(files):
+        entries.append((f"{module}/part_{i}.py", f"VALUE = {i}  # {version}\n".encode() + pad))
+    for i in range(data_files):
+        entries.append((f"{dist}.data/data/share/{module}/notebook.d/file_{i}.json", f'{{"n": {i}}}\n'.encode() + pad))
+    metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata += [f"Requires-Dist: {r}" for r in requires]
+    for extra, reqs in (extras or {}).items():
+        metadata.append(f"Provides-Extra: {extra}")
+        metadata += [f"Requires-Dist: {r}; extra == '{extra}'" if ";" not in r else f"Requires-Dist: {r}" for r in reqs]
+    entries.append((f"{dist}.dist-info/METADATA", ("\n".join(metadata) + "\n").encode()))
+    entries.append(
+        (f"{dist}.dist-info/WHEEL", b"Wheel-Version: 1.0\nGenerator: venvlock-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    )
+    record = io.StringIO()
+    writer = csv.writer(record, lineterminator="\n")
+    for path, data in entries:
+        writer.writerow([path, _record_hash(data), len(data)])
+    writer.writerow([f"{dist}.dist-info/RECORD", "", ""])
+    entries.append((f"{dist}.dist-info/RECORD", record.getvalue().encode()))
+    wheel = dest / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in entries:
+            archive.writestr(path, data)
+    return wheel
+
+
+def build_wheelhouse(dest: Path, specs: Iterable[tuple[str, str, Sequence[str]]], **kwargs: int) -> Path:
+    """Build one wheel per ``(name, version, requires)`` into *dest*."""
+    for name, version, requires in specs:
+        build_wheel(dest, name, version, requires=requires, **kwargs)  # type: ignore[arg-type]
+    return dest
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def make_venv(path: Path) -> Path:
+    """Create a venv at *path* with real pip, offline; return its python."""
+    subprocess.run(
+        [sys.executable, "-m", "virtualenv", "-q", "--no-download", "--no-setuptools", "--no-periodic-update", str(path)],
+        check=True,
+    )
+    return venv_python(path)
+
+
+def site_packages(venv: Path) -> Path:
+    (found,) = (venv / "lib").glob("python*/site-packages")
+    return found
+
+
+def offline_env(wheelhouse: Path, **extra: str) -> dict[str, str]:
+    """An environment for subprocesses: pip and uv read only *wheelhouse*, no network, no user config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "VENVLOCK_"))}
+    env.update(
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(wheelhouse),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_CACHE_DIR="1",
+        UV_NO_INDEX="1",
+        UV_FIND_LINKS=str(wheelhouse),
+        UV_OFFLINE="1",
+        UV_NO_CONFIG="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.update(extra)
+    return env
+
+
+def scripts_dir() -> Path:
+    """The folder with the test interpreter's console scripts (pip-locked, hatch, nox, uv)."""
+    return Path(sys.executable).parent
+
+
+def pip_locked() -> str:
+    return str(scripts_dir() / "pip-locked")
+
+
+def check_intact(venv: Path) -> list[str]:
+    """Problems with *venv*'s site-packages: duplicate dist-info, ``~`` leftovers, files not matching RECORD."""
+    site = site_packages(venv)
+    problems: list[str] = []
+    projects: dict[str, list[str]] = {}
+    for entry in sorted(os.listdir(site)):
+        if entry.startswith("~"):
+            problems.append(f"leftover {entry}")
+        if entry.endswith(".dist-info"):
+            project = entry[: -len(".dist-info")].rpartition("-")[0].lower().replace("_", "-")
+            projects.setdefault(project, []).append(entry)
+    for project, folders in projects.items():
+        if len(folders) > 1:
+            problems.append(f"{project}: {len(folders)} dist-info folders {folders}")
+        for folder in folders:
+            record = site / folder / "RECORD"
+            if not record.exists():
+                problems.append(f"{folder}: no RECORD")
+                continue
+            for row in csv.reader(record.read_text().splitlines()):
+                if len(row) < 2 or not row[1]:
+                    continue
+                file = (site / row[0]).resolve()
+                if not file.exists():
+                    problems.append(f"{folder}: missing {row[0]}")
+                elif _record_hash(file.read_bytes()) != row[1]:
+                    problems.append(f"{folder}: hash mismatch {row[0]}")
+    return problems
+
+
+PROBE = """\
+import os, sys, atexit, time
+if os.environ.get("VENVLOCK_PROBE_LOG") and "pip" in " ".join(getattr(sys, "orig_argv", sys.argv)):
+    def _probe_write(kind, _log=os.environ["VENVLOCK_PROBE_LOG"]):
+        with open(_log, "a") as f: f.write(f"{kind} {os.getpid()} {time.time():.6f} {' '.join(sys.orig_argv[1:])}\\n")
+    _probe_write("start"); atexit.register(_probe_write, "end")
+"""
+
+
+def install_probe(venv: Path) -> None:
+    """Log each pip process in *venv* (start/end lines) to ``$VENVLOCK_PROBE_LOG``."""
+    (site_packages(venv) / "zz_venvlock_probe.py").write_text(PROBE)
+    (site_packages(venv) / "zz_venvlock_probe.pth").write_text("import zz_venvlock_probe\n")
+
+
+def read_probe(log: Path, *, command: str = "install") -> list[tuple[int, float, float | None]]:
+    """``(pid, start, end)`` of each logged pip process running *command*."""
+    runs: dict[int, list[float | None]] = {}
+    if not log.exists():
+        return []
+    for line in log.read_text().splitlines():
+        kind, pid, stamp, *argv = line.split(" ")
+        if command not in argv:
+            continue
+        entry = runs.setdefault(int(pid), [None, None])
+        entry[0 if kind == "start" else 1] = float(stamp)
+    return [(pid, s or 0.0, e) for pid, (s, e) in runs.items()]
+
+
+def overlapping(runs: list[tuple[int, float, float | None]]) -> list[tuple[int, int]]:
+    """Pairs of runs whose intervals overlap (a run with no end is taken to run until now)."""
+    pairs = []
+    now = time.time()
+    ordered = sorted(runs, key=lambda r: r[1])
+    for i, (pid_a, start_a, end_a) in enumerate(ordered):
+        for pid_b, start_b, _ in ordered[i + 1 :]:
+            if start_b < (end_a if end_a is not None else now):
+                pairs.append((pid_a, pid_b))
+    return pairs
+
+
+def run_many(commands: Sequence[Sequence[str]], *, env: dict[str, str], cwd: Path | None = None, timeout: float = 300) -> list[subprocess.CompletedProcess[str]]:
+    """Start all *commands* at once and wait for all; return their results in order."""
+    procs = [
+        subprocess.Popen(list(c), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    results = []
+    deadline = time.monotonic() + timeout
+    for proc, command in zip(procs, commands):
+        out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        results.append(subprocess.CompletedProcess(list(command), proc.returncode, out, err))
+    return results
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
+    """Poll *predicate* until true or *timeout*; for waiting on real events, not as a sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
