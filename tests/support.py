@@ -59,15 +59,22 @@ def build_wheel(
     for i in range(files):
         entries.append((f"{module}/part_{i}.py", f"VALUE = {i}  # {version}\n".encode() + pad))
     for i in range(data_files):
-        entries.append((f"{dist}.data/data/share/{module}/notebook.d/file_{i}.json", f'{{"n": {i}}}\n'.encode() + pad))
-    metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+        entries.append(
+            (f"{dist}.data/data/share/{module}/notebook.d/file_{i}.json", f'{{"n": {i}}}\n'.encode() + pad)
+        )
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     metadata += [f"Requires-Dist: {r}" for r in requires]
     for extra, reqs in (extras or {}).items():
         metadata.append(f"Provides-Extra: {extra}")
-        metadata += [f"Requires-Dist: {r}; extra == '{extra}'" if ";" not in r else f"Requires-Dist: {r}" for r in reqs]
+        metadata += [
+            f"Requires-Dist: {r}; extra == '{extra}'" if ";" not in r else f"Requires-Dist: {r}" for r in reqs
+        ]
     entries.append((f"{dist}.dist-info/METADATA", ("\n".join(metadata) + "\n").encode()))
     entries.append(
-        (f"{dist}.dist-info/WHEEL", b"Wheel-Version: 1.0\nGenerator: venvlock-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        (
+            f"{dist}.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: venvlock-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
     )
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")
@@ -96,7 +103,16 @@ def venv_python(venv: Path) -> Path:
 def make_venv(path: Path) -> Path:
     """Create a venv at *path* with real pip, offline; return its python."""
     subprocess.run(
-        [sys.executable, "-m", "virtualenv", "-q", "--no-download", "--no-setuptools", "--no-periodic-update", str(path)],
+        [
+            sys.executable,
+            "-m",
+            "virtualenv",
+            "-q",
+            "--no-download",
+            "--no-setuptools",
+            "--no-periodic-update",
+            str(path),
+        ],
         check=True,
     )
     return venv_python(path)
@@ -109,7 +125,9 @@ def site_packages(venv: Path) -> Path:
 
 def offline_env(wheelhouse: Path, **extra: str) -> dict[str, str]:
     """An environment for subprocesses: pip and uv read only *wheelhouse*, no network, no user config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "VENVLOCK_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "VENVLOCK_"))
+    }
     env.update(
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(wheelhouse),
@@ -206,7 +224,9 @@ def overlapping(runs: list[tuple[int, float, float | None]]) -> list[tuple[int, 
     return pairs
 
 
-def run_many(commands: Sequence[Sequence[str]], *, env: dict[str, str], cwd: Path | None = None, timeout: float = 300) -> list[subprocess.CompletedProcess[str]]:
+def run_many(
+    commands: Sequence[Sequence[str]], *, env: dict[str, str], cwd: Path | None = None, timeout: float = 300
+) -> list[subprocess.CompletedProcess[str]]:
     """Start all *commands* at once and wait for all; return their results in order."""
     procs = [
         subprocess.Popen(list(c), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -228,3 +248,79 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.02) -> bool: 
             return True
         time.sleep(interval)
     return False
+
+
+GATED_BACKEND = '''\
+"""A PEP 517 backend whose build waits at a gate: lets tests hold an installer mid-run, for real."""
+import base64, hashlib, os, time, zipfile
+
+NAME = {name!r}
+VERSION = {version!r}
+
+
+def _gate():
+    gate = os.environ.get("VENVLOCK_TEST_GATE")
+    if not gate:
+        return
+    open(os.path.join(gate, "started-%d" % os.getpid()), "w").close()
+    deadline = time.time() + 600
+    while not os.path.exists(os.path.join(gate, "open")) and time.time() < deadline:
+        time.sleep(0.02)
+
+
+def _hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _gate()
+    module = NAME.replace("-", "_")
+    dist = "%s-%s" % (module, VERSION)
+    files = [
+        (module + "/__init__.py", b"GATED = True\\n"),
+        (dist + ".dist-info/METADATA", ("Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (NAME, VERSION)).encode()),
+        (dist + ".dist-info/WHEEL", b"Wheel-Version: 1.0\\nGenerator: gated\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"),
+    ]
+    record = "".join("%s,%s,%d\\n" % (p, _hash(d), len(d)) for p, d in files) + dist + ".dist-info/RECORD,,\\n"
+    files.append((dist + ".dist-info/RECORD", record.encode()))
+    name = dist + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
+        for path, data in files:
+            archive.writestr(path, data)
+    return name
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+'''
+
+
+def build_gated_project(dest: Path, name: str = "gated", version: str = "1.0") -> Path:
+    """A local project whose build waits until ``$VENVLOCK_TEST_GATE/open`` exists.
+
+    Installing it (``pip-locked install ./gated``, ``uv pip install ./gated``)
+    holds the environment lock at a point the test controls: the build writes
+    ``$VENVLOCK_TEST_GATE/started-<pid>`` when it reaches the gate.
+    """
+    project = dest / name
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "gated_backend"\nbackend-path = ["."]\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+    )
+    (project / "gated_backend.py").write_text(GATED_BACKEND.format(name=name, version=version))
+    return project
+
+
+class Gate:
+    """The folder a gated build waits on: ``started()`` tells it reached the gate, ``open()`` lets it on."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def started(self) -> bool:
+        return any(p.name.startswith("started-") for p in self.folder.iterdir())
+
+    def open(self) -> None:
+        (self.folder / "open").touch()

@@ -35,13 +35,13 @@ All hooks take keyword arguments only (pluggy's rule).  Values passed:
 
 from __future__ import annotations
 
+import pluggy
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from venvlock.core import Environment, Holder, LockHold, SyncRequest, SyncResult, Verdict
-
-import pluggy
 
 #: Marker for hook specifications of project ``venvlock``.
 hookspec = pluggy.HookspecMarker("venvlock")

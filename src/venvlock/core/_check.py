@@ -34,7 +34,7 @@ def marker_environment(environment: Environment) -> dict[str, str] | None:
     base_executable = getattr(sys, "_base_executable", sys.executable)
     ours = {os.path.realpath(sys.executable), os.path.realpath(base_executable)}
     if os.path.realpath(environment.python) in ours:
-        return dict(default_environment())
+        return {k: str(v) for k, v in default_environment().items()}
     if environment.kind != VENV:
         return None
     config = read_pyvenv_cfg(environment.path) or {}
@@ -43,7 +43,7 @@ def marker_environment(environment: Environment) -> dict[str, str] | None:
     ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
     running = ".".join(str(part) for part in sys.version_info[:3])
     if home and os.path.realpath(home) in ours_home and version.startswith(running):
-        return dict(default_environment())
+        return {k: str(v) for k, v in default_environment().items()}
     return None
 
 
@@ -111,10 +111,11 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
             except OSError:
                 damaged.append(installed.folder)
                 continue
-            dependencies = [parse(r) for r in requires]
-            if any(d is None for d in dependencies):
+            parsed_requires = [parse(r) for r in requires]
+            dependencies = [d for d in parsed_requires if d is not None]
+            if len(dependencies) != len(parsed_requires):
                 return Verdict(None, reason=f"{requirement.name} depends on a URL")
-            metadata_cache[installed.folder] = (version_text, [d for d in dependencies if d is not None])
+            metadata_cache[installed.folder] = (version_text, dependencies)
         version_text, dependencies = metadata_cache[installed.folder]
         try:
             version = Version(version_text)
@@ -138,7 +139,9 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
                     break
     checked = len({name for name, _ in done})
     if damaged:
-        return Verdict(False, checked=checked, reason=reason or "leftovers of an interrupted install", damaged=damaged)
+        return Verdict(
+            False, checked=checked, reason=reason or "leftovers of an interrupted install", damaged=damaged
+        )
     if reason:
         return Verdict(False, checked=checked, reason=reason)
     return Verdict(True, checked=checked)

@@ -33,29 +33,42 @@ def venvlock_sync(environment: Environment, request: SyncRequest) -> SyncResult:
     return sync(environment, request, hooks())
 
 
-def _hold(environment: Environment, lock_path: str, purpose: str, quiet: bool, child_environ: dict[str, str]) -> AbstractContextManager[LockHold]:
+def _hold(
+    environment: Environment, lock_path: str, purpose: str, quiet: bool, child_environ: dict[str, str]
+) -> AbstractContextManager[LockHold]:
     relay = hooks()
 
     def waiting(holder: Holder | None, waited: float) -> None:
-        relay.venvlock_waiting(environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet)
+        relay.venvlock_waiting(
+            environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
+        )
 
     def acquired(waited: float) -> None:
         relay.venvlock_acquired(environment=environment, lock_path=lock_path, waited=waited)
 
     return _lock.hold(
-        environment, lock_path, purpose=purpose, on_waiting=waiting, on_acquired=acquired, child_environ=child_environ
+        environment,
+        lock_path,
+        purpose=purpose,
+        on_waiting=waiting,
+        on_acquired=acquired,
+        child_environ=child_environ,
     )
 
 
 @hookimpl(trylast=True)
-def venvlock_environment_lock(environment: Environment, purpose: str, quiet: bool) -> AbstractContextManager[LockHold]:
+def venvlock_environment_lock(
+    environment: Environment, purpose: str, quiet: bool
+) -> AbstractContextManager[LockHold]:
     lock_path = hooks().venvlock_lock_path(environment=environment)
     # uv children go through the lock venvlock holds on their behalf instead of waiting for it
     return _hold(environment, lock_path, purpose, quiet, {"UV_LOCK_TIMEOUT": "0"})
 
 
 @hookimpl(trylast=True)
-def venvlock_creation_lock(environment: Environment, purpose: str, quiet: bool) -> AbstractContextManager[LockHold]:
+def venvlock_creation_lock(
+    environment: Environment, purpose: str, quiet: bool
+) -> AbstractContextManager[LockHold]:
     lock_path = hooks().venvlock_creation_lock_path(environment=environment)
     return _hold(environment, lock_path, purpose, quiet, {})
 

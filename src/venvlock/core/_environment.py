@@ -43,7 +43,7 @@ def short_digest(text: str) -> str:
             from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
         except ImportError:
             from hashlib import sha256  # type: ignore[assignment,unused-ignore]
-    return sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return str(sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20])
 
 
 def read_pyvenv_cfg(folder: str) -> dict[str, str] | None:
@@ -144,7 +144,9 @@ class Environment:
     def default_lock_path(self) -> str:
         """uv's lock file: ``<env>/.lock``; for a bare interpreter, one in the user cache."""
         if self.kind == INTERPRETER:
-            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".lock")
+            return os.path.join(
+                user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".lock"
+            )
         return os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:

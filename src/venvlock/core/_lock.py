@@ -52,7 +52,9 @@ class SettingError(ValueError):
 class LockTimeoutError(Exception):
     """The lock was busy for longer than ``VENVLOCK_TIMEOUT`` allows."""
 
-    def __init__(self, environment: Environment, lock_path: str, holder: Holder | None, waited: float) -> None:
+    def __init__(
+        self, environment: Environment, lock_path: str, holder: Holder | None, waited: float
+    ) -> None:
         self.environment = environment
         self.lock_path = lock_path
         self.holder = holder
@@ -256,13 +258,13 @@ def hold(
     descriptors: list[int] = []
     try:
         os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-        lock = FileLock(
-            lock_path, thread_local=False, fallback_to_soft=False, on_acquired=descriptors.append
-        )
+        lock = FileLock(lock_path, thread_local=False, fallback_to_soft=False, on_acquired=descriptors.append)
     except TypeError:  # filelock without on_acquired: the installer cannot inherit the lock
         lock = FileLock(lock_path, thread_local=False)
     except OSError as error:
-        _warn(f"cannot lock environment {environment.name} ({error.strerror}: {lock_path}); going on unlocked")
+        _warn(
+            f"cannot lock environment {environment.name} ({error.strerror}: {lock_path}); going on unlocked"
+        )
         yield LockHold(lock_path, locked=False)
         return
 
@@ -277,7 +279,9 @@ def hold(
                 waited = time.monotonic() - start
                 left = REPORT_EVERY if timeout < 0 else min(REPORT_EVERY, timeout - waited)
                 if left <= 0:
-                    raise LockTimeoutError(environment, lock_path, read_holder(lock_path) or holder, waited) from None
+                    raise LockTimeoutError(
+                        environment, lock_path, read_holder(lock_path) or holder, waited
+                    ) from None
                 try:
                     lock.acquire(timeout=left)
                     break

@@ -40,7 +40,12 @@ _INSTALLER_ONLY_FLAGS = {
     "-U", "--upgrade", "--force-reinstall", "--no-deps", "-I", "--ignore-installed", "--ignore-requires-python",
     "--user", "--dry-run", "--require-hashes", "--only-deps",
 }  # fmt: skip
-_FILE_OPTIONS = {"-r": "requirement", "--requirement": "requirement", "-c": "constraint", "--constraint": "constraint"}
+_FILE_OPTIONS = {
+    "-r": "requirement",
+    "--requirement": "requirement",
+    "-c": "constraint",
+    "--constraint": "constraint",
+}
 _WITH_VALUE = _HARMLESS_WITH_VALUE | _INSTALLER_ONLY_WITH_VALUE | set(_FILE_OPTIONS)
 _SHORT_WITH_VALUE = {o[1] for o in _WITH_VALUE if len(o) == 2}
 _SHORT_FLAGS = {o[1] for o in _HARMLESS_FLAGS | _INSTALLER_ONLY_FLAGS if len(o) == 2}
@@ -168,7 +173,9 @@ def logical_lines(text: str) -> Iterator[str]:
     for raw in text.splitlines():
         line = raw
         if line.startswith("#") or " #" in line or "\t#" in line:
-            cut = 0 if line.startswith("#") else min(i for i in (line.find(" #"), line.find("\t#")) if i != -1)
+            cut = (
+                0 if line.startswith("#") else min(i for i in (line.find(" #"), line.find("\t#")) if i != -1)
+            )
             line = line[:cut]
         if line.endswith("\\"):
             pending += line[:-1] + " "
@@ -257,7 +264,9 @@ def _read_file(parsed: ParsedRequest, kind: str, name: str, base: str, seen: set
         rest = (line_options + line_options2).strip()
         if rest:
             hashed = "hash" in rest
-            parsed.unjudgeable = parsed.unjudgeable or ("--hash pins" if hashed else f"options on {requirement!r}")
+            parsed.unjudgeable = parsed.unjudgeable or (
+                "--hash pins" if hashed else f"options on {requirement!r}"
+            )
         if looks_like_path_or_url(requirement.strip()):
             parsed.unjudgeable = parsed.unjudgeable or f"{requirement.strip()!r} is a path or URL"
         target = parsed.constraints if kind == "constraint" else parsed.requirements

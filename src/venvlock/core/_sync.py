@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from venvlock.core._request import SyncRequest
 
 
-def _from_record(environment: Environment, request: SyncRequest) -> tuple[SyncResult | None, str | None, list[str] | None]:
+def _from_record(
+    environment: Environment, request: SyncRequest
+) -> tuple[SyncResult | None, str | None, list[str] | None]:
     """``(result, key, site_dirs)``: the result when a valid record answers *request*, and what the sync needs."""
     start = time.monotonic()
     if request.command != "install" or not request.judge:
@@ -41,7 +43,11 @@ def _from_record(environment: Environment, request: SyncRequest) -> tuple[SyncRe
     count = recorded(environment, key, site_dirs)
     if count is None:
         return None, key, site_dirs
-    return SyncResult(0, installed=False, checked=count, seconds=time.monotonic() - start, recorded=True), key, site_dirs
+    return (
+        SyncResult(0, installed=False, checked=count, seconds=time.monotonic() - start, recorded=True),
+        key,
+        site_dirs,
+    )
 
 
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
@@ -77,10 +83,14 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
 
     verdict, saved = look()
     if verdict.satisfied:
-        return SyncResult(0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start, recorded=saved)
+        return SyncResult(
+            0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start, recorded=saved
+        )
 
     purpose = request.purpose or default_purpose()
-    with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
+    with hook.venvlock_environment_lock(
+        environment=environment, purpose=purpose, quiet=request.quiet
+    ) as hold:
         verdict, saved = look()
         if verdict.satisfied:
             return SyncResult(
@@ -98,10 +108,17 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
             raise RuntimeError("no venvlock_install implementation answered")
         if returncode != 0:
             hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
-            return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
+            return SyncResult(
+                returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited
+            )
         after, saved = look()
     result = SyncResult(
-        0, installed=True, checked=after.checked, seconds=time.monotonic() - start, waited=hold.waited, recorded=saved
+        0,
+        installed=True,
+        checked=after.checked,
+        seconds=time.monotonic() - start,
+        waited=hold.waited,
+        recorded=saved,
     )
     hook.venvlock_synced(environment=environment, request=request, result=result)
     return result

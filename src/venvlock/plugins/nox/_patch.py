@@ -245,7 +245,7 @@ class ProtectedRun:
 
     def take_creation_lock(self) -> None:
         """Hold the creation lock of the session's venv until the run ends."""
-        from venvlock.core import Environment, hooks
+        from venvlock.core import Environment, LockTimeoutError, SettingError, hooks
 
         self.environment = Environment.for_venv(self.envdir)
         manager = hooks().venvlock_creation_lock(
@@ -256,7 +256,14 @@ class ProtectedRun:
                 "no-creation-lock", "no venvlock_creation_lock implementation; nox venvs are not protected"
             )
             return
-        self._stack.enter_context(manager)
+        try:
+            self._stack.enter_context(manager)
+        except (LockTimeoutError, SettingError) as error:
+            # fail this session the way nox fails one, with venvlock's message and no traceback
+            from nox.command import CommandFailed
+
+            _log(f"venvlock: {error}", error=True)
+            raise CommandFailed(str(error)) from error
 
     def rebuild_if_incomplete(self) -> None:
         """Delete the venv when nox would reuse it but its provisioning never finished."""
@@ -354,7 +361,7 @@ def _proxy_session_function(runner: Any) -> Callable[[], None] | None:
     return restore
 
 
-def _log(message: str) -> None:
+def _log(message: str, *, error: bool = False) -> None:
     try:
         from nox.logger import logger
     except ImportError:  # pragma: no cover - nox always has it
@@ -362,4 +369,4 @@ def _log(message: str) -> None:
 
         print(message, file=sys.stderr)
         return
-    logger.warning(message)
+    (logger.error if error else logger.warning)(message)

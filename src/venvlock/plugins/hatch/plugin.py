@@ -1,0 +1,420 @@
+# mypy: disable-error-code="no-untyped-call"
+# (hatch ships py.typed but leaves most of its environment interface unannotated)
+"""The hatch environment type ``venvlock`` and the collector that selects it.
+
+:class:`VenvlockEnvironment` is hatch's ``virtual`` type (every option keeps
+working) whose preparation is one critical section.  Hatch prepares an
+environment in ``Project.prepare_environment``: existence check, creation,
+pre-install commands, project install, post-install commands, dependency
+check, sync, and the write of its dependency-hash metadata.  That function
+belongs to hatch's project, not to the environment, and the metadata write is
+its last step, after the last call into the environment; so the environment
+wraps it, once per project object, for environments of this type only:
+
+1. *Fast path*, no lock and no import of venvlock's core: the folder is there,
+   no ``.<name>.incomplete`` marker lies beside it, and the stored dependency
+   hash equals the current one.  Hatch would do nothing else either.
+2. Otherwise hatch's own preparation runs under the core's *creation lock*
+   (beside the folder), and is released when it returns, before the command.
+   Installs inside it also hold the *environment lock* ``<env>/.lock``, so
+   ``pip-locked`` and uv on the same folder wait for hatch and hatch for them.
+
+Completeness: ``.<name>.incomplete`` beside the folder is written before a
+creation or removal touches the folder and deleted once creation finished
+(before the dependency sync, which hatch tracks by its hash).  A folder with
+the marker and nobody holding the creation lock is what a killed or failed
+preparation left: it does not "exist", and is removed under the lock and
+built again.  A folder without the marker counts as complete, as in hatch, so
+an existing ``.venv`` made by another tool is adopted, never deleted.
+
+The dependency check (when the hash differs) is the core's in-process check
+(``venvlock_check``): recursive, markers, extras, damage; local projects are
+compared by hatch's own ``direct_url.json`` test against the environment's
+folders.  Whatever the core cannot judge falls back to hatch's check.
+
+Hatch's methods may also be called outside a preparation (``hatch env
+remove``/``prune``, the build environment's extra dependencies, or a hatch
+that no longer calls ``prepare_environment``): each step then takes the
+creation lock itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager, nullcontext, suppress
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from hatch.env.collectors.plugin.interface import EnvironmentCollectorInterface
+from hatch.env.virtual import VirtualEnvironment
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from hatch.dep.core import Dependency
+
+    from venvlock.core import Environment, LockHold, Verdict
+
+#: the name of the environment type and of the collector
+PLUGIN_NAME = "venvlock"
+#: the suffix of the marker beside a folder that is being (or was left half) created or removed
+INCOMPLETE_SUFFIX = ".incomplete"
+#: the attribute marking our wrapper of ``Project.prepare_environment``
+_GUARD_ATTRIBUTE = "_venvlock_guard"
+
+
+class VenvlockEnvironment(VirtualEnvironment):
+    """Hatch's ``virtual`` environment, prepared under venvlock's creation lock (see the module docstring)."""
+
+    PLUGIN_NAME = PLUGIN_NAME
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hold: LockHold | None = None
+        self._creating = False
+        self._verdict: Verdict | None = None
+        guard_preparation(self.app)
+
+    # ---------------------------------------------------------------------------------------------
+    # the preparation: fast path, else hatch's own under the creation lock
+    # ---------------------------------------------------------------------------------------------
+    def prepare(self, original: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run hatch's *original* ``prepare_environment`` for this environment as one critical section."""
+        if self._fast_path():
+            return
+        keep_env = bool(kwargs.get("keep_env", False))
+        with self._reporting(), self._critical_section():
+            try:
+                original(self, *args, **kwargs)
+            except BaseException:  # SystemExit too: a failing pre-install command aborts hatch
+                if self._creating:
+                    self._creating = False
+                    if not keep_env:
+                        self._discard()
+                raise
+            if self._creating:
+                self._finish_creation()
+
+    def _fast_path(self) -> bool:
+        """Whether the environment is complete and in sync by hatch's own record: nothing to do, no lock."""
+        if self.locked or not self._complete():
+            return False
+        with self.app_status_dependency_state_check():
+            new_hash = self.dependency_hash()
+        try:
+            current_hash = self.app.project.env_metadata.dependency_hash(self)
+        except (OSError, ValueError):  # half-written by a process that does not lock: look under the lock
+            return False
+        return bool(new_hash) and new_hash == current_hash
+
+    @contextmanager
+    def _critical_section(self) -> Iterator[LockHold | None]:
+        """Hold the creation lock of this environment while inside (re-entrant on this object)."""
+        if self._hold is not None:
+            yield self._hold
+            return
+        from venvlock.core import hooks
+
+        manager = hooks().venvlock_creation_lock(
+            environment=self._core_environment, purpose=self._purpose, quiet=self._quiet
+        )
+        if manager is None:  # no implementation: nothing to hold
+            yield None
+            return
+        with manager as hold:
+            self._hold = hold
+            try:
+                yield hold
+            finally:
+                self._hold = None
+
+    @contextmanager
+    def _environment_lock(self) -> Iterator[None]:
+        """Hold the environment lock ``<env>/.lock`` (uv children go through it, as the core arranges)."""
+        from venvlock.core import hooks
+
+        manager = hooks().venvlock_environment_lock(
+            environment=self._core_environment, purpose=self._purpose, quiet=self._quiet
+        )
+        with manager if manager is not None else nullcontext():
+            yield
+
+    @contextmanager
+    def _reporting(self) -> Iterator[None]:
+        """Report the core's lock timeout and setting errors the way hatch reports errors."""
+        try:
+            yield
+        except Exception as error:
+            core = sys.modules.get("venvlock.core")  # these errors can only come from a loaded core
+            if core is not None and isinstance(error, (core.LockTimeoutError, core.SettingError)):
+                self.app.abort(str(error))
+            raise
+
+    @cached_property
+    def _core_environment(self) -> Environment:
+        from venvlock.core import Environment
+
+        return Environment.for_venv(str(self.virtual_env_path))
+
+    @cached_property
+    def _purpose(self) -> str:
+        """How other processes' waiting line names this holder: the hatch command line."""
+        return " ".join(["hatch", *sys.argv[1:]])
+
+    @property
+    def _quiet(self) -> bool:
+        return bool(self.verbosity < 0)
+
+    # ---------------------------------------------------------------------------------------------
+    # completeness
+    # ---------------------------------------------------------------------------------------------
+    @cached_property
+    def _incomplete_marker(self) -> str:
+        folder = os.path.abspath(str(self.virtual_env_path)).rstrip(os.sep)
+        parent, name = os.path.split(folder)
+        return os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}")
+
+    def _complete(self) -> bool:
+        return os.path.isdir(self.virtual_env_path) and not os.path.exists(self._incomplete_marker)
+
+    def _mark_incomplete(self) -> None:
+        os.makedirs(os.path.dirname(self._incomplete_marker), exist_ok=True)
+        with open(self._incomplete_marker, "w", encoding="utf-8") as file:
+            file.write(f"{os.getpid()}\n{self._purpose}\n")
+
+    def _finish_creation(self) -> None:
+        self._creating = False
+        _remove_file(self._incomplete_marker)
+
+    def _discard(self) -> None:
+        """Remove the folder, creation lock held; marked incomplete first, so that a kill midway shows."""
+        self._mark_incomplete()
+        self._creating = False
+        VirtualEnvironment.remove(self)
+        _remove_file(self._incomplete_marker)
+
+    # ---------------------------------------------------------------------------------------------
+    # hatch's environment interface
+    # ---------------------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        """Whether the environment exists *and its creation completed*.
+
+        A folder marked incomplete is being built by another process (wait for
+        it, then look again), is being built by an ancestor process that holds
+        the lock (it exists for us), or was left by a killed or failed
+        preparation (removed here, under the lock; it does not exist).
+        """
+        if not self.virtual_env.exists():
+            return False
+        if not os.path.exists(self._incomplete_marker) or self._creating:
+            return True
+        if self._hold is not None:  # inside our preparation
+            if self._hold.nested:
+                return True
+            self._discard()
+            return False
+        with self._reporting(), self._critical_section() as hold:
+            if not os.path.exists(self._incomplete_marker):
+                return bool(self.virtual_env.exists())
+            if hold is not None and hold.nested:
+                return True
+            self._discard()
+            return False
+
+    def create(self) -> None:
+        with self._reporting(), self._critical_section():
+            leftover = self.virtual_env.exists() and os.path.exists(self._incomplete_marker)
+            self._mark_incomplete()
+            self._creating = True
+            if leftover:
+                self.virtual_env.remove()
+            super().create()
+
+    def remove(self) -> None:
+        """Remove the environment; waits for a preparation in progress (``hatch env remove``/``prune``)."""
+        with self._reporting(), self._critical_section():
+            self._discard()
+
+    @contextmanager
+    def app_status_dependency_state_check(self) -> Iterator[None]:
+        # the first call after hatch's creation steps: the creation is complete
+        if self._creating:
+            self._finish_creation()
+        with super().app_status_dependency_state_check():
+            yield
+
+    def install_project(self) -> None:
+        with self._reporting(), self._critical_section(), self._environment_lock():
+            super().install_project()
+
+    def install_project_dev_mode(self) -> None:
+        with self._reporting(), self._critical_section(), self._environment_lock():
+            super().install_project_dev_mode()
+
+    def dependencies_in_sync(self) -> bool:
+        """The core's in-process check, with hatch's own check for what the core cannot judge."""
+        in_sync = self._judge()
+        if in_sync is None:
+            return bool(super().dependencies_in_sync())
+        return in_sync
+
+    @cached_property
+    def missing_dependencies(self) -> list[Dependency]:
+        """What hatch's sync installs: hatch's own list, or the whole set when only the core saw a lack."""
+        missing: list[Dependency] = self.distributions.missing_dependencies(self.all_dependencies_complex)
+        if not missing and self._verdict is not None and self._verdict.satisfied is False:
+            # hatch looks at the named dependencies only; the core found one of their own
+            # dependencies missing or damaged: give the installer the whole set to resolve
+            return list(self.all_dependencies_complex)
+        return missing
+
+    def sync_dependencies(self) -> None:
+        """Hatch's sync through the core's double-checked sync, under both locks."""
+        with self._reporting(), self._critical_section():
+            failures: list[subprocess.CalledProcessError] = []
+
+            def install() -> int:
+                try:
+                    VirtualEnvironment.sync_dependencies(self)
+                except subprocess.CalledProcessError as error:
+                    failures.append(error)
+                    return error.returncode or 1
+                return 0
+
+            from venvlock.core import SyncRequest, hooks
+
+            wanted = self._wanted()
+            # the core judges only named requirements; a local project out of date needs the installer anyway
+            judge = wanted is not None and bool(wanted[0]) and self._local_missing(wanted[1]) is False
+            request = SyncRequest(
+                wanted[0] if wanted is not None and judge else [],
+                installer=install,
+                quiet=self._quiet,
+                purpose=self._purpose,
+                judge=judge,
+            )
+            result = hooks().venvlock_sync(environment=self._core_environment, request=request)
+            if result is None:  # no implementation answered: install under the environment lock ourselves
+                with self._environment_lock():
+                    install()
+            if failures:
+                raise failures[0]
+
+    # ---------------------------------------------------------------------------------------------
+    # the dependency check
+    # ---------------------------------------------------------------------------------------------
+    def _wanted(self) -> tuple[list[str], list[Dependency]] | None:
+        """``(requirements for the core, local projects)``, or None when only hatch can judge."""
+        if self.locked:  # pinned requirements applied by a locker: hatch's check knows them
+            return None
+        requirements: list[str] = []
+        local: list[Dependency] = []
+        for dependency in self.all_dependencies_complex:
+            if dependency.url is None:
+                requirements.append(str(dependency))
+                continue
+            if dependency.path is None or dependency.marker is not None:  # remote URL, VCS
+                return None
+            local.append(dependency)
+            extras = f"[{','.join(sorted(dependency.extras))}]" if dependency.extras else ""
+            requirements.append(f"{dependency.name}{extras}")
+        return requirements, local
+
+    def _local_missing(self, local: list[Dependency]) -> bool | None:
+        """Whether a local project is not installed as wanted (hatch's own test), None when unknown."""
+        if not local:
+            return False
+        site_dirs = self._core_environment.site_dirs()
+        if site_dirs is None:
+            return None
+        from hatch.dep.sync import InstalledDistributions
+
+        return bool(InstalledDistributions(sys_path=site_dirs).missing_dependencies(local))
+
+    def _judge(self) -> bool | None:
+        """True/False when the core (and hatch's local test) can tell, else None."""
+        self._verdict = None
+        wanted = self._wanted()
+        if wanted is None:
+            return None
+        requirements, local = wanted
+        if not requirements:
+            return True
+        from venvlock.core import SyncRequest, hooks
+
+        verdict = hooks().venvlock_check(
+            environment=self._core_environment,
+            request=SyncRequest(requirements, quiet=True, purpose=self._purpose),
+        )
+        if verdict is None or verdict.satisfied is None:
+            return None
+        self._verdict = verdict
+        if not verdict.satisfied:
+            return False
+        local_missing = self._local_missing(local)
+        return None if local_missing is None else not local_missing
+
+
+def guard_preparation(app: Any) -> None:
+    """Wrap ``app.project.prepare_environment`` once, so that environments of this type prepare as one unit.
+
+    The wrapper lives on the project *object* (not its class), passes other
+    environment types through unchanged, and is installed at most once.  A
+    hatch without that method still gets each step locked on its own.
+    """
+    project = getattr(app, "project", None)
+    if project is None:
+        return
+    original = getattr(project, "prepare_environment", None)
+    if original is None:
+        print(
+            "venvlock: warning: this hatch has no Project.prepare_environment; "
+            "each step of a preparation is locked on its own",
+            file=sys.stderr,
+        )
+        return
+    if getattr(original, _GUARD_ATTRIBUTE, False):
+        return
+
+    def prepare_environment(environment: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(environment, VenvlockEnvironment):
+            return environment.prepare(original, *args, **kwargs)
+        return original(environment, *args, **kwargs)
+
+    setattr(prepare_environment, _GUARD_ATTRIBUTE, True)
+    project.prepare_environment = prepare_environment
+
+
+def _remove_file(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.remove(path)
+
+
+class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
+    """Give type ``venvlock`` to every environment of type ``virtual``, hatch's internal ones included.
+
+    Enabled with ``[tool.hatch.env.collectors.venvlock]``; ``exclude = [...]``
+    there names environments (or matrices, by their base name) to leave alone.
+    It runs after templates, overrides and matrices are applied, so it sees
+    each environment's final type.
+    """
+
+    PLUGIN_NAME = PLUGIN_NAME
+
+    def finalize_environments(self, config: dict[str, dict[str, Any]]) -> None:
+        excluded = self._excluded()
+        for name, environment in config.items():
+            if environment.get("type", "virtual") != "virtual":
+                continue
+            if name in excluded or name.split(".", 1)[0] in excluded:
+                continue
+            environment["type"] = PLUGIN_NAME
+
+    def _excluded(self) -> set[str]:
+        exclude = self.config.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(name, str) for name in exclude):
+            message = f"Field `tool.hatch.env.collectors.{PLUGIN_NAME}.exclude` must be an array of strings"
+            raise TypeError(message)
+        return set(exclude)

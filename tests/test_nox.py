@@ -1,0 +1,573 @@
+"""The nox adapter (``venvlock.plugins.nox``), tested with real nox processes running at once.
+
+Every scenario starts real ``nox`` subprocesses on a real noxfile, installing
+from a local wheel folder (no network).  The same noxfile runs stock
+``nox.session`` when ``TEST_PLAIN`` is set: those are the controls, which show
+the scenario fails without venvlock on this machine (or say it could not be
+provoked).
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import (
+    build_wheel,
+    check_intact,
+    install_probe,
+    offline_env,
+    pip_locked,
+    read_probe,
+    run_many,
+    site_packages,
+    venv_python,
+    wait_for,
+)
+
+nox = pytest.importorskip("nox")
+pytest.importorskip("virtualenv")
+
+from venvlock.plugins.nox import _patch  # noqa: E402
+from venvlock.plugins.nox import sessions as nox_sessions  # noqa: E402
+
+IMPORTS = "import alpha, beta, gamma, delta, eps, zeta, eta"
+
+NOXFILE = '''
+import os
+import sys
+
+import nox
+
+if os.environ.get("TEST_PLAIN"):
+    session = nox.session
+else:
+    from venvlock.plugins.nox import session
+if os.environ.get("TEST_PROTECT_ALL"):
+    import venvlock.plugins.nox
+
+    venvlock.plugins.nox.protect_all()
+if os.environ.get("TEST_IMPORT_TWICE"):
+    for name in [m for m in sys.modules if m.startswith("venvlock.plugins.nox")]:
+        del sys.modules[name]
+    from venvlock.plugins.nox import session
+
+BACKEND = os.environ.get("TEST_BACKEND", "virtualenv")
+PYTHONS = os.environ.get("TEST_PYTHONS", "").split(",")
+IMPORTS = "import alpha, beta, gamma, delta, eps, zeta, eta"
+HANG = "import pathlib, sys, time; pathlib.Path(sys.argv[1]).touch(); time.sleep(120)"
+
+
+def hang_if_asked(session, step):
+    """Touch $TEST_HANG and sleep when $TEST_HANG_AT names this step (lets a test kill the run there)."""
+    if os.environ.get("TEST_HANG_AT") == step:
+        command = ["python", "-c", HANG, os.environ["TEST_HANG"]]
+        (session.run_install if step == "install" else session.run)(*command)
+
+
+@session(venv_backend=BACKEND)
+def tests(session):
+    session.install("-r", "requirements.txt")
+    session.install(os.environ.get("TEST_SPEC", "eta"))
+    session.run("python", "-c", IMPORTS)
+
+
+@nox.session(venv_backend=BACKEND)
+def unmarked(session):
+    session.install("-r", "requirements.txt", "eta")
+    session.run("python", "-c", IMPORTS)
+
+
+@session(venv_backend=BACKEND)
+def provision(session):
+    session.install("alpha")
+    hang_if_asked(session, "install")
+    session.install("big")
+    session.install("gamma")
+    session.run("python", "-c", "import alpha, big, gamma")
+
+
+@session(venv_backend=BACKEND)
+def nested(session):
+    pip_locked = os.environ["TEST_PIP_LOCKED"]
+    session.install("alpha")
+    session.run(pip_locked, "install", "eta", external=True)
+    session.run_install(pip_locked, "install", "eps", external=True)
+    session.run("python", "-c", "import alpha, eta, eps")
+
+
+@session(venv_backend="uv", python=PYTHONS, allow_parallel=True)
+@nox.parametrize("n", ["1", "2"])
+def matrix(session, n):
+    session.install("alpha")
+    hang_if_asked(session, "run-" + n)
+    session.run("python", "-c", "import alpha")
+
+
+@session(venv_backend=BACKEND)
+def script(session):
+    session.install_and_run_script("script.py")
+'''
+
+SCRIPT = """\
+# /// script
+# dependencies = ["zeta", "eta"]
+# ///
+import eta, zeta
+print("script ran")
+"""
+
+
+# --------------------------------------------------------------------------------------------------
+# fixtures and helpers
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def nox_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("nox-wheels")
+    tree = [
+        ("alpha", "1.0", ["beta"]),
+        ("alpha", "2.0", ["beta"]),
+        ("beta", "1.0", []),
+        ("gamma", "1.0", ["delta>=1"]),
+        ("delta", "1.0", []),
+        ("eps", "1.0", []),
+        ("zeta", "1.0", ["eps"]),
+        ("eta", "1.0", []),
+    ]
+    for name, version, requires in tree:
+        build_wheel(folder, name, version, requires=requires, files=20)
+    build_wheel(folder, "big", files=3000, payload=200)  # pip takes seconds to unpack it
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "noxfile.py").write_text(NOXFILE)
+    (folder / "requirements.txt").write_text("alpha==1.0\ngamma\nzeta\n")
+    (folder / "script.py").write_text(SCRIPT)
+    return folder
+
+
+@pytest.fixture
+def env(nox_wheels: Path, tmp_path: Path) -> dict[str, str]:
+    return offline_env(
+        nox_wheels,
+        VENVLOCK_CACHE_DIR=str(tmp_path / "cache"),
+        VENVLOCK_TIMEOUT="240",
+        TEST_PIP_LOCKED=pip_locked(),
+    )
+
+
+def nox_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "nox", *args]
+
+
+def run_nox(
+    project: Path, env: dict[str, str], *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        nox_command(*args), cwd=project, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def describe(results: Sequence[subprocess.CompletedProcess[str]]) -> str:
+    failed = [r for r in results if r.returncode != 0]
+    return "\n\n".join(f"$ {' '.join(r.args)}\n{r.stdout}{r.stderr}"[-3000:] for r in failed[:2])
+
+
+def venv_problems(venv: Path, imports: str = IMPORTS) -> list[str]:
+    """What is wrong with a session's venv: damage, and the imports the session needs."""
+    if not venv_python(venv).exists():
+        return [f"{venv} has no interpreter"]
+    problems = check_intact(venv)
+    done = subprocess.run(
+        [str(venv_python(venv)), "-c", imports], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        problems.append(done.stderr.strip().splitlines()[-1])
+    return problems
+
+
+def assert_all_ok(results: Sequence[subprocess.CompletedProcess[str]], venv: Path) -> None:
+    assert [r.returncode for r in results] == [0] * len(results), describe(results)
+    assert venv_problems(venv) == []
+    assert (venv / ".venvlock" / _patch.MARKER_NAME).exists()
+
+
+@pytest.fixture
+def killed() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes to kill (with their whole process group) when the test ends."""
+    processes: list[subprocess.Popen[str]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def start_nox(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        nox_command(*args),
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def other_python() -> str | None:
+    """The folder of a second CPython (another X.Y than the running one), if this machine has one."""
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3.*")))
+    candidates += [f"/usr/bin/python3.{minor}" for minor in range(9, 15)]
+    for candidate in candidates:
+        version = os.path.basename(candidate)[len("python") :]
+        if version.count(".") != 1 or version == running or not os.access(candidate, os.X_OK):
+            continue
+        if subprocess.run([candidate, "-c", "import venv"], capture_output=True, check=False).returncode == 0:
+            return candidate
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# control: stock nox on the same scenarios
+# --------------------------------------------------------------------------------------------------
+def test_control_stock_nox_concurrent_runs_break(project: Path, env: dict[str, str]) -> None:
+    """8 concurrent ``nox -s tests -r`` with plain ``nox.session`` from a fresh ``.nox`` (no venvlock)."""
+    results = run_many([nox_command("-s", "tests", "-r")] * 8, env={**env, "TEST_PLAIN": "1"}, cwd=project)
+    failed = sum(r.returncode != 0 for r in results)
+    problems = venv_problems(project / ".nox" / "tests")
+    if not failed and not problems:
+        pytest.skip("control: 8 concurrent stock nox runs all succeeded here; the race could not be provoked")
+    assert failed or problems
+
+
+def test_control_stock_nox_reuses_half_built_venv(
+    project: Path, env: dict[str, str], killed: list[Any]
+) -> None:
+    """A stock run killed during its installs leaves a venv that ``-R`` reuses, with installs skipped."""
+    plain = {**env, "TEST_PLAIN": "1"}
+    flag = project / "hanging"
+    first = start_nox(
+        project, {**plain, "TEST_HANG": str(flag), "TEST_HANG_AT": "install"}, "-s", "provision"
+    )
+    killed.append(first)
+    assert wait_for(flag.exists, timeout=120), first.communicate()[0] if first.poll() is not None else ""
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    rerun = run_nox(project, plain, "-s", "provision", "-R")
+    if rerun.returncode == 0:
+        pytest.skip("control: stock nox -R succeeded on the half-built venv; could not be provoked")
+    assert "No module named" in rerun.stdout + rerun.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# concurrency, protected
+# --------------------------------------------------------------------------------------------------
+def test_concurrent_plain_runs(project: Path, env: dict[str, str]) -> None:
+    """8 concurrent ``nox -s tests`` (each deletes and recreates the venv): they take turns."""
+    results = run_many([nox_command("-s", "tests")] * 8, env={**env, "TEST_BACKEND": "uv"}, cwd=project)
+    assert_all_ok(results, project / ".nox" / "tests")
+    output = "".join(r.stdout + r.stderr for r in results)
+    assert "held by pid" in output and ": nox -s tests" in output  # the waiting line names the holder
+
+
+def test_concurrent_reuse_runs(project: Path, env: dict[str, str]) -> None:
+    """8 concurrent ``nox -s tests -r`` from a fresh ``.nox``: one creates, the others reuse and skip pip."""
+    results = run_many([nox_command("-s", "tests", "-r")] * 8, env=env, cwd=project)
+    assert_all_ok(results, project / ".nox" / "tests")
+    output = "".join(r.stdout + r.stderr for r in results)
+    assert output.count("Creating virtual environment") == 1
+    assert "already satisfied, skipped by venvlock" in output
+
+
+def test_plain_run_with_concurrent_reinstall_free_runs(project: Path, env: dict[str, str]) -> None:
+    """From a fresh ``.nox``, 1 plain run (recreates the venv) and 7 ``-R`` runs at once."""
+    commands = [nox_command("-s", "tests")] + [nox_command("-s", "tests", "-R")] * 7
+    results = run_many(commands, env=env, cwd=project)
+    assert_all_ok(results, project / ".nox" / "tests")
+
+
+# --------------------------------------------------------------------------------------------------
+# provisioning completeness
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("moment", ["install-step", "pip"])
+def test_run_killed_during_installs_is_rebuilt(
+    project: Path, env: dict[str, str], killed: list[Any], moment: str
+) -> None:
+    """SIGKILL during the installs (between two, or inside pip); the next ``-R`` run rebuilds the venv."""
+    venv = project / ".nox" / "provision"
+    flag = project / "hanging"
+    hang = {"TEST_HANG": str(flag), "TEST_HANG_AT": "install"} if moment == "install-step" else {}
+    first = start_nox(project, {**env, **hang}, "-s", "provision")
+    killed.append(first)
+    if moment == "install-step":
+        started = flag.exists
+    else:
+
+        def started() -> bool:
+            try:
+                return (site_packages(venv) / "big").exists()
+            except ValueError:  # no site-packages yet
+                return False
+
+    assert wait_for(started, timeout=120), first.communicate()[0] if first.poll() is not None else ""
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert not (venv / ".venvlock" / _patch.MARKER_NAME).exists()
+
+    rerun = run_nox(project, env, "-s", "provision", "-R")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "was not completely provisioned" in rerun.stderr
+    assert venv_problems(venv, "import alpha, big, gamma") == []
+    # now complete: the next -R reuses it as it is
+    again = run_nox(project, env, "-s", "provision", "-R")
+    assert again.returncode == 0 and "not completely provisioned" not in again.stderr
+    assert "Reusing existing virtual environment" in again.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# skipping satisfied installs
+# --------------------------------------------------------------------------------------------------
+def pip_installs(log: Path) -> int:
+    return len(read_probe(log))
+
+
+def test_reuse_rerun_starts_no_pip_until_something_changes(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    venv = project / ".nox" / "tests"
+    assert run_nox(project, env, "-s", "tests").returncode == 0
+    install_probe(venv)
+    log = tmp_path / "probe.log"
+    probed = {**env, "VENVLOCK_PROBE_LOG": str(log)}
+
+    rerun = run_nox(project, probed, "-s", "tests", "-r")
+    assert rerun.returncode == 0, rerun.stderr
+    assert pip_installs(log) == 0
+    assert rerun.stderr.count("already satisfied, skipped by venvlock") == 2
+
+    (project / "requirements.txt").write_text("alpha==2.0\ngamma\nzeta\n")  # the -r file's content changed
+    rerun = run_nox(project, probed, "-s", "tests", "-r")
+    assert rerun.returncode == 0, rerun.stderr
+    assert pip_installs(log) == 1
+    assert rerun.stderr.count("already satisfied, skipped by venvlock") == 1
+
+    log.unlink()
+    rerun = run_nox(project, {**probed, "TEST_SPEC": "alpha==1.0"}, "-s", "tests", "-r")  # a changed spec
+    assert rerun.returncode == 0, rerun.stderr
+    assert pip_installs(log) == 1
+    assert venv_problems(venv) == []
+
+
+def test_protect_all_and_install_and_run_script(project: Path, env: dict[str, str]) -> None:
+    """``protect_all()`` covers plain ``@nox.session`` functions; PEP 723 script installs are skipped too."""
+    uv = {**env, "TEST_BACKEND": "uv", "TEST_PROTECT_ALL": "1"}
+    for session in ("unmarked", "script"):
+        assert run_nox(project, uv, "-s", session).returncode == 0
+        rerun = run_nox(project, uv, "-s", session, "-r")
+        assert rerun.returncode == 0, rerun.stderr
+        assert "already satisfied, skipped by venvlock" in rerun.stderr
+        assert (project / ".nox" / session / ".venvlock" / _patch.MARKER_NAME).exists()
+    assert "script ran" in rerun.stdout + rerun.stderr
+    # without protect_all(), a plain @nox.session is left alone
+    rerun = run_nox(project, {**env, "TEST_BACKEND": "uv"}, "-s", "unmarked", "-r")
+    assert rerun.returncode == 0 and "skipped by venvlock" not in rerun.stderr
+
+
+def test_venv_backend(project: Path, env: dict[str, str]) -> None:
+    venv_env = {**env, "TEST_BACKEND": "venv"}
+    first = run_nox(project, venv_env, "-s", "tests")
+    assert first.returncode == 0, first.stderr
+    rerun = run_nox(project, venv_env, "-s", "tests", "-r")
+    assert rerun.returncode == 0 and rerun.stderr.count("already satisfied, skipped by venvlock") == 2
+    assert venv_problems(project / ".nox" / "tests") == []
+
+
+# --------------------------------------------------------------------------------------------------
+# nesting, matrices, parallel
+# --------------------------------------------------------------------------------------------------
+def test_pip_locked_inside_session_commands(project: Path, env: dict[str, str]) -> None:
+    """``pip-locked install`` from ``session.run`` and from ``session.run_install`` (which holds the lock)."""
+    start = time.monotonic()
+    done = run_nox(project, {**env, "VENVLOCK_TIMEOUT": "30"}, "-s", "nested", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert time.monotonic() - start < 30
+    assert "Waiting for lock" not in done.stderr
+
+
+def test_matrix_variants_have_separate_locks_and_run_in_parallel(
+    project: Path, env: dict[str, str], killed: list[Any]
+) -> None:
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    second = other_python()
+    pythons = [running] + ([os.path.basename(second)[len("python") :]] if second else [])
+    matrix = {**env, "TEST_PYTHONS": ",".join(pythons)}
+    if second:
+        matrix["PATH"] = os.path.dirname(second) + os.pathsep + env["PATH"]
+
+    done = run_nox(project, matrix, "-s", "matrix", "-j", "4", "--download-python", "never")
+    assert done.returncode == 0, done.stdout + done.stderr
+    variants = 2 * len(pythons)
+    assert done.stderr.count("was successful") >= variants
+    venvs = [p for p in (project / ".nox").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(venvs) == variants  # one venv per variant (nox may hash long names)...
+    assert len(list((project / ".nox").glob(".*.create.lock"))) == variants  # ...and one lock each
+    for venv in venvs:
+        assert venv_problems(venv, "import alpha") == []
+
+    # a run of one variant holds its lock for its whole run; another variant does not wait for it
+    flag = project / "hanging"
+    holder = start_nox(
+        project, {**matrix, "TEST_HANG": str(flag), "TEST_HANG_AT": "run-1"}, "-s", f"matrix-{running}(n='1')"
+    )
+    killed.append(holder)
+    assert wait_for(flag.exists, timeout=120)
+    other = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "20"}, "-s", f"matrix-{running}(n='2')", "-r")
+    assert other.returncode == 0 and "Waiting for lock" not in other.stderr, other.stderr
+    same = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "1"}, "-s", f"matrix-{running}(n='1')", "-r")
+    assert same.returncode != 0 and "nox -s 'matrix-" in same.stderr, same.stderr  # waited, named the holder
+
+
+# --------------------------------------------------------------------------------------------------
+# the patch: idempotent, fails open
+# --------------------------------------------------------------------------------------------------
+def test_patch_is_applied_once(project: Path, env: dict[str, str]) -> None:
+    from nox.sessions import SessionRunner
+
+    import venvlock.plugins.nox as adapter
+
+    patched = SessionRunner.execute
+    original = getattr(patched, _patch.ORIGINAL_ATTRIBUTE)
+    assert not hasattr(original, _patch.ORIGINAL_ATTRIBUTE)
+    assert adapter.apply_patch() and adapter.apply_patch()
+    importlib.reload(_patch)
+    assert _patch.apply_patch()
+    assert SessionRunner.execute is patched
+
+    # a noxfile that imports the adapter a second time: one creation lock, taken once
+    done = run_nox(
+        project,
+        {**env, "TEST_BACKEND": "uv", "TEST_IMPORT_TWICE": "1", "VENVLOCK_TIMEOUT": "5"},
+        "-s",
+        "tests",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+class _ChangedRunner:
+    """A stand-in for a future nox whose SessionRunner no longer has ``_create_venv``."""
+
+    def execute(self) -> str:
+        return "ran"
+
+
+class _OddRunner:
+    """Has the expected methods but not the expected attributes at run time."""
+
+    envdir = property(lambda self: ".nox/odd")
+    friendly_name = property(lambda self: "odd")
+
+    def execute(self) -> str:
+        return "ran"
+
+    def _create_venv(self) -> None:
+        pass
+
+    def reuse_existing_venv(self) -> bool:
+        return False
+
+
+def test_patch_fails_open_with_one_warning_on_changed_internals() -> None:
+    _patch._warned.clear()
+    with pytest.warns(_patch.VenvlockNoxWarning, match="_create_venv") as caught:
+        assert _patch.apply_patch(_ChangedRunner) is False
+        assert _patch.apply_patch(_ChangedRunner) is False
+    assert len(caught) == 1
+    assert _ChangedRunner().execute() == "ran" and not hasattr(
+        _ChangedRunner.execute, _patch.ORIGINAL_ATTRIBUTE
+    )
+
+    assert _patch.apply_patch(_OddRunner) is True
+    with pytest.warns(_patch.VenvlockNoxWarning, match="unprotected"):
+        assert _OddRunner().execute() == "ran"  # no .func: warned, nox's own execute ran
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _OddRunner().execute() == "ran"  # warned once only
+
+
+class _Func:
+    def __init__(self, python: object = None, venv_backend: str | None = None, protect: bool = True) -> None:
+        self.python = python
+        self.venv_backend = venv_backend
+        if protect:
+            setattr(self, _patch.PROTECT_ATTRIBUTE, True)
+
+
+class _Config:
+    force_venv_backend = None
+    default_venv_backend = "virtualenv"
+
+
+class _Runner:
+    envdir = ".nox/x"
+    friendly_name = "x"
+    global_config = _Config()
+
+    def __init__(self, func: _Func) -> None:
+        self.func = func
+
+
+@pytest.mark.parametrize(
+    ("func", "protected"),
+    [
+        (_Func(), True),
+        (_Func(venv_backend="uv"), True),
+        (_Func(venv_backend="venv"), True),
+        (_Func(venv_backend="uv|virtualenv"), True),
+        (_Func(protect=False), False),
+        (_Func(venv_backend="conda"), False),
+        (_Func(venv_backend="mamba|conda"), False),
+        (_Func(venv_backend="none"), False),
+        (_Func(python=False), False),
+    ],
+)
+def test_which_sessions_are_protected(func: _Func, protected: bool) -> None:
+    assert (_patch.ProtectedRun.for_runner(_Runner(func)) is not None) is protected
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["pip", "install", "-r", "r.txt"], ["-r", "r.txt"]),
+        (["python", "-m", "pip", "install", "six"], ["six"]),
+        (["/x/bin/pip3.12", "install", "six"], ["six"]),
+        (["uv", "pip", "install", "six"], ["six"]),
+        (["pip", "download", "six"], None),
+        (["uv", "sync"], None),
+        (["maturin", "develop"], None),
+    ],
+)
+def test_run_install_commands_recognised(words: list[str], expected: list[str] | None) -> None:
+    assert nox_sessions._pip_install_args(words) == expected
+
+
+def test_installs_elsewhere_go_to_the_installer() -> None:
+    assert nox_sessions._goes_elsewhere(["--target", "x", "six"])
+    assert nox_sessions._goes_elsewhere(["--python=/usr/bin/python3", "six"])
+    assert not nox_sessions._goes_elsewhere(["-r", "requirements.txt", "six"])

@@ -1,0 +1,406 @@
+"""pip-locked against real pip, real uv, real concurrent processes and real signals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import (
+    Gate,
+    build_gated_project,
+    check_intact,
+    overlapping,
+    pip_locked,
+    read_probe,
+    run_many,
+    scripts_dir,
+    site_packages,
+    venv_python,
+    wait_for,
+)
+
+HEAVY_SET = [f"heavy{i}==1.0" for i in range(12)]
+
+
+def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def installed_versions(venv: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for entry in os.listdir(site_packages(venv)):
+        if entry.endswith(".dist-info"):
+            name, _, version = entry[: -len(".dist-info")].rpartition("-")
+            found.setdefault(name, []).append(version)
+    return found
+
+
+@pytest.fixture
+def env(offline: dict[str, str], venv: Path) -> dict[str, str]:
+    return {**offline, "VIRTUAL_ENV": str(venv)}
+
+
+@pytest.fixture
+def gate(tmp_path: Path, env: dict[str, str]) -> Gate:
+    gate = Gate(tmp_path / "gate")
+    env["VENVLOCK_TEST_GATE"] = str(gate.folder)
+    return gate
+
+
+def start_holder(tmp_path: Path, env: dict[str, str], gate: Gate) -> subprocess.Popen[str]:
+    """A real pip-locked install that holds the environment lock, stopped at the gate of a build."""
+    project = build_gated_project(tmp_path / "projects")
+    holder = subprocess.Popen(
+        [pip_locked(), "install", str(project)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert wait_for(gate.started, timeout=120), "the holder never reached the gate"
+    return holder
+
+
+# ---------------------------------------------------------------------------------------------------
+# concurrency
+# ---------------------------------------------------------------------------------------------------
+def test_16_concurrent_cold_installs_make_exactly_one_install(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("alpha\n" + "\n".join(HEAVY_SET[:6]) + "\n")
+    results = run_many([[pip_locked(), "install", "-r", str(requirements)]] * 16, env=env)
+    assert [r.returncode for r in results] == [0] * 16, [r.stderr for r in results if r.returncode]
+    installs = read_probe(tmp_path / "probe.log")
+    assert len(installs) == 1, installs
+    assert check_intact(venv) == []
+    assert sum("Checked" in r.stderr for r in results) == 15
+
+
+def _flip_flop_commands(tool: list[str], count: int) -> list[list[str]]:
+    """Half force-reinstall version 1.0, half upgrade to 2.0: the rounds that broke environments."""
+    one = [f"heavy{i}==1.0" for i in range(12)]
+    two = [f"heavy{i}==2.0" for i in range(12)]
+    return [[*tool, "install", "--force-reinstall", *(one if n % 2 else two)] for n in range(count)]
+
+
+def test_control_plain_pip_damages_and_pip_locked_does_not(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    """Plain pip in the same harness breaks the environment; pip-locked leaves it intact."""
+    python = str(venv_python(venv))
+    assert run([python, "-m", "pip", "install", *HEAVY_SET], env).returncode == 0
+    damaged = False
+    for _attempt in range(3):
+        results = run_many(_flip_flop_commands([python, "-m", "pip"], 6), env=env)
+        failures = [r for r in results if r.returncode]
+        problems = check_intact(venv)
+        if failures or problems:
+            damaged = True
+            break
+    if not damaged:
+        pytest.skip("this machine did not provoke the race in plain pip in 3 rounds; control not shown")
+
+    fresh = tmp_path / "venv2"
+    from support import install_probe, make_venv
+
+    make_venv(fresh)
+    install_probe(fresh)
+    env2 = {**env, "VIRTUAL_ENV": str(fresh)}
+    assert run([pip_locked(), "install", *HEAVY_SET], env2).returncode == 0
+    results = run_many(_flip_flop_commands([pip_locked()], 6), env=env2)
+    assert [r.returncode for r in results] == [0] * 6, [r.stderr[-2000:] for r in results if r.returncode]
+    assert check_intact(fresh) == []
+    assert all(len(v) == 1 for v in installed_versions(fresh).values())
+
+
+def test_pip_locked_installs_never_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    assert run([pip_locked(), "install", *HEAVY_SET], env).returncode == 0
+    results = run_many(_flip_flop_commands([pip_locked()], 6), env=env)
+    assert [r.returncode for r in results] == [0] * 6
+    runs = read_probe(tmp_path / "probe.log")
+    assert len(runs) == 7
+    assert overlapping(runs) == []
+    assert check_intact(venv) == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# kill safety
+# ---------------------------------------------------------------------------------------------------
+def _start_heavy_install(env: dict[str, str], venv: Path, **popen: object) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(  # type: ignore[call-overload]
+        [pip_locked(), "install", *[f"heavy{i}==2.0" for i in range(12)]],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, **popen,
+    )  # fmt: skip
+    site = site_packages(venv)
+    started = wait_for(lambda: any(e.startswith("heavy") for e in os.listdir(site)), timeout=120, interval=0.005)
+    assert started, "the install never began"
+    return proc  # type: ignore[no-any-return]
+
+
+def test_sigkill_of_pip_locked_alone_leaves_no_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    """The orphaned pip keeps the lock: the next call waits for it instead of installing beside it."""
+    first = _start_heavy_install(env, venv)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    second = run([pip_locked(), "install", *[f"heavy{i}==2.0" for i in range(12)]], env)
+    assert second.returncode == 0, second.stderr
+    runs = read_probe(tmp_path / "probe.log")
+    assert wait_for(lambda: all(end is not None for _, _, end in read_probe(tmp_path / "probe.log")), timeout=120)
+    runs = read_probe(tmp_path / "probe.log")
+    assert overlapping(runs) == [], runs
+    assert check_intact(venv) == []
+
+
+def test_sigkill_of_the_process_group_is_repaired_by_the_next_call(env: dict[str, str], venv: Path) -> None:
+    first = _start_heavy_install(env, venv, start_new_session=True)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    again = run([pip_locked(), "install", *[f"heavy{i}==2.0" for i in range(12)]], env)
+    assert again.returncode == 0, again.stderr
+    assert check_intact(venv) == []
+    versions = installed_versions(venv)
+    assert all(versions.get(f"heavy{i}") == ["2.0"] for i in range(12)), versions
+
+
+# ---------------------------------------------------------------------------------------------------
+# waiting, timeout, signals
+# ---------------------------------------------------------------------------------------------------
+def test_waiting_line_names_the_holder(env: dict[str, str], tmp_path: Path, gate: Gate) -> None:
+    holder = start_holder(tmp_path, env, gate)
+    waiter = subprocess.Popen([pip_locked(), "install", "beta"], env=env, stderr=subprocess.PIPE, text=True)
+    assert waiter.stderr is not None
+    line = waiter.stderr.readline()
+    assert line.startswith("Waiting for lock on environment "), line
+    assert f"held by pid {holder.pid}: pip-locked install " in line
+    assert "gated" in line and ".lock" in line
+    assert waiter.poll() is None
+    gate.open()
+    assert holder.wait(timeout=120) == 0
+    assert waiter.wait(timeout=120) == 0
+
+
+def test_timeout_exits_75_and_says_what_to_change(env: dict[str, str], tmp_path: Path, gate: Gate, venv: Path) -> None:
+    holder = start_holder(tmp_path, env, gate)
+    try:
+        for timeout in ("0", "1"):
+            result = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": timeout})
+            assert result.returncode == 75, result.stderr
+            message = result.stderr.strip().splitlines()[-1]
+            assert message.startswith("pip-locked: error: timed out after")
+            assert f"environment {venv}" in message or "environment venv" in message
+            assert f"pid {holder.pid}" in message
+            assert "VENVLOCK_TIMEOUT" in message
+        quiet = run([pip_locked(), "install", "-q", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"})
+        assert quiet.returncode == 75 and "Waiting" not in quiet.stderr and "timed out" in quiet.stderr
+    finally:
+        gate.open()
+        assert holder.wait(timeout=120) == 0
+
+
+def test_bad_timeout_setting_is_a_clear_error(env: dict[str, str]) -> None:
+    result = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "soon"})
+    assert result.returncode == 2
+    assert "VENVLOCK_TIMEOUT='soon' is not a number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigint_to_a_waiter_exits_promptly_and_leaves_the_holder_alone(
+    env: dict[str, str], tmp_path: Path, gate: Gate
+) -> None:
+    holder = start_holder(tmp_path, env, gate)
+    waiter = subprocess.Popen([pip_locked(), "install", "beta"], env=env, stderr=subprocess.PIPE, text=True)
+    assert waiter.stderr is not None
+    assert waiter.stderr.readline().startswith("Waiting for lock")
+    sent = time.monotonic()
+    waiter.send_signal(signal.SIGINT)
+    assert waiter.wait(timeout=10) == 130
+    assert time.monotonic() - sent < 5
+    assert "Traceback" not in waiter.stderr.read()
+    assert holder.poll() is None
+    gate.open()
+    assert holder.wait(timeout=120) == 0
+    # the holder's install went through and the lock is free again
+    assert run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"}).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# environments that cannot be locked
+# ---------------------------------------------------------------------------------------------------
+def test_symlinked_lock_path_is_not_followed(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "victim"
+    target.parent.mkdir()
+    (venv / ".lock").symlink_to(target)
+    result = run([pip_locked(), "install", "beta"], env)
+    assert result.returncode == 0, result.stderr
+    assert "symbolic link" in result.stderr and "going on unlocked" in result.stderr
+    assert not target.exists()
+    assert "Traceback" not in result.stderr
+
+
+def test_read_only_environment_warns_and_goes_on(env: dict[str, str], venv: Path) -> None:
+    """A lock file that cannot be created: a warning, pip's own result, no hang, no traceback."""
+    command = [pip_locked(), "install", "beta"]
+    if os.geteuid() == 0:  # root ignores permissions: a read-only bind mount in a private mount namespace
+        if shutil.which("unshare") is None:
+            pytest.skip("running as root without unshare: cannot make a read-only environment")
+        script = f'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"'
+        command = ["unshare", "-m", "sh", "-c", script, str(venv), *command]
+        result = run(command, env)
+    else:
+        venv.chmod(0o555)
+        try:
+            result = run(command, env)
+        finally:
+            venv.chmod(0o755)
+    assert "cannot lock environment" in result.stderr and "going on unlocked" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1  # pip itself cannot write there; its exit code is kept
+    assert not (venv / ".lock").exists()
+
+
+# ---------------------------------------------------------------------------------------------------
+# bad input: pip's error and exit code, lock released, nothing recorded
+# ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args",
+    [["beta>>>1"], ["-r", "missing-requirements.txt"], ["no-such-project"]],
+    ids=["malformed", "missing-r-file", "unknown-project"],
+)
+def test_failing_install_keeps_pips_exit_code_and_releases(
+    env: dict[str, str], venv: Path, args: list[str], tmp_path: Path
+) -> None:
+    expected = run([str(venv_python(venv)), "-m", "pip", "install", *args], env, cwd=tmp_path)
+    assert expected.returncode != 0
+    result = run([pip_locked(), "install", *args], env, cwd=tmp_path)
+    assert result.returncode == expected.returncode
+    assert "ERROR" in result.stderr
+    records = venv / ".venvlock" / "synced"
+    assert not records.exists() or list(records.iterdir()) == []
+    free = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"})
+    assert free.returncode == 0, free.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# nesting
+# ---------------------------------------------------------------------------------------------------
+NESTED = """
+import os, subprocess, sys
+from venvlock.core import Environment, hooks
+env = Environment.for_venv(sys.argv[1])
+with hooks().venvlock_environment_lock(environment=env, purpose="outer test holder", quiet=False):
+    inner = subprocess.run(sys.argv[2:])
+after = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('VENVLOCK_HELD', 'unset'))"],
+                       capture_output=True, text=True)
+print("inner", inner.returncode, "after", after.stdout.strip())
+"""
+
+
+def test_nested_call_under_a_held_lock_does_not_wait(env: dict[str, str], venv: Path) -> None:
+    result = run(
+        [sys.executable, "-c", NESTED, str(venv), pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "5"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "inner 0 after unset" in result.stdout, result.stdout + result.stderr
+    assert "Waiting" not in result.stderr
+    assert "beta" in installed_versions(venv)
+
+
+# ---------------------------------------------------------------------------------------------------
+# uv interop: one lock for both
+# ---------------------------------------------------------------------------------------------------
+def uv() -> str:
+    return str(scripts_dir() / "uv")
+
+
+def test_uv_waits_for_pip_locked(env: dict[str, str], venv: Path, tmp_path: Path, gate: Gate) -> None:
+    holder = start_holder(tmp_path, env, gate)
+    other = subprocess.Popen(
+        [uv(), "pip", "install", "--python", str(venv_python(venv)), "beta"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    # uv's own no-op install takes milliseconds; still running after 2 s means it is waiting
+    assert not wait_for(lambda: other.poll() is not None, timeout=2.0)
+    assert "beta" not in installed_versions(venv)
+    gate.open()
+    assert holder.wait(timeout=120) == 0
+    assert other.wait(timeout=120) == 0
+    assert "beta" in installed_versions(venv)
+
+
+def test_pip_locked_waits_for_uv(env: dict[str, str], venv: Path, tmp_path: Path, gate: Gate) -> None:
+    project = build_gated_project(tmp_path / "projects")
+    holder = subprocess.Popen(
+        [uv(), "pip", "install", "--python", str(venv_python(venv)), str(project)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert wait_for(gate.started, timeout=120)
+    waiter = subprocess.Popen([pip_locked(), "install", "beta"], env=env, stderr=subprocess.PIPE, text=True)
+    assert waiter.stderr is not None
+    line = waiter.stderr.readline()
+    assert line.startswith("Waiting for lock on environment"), line
+    assert "held by another process (uv" in line
+    gate.open()
+    assert holder.wait(timeout=120) == 0
+    assert waiter.wait(timeout=120) == 0
+
+
+def test_uv_installer_plugin(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    result = run([pip_locked(), "install", "alpha"], {**env, "VENVLOCK_INSTALLER": "uv"})
+    assert result.returncode == 0, result.stderr
+    assert "Resolved" in result.stderr  # uv's own output
+    assert read_probe(tmp_path / "probe.log") == []  # pip never ran
+    assert {"alpha", "beta", "gamma", "delta"} <= set(installed_versions(venv))
+    again = run([pip_locked(), "install", "alpha"], {**env, "VENVLOCK_INSTALLER": "uv"})
+    assert again.stderr.startswith("Checked 4 packages")
+
+
+# ---------------------------------------------------------------------------------------------------
+# the fast path
+# ---------------------------------------------------------------------------------------------------
+AUDITED = """
+import sys
+def audit(event, args):
+    if event in ("subprocess.Popen", "os.posix_spawn", "os.exec", "os.system", "os.fork"):
+        raise SystemExit(f"subprocess started on the fast path: {event} {args!r}"[:300])
+sys.addaudithook(audit)
+from venvlock.plugins.pip_locked import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_fast_path_starts_no_subprocess(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("alpha\nheavy0==1.0\n")
+    assert run([pip_locked(), "install", "-r", str(requirements)], env).returncode == 0
+    # the recorded no-op, then (pip removed, so the record no longer holds) the full in-process check
+    for _ in range(2):
+        result = run([sys.executable, "-c", AUDITED, "install", "-r", str(requirements)], env)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.startswith("Checked 5 packages in "), result.stderr
+        shutil.rmtree(site_packages(venv) / "pip")
+        (site_packages(venv) / "pip-removed-marker").mkdir()
+    quiet = run([pip_locked(), "install", "-q", "-r", str(requirements)], env)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_changed_requirements_file_is_not_satisfied_by_an_old_record(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("beta==1.0\n")
+    assert run([pip_locked(), "install", "-r", str(requirements)], env).returncode == 0
+    assert run([pip_locked(), "install", "-r", str(requirements)], env).stderr.startswith("Checked 1 package")
+    requirements.write_text("beta==2.0\n")
+    result = run([pip_locked(), "install", "-r", str(requirements)], env)
+    assert result.returncode == 0 and "Successfully installed beta-2.0" in result.stdout
+    assert installed_versions(venv)["beta"] == ["2.0"]
+
+
+def test_other_commands_pass_through_to_pip(env: dict[str, str], venv: Path) -> None:
+    assert run([pip_locked(), "install", "beta"], env).returncode == 0
+    listed = run([pip_locked(), "list", "--format=freeze"], env)
+    assert listed.returncode == 0 and "beta==2.0" in listed.stdout
+    removed = run([pip_locked(), "uninstall", "-y", "beta"], env)
+    assert removed.returncode == 0 and "Successfully uninstalled beta" in removed.stdout
+    helped = run([pip_locked(), "--help"], env)
+    assert helped.returncode == 0 and "What it adds to pip" in helped.stdout
