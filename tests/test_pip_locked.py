@@ -58,7 +58,11 @@ def start_holder(tmp_path: Path, env: dict[str, str], gate: Gate) -> subprocess.
     """A real pip-locked install that holds the environment lock, stopped at the gate of a build."""
     project = build_gated_project(tmp_path / "projects")
     holder = subprocess.Popen(
-        [pip_locked(), "install", str(project)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [pip_locked(), "install", str(project)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert wait_for(gate.started, timeout=120), "the holder never reached the gate"
     return holder
@@ -67,7 +71,9 @@ def start_holder(tmp_path: Path, env: dict[str, str], gate: Gate) -> subprocess.
 # ---------------------------------------------------------------------------------------------------
 # concurrency
 # ---------------------------------------------------------------------------------------------------
-def test_16_concurrent_cold_installs_make_exactly_one_install(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+def test_16_concurrent_cold_installs_make_exactly_one_install(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("alpha\n" + "\n".join(HEAVY_SET[:6]) + "\n")
     results = run_many([[pip_locked(), "install", "-r", str(requirements)]] * 16, env=env)
@@ -85,7 +91,9 @@ def _flip_flop_commands(tool: list[str], count: int) -> list[list[str]]:
     return [[*tool, "install", "--force-reinstall", *(one if n % 2 else two)] for n in range(count)]
 
 
-def test_control_plain_pip_damages_and_pip_locked_does_not(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+def test_control_plain_pip_damages_and_pip_locked_does_not(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
     """Plain pip in the same harness breaks the environment; pip-locked leaves it intact."""
     python = str(venv_python(venv))
     assert run([python, "-m", "pip", "install", *HEAVY_SET], env).returncode == 0
@@ -132,12 +140,16 @@ def _start_heavy_install(env: dict[str, str], venv: Path, **popen: object) -> su
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, **popen,
     )  # fmt: skip
     site = site_packages(venv)
-    started = wait_for(lambda: any(e.startswith("heavy") for e in os.listdir(site)), timeout=120, interval=0.005)
+    started = wait_for(
+        lambda: any(e.startswith("heavy") for e in os.listdir(site)), timeout=120, interval=0.005
+    )
     assert started, "the install never began"
     return proc  # type: ignore[no-any-return]
 
 
-def test_sigkill_of_pip_locked_alone_leaves_no_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+def test_sigkill_of_pip_locked_alone_leaves_no_overlap(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
     """The orphaned pip keeps the lock: the next call waits for it instead of installing beside it."""
     first = _start_heavy_install(env, venv)
     os.kill(first.pid, signal.SIGKILL)
@@ -145,7 +157,9 @@ def test_sigkill_of_pip_locked_alone_leaves_no_overlap(env: dict[str, str], venv
     second = run([pip_locked(), "install", *[f"heavy{i}==2.0" for i in range(12)]], env)
     assert second.returncode == 0, second.stderr
     runs = read_probe(tmp_path / "probe.log")
-    assert wait_for(lambda: all(end is not None for _, _, end in read_probe(tmp_path / "probe.log")), timeout=120)
+    assert wait_for(
+        lambda: all(end is not None for _, _, end in read_probe(tmp_path / "probe.log")), timeout=120
+    )
     runs = read_probe(tmp_path / "probe.log")
     assert overlapping(runs) == [], runs
     assert check_intact(venv) == []
@@ -173,13 +187,17 @@ def test_waiting_line_names_the_holder(env: dict[str, str], tmp_path: Path, gate
     assert line.startswith("Waiting for lock on environment "), line
     assert f"held by pid {holder.pid}: pip-locked install " in line
     assert "gated" in line and ".lock" in line
+    again = waiter.stderr.readline()  # long waits say so again, with the time waited
+    assert again.startswith("Still waiting for lock on environment ") and " after 5s " in again, again
     assert waiter.poll() is None
     gate.open()
     assert holder.wait(timeout=120) == 0
     assert waiter.wait(timeout=120) == 0
 
 
-def test_timeout_exits_75_and_says_what_to_change(env: dict[str, str], tmp_path: Path, gate: Gate, venv: Path) -> None:
+def test_timeout_exits_75_and_says_what_to_change(
+    env: dict[str, str], tmp_path: Path, gate: Gate, venv: Path
+) -> None:
     holder = start_holder(tmp_path, env, gate)
     try:
         for timeout in ("0", "1"):
@@ -297,7 +315,8 @@ print("inner", inner.returncode, "after", after.stdout.strip())
 
 def test_nested_call_under_a_held_lock_does_not_wait(env: dict[str, str], venv: Path) -> None:
     result = run(
-        [sys.executable, "-c", NESTED, str(venv), pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "5"}
+        [sys.executable, "-c", NESTED, str(venv), pip_locked(), "install", "beta"],
+        {**env, "VENVLOCK_TIMEOUT": "5"},
     )
     assert result.returncode == 0, result.stderr
     assert "inner 0 after unset" in result.stdout, result.stdout + result.stderr

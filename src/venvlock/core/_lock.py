@@ -38,8 +38,8 @@ HELD_VAR = "VENVLOCK_HELD"
 #: environment variable with the lock timeout in seconds
 TIMEOUT_VAR = "VENVLOCK_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
-#: seconds between the repeated "still waiting" lines
-REPORT_EVERY = 15.0
+#: seconds waited when the "still waiting" line is repeated; then every minute
+REPORT_AT = (5.0, 15.0, 30.0, 60.0)
 
 # errors that mean "this lock file cannot be had here", not "someone holds it"
 _UNLOCKABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ELOOP, errno.ENOSYS, errno.ENOTDIR}
@@ -241,8 +241,8 @@ def hold(
 ) -> Iterator[LockHold]:
     """Hold the exclusive lock *lock_path* for *environment* while inside the ``with`` block.
 
-    Tries at once; when busy calls *on_waiting* at once and every
-    :data:`REPORT_EVERY` seconds, until ``VENVLOCK_TIMEOUT`` runs out
+    Tries at once; when busy calls *on_waiting* at once, again after the
+    seconds in :data:`REPORT_AT`, then every minute, until ``VENVLOCK_TIMEOUT`` runs out
     (:class:`LockTimeoutError`).  A lock file that cannot be created is warned
     about and the block runs unlocked (``LockHold.locked`` False).  While held,
     ``os.environ`` names the lock in ``VENVLOCK_HELD`` and carries
@@ -275,20 +275,23 @@ def hold(
         except Timeout:
             holder = read_holder(lock_path)
             on_waiting(holder, 0.0)
+            reports = iter(REPORT_AT)
             while True:
                 waited = time.monotonic() - start
-                left = REPORT_EVERY if timeout < 0 else min(REPORT_EVERY, timeout - waited)
-                if left <= 0:
+                if 0 <= timeout <= waited:
                     raise LockTimeoutError(
                         environment, lock_path, read_holder(lock_path) or holder, waited
                     ) from None
+                next_report = next(reports, waited + 60.0)
+                until = next_report if timeout < 0 else min(next_report, timeout)
                 try:
-                    lock.acquire(timeout=left)
+                    lock.acquire(timeout=max(until - waited, 0.0))
                     break
                 except Timeout:
                     holder = read_holder(lock_path) or holder
-                    if timeout < 0 or time.monotonic() - start < timeout:
-                        on_waiting(holder, time.monotonic() - start)
+                    waited = time.monotonic() - start
+                    if timeout < 0 or waited < timeout:
+                        on_waiting(holder, waited)
     except OSError as error:
         if error.errno not in _UNLOCKABLE_ERRNOS:
             raise

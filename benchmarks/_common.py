@@ -1,0 +1,67 @@
+"""Shared pieces of the benchmarks: timing, a table, a large local wheel set, compiled sources."""
+
+from __future__ import annotations
+
+import compileall
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import build_wheel, make_venv, offline_env, scripts_dir  # noqa: E402
+
+__all__ = ["build_wheel", "make_venv", "offline_env", "scripts_dir"]
+
+
+def prepare_sources() -> None:
+    """Compile venvlock's sources, as an install would: ``PYTHONDONTWRITEBYTECODE`` must not skew timings."""
+    import venvlock
+
+    compileall.compile_dir(os.path.dirname(venvlock.__file__), quiet=1)
+
+
+def timed(command: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        list(command), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+    )
+    return time.perf_counter() - start
+
+
+def median_of(repeat: int, action: Callable[[], float]) -> float:
+    action()  # warm caches
+    return statistics.median(action() for _ in range(repeat))
+
+
+def concurrent(commands: Sequence[Sequence[str]], env: dict[str, str], cwd: Path | None = None) -> float:
+    """Wall time of running all *commands* at once."""
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(list(c), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for c in commands
+    ]
+    codes = [p.wait() for p in procs]
+    elapsed = time.perf_counter() - start
+    if any(codes):
+        raise SystemExit(f"a benchmark command failed: {codes} {commands[0]}")
+    return elapsed
+
+
+def build_large_set(folder: Path, count: int = 120, files: int = 8) -> list[str]:
+    """*count* wheels where each depends on the next two: one requirement pulls in all of them."""
+    names = [f"pkg{i:03d}" for i in range(count)]
+    for i, name in enumerate(names):
+        requires = [f"{n}>=1.0" for n in names[i + 1 : i + 3]]
+        build_wheel(folder, name, "1.0", requires=requires, files=files, data_files=2)
+    return names
+
+
+def row(label: str, value: float, anchor_label: str, anchor: float, target: str) -> str:
+    ratio = value / anchor if anchor else float("inf")
+    return f"{label:<44} {value * 1000:9.1f} ms   {anchor_label:<24} {anchor * 1000:9.1f} ms   ratio {ratio:6.3f}   {target}"

@@ -1,0 +1,146 @@
+"""pip-locked against pip and uv, in one run, medians side by side.
+
+    python benchmarks/bench_pip.py [--quick]
+
+1. no-op ``install -r req.txt`` on a synced 120-package venv: pip-locked vs
+   ``pip install`` vs ``uv pip install``.  Targets: <= 1/20 of pip, <= 3x uv.
+2. 8 concurrent cold installs vs one cold install, pip-locked and plain pip.
+   Target: pip-locked <= 1.3x one install.
+3. uncontended lock acquire+release (venvlock's environment lock hook) vs a
+   raw ``fcntl.flock`` pair, in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import (
+    build_large_set,
+    concurrent,
+    make_venv,
+    median_of,
+    offline_env,
+    prepare_sources,
+    row,
+    scripts_dir,
+    timed,
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--packages", type=int, default=120)
+    options = parser.parse_args()
+    repeat = 5 if options.quick else 15
+    cold_repeat = 1 if options.quick else 3
+    prepare_sources()
+    work = Path(tempfile.mkdtemp(prefix="venvlock-bench-"))
+    try:
+        wheels = work / "wheels"
+        names = build_large_set(wheels, options.packages)
+        requirements = work / "req.txt"
+        requirements.write_text(f"{names[0]}\n")
+        env = offline_env(wheels, VENVLOCK_CACHE_DIR=str(work / "cache"))
+        pip_locked = str(scripts_dir() / "pip-locked")
+        uv = shutil.which("uv", path=str(scripts_dir())) or "uv"
+
+        venv = work / "synced"
+        python = str(make_venv(venv))
+        venv_env = {**env, "VIRTUAL_ENV": str(venv)}
+        timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env)
+        count = len(os.listdir(next((venv / "lib").glob("python*/site-packages"))))
+        print(
+            f"# {options.packages} packages from local wheels ({count} entries in site-packages); medians of {repeat}"
+        )
+        noop_locked = median_of(
+            repeat, lambda: timed([pip_locked, "install", "-r", str(requirements)], venv_env)
+        )
+        noop_pip = median_of(
+            repeat, lambda: timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env)
+        )
+        noop_uv = median_of(
+            repeat,
+            lambda: timed([uv, "pip", "install", "--python", python, "-r", str(requirements)], venv_env),
+        )
+        print(
+            row(
+                "no-op pip-locked install -r req.txt",
+                noop_locked,
+                "pip install -r req.txt",
+                noop_pip,
+                "target <= 0.05",
+            )
+        )
+        print(
+            row(
+                "no-op pip-locked install -r req.txt",
+                noop_locked,
+                "uv pip install -r req.txt",
+                noop_uv,
+                "target <= 3",
+            )
+        )
+
+        def cold(tool: str, processes: int) -> float:
+            folder = work / f"cold-{tool}-{processes}-{time.monotonic_ns()}"
+            python = str(make_venv(folder))
+            cold_env = {**env, "VIRTUAL_ENV": str(folder)}
+            command = [pip_locked] if tool == "pip-locked" else [python, "-m", "pip"]
+            elapsed = concurrent([[*command, "install", "-r", str(requirements)]] * processes, cold_env)
+            shutil.rmtree(folder)
+            return elapsed
+
+        for tool in ("pip-locked", "pip"):
+            one = statistics.median(cold(tool, 1) for _ in range(cold_repeat))
+            eight = statistics.median(cold(tool, 8) for _ in range(cold_repeat))
+            target = "target <= 1.3" if tool == "pip-locked" else "(anchor: plain pip)"
+            print(row(f"8 concurrent cold installs, {tool}", eight, "one cold install", one, target))
+
+        print(row("lock acquire+release (venvlock hook)", *lock_costs(venv), "(information)"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def lock_costs(venv: Path) -> tuple[float, str, float]:
+    """Median in-process cost of an uncontended hold of the environment lock, and of a raw flock pair."""
+    import fcntl
+
+    from venvlock.core import Environment, hooks
+
+    environment = Environment.for_venv(str(venv))
+    relay = hooks()
+    rounds = 2000
+
+    def venvlock_pair() -> float:
+        start = time.perf_counter()
+        for _ in range(rounds):
+            with relay.venvlock_environment_lock(environment=environment, purpose="bench", quiet=True):
+                pass
+        return (time.perf_counter() - start) / rounds
+
+    def raw_pair() -> float:
+        fd = os.open(venv / ".lock", os.O_RDWR | os.O_CREAT)
+        try:
+            start = time.perf_counter()
+            for _ in range(rounds):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            return (time.perf_counter() - start) / rounds
+        finally:
+            os.close(fd)
+
+    return median_of(5, venvlock_pair), "raw fcntl.flock pair", median_of(5, raw_pair)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

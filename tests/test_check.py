@@ -1,0 +1,110 @@
+"""The in-process check agrees with pip: where it says "satisfied", pip would install nothing, and back."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import venv_python
+from venvlock.core import Environment, SyncRequest, hooks
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[Path, dict[str, str]]:
+    from support import make_venv, offline_env
+
+    venv = tmp_path_factory.mktemp("check") / "venv"
+    python = make_venv(venv)
+    env = offline_env(wheelhouse)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "alpha", "heavy0==1.0"], env=env, check=True)
+    return venv, env
+
+
+def pip_would_install(venv: Path, env: dict[str, str], args: list[str], cwd: Path) -> bool:
+    result = subprocess.run(
+        [str(venv_python(venv)), "-m", "pip", "install", "--dry-run", *args],
+        env=env, cwd=cwd, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return "Would install" in result.stdout
+
+
+CASES = {
+    "plain": (["alpha"], True),
+    "normalised name": (["ALPHA"], True),
+    "extra pulls an installed dependency": (["gamma[fast]"], True),
+    "unknown extra is ignored as pip does": (["alpha[nothing]"], True),
+    "specifier not met": (["beta<2"], False),
+    "specifier met": (["beta>=2,<3"], True),
+    "false marker": (['heavy1; python_version < "3"'], True),
+    "true marker, missing": (['heavy1; python_version >= "3"'], False),
+    "not installed": (["heavy1"], False),
+    "constraint not met": (["alpha", "-c", "constraints.txt"], False),
+    "requirements file": (["-r", "requirements.txt"], True),
+    "nested requirements file": (["-r", "outer.txt"], False),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_check_agrees_with_pip(synced: tuple[Path, dict[str, str]], tmp_path: Path, name: str) -> None:
+    venv, env = synced
+    (tmp_path / "constraints.txt").write_text("beta<2\n")
+    (tmp_path / "requirements.txt").write_text(
+        "# pinned\nalpha  # the app\nheavy0==1.0 \\\n  ; python_version >= '3'\n"
+    )
+    (tmp_path / "outer.txt").write_text("-r requirements.txt\nheavy2\n")
+    args, satisfied = CASES[name]
+    verdict = hooks().venvlock_check(
+        environment=Environment.for_venv(str(venv)), request=SyncRequest(args, cwd=str(tmp_path))
+    )
+    assert verdict.satisfied is satisfied, verdict.reason
+    assert pip_would_install(venv, env, args, tmp_path) is not satisfied
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["-U", "alpha"], ["--force-reinstall", "alpha"], ["--no-deps", "alpha"], ["-e", "."], ["./local"],
+     ["alpha @ file:///x.whl"], ["--frobnicate", "alpha"], ["--target", "t", "alpha"]],
+)  # fmt: skip
+def test_what_only_the_installer_can_judge(synced: tuple[Path, dict[str, str]], args: list[str]) -> None:
+    venv, _ = synced
+    verdict = hooks().venvlock_check(environment=Environment.for_venv(str(venv)), request=SyncRequest(args))
+    assert verdict.satisfied is None
+
+
+def test_pip_settings_that_change_the_meaning_go_to_the_installer(
+    synced: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    venv, _ = synced
+    environment = Environment.for_venv(str(venv))
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(tmp_path / "pip.conf"))
+    (tmp_path / "pip.conf").write_text("[install]\nupgrade = true\n")
+    assert hooks().venvlock_check(environment=environment, request=SyncRequest(["alpha"])).satisfied is None
+    (tmp_path / "pip.conf").write_text(f"[global]\nconstraint = {tmp_path / 'c.txt'}\n")
+    (tmp_path / "c.txt").write_text("beta<2\n")
+    assert hooks().venvlock_check(environment=environment, request=SyncRequest(["alpha"])).satisfied is False
+    monkeypatch.setenv("PIP_FORCE_REINSTALL", "1")
+    assert hooks().venvlock_check(environment=environment, request=SyncRequest(["alpha"])).satisfied is None
+
+
+def test_damage_is_not_in_sync(tmp_path: Path, wheelhouse: Path) -> None:
+    from support import make_venv, offline_env, site_packages
+
+    venv = tmp_path / "venv"
+    python = make_venv(venv)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "alpha"], env=offline_env(wheelhouse), check=True
+    )
+    environment = Environment.for_venv(str(venv))
+    request = SyncRequest(["alpha"])
+    assert hooks().venvlock_check(environment=environment, request=request).satisfied is True
+    site = site_packages(venv)
+    (site / "~eta").mkdir()
+    verdict = hooks().venvlock_check(environment=environment, request=request)
+    assert verdict.satisfied is False and str(site / "~eta") in verdict.damaged
+    (site / "~eta").rmdir()
+    (site / "beta-1.0.dist-info").mkdir()  # a second, half-written dist-info for beta
+    verdict = hooks().venvlock_check(environment=environment, request=request)
+    assert verdict.satisfied is False and "beta is damaged" in verdict.reason
