@@ -6,6 +6,8 @@
    ``pip install`` vs ``uv pip install``.  Targets: <= 1/20 of pip, <= 3x uv.
 2. 8 concurrent cold installs vs one cold install, pip-locked and plain pip.
    Target: pip-locked <= 1.3x one install.
+With --stress, also 100 concurrent cold pip-locked installs vs one.
+
 3. uncontended lock acquire+release (venvlock's environment lock hook) vs a
    raw ``fcntl.flock`` pair, in-process.
 """
@@ -40,6 +42,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--packages", type=int, default=120)
+    parser.add_argument("--stress", action="store_true", help="also 100 concurrent cold pip-locked installs")
     options = parser.parse_args()
     repeat = 5 if options.quick else 15
     cold_repeat = 1 if options.quick else 3
@@ -105,6 +108,10 @@ def main() -> None:
             eight = statistics.median(cold(tool, 8) for _ in range(cold_repeat))
             target = "target <= 1.3" if tool == "pip-locked" else "(anchor: plain pip)"
             print(row(f"8 concurrent cold installs, {tool}", eight, "one cold install", one, target))
+
+        if options.stress:
+            one = cold("pip-locked", 1)
+            print(row("100 concurrent cold installs, pip-locked", cold("pip-locked", 100), "one cold install", one, ""))
 
         print(row("lock acquire+release (venvlock hook)", *lock_costs(venv), "(information)"))
     finally:

@@ -1,0 +1,48 @@
+"""venvlock's own sessions, protected by venvlock's nox adapter.
+
+    nox -s tests     the default suite (what `.ci/run` runs)
+    nox -s stress    100-process stress tests, not in the default suite
+    nox -s bench     the benchmarks, side by side with pip, hatch, nox and uv
+    nox -s lint      ruff and mypy
+"""
+
+from __future__ import annotations
+
+import nox
+
+try:
+    from venvlock.plugins.nox import session
+except ImportError:  # nox running without venvlock beside it: the sessions still work, unprotected
+    session = nox.session
+
+nox.options.sessions = ["lint", "tests"]
+
+
+@session
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@session
+def stress(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-m", "stress", *session.posargs)
+
+
+@session
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py"):
+        session.run("python", f"benchmarks/{script}", *quick)
+    if "--stress" in session.posargs:
+        session.run("python", "benchmarks/bench_pip.py", "--stress")
+
+
+@session
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("mypy")
