@@ -28,9 +28,7 @@ def prepare_sources() -> None:
 
 def timed(command: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(
-        list(command), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
-    )
+    subprocess.run(list(command), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
@@ -64,4 +62,5 @@ def build_large_set(folder: Path, count: int = 120, files: int = 8) -> list[str]
 
 def row(label: str, value: float, anchor_label: str, anchor: float, target: str) -> str:
     ratio = value / anchor if anchor else float("inf")
-    return f"{label:<44} {value * 1000:9.1f} ms   {anchor_label:<24} {anchor * 1000:9.1f} ms   ratio {ratio:6.3f}   {target}"
+    mine, theirs = f"{value * 1000:9.1f} ms", f"{anchor * 1000:9.1f} ms"
+    return f"{label:<44} {mine}   {anchor_label:<24} {theirs}   ratio {ratio:6.3f}   {target}"

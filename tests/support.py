@@ -59,16 +59,12 @@ def build_wheel(
     for i in range(files):
         entries.append((f"{module}/part_{i}.py", f"VALUE = {i}  # {version}\n".encode() + pad))
     for i in range(data_files):
-        entries.append(
-            (f"{dist}.data/data/share/{module}/notebook.d/file_{i}.json", f'{{"n": {i}}}\n'.encode() + pad)
-        )
+        entries.append((f"{dist}.data/data/share/{module}/notebook.d/file_{i}.json", f'{{"n": {i}}}\n'.encode() + pad))
     metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     metadata += [f"Requires-Dist: {r}" for r in requires]
     for extra, reqs in (extras or {}).items():
         metadata.append(f"Provides-Extra: {extra}")
-        metadata += [
-            f"Requires-Dist: {r}; extra == '{extra}'" if ";" not in r else f"Requires-Dist: {r}" for r in reqs
-        ]
+        metadata += [f"Requires-Dist: {r}; extra == '{extra}'" if ";" not in r else f"Requires-Dist: {r}" for r in reqs]
     entries.append((f"{dist}.dist-info/METADATA", ("\n".join(metadata) + "\n").encode()))
     entries.append(
         (
@@ -125,9 +121,7 @@ def site_packages(venv: Path) -> Path:
 
 def offline_env(wheelhouse: Path, **extra: str) -> dict[str, str]:
     """An environment for subprocesses: pip and uv read only *wheelhouse*, no network, no user config."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "VENVLOCK_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "VENVLOCK_"))}
     env.update(
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(wheelhouse),
@@ -217,7 +211,7 @@ def overlapping(runs: list[tuple[int, float, float | None]]) -> list[tuple[int, 
     pairs = []
     now = time.time()
     ordered = sorted(runs, key=lambda r: r[1])
-    for i, (pid_a, start_a, end_a) in enumerate(ordered):
+    for i, (pid_a, _start_a, end_a) in enumerate(ordered):
         for pid_b, start_b, _ in ordered[i + 1 :]:
             if start_b < (end_a if end_a is not None else now):
                 pairs.append((pid_a, pid_b))
@@ -234,7 +228,7 @@ def run_many(
     ]
     results = []
     deadline = time.monotonic() + timeout
-    for proc, command in zip(procs, commands):
+    for proc, command in zip(procs, commands, strict=False):
         out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
         results.append(subprocess.CompletedProcess(list(command), proc.returncode, out, err))
     return results
@@ -278,8 +272,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     dist = "%s-%s" % (module, VERSION)
     files = [
         (module + "/__init__.py", b"GATED = True\\n"),
-        (dist + ".dist-info/METADATA", ("Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (NAME, VERSION)).encode()),
-        (dist + ".dist-info/WHEEL", b"Wheel-Version: 1.0\\nGenerator: gated\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"),
+        (dist + ".dist-info/METADATA", ("Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (NAME, VERSION))
+         .encode()),
+        (dist + ".dist-info/WHEEL",
+         b"Wheel-Version: 1.0\\nGenerator: gated\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"),
     ]
     record = "".join("%s,%s,%d\\n" % (p, _hash(d), len(d)) for p, d in files) + dist + ".dist-info/RECORD,,\\n"
     files.append((dist + ".dist-info/RECORD", record.encode()))

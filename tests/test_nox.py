@@ -10,7 +10,6 @@ provoked).
 from __future__ import annotations
 
 import glob
-import importlib
 import os
 import signal
 import subprocess
@@ -38,11 +37,15 @@ from support import (
 
 nox = pytest.importorskip("nox")
 pytest.importorskip("virtualenv")
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="kills process groups; POSIX only")
 
 from venvlock.plugins.nox import _patch  # noqa: E402
 from venvlock.plugins.nox import sessions as nox_sessions  # noqa: E402
 
 IMPORTS = "import alpha, beta, gamma, delta, eps, zeta, eta"
+Completed = subprocess.CompletedProcess[str]
+Env = dict[str, str]
+Killed = list[subprocess.Popen[str]]
 
 NOXFILE = '''
 import os
@@ -50,6 +53,12 @@ import sys
 
 import nox
 
+if os.environ.get("TEST_CHANGED_NOX"):  # a nox whose internals differ: friendly_name no longer a property
+    import functools
+    from nox.sessions import SessionRunner
+
+    SessionRunner.friendly_name = functools.cached_property(SessionRunner.friendly_name.fget)
+    SessionRunner.friendly_name.__set_name__(SessionRunner, "friendly_name")
 if os.environ.get("TEST_PLAIN"):
     session = nox.session
 else:
@@ -116,6 +125,13 @@ def matrix(session, n):
 
 
 @session(venv_backend=BACKEND)
+def local(session):
+    session.install(os.environ["TEST_WHEEL"])
+    session.install("eta")
+    session.run("python", "-c", "import eta, delta")
+
+
+@session(venv_backend=BACKEND)
 def script(session):
     session.install_and_run_script("script.py")
 '''
@@ -175,9 +191,7 @@ def nox_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "nox", *args]
 
 
-def run_nox(
-    project: Path, env: dict[str, str], *args: str, timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
+def run_nox(project: Path, env: dict[str, str], *args: str, timeout: float = 240) -> Completed:
     return subprocess.run(
         nox_command(*args), cwd=project, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -193,9 +207,8 @@ def venv_problems(venv: Path, imports: str = IMPORTS) -> list[str]:
     if not venv_python(venv).exists():
         return [f"{venv} has no interpreter"]
     problems = check_intact(venv)
-    done = subprocess.run(
-        [str(venv_python(venv)), "-c", imports], capture_output=True, text=True, check=False
-    )
+    python = str(venv_python(venv))
+    done = subprocess.run([python, "-c", imports], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         problems.append(done.stderr.strip().splitlines()[-1])
     return problems
@@ -208,9 +221,9 @@ def assert_all_ok(results: Sequence[subprocess.CompletedProcess[str]], venv: Pat
 
 
 @pytest.fixture
-def killed() -> Iterator[list[subprocess.Popen[str]]]:
+def killed() -> Iterator[Killed]:
     """Processes to kill (with their whole process group) when the test ends."""
-    processes: list[subprocess.Popen[str]] = []
+    processes: Killed = []
     yield processes
     for process in processes:
         if process.poll() is None:
@@ -257,15 +270,12 @@ def test_control_stock_nox_concurrent_runs_break(project: Path, env: dict[str, s
     assert failed or problems
 
 
-def test_control_stock_nox_reuses_half_built_venv(
-    project: Path, env: dict[str, str], killed: list[Any]
-) -> None:
+def test_control_stock_nox_reuses_half_built_venv(project: Path, env: dict[str, str], killed: Killed) -> None:
     """A stock run killed during its installs leaves a venv that ``-R`` reuses, with installs skipped."""
     plain = {**env, "TEST_PLAIN": "1"}
     flag = project / "hanging"
-    first = start_nox(
-        project, {**plain, "TEST_HANG": str(flag), "TEST_HANG_AT": "install"}, "-s", "provision"
-    )
+    hang = {"TEST_HANG": str(flag), "TEST_HANG_AT": "install"}
+    first = start_nox(project, {**plain, **hang}, "-s", "provision")
     killed.append(first)
     assert wait_for(flag.exists, timeout=120), first.communicate()[0] if first.poll() is not None else ""
     os.killpg(first.pid, signal.SIGKILL)
@@ -307,13 +317,15 @@ def test_plain_run_with_concurrent_reinstall_free_runs(project: Path, env: dict[
 # provisioning completeness
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("moment", ["install-step", "pip"])
-def test_run_killed_during_installs_is_rebuilt(
-    project: Path, env: dict[str, str], killed: list[Any], moment: str
-) -> None:
+def test_run_killed_during_installs_is_rebuilt(project: Path, env: Env, killed: Killed, moment: str) -> None:
     """SIGKILL during the installs (between two, or inside pip); the next ``-R`` run rebuilds the venv."""
     venv = project / ".nox" / "provision"
     flag = project / "hanging"
-    hang = {"TEST_HANG": str(flag), "TEST_HANG_AT": "install"} if moment == "install-step" else {}
+    if moment == "install-step":  # uv: quick
+        env = {**env, "TEST_BACKEND": "uv"}
+        hang = {"TEST_HANG": str(flag), "TEST_HANG_AT": "install"}
+    else:  # virtualenv and pip, which takes seconds to unpack "big"
+        hang = {}
     first = start_nox(project, {**env, **hang}, "-s", "provision")
     killed.append(first)
     if moment == "install-step":
@@ -348,9 +360,7 @@ def pip_installs(log: Path) -> int:
     return len(read_probe(log))
 
 
-def test_reuse_rerun_starts_no_pip_until_something_changes(
-    project: Path, env: dict[str, str], tmp_path: Path
-) -> None:
+def test_reuse_rerun_starts_no_pip_until_changed(project: Path, env: dict[str, str], tmp_path: Path) -> None:
     venv = project / ".nox" / "tests"
     assert run_nox(project, env, "-s", "tests").returncode == 0
     install_probe(venv)
@@ -390,6 +400,35 @@ def test_protect_all_and_install_and_run_script(project: Path, env: dict[str, st
     assert rerun.returncode == 0 and "skipped by venvlock" not in rerun.stderr
 
 
+def test_local_paths_go_to_the_installer(project: Path, env: Env, nox_wheels: Path) -> None:
+    """A wheel path is for the installer to judge: it runs every time; a plain specifier is skipped."""
+    local = {**env, "TEST_BACKEND": "uv", "TEST_WHEEL": str(next(nox_wheels.glob("delta-*.whl")))}
+    assert run_nox(project, local, "-s", "local").returncode == 0
+    rerun = run_nox(project, local, "-s", "local", "-r")
+    assert rerun.returncode == 0, rerun.stderr
+    lines = [line for line in rerun.stderr.splitlines() if "pip install" in line]
+    assert len(lines) == 2 and "skipped" not in lines[0] and "skipped by venvlock" in lines[1]
+
+
+def test_uv_settings_that_change_a_request_go_to_the_installer(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert not nox_sessions._uv_meaningful({"UV_FIND_LINKS": "x", "UV_PYTHON": ".nox/tests"})
+    assert nox_sessions._uv_meaningful({"UV_CONSTRAINT": "c.txt"})
+    (tmp_path / "pyproject.toml").write_text("[tool.uv.pip]\nreinstall = true\n")
+    assert nox_sessions._uv_meaningful({})
+    assert not nox_sessions._uv_meaningful({"UV_NO_CONFIG": "1"})
+
+
+def test_pip_settings_seen_by_the_check_are_the_installers(monkeypatch: Any) -> None:
+    monkeypatch.setenv("PIP_CONSTRAINT", "outer.txt")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    effective = nox_sessions._effective_env({"PIP_CONSTRAINT": "session.txt", "PIP_NO_INDEX": None}, {})
+    with nox_sessions._pip_settings_as(effective):
+        assert os.environ.get("PIP_CONSTRAINT") == "session.txt" and "PIP_NO_INDEX" not in os.environ
+    assert os.environ["PIP_CONSTRAINT"] == "outer.txt" and os.environ["PIP_NO_INDEX"] == "1"
+
+
 def test_venv_backend(project: Path, env: dict[str, str]) -> None:
     venv_env = {**env, "TEST_BACKEND": "venv"}
     first = run_nox(project, venv_env, "-s", "tests")
@@ -412,7 +451,7 @@ def test_pip_locked_inside_session_commands(project: Path, env: dict[str, str]) 
 
 
 def test_matrix_variants_have_separate_locks_and_run_in_parallel(
-    project: Path, env: dict[str, str], killed: list[Any]
+    project: Path, env: dict[str, str], killed: Killed
 ) -> None:
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     second = other_python()
@@ -424,7 +463,7 @@ def test_matrix_variants_have_separate_locks_and_run_in_parallel(
     done = run_nox(project, matrix, "-s", "matrix", "-j", "4", "--download-python", "never")
     assert done.returncode == 0, done.stdout + done.stderr
     variants = 2 * len(pythons)
-    assert done.stderr.count("was successful") >= variants
+    assert done.stderr.count("): success") == variants
     venvs = [p for p in (project / ".nox").iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(venvs) == variants  # one venv per variant (nox may hash long names)...
     assert len(list((project / ".nox").glob(".*.create.lock"))) == variants  # ...and one lock each
@@ -455,19 +494,29 @@ def test_patch_is_applied_once(project: Path, env: dict[str, str]) -> None:
     patched = SessionRunner.execute
     original = getattr(patched, _patch.ORIGINAL_ATTRIBUTE)
     assert not hasattr(original, _patch.ORIGINAL_ATTRIBUTE)
-    assert adapter.apply_patch() and adapter.apply_patch()
-    importlib.reload(_patch)
-    assert _patch.apply_patch()
+    assert adapter.apply_patch() and _patch.apply_patch()
     assert SessionRunner.execute is patched
 
-    # a noxfile that imports the adapter a second time: one creation lock, taken once
-    done = run_nox(
-        project,
-        {**env, "TEST_BACKEND": "uv", "TEST_IMPORT_TWICE": "1", "VENVLOCK_TIMEOUT": "5"},
-        "-s",
-        "tests",
-    )
+    # a noxfile that imports the adapter a second time (fresh module objects): still one patch,
+    # one creation lock taken once (a second would wait for the first), and one shared state
+    twice = {**env, "TEST_BACKEND": "uv", "TEST_IMPORT_TWICE": "1", "VENVLOCK_TIMEOUT": "5"}
+    done = run_nox(project, twice, "-s", "tests")
     assert done.returncode == 0, done.stdout + done.stderr
+    rerun = run_nox(project, twice, "-s", "tests", "-r")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert rerun.stderr.count("already satisfied, skipped by venvlock") == 2
+    assert "not completely provisioned" not in rerun.stderr
+
+
+def test_changed_nox_fails_open_in_a_real_run(project: Path, env: Env) -> None:
+    """Against a nox whose internals differ, a noxfile still runs: one warning, sessions unprotected."""
+    changed = {**env, "TEST_BACKEND": "uv", "TEST_CHANGED_NOX": "1"}
+    done = run_nox(project, changed, "-s", "tests")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr.count("VenvlockNoxWarning") == 1 and "run unprotected" in done.stderr
+    assert not (project / ".nox" / ".tests.create.lock").exists()
+    rerun = run_nox(project, changed, "-s", "tests", "-r")  # installs still go through venvlock
+    assert rerun.returncode == 0 and "skipped by venvlock" in rerun.stderr
 
 
 class _ChangedRunner:
@@ -494,14 +543,13 @@ class _OddRunner:
 
 
 def test_patch_fails_open_with_one_warning_on_changed_internals() -> None:
-    _patch._warned.clear()
+    _patch._state.warned.clear()
     with pytest.warns(_patch.VenvlockNoxWarning, match="_create_venv") as caught:
         assert _patch.apply_patch(_ChangedRunner) is False
         assert _patch.apply_patch(_ChangedRunner) is False
     assert len(caught) == 1
-    assert _ChangedRunner().execute() == "ran" and not hasattr(
-        _ChangedRunner.execute, _patch.ORIGINAL_ATTRIBUTE
-    )
+    assert _ChangedRunner().execute() == "ran"
+    assert not hasattr(_ChangedRunner.execute, _patch.ORIGINAL_ATTRIBUTE)
 
     assert _patch.apply_patch(_OddRunner) is True
     with pytest.warns(_patch.VenvlockNoxWarning, match="unprotected"):
@@ -571,3 +619,35 @@ def test_installs_elsewhere_go_to_the_installer() -> None:
     assert nox_sessions._goes_elsewhere(["--target", "x", "six"])
     assert nox_sessions._goes_elsewhere(["--python=/usr/bin/python3", "six"])
     assert not nox_sessions._goes_elsewhere(["-r", "requirements.txt", "six"])
+
+
+def test_decorator_is_a_drop_in_for_nox_session() -> None:
+    """Bare, called, with ``python=``/``name=``/``tags=``, under ``@nox.parametrize``: registered with nox."""
+    import inspect
+
+    from nox import registry
+
+    from venvlock.plugins.nox import Session, session
+
+    registry.reset()
+    try:
+
+        @session
+        def bare(session: Session) -> None:
+            session.log("bare")
+
+        @session(python=["3.11", "3.12"], name="named", tags=["t"], reuse_venv=True)
+        @nox.parametrize("x", ["1", "2"])  # type: ignore[untyped-decorator]
+        def matrix(session: Session, x: str) -> None:
+            session.log(x)
+
+        found = registry.get()
+        assert set(found) == {"bare", "named"}
+        for func in found.values():
+            assert getattr(func, _patch.PROTECT_ATTRIBUTE) is True
+        assert found["named"].python == ["3.11", "3.12"] and found["named"].tags == ["t"]
+        assert found["named"].reuse_venv is True
+        assert list(inspect.signature(found["named"].func).parameters) == ["session", "x"]
+        assert getattr(found["named"], "parametrize", None)
+    finally:
+        registry.reset()

@@ -96,7 +96,7 @@ def venvlock_environment_lock(
 
 @hookspec(firstresult=True)
 def venvlock_creation_lock(
-    environment: Environment, purpose: str, quiet: bool
+    environment: Environment, purpose: str, quiet: bool, default_timeout: float | None
 ) -> AbstractContextManager[LockHold] | None:
     """Return a context manager that holds the creation lock of *environment*.
 
@@ -105,6 +105,10 @@ def venvlock_creation_lock(
     (:func:`venvlock_creation_lock_path`), since a lock inside a folder cannot
     guard deleting it.  Always take it before the environment lock, never
     after.
+
+    *default_timeout* is the wait when ``VENVLOCK_TIMEOUT`` is not set: None
+    for the usual 300 s; a negative number to wait forever, as an adapter
+    does that holds this lock through a whole session (nox, like tox).
     """
 
 
@@ -136,8 +140,9 @@ def venvlock_creation_lock_path(environment: Environment) -> str | None:
 def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict | None:
     """Tell whether *request* is already satisfied in *environment*.
 
-    Called twice per sync: once without the lock, once under it.  Must not
-    start a subprocess.  Return a :class:`venvlock.core.Verdict`:
+    Called twice per sync: once without the lock, once under it, and again
+    after an install.  Keep it in-process: the default starts no process,
+    except once per foreign interpreter to learn its marker values (cached).  Return a :class:`venvlock.core.Verdict`:
     ``satisfied`` True (nothing to do), False (install needed), or None (this
     request cannot be judged exactly; the installer runs).  Returning ``None``
     from the hook itself passes the question to the next implementation.

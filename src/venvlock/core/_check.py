@@ -1,4 +1,4 @@
-"""The in-process "already in sync" check: no pip, no subprocess.
+"""The in-process "already in sync" check: no pip, no subprocess (but once per foreign interpreter).
 
 Reads the installed distributions from the environment's folders and walks
 the requested requirements recursively, as pip's resolver would see them
@@ -6,6 +6,10 @@ when everything is already installed: specifiers (pre-releases allowed, as
 pip does for installed versions), extras, markers evaluated for the target
 interpreter, constraints.  Damage counts as not in sync.  Anything that
 cannot be judged exactly gives ``Verdict(None)``, and the installer decides.
+
+The marker values are venvlock's own when the environment was made from the
+interpreter running venvlock; an environment of another interpreter (a nox
+``python=[...]`` matrix) is asked once and the answer cached beside its records.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg
+from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short_digest
 from venvlock.core._installed import Installed, Inventory, canonical_name
 from venvlock.core._request import ParsedRequest, parse_request
 from venvlock.core._results import Verdict
@@ -23,11 +27,32 @@ if TYPE_CHECKING:
     from venvlock.core._request import SyncRequest
 
 
-def marker_environment(environment: Environment) -> dict[str, str] | None:
-    """The PEP 508 marker values of *environment*'s interpreter, or None when not known without running it.
+# prints the PEP 508 marker values of the interpreter that runs it (packaging's default_environment)
+_MARKERS_SCRIPT = """
+import json, os, platform, sys
+info = sys.implementation.version
+version = "%d.%d.%d" % (info.major, info.minor, info.micro)
+if info.releaselevel != "final":
+    version += info.releaselevel[0] + str(info.serial)
+print(json.dumps({
+    "implementation_name": sys.implementation.name, "implementation_version": version,
+    "os_name": os.name, "platform_machine": platform.machine(), "platform_release": platform.release(),
+    "platform_system": platform.system(), "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform,
+}))
+"""
 
-    Known exactly when the environment's interpreter is the interpreter
-    running venvlock or a venv made from it (same base executable and version).
+
+def marker_environment(environment: Environment) -> dict[str, str] | None:
+    """The PEP 508 marker values of *environment*'s interpreter, or None when they cannot be had.
+
+    Exact without a process when the environment's interpreter is the one
+    running venvlock or a venv made from it (same base executable and
+    version).  Otherwise the interpreter is asked once and the answer cached
+    in the environment's record folder, keyed by the interpreter's path, size
+    and modification time.
     """
     from packaging.markers import default_environment
 
@@ -35,16 +60,51 @@ def marker_environment(environment: Environment) -> dict[str, str] | None:
     ours = {os.path.realpath(sys.executable), os.path.realpath(base_executable)}
     if os.path.realpath(environment.python) in ours:
         return {k: str(v) for k, v in default_environment().items()}
-    if environment.kind != VENV:
+    if environment.kind == VENV:
+        config = read_pyvenv_cfg(environment.path) or {}
+        version = config.get("version_info") or config.get("version") or ""
+        home = config.get("home", "")
+        ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
+        running = ".".join(str(part) for part in sys.version_info[:3])
+        if home and os.path.realpath(home) in ours_home and version.startswith(running):
+            return {k: str(v) for k, v in default_environment().items()}
+    return _asked_markers(environment)
+
+
+def _asked_markers(environment: Environment) -> dict[str, str] | None:
+    import json
+
+    try:
+        real = os.path.realpath(environment.python)
+        stat = os.stat(real)
+    except OSError:
         return None
-    config = read_pyvenv_cfg(environment.path) or {}
-    version = config.get("version_info") or config.get("version") or ""
-    home = config.get("home", "")
-    ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
-    running = ".".join(str(part) for part in sys.version_info[:3])
-    if home and os.path.realpath(home) in ours_home and version.startswith(running):
-        return {k: str(v) for k, v in default_environment().items()}
-    return None
+    key = short_digest(f"{real} {stat.st_size} {stat.st_mtime_ns}")
+    cache = os.path.join(environment.record_dir(), f"markers-{key}.json")
+    try:
+        with open(cache, encoding="utf-8") as file:
+            cached: dict[str, str] = json.load(file)
+        return cached
+    except (OSError, ValueError):
+        pass
+    import subprocess
+
+    try:
+        output = subprocess.run(
+            [environment.python, "-I", "-c", _MARKERS_SCRIPT], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        markers: dict[str, str] = json.loads(output)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    temporary = f"{cache}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as file:
+            json.dump(markers, file)
+        os.replace(temporary, cache)
+    except OSError:
+        pass
+    return markers
 
 
 def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest | None = None) -> Verdict:
@@ -59,7 +119,7 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
         return Verdict(None, reason="the environment's package folders are not known exactly")
     markers = marker_environment(environment)
     if markers is None:
-        return Verdict(None, reason="the environment's interpreter differs from venvlock's")
+        return Verdict(None, reason="the environment's interpreter could not be asked for its markers")
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.version import InvalidVersion, Version
 
@@ -139,9 +199,7 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
                     break
     checked = len({name for name, _ in done})
     if damaged:
-        return Verdict(
-            False, checked=checked, reason=reason or "leftovers of an interrupted install", damaged=damaged
-        )
+        return Verdict(False, checked=checked, reason=reason or "leftovers of an interrupted install", damaged=damaged)
     if reason:
         return Verdict(False, checked=checked, reason=reason)
     return Verdict(True, checked=checked)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from venvlock.core import _lock
-from venvlock.core._environment import display_path
+from venvlock.core._environment import VENV, display_path
 from venvlock.core._plugins import hooks
 from venvlock.hookspec import hookimpl
 
@@ -34,14 +34,19 @@ def venvlock_sync(environment: Environment, request: SyncRequest) -> SyncResult:
 
 
 def _hold(
-    environment: Environment, lock_path: str, purpose: str, quiet: bool, child_environ: dict[str, str]
+    environment: Environment,
+    lock_path: str,
+    purpose: str,
+    quiet: bool,
+    *,
+    child_environ: dict[str, str],
+    create_folder: bool,
+    default_timeout: float | None = None,
 ) -> AbstractContextManager[LockHold]:
     relay = hooks()
 
     def waiting(holder: Holder | None, waited: float) -> None:
-        relay.venvlock_waiting(
-            environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
-        )
+        relay.venvlock_waiting(environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet)
 
     def acquired(waited: float) -> None:
         relay.venvlock_acquired(environment=environment, lock_path=lock_path, waited=waited)
@@ -53,24 +58,30 @@ def _hold(
         on_waiting=waiting,
         on_acquired=acquired,
         child_environ=child_environ,
+        create_folder=create_folder,
+        default_timeout=default_timeout,
     )
 
 
 @hookimpl(trylast=True)
-def venvlock_environment_lock(
-    environment: Environment, purpose: str, quiet: bool
-) -> AbstractContextManager[LockHold]:
+def venvlock_environment_lock(environment: Environment, purpose: str, quiet: bool) -> AbstractContextManager[LockHold]:
     lock_path = hooks().venvlock_lock_path(environment=environment)
-    # uv children go through the lock venvlock holds on their behalf instead of waiting for it
-    return _hold(environment, lock_path, purpose, quiet, {"UV_LOCK_TIMEOUT": "0"})
+    # uv children go through the lock venvlock holds on their behalf instead of waiting for it.
+    # A venv's folder is made only by its creator; --target/--prefix folders may be made here, as pip would.
+    create_folder = environment.kind != VENV
+    return _hold(
+        environment, lock_path, purpose, quiet, child_environ={"UV_LOCK_TIMEOUT": "0"}, create_folder=create_folder
+    )
 
 
 @hookimpl(trylast=True)
 def venvlock_creation_lock(
-    environment: Environment, purpose: str, quiet: bool
+    environment: Environment, purpose: str, quiet: bool, default_timeout: float | None
 ) -> AbstractContextManager[LockHold]:
     lock_path = hooks().venvlock_creation_lock_path(environment=environment)
-    return _hold(environment, lock_path, purpose, quiet, {})
+    return _hold(
+        environment, lock_path, purpose, quiet, child_environ={}, create_folder=True, default_timeout=default_timeout
+    )
 
 
 # --- extension points ------------------------------------------------------------------------------

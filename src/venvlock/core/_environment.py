@@ -144,9 +144,7 @@ class Environment:
     def default_lock_path(self) -> str:
         """uv's lock file: ``<env>/.lock``; for a bare interpreter, one in the user cache."""
         if self.kind == INTERPRETER:
-            return os.path.join(
-                user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".lock"
-            )
+            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".lock")
         return os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:

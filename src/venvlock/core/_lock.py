@@ -26,6 +26,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from filelock import BaseFileLock
+
     from venvlock.core._environment import Environment
 
 if sys.platform == "win32":
@@ -42,7 +44,9 @@ DEFAULT_TIMEOUT = 300.0
 REPORT_AT = (5.0, 15.0, 30.0, 60.0)
 
 # errors that mean "this lock file cannot be had here", not "someone holds it"
-_UNLOCKABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ELOOP, errno.ENOSYS, errno.ENOTDIR}
+_UNLOCKABLE_ERRNOS = {
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ELOOP, errno.ENOSYS, errno.ENOTDIR, errno.ENOENT,
+}  # fmt: skip
 
 
 class SettingError(ValueError):
@@ -52,9 +56,7 @@ class SettingError(ValueError):
 class LockTimeoutError(Exception):
     """The lock was busy for longer than ``VENVLOCK_TIMEOUT`` allows."""
 
-    def __init__(
-        self, environment: Environment, lock_path: str, holder: Holder | None, waited: float
-    ) -> None:
+    def __init__(self, environment: Environment, lock_path: str, holder: Holder | None, waited: float) -> None:
         self.environment = environment
         self.lock_path = lock_path
         self.holder = holder
@@ -125,11 +127,11 @@ def _format_seconds(value: float) -> str:
     return "forever" if value < 0 else f"{value:g}s"
 
 
-def lock_timeout() -> float:
-    """``VENVLOCK_TIMEOUT`` in seconds: default 300, 0 fails at once, negative waits forever."""
+def lock_timeout(default: float | None = None) -> float:
+    """``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative waits forever; unset: *default* or 300."""
     raw = os.environ.get(TIMEOUT_VAR, "").strip()
     if not raw:
-        return DEFAULT_TIMEOUT
+        return DEFAULT_TIMEOUT if default is None else default
     try:
         return float(raw)
     except ValueError:
@@ -238,6 +240,8 @@ def hold(
     on_waiting: Callable[[Holder | None, float], None],
     on_acquired: Callable[[float], None],
     child_environ: dict[str, str] | None = None,
+    create_folder: bool = True,
+    default_timeout: float | None = None,
 ) -> Iterator[LockHold]:
     """Hold the exclusive lock *lock_path* for *environment* while inside the ``with`` block.
 
@@ -247,51 +251,26 @@ def hold(
     about and the block runs unlocked (``LockHold.locked`` False).  While held,
     ``os.environ`` names the lock in ``VENVLOCK_HELD`` and carries
     *child_environ*, for the child processes started inside the block.
+
+    *create_folder* makes the lock file's folder when missing (not for a
+    venv's own folder: that is its creator's job).  *default_timeout* applies
+    when ``VENVLOCK_TIMEOUT`` is unset.  A lock file replaced while this
+    process waited (its folder deleted and made again) is locked anew, so two
+    processes never hold "the" lock through two different files.
     """
     if held_by_ancestor(lock_path):
         yield LockHold(lock_path, locked=True, nested=True)
         return
-    timeout = lock_timeout()
-
-    from filelock import FileLock, Timeout
-
-    descriptors: list[int] = []
-    try:
-        os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-        lock = FileLock(lock_path, thread_local=False, fallback_to_soft=False, on_acquired=descriptors.append)
-    except TypeError:  # filelock without on_acquired: the installer cannot inherit the lock
-        lock = FileLock(lock_path, thread_local=False)
-    except OSError as error:
-        _warn(
-            f"cannot lock environment {environment.name} ({error.strerror}: {lock_path}); going on unlocked"
-        )
-        yield LockHold(lock_path, locked=False)
-        return
-
+    timeout = lock_timeout(default_timeout)
     start = time.monotonic()
     try:
-        try:
-            lock.acquire(blocking=False)
-        except Timeout:
-            holder = read_holder(lock_path)
-            on_waiting(holder, 0.0)
-            reports = iter(REPORT_AT)
-            while True:
-                waited = time.monotonic() - start
-                if 0 <= timeout <= waited:
-                    raise LockTimeoutError(
-                        environment, lock_path, read_holder(lock_path) or holder, waited
-                    ) from None
-                next_report = next(reports, waited + 60.0)
-                until = next_report if timeout < 0 else min(next_report, timeout)
-                try:
-                    lock.acquire(timeout=max(until - waited, 0.0))
-                    break
-                except Timeout:
-                    holder = read_holder(lock_path) or holder
-                    waited = time.monotonic() - start
-                    if timeout < 0 or waited < timeout:
-                        on_waiting(holder, waited)
+        if create_folder:
+            os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        while True:
+            lock, descriptors = _acquire(environment, lock_path, timeout, start, on_waiting)
+            if _still_at(lock_path, descriptors):
+                break
+            lock.release(force=True)  # the file was replaced while we waited: lock the one at the path now
     except OSError as error:
         if error.errno not in _UNLOCKABLE_ERRNOS:
             raise
@@ -310,3 +289,52 @@ def hold(
     finally:
         _remove(holder_path(lock_path))
         lock.release(force=True)
+
+
+def _still_at(lock_path: str, descriptors: list[int]) -> bool:
+    """Whether the locked descriptor is still the file at *lock_path*."""
+    if not descriptors:
+        return True
+    try:
+        return os.path.samestat(os.fstat(descriptors[-1]), os.stat(lock_path, follow_symlinks=False))
+    except OSError:
+        return False
+
+
+def _acquire(
+    environment: Environment,
+    lock_path: str,
+    timeout: float,
+    start: float,
+    on_waiting: Callable[[Holder | None, float], None],
+) -> tuple[BaseFileLock, list[int]]:
+    """Acquire *lock_path*, reporting waits, until *timeout* seconds after *start*; return the lock and its fd."""
+    from filelock import FileLock, Timeout
+
+    descriptors: list[int] = []
+    try:
+        lock = FileLock(lock_path, thread_local=False, fallback_to_soft=False, on_acquired=descriptors.append)
+    except TypeError:  # a filelock without on_acquired: the installer cannot inherit the lock
+        lock = FileLock(lock_path, thread_local=False)
+    try:
+        lock.acquire(blocking=False)
+        return lock, descriptors
+    except Timeout:
+        pass
+    holder = read_holder(lock_path)
+    on_waiting(holder, time.monotonic() - start)
+    reports = iter(REPORT_AT)
+    while True:
+        waited = time.monotonic() - start
+        if 0 <= timeout <= waited:
+            raise LockTimeoutError(environment, lock_path, read_holder(lock_path) or holder, waited)
+        next_report = next(reports, waited + 60.0)
+        until = next_report if timeout < 0 else min(next_report, timeout)
+        try:
+            lock.acquire(timeout=max(until - waited, 0.0))
+            return lock, descriptors
+        except Timeout:
+            holder = read_holder(lock_path) or holder
+            waited = time.monotonic() - start
+            if timeout < 0 or waited < timeout:
+                on_waiting(holder, waited)

@@ -173,9 +173,7 @@ def logical_lines(text: str) -> Iterator[str]:
     for raw in text.splitlines():
         line = raw
         if line.startswith("#") or " #" in line or "\t#" in line:
-            cut = (
-                0 if line.startswith("#") else min(i for i in (line.find(" #"), line.find("\t#")) if i != -1)
-            )
+            cut = 0 if line.startswith("#") else min(i for i in (line.find(" #"), line.find("\t#")) if i != -1)
             line = line[:cut]
         if line.endswith("\\"):
             pending += line[:-1] + " "
@@ -264,9 +262,7 @@ def _read_file(parsed: ParsedRequest, kind: str, name: str, base: str, seen: set
         rest = (line_options + line_options2).strip()
         if rest:
             hashed = "hash" in rest
-            parsed.unjudgeable = parsed.unjudgeable or (
-                "--hash pins" if hashed else f"options on {requirement!r}"
-            )
+            parsed.unjudgeable = parsed.unjudgeable or ("--hash pins" if hashed else f"options on {requirement!r}")
         if looks_like_path_or_url(requirement.strip()):
             parsed.unjudgeable = parsed.unjudgeable or f"{requirement.strip()!r} is a path or URL"
         target = parsed.constraints if kind == "constraint" else parsed.requirements
@@ -358,10 +354,7 @@ def pip_settings(args: list[str], *, read: Callable[[str], str | None] | None = 
             elif key == "constraint":
                 settings.constraint_files.extend(value.split())
     config_file = environ.get("PIP_CONFIG_FILE")
-    if isolated or config_file == os.devnull:
-        files = []
-    else:
-        files = pip_config_files() + ([config_file] if config_file else [])
+    files = [] if isolated or config_file == os.devnull else pip_config_files() + ([config_file] if config_file else [])
     for path in files:
         text = read(path) if read else _read_text(path)
         if text is None:

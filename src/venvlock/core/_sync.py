@@ -83,14 +83,10 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
 
     verdict, saved = look()
     if verdict.satisfied:
-        return SyncResult(
-            0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start, recorded=saved
-        )
+        return SyncResult(0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start, recorded=saved)
 
     purpose = request.purpose or default_purpose()
-    with hook.venvlock_environment_lock(
-        environment=environment, purpose=purpose, quiet=request.quiet
-    ) as hold:
+    with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
         verdict, saved = look()
         if verdict.satisfied:
             return SyncResult(
@@ -108,9 +104,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
             raise RuntimeError("no venvlock_install implementation answered")
         if returncode != 0:
             hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
-            return SyncResult(
-                returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited
-            )
+            return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
         after, saved = look()
     result = SyncResult(
         0,

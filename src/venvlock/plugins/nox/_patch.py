@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 PROTECT_ATTRIBUTE = "__venvlock_protect__"
 #: attribute on the patched ``execute`` that holds nox's original (and marks the patch as applied)
 ORIGINAL_ATTRIBUTE = "__venvlock_original__"
+#: attribute on the patched ``execute`` that holds the adapter's state, shared by later imports
+STATE_ATTRIBUTE = "__venvlock_state__"
 #: the provisioned marker, inside the venv's venvlock folder
 MARKER_NAME = "nox-provisioned"
 #: the nox backends whose environments this adapter protects
@@ -54,16 +56,24 @@ class VenvlockNoxWarning(RuntimeWarning):
     """nox is not as venvlock's adapter expects; sessions run unprotected."""
 
 
-_settings = {"protect_all": False}
-_warned: set[str] = set()
-_current: list[ProtectedRun] = []
+class _State:
+    """What this module keeps between calls; kept on the patched ``execute``, so a re-import shares it."""
+
+    def __init__(self) -> None:
+        self.protect_all = False
+        self.warned: set[str] = set()
+        self.current: list[ProtectedRun] = []
+
+
+#: adopted from the patch in place when this module is imported a second time (see apply_patch)
+_state = _State()
 
 
 def warn_once(key: str, message: str) -> None:
     """Warn with *message* the first time *key* comes up in this process."""
-    if key in _warned:
+    if key in _state.warned:
         return
-    _warned.add(key)
+    _state.warned.add(key)
     warnings.warn(f"venvlock: {message}", VenvlockNoxWarning, stacklevel=3)
 
 
@@ -74,12 +84,12 @@ def protect_all() -> None:
     functions get the same :class:`venvlock.plugins.nox.Session` proxy as
     sessions decorated with :func:`venvlock.plugins.nox.session`.
     """
-    _settings["protect_all"] = True
+    _state.protect_all = True
 
 
 def current() -> ProtectedRun | None:
     """The protected session run in progress in this process, if any."""
-    return _current[-1] if _current else None
+    return _state.current[-1] if _state.current else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -120,12 +130,19 @@ def apply_patch(runner_class: Any = None) -> bool:
         try:
             from nox.sessions import SessionRunner
         except ImportError as error:
-            warn_once(
-                "import", f"cannot import nox.sessions.SessionRunner ({error}); nox sessions run unprotected"
-            )
+            warn_once("import", f"cannot import nox's SessionRunner ({error}); sessions run unprotected")
             return False
         runner_class = SessionRunner
-    if getattr(getattr(runner_class, "execute", None), ORIGINAL_ATTRIBUTE, None) is not None:
+    global _state
+    existing = getattr(runner_class, "execute", None)
+    if getattr(existing, ORIGINAL_ATTRIBUTE, None) is not None:
+        # patched already (this module imported again, e.g. by a second noxfile import):
+        # keep that patch, and share its state so protect_all() and the current run reach it
+        shared: Any = getattr(existing, STATE_ATTRIBUTE, None)
+        if hasattr(shared, "current") and hasattr(shared, "warned") and shared is not _state:
+            shared.warned.update(_state.warned)
+            shared.protect_all = shared.protect_all or _state.protect_all
+            _state = shared
         return True
     problem = _unexpected(runner_class)
     if problem:
@@ -142,6 +159,7 @@ def apply_patch(runner_class: Any = None) -> bool:
         return _execute(self, original)
 
     setattr(execute, ORIGINAL_ATTRIBUTE, original)
+    setattr(execute, STATE_ATTRIBUTE, _state)
     runner_class.execute = execute
     return True
 
@@ -196,7 +214,7 @@ class ProtectedRun:
         """The protection for *runner*, or None when it did not ask for it or its backend is not covered."""
         func = runner.func
         proxied = bool(getattr(func, PROTECT_ATTRIBUTE, False))
-        if not proxied and not _settings["protect_all"]:
+        if not proxied and not _state.protect_all:
             return None
         if func.python is False:
             return None
@@ -218,11 +236,11 @@ class ProtectedRun:
             self.take_creation_lock()
             self.rebuild_if_incomplete()
         restore_func = None if self.proxied else _proxy_session_function(runner)
-        _current.append(self)
+        _state.current.append(self)
         try:
             return original(runner)
         finally:
-            _current.remove(self)
+            _state.current.remove(self)
             if restore_func is not None:
                 restore_func()
             if shadowed:
@@ -248,13 +266,14 @@ class ProtectedRun:
         from venvlock.core import Environment, LockTimeoutError, SettingError, hooks
 
         self.environment = Environment.for_venv(self.envdir)
-        manager = hooks().venvlock_creation_lock(
-            environment=self.environment, purpose=self.purpose, quiet=False
+        relay = hooks()
+        environment, purpose = self.environment, self.purpose
+        # held through the session's commands, so by default a second run waits as long as the first runs
+        manager = relay.venvlock_creation_lock(
+            environment=environment, purpose=purpose, quiet=False, default_timeout=-1.0
         )
         if manager is None:
-            warn_once(
-                "no-creation-lock", "no venvlock_creation_lock implementation; nox venvs are not protected"
-            )
+            warn_once("no-creation-lock", "no venvlock_creation_lock implementation; venvs are not protected")
             return
         try:
             self._stack.enter_context(manager)
@@ -262,7 +281,7 @@ class ProtectedRun:
             # fail this session the way nox fails one, with venvlock's message and no traceback
             from nox.command import CommandFailed
 
-            _log(f"venvlock: {error}", error=True)
+            log(f"venvlock: {error}", error=True)
             raise CommandFailed(str(error)) from error
 
     def rebuild_if_incomplete(self) -> None:
@@ -272,10 +291,8 @@ class ProtectedRun:
             return
         if not self.runner.reuse_existing_venv():
             return  # nox recreates it anyway
-        _log(
-            f"venvlock: {self.environment.name} was not completely provisioned by an earlier run; "
-            "recreating it"
-        )
+        name = self.environment.name
+        log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
         shutil.rmtree(self.environment.path, ignore_errors=True)
 
     @contextlib.contextmanager
@@ -312,7 +329,7 @@ class ProtectedRun:
             with open(path, "w", encoding="utf-8") as file:
                 file.write(f"{self.purpose}\n")
         except OSError as error:  # without the marker the next reuse rebuilds: slower, never wrong
-            _log(f"venvlock: cannot write {path} ({error.strerror}); the next reuse rebuilds the venv")
+            log(f"venvlock: cannot write {path} ({error.strerror}); the next reuse rebuilds the venv")
             return
         self._marked = True
 
@@ -342,9 +359,7 @@ def _proxy_session_function(runner: Any) -> Callable[[], None] | None:
     target = runner.func
     inner = vars(target).get("func") if hasattr(target, "__dict__") else None
     if not callable(inner):
-        warn_once(
-            "func", "cannot hand plain @nox.session functions the venvlock Session; installs are not skipped"
-        )
+        warn_once("func", "cannot give plain @nox.session functions venvlock's Session; installs not skipped")
         return None
 
     from venvlock.plugins.nox.sessions import call_with_proxy
@@ -361,7 +376,7 @@ def _proxy_session_function(runner: Any) -> Callable[[], None] | None:
     return restore
 
 
-def _log(message: str, *, error: bool = False) -> None:
+def log(message: str, *, error: bool = False) -> None:
     try:
         from nox.logger import logger
     except ImportError:  # pragma: no cover - nox always has it

@@ -23,10 +23,14 @@ from venvlock.plugins.nox import _patch
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-# uv settings that change what a request means; when one is in force the installer decides
+    #: a session function
+    Func = Callable[..., Any]
+
+# uv settings that change what a request means; when one is in force the installer decides.
+# (UV_PYTHON and UV_PROJECT_ENVIRONMENT are absent on purpose: nox sets them to the session's venv.)
 _UV_MEANINGFUL = (
     "UV_CONSTRAINT", "UV_OVERRIDE", "UV_EXCLUDE", "UV_BUILD_CONSTRAINT", "UV_NO_DEPS", "UV_REINSTALL",
-    "UV_UPGRADE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER", "UV_PYTHON",
+    "UV_UPGRADE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER",
     "UV_SYSTEM_PYTHON", "UV_BREAK_SYSTEM_PACKAGES", "UV_TARGET", "UV_PREFIX",
 )  # fmt: skip
 # installer options that send the install to another environment than the session's
@@ -49,7 +53,11 @@ def session(func: Callable[..., Any] | None = None, /, *args: Any, **kwargs: Any
     is protected: created, reused and provisioned by one run at a time.
     """
     if func is None:
-        return functools.partial(session, *args, **kwargs) if args else functools.partial(session, **kwargs)
+
+        def decorate(function: Callable[..., Any]) -> Any:
+            return session(function, *args, **kwargs)
+
+        return decorate
     return nox.session(protect(func), *args, **kwargs)
 
 
@@ -66,9 +74,7 @@ def protect(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def call_with_proxy(
-    function: Callable[..., Any], session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
+def call_with_proxy(function: Func, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Call a session function with a :class:`Session` proxy; mark the venv provisioned when it returns."""
     proxy = session if isinstance(session, Session) else Session(session)
     result = function(proxy, *args, **kwargs)
@@ -250,7 +256,8 @@ class Session(_SessionProxy):
         except (LockTimeoutError, SettingError) as error:
             if run is not None:
                 run.install_ended(False)
-            self._session.error(f"venvlock: {error}")
+            _patch.log(f"venvlock: {error}", error=True)
+            raise nox.command.CommandFailed(str(error)) from error
         if failure:
             raise failure[0]
         if result is None:  # no sync implementation registered: install as nox would
@@ -258,14 +265,12 @@ class Session(_SessionProxy):
         if result.returncode != 0:
             if run is not None:
                 run.install_ended(False)
-            raise nox.command.CommandFailed(
-                f"Returned code {result.returncode}", return_code=result.returncode
-            )
+            code = result.returncode
+            raise nox.command.CommandFailed(f"Returned code {code}", return_code=code)
         if outcome:
             return outcome[0]
-        self._session.log(
-            f"{shlex.join(command)} (already satisfied, skipped by venvlock: {_checked(result)})"
-        )
+        line = shlex.join(command)
+        self._session.log(f"{line} (already satisfied, skipped by venvlock: {_checked(result)})")
         return "" if kwargs.get("silent") else True
 
 
@@ -325,7 +330,32 @@ def _effective_env(session_env: Mapping[str, str | None], kwargs: Mapping[str, A
 
 
 def _uv_meaningful(effective: Mapping[str, str]) -> bool:
-    return any(key in effective for key in _UV_MEANINGFUL) or os.path.exists("uv.toml")
+    """Whether uv settings may make ``uv pip install`` do more than pip's reading of the request says."""
+    if any(key in effective for key in _UV_MEANINGFUL) or "UV_CONFIG_FILE" in effective:
+        return True
+    if "UV_NO_CONFIG" in effective:
+        return False
+    # uv's configuration files: the nearest pyproject.toml/uv.toml up from here, the user's, the system's
+    folder = os.getcwd()
+    while True:
+        for name, section in (("uv.toml", "[pip"), ("pyproject.toml", "[tool.uv.pip")):
+            if section in _read(os.path.join(folder, name)):
+                return True
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    user, system = os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"
+    return "[pip" in _read(user) or "[pip" in _read(system)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return file.read()
+    except OSError:
+        return ""
 
 
 @contextlib.contextmanager

@@ -1,0 +1,119 @@
+"""The nox adapter against stock nox, in one run, medians side by side.
+
+    python benchmarks/bench_nox.py [--quick] [--backend virtualenv|venv|uv] [--packages N]
+
+A session installs a ``-r`` file of N local wheels and one more package, then
+runs one command.  The same session is defined twice in one noxfile: with
+``venvlock.plugins.nox.session`` and with stock ``nox.session``.  Both venvs
+are built once, then each rerun is timed (whole ``nox`` process):
+
+* adapter ``-r`` (reuse; installs checked, skipped when satisfied) vs adapter
+  ``-R`` (reuse, installs not even looked at).  Target: <= 1.3x.
+* adapter ``-r`` vs stock ``-r`` (pip's "already satisfied" run).  Target: < 1x.
+* stock ``-R`` for reference: what the adapter's protection (the creation lock,
+  the provisioned marker) costs on the fastest path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import build_wheel, offline_env, prepare_sources, row, timed
+
+NOXFILE = """
+import nox
+
+from venvlock.plugins.nox import session
+
+BACKEND = {backend!r}
+IMPORTS = {imports!r}
+
+
+def body(session):
+    session.install("-r", "requirements.txt")
+    session.install("extra")
+    session.run("python", "-c", IMPORTS)
+
+
+@session(venv_backend=BACKEND)
+def adapter(session):
+    body(session)
+
+
+@nox.session(venv_backend=BACKEND)
+def stock(session):
+    body(session)
+"""
+
+
+def main() -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--backend", default="virtualenv", choices=["virtualenv", "venv", "uv"])
+    parser.add_argument("--packages", type=int, default=7, help="wheels in the -r file")
+    options = parser.parse_args()
+    repeat = 5 if options.quick else 15
+    prepare_sources()
+    work = Path(tempfile.mkdtemp(prefix="venvlock-bench-nox-"))
+    try:
+        wheels = work / "wheels"
+        names = [f"pkg{i:02d}" for i in range(options.packages)]
+        for i, name in enumerate(names):
+            build_wheel(wheels, name, "1.0", requires=names[i + 1 : i + 2], files=20)
+        build_wheel(wheels, "extra", "1.0", files=20)
+        project = work / "project"
+        project.mkdir()
+        (project / "requirements.txt").write_text("".join(f"{name}>=1.0\n" for name in names))
+        imports = "import extra, " + ", ".join(names)
+        (project / "noxfile.py").write_text(NOXFILE.format(backend=options.backend, imports=imports))
+        env = offline_env(wheels, VENVLOCK_CACHE_DIR=str(work / "cache"))
+
+        def nox(session: str, *flags: str) -> float:
+            return timed([sys.executable, "-m", "nox", "-s", session, *flags], env, cwd=project)
+
+        build = {session: nox(session) for session in ("adapter", "stock")}
+        print(
+            f"# nox session: -r file of {options.packages} local wheels + 1 more, one command; "
+            f"backend {options.backend}; medians of {repeat}"
+        )
+        first = f"adapter {build['adapter']:.2f}s, stock {build['stock']:.2f}s"
+        print(f"# first build (recreate + install): {first}")
+        # interleaved, so that a change in the machine's load shifts all four alike
+        cases = {"adapter -r": ("adapter", "-r"), "adapter -R": ("adapter", "-R")}
+        cases.update({"stock -r": ("stock", "-r"), "stock -R": ("stock", "-R")})
+        samples: dict[str, list[float]] = {label: [] for label in cases}
+        for _ in range(repeat + 1):  # the first round warms caches and is dropped
+            for label, (session, flag) in cases.items():
+                samples[label].append(nox(session, flag))
+        medians = {label: statistics.median(times[1:]) for label, times in samples.items()}
+        adapter_r, adapter_big_r = medians["adapter -r"], medians["adapter -R"]
+        stock_r, stock_big_r = medians["stock -r"], medians["stock -R"]
+        print(row("adapter nox -s adapter -r", adapter_r, "adapter -R", adapter_big_r, "target <= 1.3"))
+        print(row("adapter nox -s adapter -r", adapter_r, "stock nox -r", stock_r, "target < 1"))
+        print(
+            row(
+                "adapter nox -s adapter -R",
+                adapter_big_r,
+                "stock nox -R",
+                stock_big_r,
+                "(cost of protection)",
+            )
+        )
+        spread = statistics.pstdev([nox("adapter", "-r") for _ in range(3)])
+        print(f"# spread of adapter -r (3 more runs): {spread * 1000:.1f} ms")
+        ok = adapter_r <= 1.3 * adapter_big_r and adapter_r < stock_r
+        print("targets met" if ok else "TARGETS MISSED")
+        if not ok:
+            raise SystemExit(1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
