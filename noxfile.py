@@ -1,9 +1,9 @@
 """venvlock's own sessions, protected by venvlock's nox adapter.
 
-    nox -s tests     the default suite (what `.ci/run` runs)
-    nox -s stress    100-process stress tests, not in the default suite
-    nox -s bench     the benchmarks, side by side with pip, hatch, nox and uv
-    nox -s lint      ruff and mypy
+nox -s tests     the default suite (what `.ci/run` runs)
+nox -s stress    100-process stress tests, not in the default suite
+nox -s bench     the benchmarks, side by side with pip, hatch, nox and uv
+nox -s lint      ruff and mypy
 """
 
 from __future__ import annotations

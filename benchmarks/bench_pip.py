@@ -37,9 +37,7 @@ from _common import (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--packages", type=int, default=120)
     parser.add_argument("--stress", action="store_true", help="also 100 concurrent cold pip-locked installs")
@@ -65,12 +63,8 @@ def main() -> None:
         print(
             f"# {options.packages} packages from local wheels ({count} entries in site-packages); medians of {repeat}"
         )
-        noop_locked = median_of(
-            repeat, lambda: timed([pip_locked, "install", "-r", str(requirements)], venv_env)
-        )
-        noop_pip = median_of(
-            repeat, lambda: timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env)
-        )
+        noop_locked = median_of(repeat, lambda: timed([pip_locked, "install", "-r", str(requirements)], venv_env))
+        noop_pip = median_of(repeat, lambda: timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env))
         noop_uv = median_of(
             repeat,
             lambda: timed([uv, "pip", "install", "--python", python, "-r", str(requirements)], venv_env),

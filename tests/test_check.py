@@ -94,9 +94,7 @@ def test_damage_is_not_in_sync(tmp_path: Path, wheelhouse: Path) -> None:
 
     venv = tmp_path / "venv"
     python = make_venv(venv)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "alpha"], env=offline_env(wheelhouse), check=True
-    )
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "alpha"], env=offline_env(wheelhouse), check=True)
     environment = Environment.for_venv(str(venv))
     request = SyncRequest(["alpha"])
     assert hooks().venvlock_check(environment=environment, request=request).satisfied is True

@@ -71,9 +71,7 @@ def start_holder(tmp_path: Path, env: dict[str, str], gate: Gate) -> subprocess.
 # ---------------------------------------------------------------------------------------------------
 # concurrency
 # ---------------------------------------------------------------------------------------------------
-def test_16_concurrent_cold_installs_make_exactly_one_install(
-    env: dict[str, str], venv: Path, tmp_path: Path
-) -> None:
+def test_16_concurrent_cold_installs_make_exactly_one_install(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("alpha\n" + "\n".join(HEAVY_SET[:6]) + "\n")
     results = run_many([[pip_locked(), "install", "-r", str(requirements)]] * 16, env=env)
@@ -91,9 +89,7 @@ def _flip_flop_commands(tool: list[str], count: int) -> list[list[str]]:
     return [[*tool, "install", "--force-reinstall", *(one if n % 2 else two)] for n in range(count)]
 
 
-def test_control_plain_pip_damages_and_pip_locked_does_not(
-    env: dict[str, str], venv: Path, tmp_path: Path
-) -> None:
+def test_control_plain_pip_damages_and_pip_locked_does_not(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     """Plain pip in the same harness breaks the environment; pip-locked leaves it intact."""
     python = str(venv_python(venv))
     assert run([python, "-m", "pip", "install", *HEAVY_SET], env).returncode == 0
@@ -140,16 +136,12 @@ def _start_heavy_install(env: dict[str, str], venv: Path, **popen: object) -> su
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, **popen,
     )  # fmt: skip
     site = site_packages(venv)
-    started = wait_for(
-        lambda: any(e.startswith("heavy") for e in os.listdir(site)), timeout=120, interval=0.005
-    )
+    started = wait_for(lambda: any(e.startswith("heavy") for e in os.listdir(site)), timeout=120, interval=0.005)
     assert started, "the install never began"
     return proc  # type: ignore[no-any-return]
 
 
-def test_sigkill_of_pip_locked_alone_leaves_no_overlap(
-    env: dict[str, str], venv: Path, tmp_path: Path
-) -> None:
+def test_sigkill_of_pip_locked_alone_leaves_no_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     """The orphaned pip keeps the lock: the next call waits for it instead of installing beside it."""
     first = _start_heavy_install(env, venv)
     os.kill(first.pid, signal.SIGKILL)
@@ -157,9 +149,7 @@ def test_sigkill_of_pip_locked_alone_leaves_no_overlap(
     second = run([pip_locked(), "install", *[f"heavy{i}==2.0" for i in range(12)]], env)
     assert second.returncode == 0, second.stderr
     runs = read_probe(tmp_path / "probe.log")
-    assert wait_for(
-        lambda: all(end is not None for _, _, end in read_probe(tmp_path / "probe.log")), timeout=120
-    )
+    assert wait_for(lambda: all(end is not None for _, _, end in read_probe(tmp_path / "probe.log")), timeout=120)
     runs = read_probe(tmp_path / "probe.log")
     assert overlapping(runs) == [], runs
     assert check_intact(venv) == []
@@ -195,9 +185,7 @@ def test_waiting_line_names_the_holder(env: dict[str, str], tmp_path: Path, gate
     assert waiter.wait(timeout=120) == 0
 
 
-def test_timeout_exits_75_and_says_what_to_change(
-    env: dict[str, str], tmp_path: Path, gate: Gate, venv: Path
-) -> None:
+def test_timeout_exits_75_and_says_what_to_change(env: dict[str, str], tmp_path: Path, gate: Gate, venv: Path) -> None:
     holder = start_holder(tmp_path, env, gate)
     try:
         for timeout in ("0", "1"):
@@ -261,7 +249,7 @@ def test_read_only_environment_warns_and_goes_on(env: dict[str, str], venv: Path
     if os.geteuid() == 0:  # root ignores permissions: a read-only bind mount in a private mount namespace
         if shutil.which("unshare") is None:
             pytest.skip("running as root without unshare: cannot make a read-only environment")
-        script = f'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"'
+        script = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"'
         command = ["unshare", "-m", "sh", "-c", script, str(venv), *command]
         result = run(command, env)
     else:

@@ -176,14 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[index]
     command_args = _without_python(args[:index] + args[index + 1 :])
     quiet = quiet_level(command_args)
-    request = SyncRequest(
-        command_args, command=command, quiet=quiet > 0, purpose="pip-locked " + " ".join(args)
-    )
+    request = SyncRequest(command_args, command=command, quiet=quiet > 0, purpose="pip-locked " + " ".join(args))
     start = time.monotonic()
     try:
-        result = recorded_sync(environment, request) or hooks().venvlock_sync(
-            environment=environment, request=request
-        )
+        result = recorded_sync(environment, request) or hooks().venvlock_sync(environment=environment, request=request)
     except LockTimeoutError as error:
         _error(str(error))
         return EX_TEMPFAIL
