@@ -266,8 +266,9 @@ def hold(
     try:
         if create_folder:
             os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        reported = False
         while True:
-            lock, descriptors = _acquire(environment, lock_path, timeout, start, on_waiting)
+            lock, descriptors, reported = _acquire(environment, lock_path, timeout, start, on_waiting, reported)
             if _still_at(lock_path, descriptors):
                 break
             lock.release(force=True)  # the file was replaced while we waited: lock the one at the path now
@@ -307,8 +308,13 @@ def _acquire(
     timeout: float,
     start: float,
     on_waiting: Callable[[Holder | None, float], None],
-) -> tuple[BaseFileLock, list[int]]:
-    """Acquire *lock_path*, reporting waits, until *timeout* seconds after *start*; return the lock and its fd."""
+    reported: bool,
+) -> tuple[BaseFileLock, list[int], bool]:
+    """Acquire *lock_path*, reporting waits, until *timeout* seconds after *start*.
+
+    Returns the lock, its descriptor (in a list, empty where unknown) and
+    whether a wait has been reported (the first report says 0 s waited).
+    """
     from filelock import FileLock, Timeout
 
     descriptors: list[int] = []
@@ -318,11 +324,11 @@ def _acquire(
         lock = FileLock(lock_path, thread_local=False)
     try:
         lock.acquire(blocking=False)
-        return lock, descriptors
+        return lock, descriptors, reported
     except Timeout:
         pass
     holder = read_holder(lock_path)
-    on_waiting(holder, time.monotonic() - start)
+    on_waiting(holder, time.monotonic() - start if reported else 0.0)
     reports = iter(REPORT_AT)
     while True:
         waited = time.monotonic() - start
@@ -332,7 +338,7 @@ def _acquire(
         until = next_report if timeout < 0 else min(next_report, timeout)
         try:
             lock.acquire(timeout=max(until - waited, 0.0))
-            return lock, descriptors
+            return lock, descriptors, True
         except Timeout:
             holder = read_holder(lock_path) or holder
             waited = time.monotonic() - start

@@ -1,0 +1,134 @@
+"""The locks themselves, between real processes: release, replaced files, the creation lock, the holder file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# A process that takes and releases venvlock's locks on command, one command per line on stdin.
+DRIVER = """
+import os, sys
+from venvlock.core import Environment, hooks
+environment = Environment.for_venv(sys.argv[1])
+relay = hooks()
+holds = []
+for line in sys.stdin:
+    word = line.strip()
+    if word == "env":
+        holds.append(relay.venvlock_environment_lock(environment=environment, purpose="driver env", quiet=False))
+        holds[-1].__enter__()
+    elif word == "create":
+        holds.append(relay.venvlock_creation_lock(
+            environment=environment, purpose="driver create", quiet=False, default_timeout=None))
+        holds[-1].__enter__()
+    elif word == "release-first":
+        holds.pop(0).__exit__(None, None, None)
+    elif word == "release":
+        holds.pop().__exit__(None, None, None)
+    elif word == "replace":  # what nox does: the folder goes, a new one comes
+        os.rename(environment.path, environment.path + ".old")
+        os.mkdir(environment.path)
+    elif word == "environ":
+        word += " " + os.environ.get("VENVLOCK_HELD", "unset").replace(chr(10), "|")
+        word += " " + str(os.environ.get("UV_LOCK_TIMEOUT"))
+    print("ok", word, flush=True)
+"""
+
+
+class Driver:
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, str(folder)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def send(self, word: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+
+    def reply(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def do(self, word: str) -> str:
+        self.send(word)
+        return self.reply()
+
+    def stderr_line(self) -> str:
+        assert self.proc.stderr is not None
+        return self.proc.stderr.readline()
+
+    def close(self) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    venv = tmp_path / "env"
+    venv.mkdir()
+    return venv
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("VENVLOCK_")}, "VENVLOCK_TIMEOUT": "60"}
+
+
+def test_release_frees_the_lock_and_the_marker(folder: Path, env: dict[str, str]) -> None:
+    first, second = Driver(folder, env), Driver(folder, env)
+    assert first.do("env") == "ok env"
+    held = first.do("environ")
+    assert str(folder / ".lock") in held and held.endswith(" 0"), held  # VENVLOCK_HELD and UV_LOCK_TIMEOUT=0
+    assert (folder / ".lock.holder").read_text().startswith(f"{first.proc.pid}\n")
+    assert first.do("release") == "ok release"
+    assert first.do("environ") == "ok environ unset None"
+    assert not (folder / ".lock.holder").exists()
+    assert second.do("env") == "ok env"  # at once: VENVLOCK_TIMEOUT is not 0 here, but nothing holds it
+    assert first.close() == 0 and second.close() == 0
+    assert (folder / ".lock").exists()  # never deleted: other processes may be waiting on it
+
+
+def test_a_lock_file_replaced_while_waiting_is_locked_anew(folder: Path, env: dict[str, str]) -> None:
+    holder, waiter = Driver(folder, env), Driver(folder, env)
+    assert holder.do("env") == "ok env"
+    waiter.send("env")
+    assert waiter.stderr_line().startswith("Waiting for lock on environment")
+    holder.do("replace")
+    assert holder.do("env") == "ok env"  # the new folder's lock, held
+    assert holder.do("release-first") == "ok release-first"  # the old file's lock goes
+    # the waiter got the old file, saw it is no longer the lock at the path, and waits for the new one
+    assert waiter.stderr_line().startswith("Still waiting for lock on environment")
+    assert holder.do("release") == "ok release"
+    assert waiter.reply() == "ok env"
+    assert (folder / ".lock.holder").read_text().startswith(f"{waiter.proc.pid}\n")
+    assert holder.close() == 0 and waiter.close() == 0
+
+
+def test_creation_lock_lies_beside_the_folder_and_orders_before_the_env_lock(folder: Path, env: dict[str, str]) -> None:
+    first, second = Driver(folder, env), Driver(folder, env)
+    assert first.do("create") == "ok create"
+    assert (folder.parent / ".env.create.lock").exists() and not (folder / ".lock").exists()
+    second.send("create")
+    line = second.stderr_line()
+    assert f"held by pid {first.proc.pid}: driver create" in line, line
+    assert first.do("env") == "ok env"  # creation lock, then environment lock
+    assert first.do("release") == "ok release"
+    assert first.do("release") == "ok release"
+    assert second.reply() == "ok create"
+    assert first.close() == 0 and second.close() == 0
+
+
+def test_env_lock_does_not_make_a_missing_venv_folder(tmp_path: Path, env: dict[str, str]) -> None:
+    missing = tmp_path / "not-yet"
+    driver = Driver(missing, env)
+    assert driver.do("env") == "ok env"
+    assert "cannot lock environment" in driver.stderr_line()
+    assert not missing.exists()  # an empty folder here would look like an environment to hatch
+    assert driver.close() == 0
