@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -39,6 +41,13 @@ for line in sys.stdin:
 """
 
 
+def _readline(stream: IO[str], timeout: float = 60.0) -> str:
+    """One line from a child's pipe, or a test failure after *timeout* seconds (never a hung suite)."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    assert ready, f"no line from the driver within {timeout:.0f}s"
+    return stream.readline()
+
+
 class Driver:
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
@@ -53,7 +62,7 @@ class Driver:
 
     def reply(self) -> str:
         assert self.proc.stdout is not None
-        return self.proc.stdout.readline().strip()
+        return _readline(self.proc.stdout).strip()
 
     def do(self, word: str) -> str:
         self.send(word)
@@ -61,7 +70,7 @@ class Driver:
 
     def stderr_line(self) -> str:
         assert self.proc.stderr is not None
-        return self.proc.stderr.readline()
+        return _readline(self.proc.stderr)
 
     def close(self) -> int:
         assert self.proc.stdin is not None
@@ -129,6 +138,6 @@ def test_env_lock_does_not_make_a_missing_venv_folder(tmp_path: Path, env: dict[
     missing = tmp_path / "not-yet"
     driver = Driver(missing, env)
     assert driver.do("env") == "ok env"
-    assert "cannot lock environment" in driver.stderr_line()
+    assert "cannot lock environment" in driver.stderr_line()  # a warning, and on unlocked
     assert not missing.exists()  # an empty folder here would look like an environment to hatch
     assert driver.close() == 0

@@ -148,9 +148,9 @@ class Environment:
         return os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:
-        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock``."""
+        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``)."""
         parent, name = os.path.split(self.path.rstrip(os.sep))
-        return os.path.join(parent, f".{name}.create.lock")
+        return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
     def record_dir(self) -> str:
         """Where venvlock records what it synced (inside the env, so it goes with the env)."""

@@ -266,6 +266,8 @@ def hold(
     try:
         if create_folder:
             os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        elif not os.path.isdir(os.path.dirname(lock_path)):  # filelock would make it
+            raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
         reported = False
         while True:
             lock, descriptors, reported = _acquire(environment, lock_path, timeout, start, on_waiting, reported)
@@ -328,6 +330,10 @@ def _acquire(
     except Timeout:
         pass
     holder = read_holder(lock_path)
+    named_by = time.monotonic() + 0.1
+    while holder is None and time.monotonic() < named_by:  # a holder names itself just after it locks
+        time.sleep(0.01)
+        holder = read_holder(lock_path)
     on_waiting(holder, time.monotonic() - start if reported else 0.0)
     reports = iter(REPORT_AT)
     while True:

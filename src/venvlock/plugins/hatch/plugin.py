@@ -105,7 +105,7 @@ class VenvlockEnvironment(VirtualEnvironment):
             new_hash = self.dependency_hash()
         try:
             current_hash = self.app.project.env_metadata.dependency_hash(self)
-        except (OSError, ValueError):  # half-written by a process that does not lock: look under the lock
+        except (OSError, ValueError):  # being rewritten in place by a locked preparation: look under the lock
             return False
         return bool(new_hash) and new_hash == current_hash
 
@@ -118,7 +118,10 @@ class VenvlockEnvironment(VirtualEnvironment):
         from venvlock.core import hooks
 
         manager = hooks().venvlock_creation_lock(
-            environment=self._core_environment, purpose=self._purpose, quiet=self._quiet
+            environment=self._core_environment,
+            purpose=self._purpose,
+            quiet=self._quiet,
+            default_timeout=None,  # the usual wait: held around the preparation only, never a command
         )
         if manager is None:  # no implementation: nothing to hold
             yield None
@@ -262,22 +265,32 @@ class VenvlockEnvironment(VirtualEnvironment):
 
     @cached_property
     def missing_dependencies(self) -> list[Dependency]:
-        """What hatch's sync installs: hatch's own list, or the whole set when only the core saw a lack."""
-        missing: list[Dependency] = self.distributions.missing_dependencies(self.all_dependencies_complex)
-        if not missing and self._verdict is not None and self._verdict.satisfied is False:
-            # hatch looks at the named dependencies only; the core found one of their own
-            # dependencies missing or damaged: give the installer the whole set to resolve
+        """What hatch's sync installs: the whole set when the core found it out of sync, else hatch's list.
+
+        The core's check walks every dependency's own dependencies; hatch's
+        looks at the named ones only, so when the core found a lack deeper
+        down, the installer gets the whole set to resolve (pip and uv skip
+        what is already there).  This also spares hatch's list, which starts
+        the environment's interpreter.
+        """
+        if self._verdict is not None and self._verdict.satisfied is False:
             return list(self.all_dependencies_complex)
+        missing: list[Dependency] = self.distributions.missing_dependencies(self.all_dependencies_complex)
         return missing
 
     def sync_dependencies(self) -> None:
         """Hatch's sync through the core's double-checked sync, under both locks."""
         with self._reporting(), self._critical_section():
-            failures: list[subprocess.CalledProcessError] = []
+            failures: list[BaseException] = []
 
             def install() -> int:
+                # hatch ends the process when pip fails (SystemExit): keep it, so the core sees the exit
+                # code, releases the lock and reports the failure; then hatch exits as it would have
                 try:
                     VirtualEnvironment.sync_dependencies(self)
+                except SystemExit as exit_request:
+                    failures.append(exit_request)
+                    return exit_request.code if isinstance(exit_request.code, int) and exit_request.code else 1
                 except subprocess.CalledProcessError as error:
                     failures.append(error)
                     return error.returncode or 1
