@@ -186,7 +186,11 @@ def venvlock_acquired(environment: Environment, lock_path: str, waited: float) -
 
 @hookspec
 def venvlock_synced(environment: Environment, request: SyncRequest, result: SyncResult) -> None:
-    """Notify that a sync finished with exit code 0 (*result* says whether anything was installed)."""
+    """Notify that a sync finished with exit code 0 (*result* says whether anything was installed).
+
+    Not called for a no-op that :func:`venvlock.core.recorded_sync` answered
+    before any plugin was loaded (``pip-locked``'s fast path).
+    """
 
 
 @hookspec

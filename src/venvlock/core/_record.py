@@ -19,7 +19,7 @@ import os
 import sys
 
 from venvlock.core._environment import Environment, short_digest
-from venvlock.core._request import ParsedRequest, pip_settings
+from venvlock.core._request import ParsedRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def request_key(environment: Environment, request: SyncRequest, parsed: ParsedRe
         parts.append(f"{stat.st_mtime_ns} {stat.st_size}")
     except OSError:
         parts.append("no interpreter")
-    parts.extend(pip_settings(request.args).fingerprint)
+    parts.extend(parsed.settings.fingerprint)
     for path, text in parsed.files:
         parts.append(f"file {path}\n{text}")
     return short_digest("\n\0".join(parts))

@@ -106,15 +106,17 @@ class ParsedRequest:
     :ivar constraints: constraint strings with where they came from.
     :ivar files: every ``-r``/``-c``/config-named file read, with its content.
     :ivar unjudgeable: why the check cannot judge this request (empty: it can).
+    :ivar settings: pip's settings in force (variables and configuration files).
     """
 
-    __slots__ = ("constraints", "files", "requirements", "unjudgeable")
+    __slots__ = ("constraints", "files", "requirements", "settings", "unjudgeable")
 
-    def __init__(self) -> None:
+    def __init__(self, settings: PipSettings) -> None:
         self.requirements: list[tuple[str, str]] = []
         self.constraints: list[tuple[str, str]] = []
         self.files: list[tuple[str, str]] = []
-        self.unjudgeable = ""
+        self.unjudgeable = settings.unjudgeable
+        self.settings = settings
 
 
 def split_options(args: list[str]) -> Iterator[tuple[str, str | None]]:
@@ -202,10 +204,8 @@ def looks_like_path_or_url(text: str) -> bool:
 
 def parse_request(args: list[str], cwd: str, *, settings: PipSettings | None = None) -> ParsedRequest:
     """Read pip install *args* (and the pip settings in force) into a :class:`ParsedRequest`."""
-    parsed = ParsedRequest()
     settings = settings or pip_settings(args)
-    if settings.unjudgeable:
-        parsed.unjudgeable = settings.unjudgeable
+    parsed = ParsedRequest(settings)
     for path in settings.constraint_files:
         _read_file(parsed, "constraint", path, os.getcwd(), set())
     _read_args(parsed, list(split_options(args)), cwd, "command line", set())

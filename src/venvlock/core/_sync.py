@@ -63,9 +63,14 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
     """Run the double-checked sync of *request* into *environment* (see the module docstring)."""
     start = time.monotonic()
     judge = request.command == "install" and request.judge
+
+    def done(result: SyncResult) -> SyncResult:
+        hook.venvlock_synced(environment=environment, request=request, result=result)
+        return result
+
     result, key, site_dirs = _from_record(environment, request)
     if result is not None:
-        return result
+        return done(result)
 
     def look() -> tuple[Verdict, bool]:
         """Check; record when in sync and nothing changed meanwhile."""
@@ -83,16 +88,19 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
 
     verdict, saved = look()
     if verdict.satisfied:
-        return SyncResult(0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start, recorded=saved)
+        elapsed = time.monotonic() - start
+        return done(SyncResult(0, installed=False, checked=verdict.checked, seconds=elapsed, recorded=saved))
 
     purpose = request.purpose or default_purpose()
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
         verdict, saved = look()
         if verdict.satisfied:
-            return SyncResult(
-                0, installed=False, checked=verdict.checked, seconds=time.monotonic() - start,
-                waited=hold.waited, recorded=saved,
-            )  # fmt: skip
+            elapsed = time.monotonic() - start
+            return done(
+                SyncResult(
+                    0, installed=False, checked=verdict.checked, seconds=elapsed, waited=hold.waited, recorded=saved
+                )
+            )
         if key is not None:
             forget(environment, key)
         if verdict.damaged:
@@ -106,13 +114,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
             hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
             return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
         after, saved = look()
-    result = SyncResult(
-        0,
-        installed=True,
-        checked=after.checked,
-        seconds=time.monotonic() - start,
-        waited=hold.waited,
-        recorded=saved,
+    elapsed = time.monotonic() - start
+    return done(
+        SyncResult(0, installed=True, checked=after.checked, seconds=elapsed, waited=hold.waited, recorded=saved)
     )
-    hook.venvlock_synced(environment=environment, request=request, result=result)
-    return result
