@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from _common import (
+    FAILURES,
     build_large_set,
     concurrent,
     make_venv,
@@ -93,15 +94,19 @@ def main() -> None:
             python = str(make_venv(folder))
             cold_env = {**env, "VIRTUAL_ENV": str(folder)}
             command = [pip_locked] if tool == "pip-locked" else [python, "-m", "pip"]
-            elapsed = concurrent([[*command, "install", "-r", str(requirements)]] * processes, cold_env)
+            elapsed = concurrent(
+                [[*command, "install", "-r", str(requirements)]] * processes, cold_env, allow_failures=tool == "pip"
+            )
             shutil.rmtree(folder)
             return elapsed
 
         for tool in ("pip-locked", "pip"):
             one = statistics.median(cold(tool, 1) for _ in range(cold_repeat))
+            FAILURES.clear()
             eight = statistics.median(cold(tool, 8) for _ in range(cold_repeat))
             target = "target <= 1.3" if tool == "pip-locked" else "(anchor: plain pip)"
-            print(row(f"8 concurrent cold installs, {tool}", eight, "one cold install", one, target))
+            failed = f"; {sum(FAILURES)}/{8 * len(FAILURES)} processes failed" if sum(FAILURES) else ""
+            print(row(f"8 concurrent cold installs, {tool}", eight, "one cold install", one, target + failed))
 
         if options.stress:
             one = cold("pip-locked", 1)

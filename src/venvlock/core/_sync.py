@@ -3,8 +3,11 @@
 1. *Record*: a request found in sync before, with nothing changed since,
    returns at once (a few stats, no parsing of requirements).
 2. *First check*, without the lock: a clear "satisfied" returns and records.
+   Skipped while another venvlock process says it holds the lock (it is
+   installing: a look now would be wasted, or see a half-done install).
 3. *Lock* the environment (``venvlock_environment_lock``).
-4. *Second check*: another process may have just synced it.
+4. *Second check*: another process may have just synced it (its record,
+   when it wrote one, answers without checking again).
 5. *Repair* damage that interrupted installs left (only what the check found).
 6. *Install* (``venvlock_install``), then check once more and *record* the
    result if it is in sync.  A failed install records nothing.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import time
 
-from venvlock.core._lock import default_purpose
+from venvlock.core._lock import default_purpose, read_holder
 from venvlock.core._record import fingerprint, forget, recorded, request_key, write_record
 from venvlock.core._request import parse_request
 from venvlock.core._results import SyncResult, Verdict
@@ -86,13 +89,21 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
         )
         return verdict, saved
 
-    verdict, saved = look()
+    # while another venvlock process is syncing, a look now would see a half-done install: wait instead
+    busy = read_holder(hook.venvlock_lock_path(environment=environment))
+    verdict, saved = look() if busy is None or not busy.alive else (Verdict(None), False)
     if verdict.satisfied:
         elapsed = time.monotonic() - start
         return done(SyncResult(0, installed=False, checked=verdict.checked, seconds=elapsed, recorded=saved))
 
     purpose = request.purpose or default_purpose()
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
+        count = recorded(environment, key, site_dirs) if key is not None and site_dirs is not None else None
+        if count is not None:  # the process we waited for synced it and recorded that: no need to check
+            elapsed = time.monotonic() - start
+            return done(
+                SyncResult(0, installed=False, checked=count, seconds=elapsed, waited=hold.waited, recorded=True)
+            )
         verdict, saved = look()
         if verdict.satisfied:
             elapsed = time.monotonic() - start
