@@ -322,15 +322,17 @@ def uv() -> str:
 def test_uv_waits_for_pip_locked(env: dict[str, str], venv: Path, tmp_path: Path, gate: Gate) -> None:
     holder = start_holder(tmp_path, env, gate)
     other = subprocess.Popen(
-        [uv(), "pip", "install", "--python", str(venv_python(venv)), "beta"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [uv(), "pip", "install", "-v", "--python", str(venv_python(venv)), "beta"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    # uv's own no-op install takes milliseconds; still running after 2 s means it is waiting
-    assert not wait_for(lambda: other.poll() is not None, timeout=2.0)
+    assert other.stderr is not None
+    # uv says (at -v) that it waits for the lock pip-locked holds; it ends without saying so if it does not wait
+    assert any("Waiting to acquire exclusive lock" in line for line in other.stderr), "uv did not wait"
     assert "beta" not in installed_versions(venv)
     gate.open()
     assert holder.wait(timeout=120) == 0
-    assert other.wait(timeout=120) == 0
+    other.communicate(timeout=120)  # drain uv's -v output
+    assert other.returncode == 0
     assert "beta" in installed_versions(venv)
 
 
