@@ -414,3 +414,17 @@ def test_other_commands_pass_through_to_pip(env: dict[str, str], venv: Path) -> 
     assert removed.returncode == 0 and "Successfully uninstalled beta" in removed.stdout
     helped = run([pip_locked(), "--help"], env)
     assert helped.returncode == 0 and "What it adds to pip" in helped.stdout
+
+
+def test_python_option_and_target_folders_pick_the_environment(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    outside = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+    by_python = run([pip_locked(), "--python", str(venv_python(venv)), "install", "beta==1.0"], outside)
+    assert by_python.returncode == 0, by_python.stderr
+    assert installed_versions(venv)["beta"] == ["1.0"] and (venv / ".lock").exists()
+    target = tmp_path / "target"
+    into_target = run([pip_locked(), "install", "--target", str(target), "delta"], env)
+    assert into_target.returncode == 0, into_target.stderr
+    assert (target / ".lock").exists() and (target / "delta").is_dir()
+    assert "delta" not in installed_versions(venv)
