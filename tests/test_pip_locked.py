@@ -416,9 +416,7 @@ def test_other_commands_pass_through_to_pip(env: dict[str, str], venv: Path) -> 
     assert helped.returncode == 0 and "What it adds to pip" in helped.stdout
 
 
-def test_python_option_and_target_folders_pick_the_environment(
-    env: dict[str, str], venv: Path, tmp_path: Path
-) -> None:
+def test_python_option_and_target_folders_pick_the_environment(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     outside = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
     by_python = run([pip_locked(), "--python", str(venv_python(venv)), "install", "beta==1.0"], outside)
     assert by_python.returncode == 0, by_python.stderr
