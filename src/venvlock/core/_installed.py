@@ -90,9 +90,6 @@ class Inventory:
     def _add(self, installed: Installed) -> None:
         self.by_name.setdefault(canonical_name(installed.name), []).append(installed)
 
-    def __len__(self) -> int:
-        return len(self.by_name)
-
 
 def repair(damaged: list[str]) -> None:
     """Remove what interrupted installs left, so the installer puts the projects back whole.

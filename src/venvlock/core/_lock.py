@@ -22,6 +22,8 @@ import sys
 import time
 from contextlib import contextmanager
 
+from venvlock.core._environment import display_path
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -63,7 +65,7 @@ class LockTimeoutError(Exception):
         self.waited = waited
         super().__init__(
             f"timed out after {waited:.0f}s waiting for lock on environment {environment.name} "
-            f"(held by {describe_holder(holder)}; lock file {_shown(lock_path)}). "
+            f"(held by {describe_holder(holder)}; lock file {display_path(lock_path)}). "
             f"Set {TIMEOUT_VAR} to the seconds to wait (now {_format_seconds(lock_timeout())}; "
             "a negative value waits forever)."
         )
@@ -115,12 +117,6 @@ def describe_holder(holder: Holder | None) -> str:
     if holder.alive:
         return f"pid {holder.pid}: {holder.command}"
     return f"a child of pid {holder.pid}, which has exited: {holder.command}"
-
-
-def _shown(path: str) -> str:
-    from venvlock.core._environment import display_path
-
-    return display_path(path)
 
 
 def _format_seconds(value: float) -> str:

@@ -10,6 +10,7 @@ to the installer.
 from __future__ import annotations
 
 import os
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -202,9 +203,9 @@ def looks_like_path_or_url(text: str) -> bool:
     )
 
 
-def parse_request(args: list[str], cwd: str, *, settings: PipSettings | None = None) -> ParsedRequest:
+def parse_request(args: list[str], cwd: str) -> ParsedRequest:
     """Read pip install *args* (and the pip settings in force) into a :class:`ParsedRequest`."""
-    settings = settings or pip_settings(args)
+    settings = pip_settings(args)
     parsed = ParsedRequest(settings)
     for path in settings.constraint_files:
         _read_file(parsed, "constraint", path, os.getcwd(), set())
@@ -302,18 +303,12 @@ def pip_config_files() -> list[str]:
         files.append("/etc/pip.conf")
         xdg_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
         files += [os.path.join(home, ".pip", "pip.conf"), os.path.join(xdg_home, "pip", "pip.conf")]
-        if sys_platform() == "darwin":
+        if sys.platform == "darwin":
             files.append(os.path.join(home, "Library", "Application Support", "pip", "pip.conf"))
     virtual_env = os.environ.get("VIRTUAL_ENV")
     if virtual_env:
         files.append(os.path.join(virtual_env, "pip.ini" if os.name == "nt" else "pip.conf"))
     return files
-
-
-def sys_platform() -> str:
-    import sys
-
-    return sys.platform
 
 
 def _config_items(text: str) -> Iterator[tuple[str, str, str]]:
@@ -339,7 +334,7 @@ def _config_items(text: str) -> Iterator[tuple[str, str, str]]:
         yield section, key, value
 
 
-def pip_settings(args: list[str], *, read: Callable[[str], str | None] | None = None) -> PipSettings:
+def pip_settings(args: list[str]) -> PipSettings:
     """Collect pip's settings that matter for judging a request (cheap: no imports)."""
     settings = PipSettings()
     isolated = "--isolated" in args
@@ -356,7 +351,7 @@ def pip_settings(args: list[str], *, read: Callable[[str], str | None] | None = 
     config_file = environ.get("PIP_CONFIG_FILE")
     files = [] if isolated or config_file == os.devnull else pip_config_files() + ([config_file] if config_file else [])
     for path in files:
-        text = read(path) if read else _read_text(path)
+        text = _read_text(path)
         if text is None:
             continue
         settings.fingerprint.append(f"config {path}\n{text}")
