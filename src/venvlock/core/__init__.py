@@ -21,10 +21,11 @@ This package imports only ``os``/``sys``-level modules at first; ``filelock``,
 from __future__ import annotations
 
 from venvlock.core._environment import Environment
-from venvlock.core._lock import Holder, LockHold, LockTimeoutError, SettingError
+from venvlock.core._lock import Holder, LockHold
 from venvlock.core._plugins import hooks, plugin_manager
 from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
+from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError, VenvlockError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,9 +63,11 @@ __all__ = [
     "Holder",
     "LockHold",
     "LockTimeoutError",
+    "LockUnavailableError",
     "SettingError",
     "SyncRequest",
     "SyncResult",
+    "VenvlockError",
     "Verdict",
     "hooks",
     "plugin_manager",

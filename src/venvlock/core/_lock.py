@@ -23,6 +23,7 @@ import time
 from contextlib import contextmanager
 
 from venvlock.core._environment import display_path
+from venvlock.errors import LockTimeoutError, SettingError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,24 +52,14 @@ _UNLOCKABLE_ERRNOS = {
 }  # fmt: skip
 
 
-class SettingError(ValueError):
-    """A venvlock setting (an environment variable) has a value that makes no sense."""
-
-
-class LockTimeoutError(Exception):
-    """The lock was busy for longer than ``VENVLOCK_TIMEOUT`` allows."""
-
-    def __init__(self, environment: Environment, lock_path: str, holder: Holder | None, waited: float) -> None:
-        self.environment = environment
-        self.lock_path = lock_path
-        self.holder = holder
-        self.waited = waited
-        super().__init__(
-            f"timed out after {waited:.0f}s waiting for lock on environment {environment.name} "
-            f"(held by {describe_holder(holder)}; lock file {display_path(lock_path)}). "
-            f"Set {TIMEOUT_VAR} to the seconds to wait (now {_format_seconds(lock_timeout())}; "
-            "a negative value waits forever)."
-        )
+def _timeout_error(environment: Environment, lock_path: str, holder: Holder | None, waited: float) -> LockTimeoutError:
+    message = (
+        f"timed out after {waited:.0f}s waiting for lock on environment {environment.name} "
+        f"(held by {describe_holder(holder)}; lock file {display_path(lock_path)}). "
+        f"Set {TIMEOUT_VAR} to the seconds to wait (now {_format_seconds(lock_timeout())}; "
+        "a negative value waits forever)."
+    )
+    return LockTimeoutError(message, environment=environment, lock_path=lock_path, holder=holder, waited=waited)
 
 
 class Holder:
@@ -335,7 +326,7 @@ def _acquire(
     while True:
         waited = time.monotonic() - start
         if 0 <= timeout <= waited:
-            raise LockTimeoutError(environment, lock_path, read_holder(lock_path) or holder, waited)
+            raise _timeout_error(environment, lock_path, read_holder(lock_path) or holder, waited)
         next_report = next(reports, waited + 60.0)
         until = next_report if timeout < 0 else min(next_report, timeout)
         try:
