@@ -10,6 +10,8 @@ Public names (everything an adapter or plugin may use):
   this process is killed (for plugins implementing ``venvlock_install``).
 * :func:`recorded_sync`: the answer of a still-valid record of an earlier
   sync, without loading plugins (the fast path of a no-op).
+* :func:`redact`: a text with the credentials of its URLs hidden (``user:****@``),
+  for every command line an adapter writes or prints.
 * :func:`hooks`: the hook relay; adapters call ``hooks().venvlock_sync(...)``,
   ``hooks().venvlock_environment_lock(...)`` and
   ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
@@ -21,7 +23,8 @@ This package imports only ``os``/``sys``-level modules at first; ``filelock``,
 from __future__ import annotations
 
 from venvlock.core._environment import Environment
-from venvlock.core._lock import Holder, LockHold
+from venvlock.core._holder import Holder, redact
+from venvlock.core._lock import LockHold
 from venvlock.core._plugins import hooks, plugin_manager
 from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
@@ -72,5 +75,6 @@ __all__ = [
     "hooks",
     "plugin_manager",
     "recorded_sync",
+    "redact",
     "run_installer",
 ]

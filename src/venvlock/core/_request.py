@@ -73,9 +73,11 @@ class SyncRequest:
     :param quiet: no waiting line and no "Checked" line.
     :param purpose: how a waiting process names this holder (default: this command line).
     :param judge: False when only the installer can say whether anything is to do.
+    :param installer_takes_lock: the installer takes the environment lock ``<env>/.lock`` itself (uv):
+        the core lends it that lock while it runs and keeps venvlock's sync lock (see ``LockHold.lend``).
     """
 
-    __slots__ = ("args", "command", "cwd", "installer", "judge", "purpose", "quiet")
+    __slots__ = ("args", "command", "cwd", "installer", "installer_takes_lock", "judge", "purpose", "quiet")
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class SyncRequest:
         quiet: bool = False,
         purpose: str | None = None,
         judge: bool = True,
+        installer_takes_lock: bool = False,
     ) -> None:
         self.args = list(args)
         self.command = command
@@ -95,6 +98,7 @@ class SyncRequest:
         self.quiet = quiet
         self.purpose = purpose
         self.judge = judge
+        self.installer_takes_lock = installer_takes_lock
 
     def __repr__(self) -> str:
         return f"SyncRequest({self.args!r}, command={self.command!r})"
