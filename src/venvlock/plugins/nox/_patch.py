@@ -389,9 +389,7 @@ def nox_purpose(session_name: str) -> str:
     """How a holder from this nox process names itself: nox's real command line and the session."""
     from venvlock.core import redact
 
-    argv = list(sys.argv) or ["nox"]
-    argv[0] = os.path.basename(argv[0]) or "nox"
-    return redact(f"{shlex.join(argv)} (session {session_name})")
+    return redact(f"{shlex.join(['nox', *sys.argv[1:]])} (session {session_name})")
 
 
 def log(message: str, *, error: bool = False) -> None:
