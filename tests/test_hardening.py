@@ -317,3 +317,84 @@ def test_checked_line_reports_the_lock_wait_apart(env: dict[str, str], venv: Pat
     checked_ms = int(line.split(" in ")[1].split("ms")[0])
     waited = float(line.split("(waited ")[1].split("s ")[0])
     assert waited >= 1.0 and checked_ms < waited * 1000, line
+
+
+# ---------------------------------------------------------------------------------------------------
+# hatch: markers, write errors, removal of a locked environment
+# ---------------------------------------------------------------------------------------------------
+@pytest.fixture
+def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-untyped-def]
+    pytest.importorskip("hatch")
+    from test_hatch import HatchProject
+
+    project = HatchProject(tmp_path / "proj", offline)
+    project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False)
+    return project
+
+
+def test_hatch_marker_replaces_a_planted_link_and_names_no_command(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: a link at .<name>.incomplete made `hatch run` overwrite the file it pointed to."""
+    from test_hatch import incomplete_marker
+
+    env_path = hatch_project.env_path()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    env_path.parent.mkdir(parents=True, exist_ok=True)
+    incomplete_marker(env_path).symlink_to(victim)
+    ran = hatch_project.hatch("run", "python", "-c", "import beta")
+    assert ran.returncode == 0, ran.stderr
+    assert victim.read_text() == "precious\n"
+    assert not incomplete_marker(env_path).exists()
+
+
+MARKER_WRITE_FAILS = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # every write of a byte fails with EFBIG, for real
+sys.argv = ["hatch", *sys.argv[1:]]
+from hatch.cli import main
+sys.exit(main())
+"""
+
+
+def test_hatch_marker_write_error_is_one_line_and_leaves_no_marker(hatch_project) -> None:  # type: ignore[no-untyped-def]
+    """Before: a traceback, and an empty .<name>.incomplete left behind."""
+    from test_hatch import TIMEOUT, incomplete_marker
+
+    env_path = hatch_project.env_path()
+    ran = subprocess.run(
+        [sys.executable, "-c", MARKER_WRITE_FAILS, "run", "python", "-c", "pass"],
+        cwd=hatch_project.root, env=hatch_project.env, capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert ran.returncode != 0
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert "cannot write" in ran.stderr and "File too large" in ran.stderr, ran.stderr
+    assert not incomplete_marker(env_path).exists()
+    assert not any(p.name.endswith(".tmp") for p in env_path.parent.iterdir())
+
+
+def test_hatch_env_remove_waits_for_an_install_in_the_environment(
+    hatch_project, tmp_path: Path, offline: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    """Before: `hatch env remove` deleted the folder while pip-locked (or uv) installed into it."""
+    from test_hatch import Lines
+
+    assert hatch_project.hatch("env", "create").returncode == 0
+    env_path = hatch_project.env_path()
+    gate = Gate(tmp_path / "gate")
+    project = build_gated_project(tmp_path / "projects")
+    holder = subprocess.Popen(
+        [pip_locked(), "--python", str(venv_python(env_path)), "install", str(project)],
+        env={**offline, "VENVLOCK_TEST_GATE": str(gate.folder)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert wait_for(gate.started, timeout=120)
+        remover = hatch_project.start("env", "remove")
+        lines = Lines(remover)
+        lines.wait_for("Waiting for lock on environment", f"pid {holder.pid}")
+        assert env_path.is_dir() and remover.poll() is None
+    finally:
+        gate.open()
+    assert holder.wait(timeout=120) == 0
+    assert remover.wait(timeout=120) == 0, lines.text()
+    assert not env_path.exists()
