@@ -64,7 +64,9 @@ def child_environ(pid: int) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 # 1. the uv hand-off
 # ---------------------------------------------------------------------------------------------------
-def test_uv_installer_builds_one_editable_project_into_two_venvs_at_once(offline: dict[str, str], tmp_path: Path) -> None:
+def test_uv_installer_builds_one_editable_project_into_two_venvs_at_once(
+    offline: dict[str, str], tmp_path: Path
+) -> None:
     """Before: UV_LOCK_TIMEOUT=0 made uv's cache lock fail ("Timeout (0s) ... sdists-v11/editable")."""
     project = build_editable_project(tmp_path / "projects")
     venvs = [tmp_path / "one", tmp_path / "two"]
@@ -278,7 +280,9 @@ with hooks().venvlock_environment_lock(environment=environment, purpose="ctrl-c"
 """
 
 
-def test_ctrl_c_keeps_the_lock_until_the_installer_child_has_ended(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+def test_ctrl_c_keeps_the_lock_until_the_installer_child_has_ended(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
     """Before: SIGINT to the holder alone released the lock while its installer still ran."""
     pid_file = tmp_path / "child.pid"
     holder = subprocess.Popen(

@@ -96,12 +96,10 @@ def _asked_markers(environment: Environment) -> dict[str, str] | None:
         markers: dict[str, str] = json.loads(output)
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
-    temporary = f"{cache}.{os.getpid()}.tmp"
+    from venvlock.core._files import write_file
+
     try:
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(markers, file)
-        os.replace(temporary, cache)
+        write_file(cache, json.dumps(markers), make_folder=True)
     except OSError:
         pass
     return markers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 CHILD_GRACE_SECONDS = 10.0
 #: how long the child gets to end on the Ctrl-C of the terminal before this process forwards it
 _FORWARD_AFTER = 0.5
+#: the signal forwarded to the installer child: Ctrl-C
+_INTERRUPT = getattr(signal, "CTRL_C_EVENT", signal.SIGINT) if os.name == "nt" else signal.SIGINT
 
 
 # --- services --------------------------------------------------------------------------------------
@@ -172,8 +175,6 @@ def wait_for_child(child: subprocess.Popen[bytes]) -> int:
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
-    import signal
-
     start = time.monotonic()
     forwarded = False
     while True:
@@ -188,7 +189,7 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
             if not forwarded:
                 forwarded = True
                 try:
-                    child.send_signal(getattr(signal, "CTRL_C_EVENT", signal.SIGINT) if os.name == "nt" else signal.SIGINT)
+                    child.send_signal(_INTERRUPT)
                 except OSError:
                     pass
         except KeyboardInterrupt:  # Ctrl-C again: stop being polite

@@ -19,6 +19,7 @@ import os
 import sys
 
 from venvlock.core._environment import Environment, short_digest
+from venvlock.core._files import read_file
 from venvlock.core._request import ParsedRequest
 
 TYPE_CHECKING = False
@@ -82,12 +83,14 @@ def _record_path(environment: Environment, key: str) -> str:
 def recorded(environment: Environment, key: str, site_dirs: list[str]) -> int | None:
     """The number of distributions checked when *key* was recorded, if the record still holds; else None."""
     path = _record_path(environment, key)
+    content = read_file(path)
     try:
-        with open(path, encoding="utf-8") as file:
-            count, _, stored = file.read().partition("\n")
-        record_mtime = os.stat(path).st_mtime_ns
+        record_mtime = os.stat(path, follow_symlinks=False).st_mtime_ns
     except OSError:
         return None
+    if content is None:
+        return None
+    count, _, stored = content.partition("\n")
     text, newest = fingerprint(site_dirs)
     if stored != text or record_mtime <= newest:
         return None
@@ -102,18 +105,11 @@ def write_record(environment: Environment, key: str, site_dirs: list[str], befor
     text, _ = fingerprint(site_dirs)
     if text != before:
         return False
-    path = _record_path(environment, key)
-    temporary = f"{path}.{os.getpid()}.tmp"
+    from venvlock.core._files import write_file
+
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(f"{checked}\n{text}")
-        os.replace(temporary, path)
+        write_file(_record_path(environment, key), f"{checked}\n{text}", make_folder=True)
     except OSError:
-        try:
-            os.remove(temporary)
-        except OSError:
-            pass
         return False
     return True
 
