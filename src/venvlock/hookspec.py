@@ -154,11 +154,13 @@ def venvlock_install(environment: Environment, request: SyncRequest, hold: LockH
     """Run the installer for *request* under the environment lock; return its exit code.
 
     Called with the lock held.  While it is held, ``os.environ`` carries
-    ``VENVLOCK_HELD`` (nested venvlock calls go through without waiting) and
-    ``UV_LOCK_TIMEOUT=0`` (a uv child goes through the lock venvlock holds on
-    its behalf).  Pass ``hold.fd`` to the child process (``pass_fds``) where it
-    is not None: the child then keeps the lock if this process is killed, so
-    no second install can start beside it.
+    ``VENVLOCK_HELD`` (nested venvlock calls go through without waiting).
+    Pass ``hold.fds`` to the child process (``pass_fds``), or use
+    :func:`venvlock.core.run_installer`: the child then keeps the lock if this
+    process is killed, so no second install can start beside it.  An
+    installer that takes ``<env>/.lock`` itself (uv) must run inside
+    ``with hold.lend():`` (the core does that when the request says
+    ``installer_takes_lock``), or it would wait for the lock held for it.
 
     The default runs ``request.installer`` when the adapter gave one (the
     tool's own install), else ``<env python> -m pip <command> <args>``.  The
