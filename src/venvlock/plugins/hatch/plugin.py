@@ -442,6 +442,18 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
 
     PLUGIN_NAME = PLUGIN_NAME
 
+    def finalize_config(self, config: dict[str, dict[str, Any]]) -> None:
+        """Give matrices of type ``virtual`` type ``venvlock`` before hatch expands them.
+
+        Their generated environments get the type in :meth:`finalize_environments`
+        anyway; this makes the matrix itself (what ``hatch env show`` lists) say so too.
+        """
+        excluded = self._excluded()
+        for name, environment in config.items():
+            if isinstance(environment, dict) and "matrix" in environment and name not in excluded:
+                if _resolved_type(config, name) == "virtual":
+                    environment["type"] = PLUGIN_NAME
+
     def finalize_environments(self, config: dict[str, dict[str, Any]]) -> None:
         excluded = self._excluded()
         for name, environment in config.items():
@@ -457,3 +469,21 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
             message = f"Field `tool.hatch.env.collectors.{PLUGIN_NAME}.exclude` must be an array of strings"
             raise TypeError(message)
         return set(exclude)
+
+
+def _resolved_type(config: dict[str, dict[str, Any]], name: str) -> Any:
+    """The type environment *name* gets through its ``template`` chain, as hatch resolves it ("virtual" if none)."""
+    seen: set[str] = set()
+    current = name
+    while current not in seen:
+        seen.add(current)
+        environment = config.get(current)
+        if not isinstance(environment, dict):
+            break
+        if "type" in environment:
+            return environment["type"]
+        template = environment.get("template", "default")
+        if not isinstance(template, str) or template == current:
+            break
+        current = template
+    return "virtual"
