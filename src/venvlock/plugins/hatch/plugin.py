@@ -450,9 +450,9 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
         """
         excluded = self._excluded()
         for name, environment in config.items():
-            if isinstance(environment, dict) and "matrix" in environment and name not in excluded:
-                if _resolved_type(config, name) == "virtual":
-                    environment["type"] = PLUGIN_NAME
+            matrix = isinstance(environment, dict) and "matrix" in environment and name not in excluded
+            if matrix and _resolved_type(config, name) == "virtual":
+                environment["type"] = PLUGIN_NAME
 
     def finalize_environments(self, config: dict[str, dict[str, Any]]) -> None:
         excluded = self._excluded()
