@@ -489,3 +489,20 @@ def test_hatch_env_show_lists_matrices_as_venvlock(tmp_path: Path, offline: dict
     assert "| test | venvlock |" in matrices.replace("  ", " ") or "test | venvlock" in matrices, matrices
     assert "plain | system" in " ".join(matrices.split()), matrices
     assert "virtual" not in matrices
+
+
+def test_waiting_line_says_when_the_holder_changed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from venvlock.core import Environment, Holder
+    from venvlock.core._defaults import venvlock_waiting
+
+    environment = Environment.for_venv(str(tmp_path / "env"))
+    lock = str(tmp_path / "env" / ".lock")
+    first = Holder(101, f"pip-locked install -i https://user:{SECRET}@index.invalid/simple x", True)
+    second = Holder(202, "hatch run test", True)
+    venvlock_waiting(environment=environment, lock_path=lock, holder=first, waited=0.0, quiet=False)
+    venvlock_waiting(environment=environment, lock_path=lock, holder=first, waited=5.0, quiet=False)
+    venvlock_waiting(environment=environment, lock_path=lock, holder=second, waited=15.0, quiet=False)
+    lines = capsys.readouterr().err.splitlines()
+    assert "pid 101" in lines[0] and SECRET not in lines[0] and "user:****@" in lines[0]
+    assert "after 5s (held by pid 101" in lines[1]
+    assert "after 15s (now held by pid 202: hatch run test; before by pid 101)" in lines[2], lines[2]
