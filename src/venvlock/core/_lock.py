@@ -199,8 +199,11 @@ def hold(
     start = time.monotonic()
     real = os.path.realpath(lock_path)
 
+    thread_waited: list[bool] = []
+
     def thread_waiting() -> None:
         if timeout != 0:
+            thread_waited.append(True)
             on_waiting(read_holder(lock_path), 0.0)
 
     def thread_timeout() -> BaseException:
@@ -217,7 +220,7 @@ def hold(
                 os.makedirs(folder, exist_ok=True)
             elif not os.path.isdir(folder):  # filelock would make it
                 raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
-            reported = False
+            reported = bool(thread_waited)  # the waiting line was said already
             while True:
                 lock, descriptors, reported = _acquire(environment, lock_path, timeout, start, on_waiting, reported)
                 if _still_at(lock_path, descriptors):

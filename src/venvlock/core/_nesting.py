@@ -21,8 +21,8 @@ Two rules:
 from __future__ import annotations
 
 import os
-import threading
 import time
+from _thread import allocate_lock, get_ident
 from contextlib import contextmanager
 
 from venvlock.core._holder import read_holder
@@ -30,17 +30,31 @@ from venvlock.core._holder import read_holder
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from threading import Condition
 
 #: environment variable that tells child processes which locks their ancestors hold
 HELD_VAR = "VENVLOCK_HELD"
 
-_condition = threading.Condition(threading.RLock())
+#: guards the registry and VENVLOCK_HELD; made on first use (``threading`` stays off the no-op path)
+_guard: Condition | None = None
+_creating = allocate_lock()
 #: real lock path -> (owning thread id, entries by that thread)
 _owners: dict[str, tuple[int, int]] = {}
 #: real lock path -> (thread id, locked descriptor), for the locks this process holds now (VENVLOCK_HELD)
 _held: dict[str, tuple[int, int | None]] = {}
 #: VENVLOCK_HELD as this process inherited it (None: not yet read)
 _inherited: list[str] | None = None
+
+
+def _condition() -> Condition:
+    global _guard
+    if _guard is None:
+        import threading
+
+        with _creating:
+            if _guard is None:
+                _guard = threading.Condition(threading.RLock())
+    return _guard
 
 
 def _parse(value: str) -> list[tuple[int, str]]:
@@ -87,8 +101,8 @@ def _publish() -> None:
 
 def child_environ() -> dict[str, str]:
     """``os.environ`` for a child of the calling thread: ``VENVLOCK_HELD`` names only that thread's locks."""
-    me = threading.get_ident()
-    with _condition:
+    me = get_ident()
+    with _condition():
         environ = dict(os.environ)
         value = _environ_value([path for path, (owner, _) in _held.items() if owner == me])
     if value:
@@ -108,8 +122,8 @@ def claimed(
     *on_timeout*'s error when *deadline*, a ``time.monotonic()`` value, passes;
     None waits forever).
     """
-    me = threading.get_ident()
-    with _condition:
+    me = get_ident()
+    with _condition():
         owner = _owners.get(real_path)
         if owner is not None and owner[0] == me:
             _owners[real_path] = (me, owner[1] + 1)
@@ -121,38 +135,38 @@ def claimed(
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise on_timeout()
-                _condition.wait(remaining if remaining is None else min(remaining, 60.0))
+                _condition().wait(remaining if remaining is None else min(remaining, 60.0))
             _owners[real_path] = (me, 1)
             reentered = False
     try:
         yield reentered
     finally:
-        with _condition:
+        with _condition():
             owner_id, count = _owners[real_path]
             if count > 1:
                 _owners[real_path] = (owner_id, count - 1)
             else:
                 del _owners[real_path]
-                _condition.notify_all()
+                _condition().notify_all()
 
 
 @contextmanager
 def marked_held(real_path: str, fd: int | None) -> Iterator[None]:
     """Name *real_path* (locked through *fd*) in ``VENVLOCK_HELD`` while inside (the caller owns it)."""
-    with _condition:
-        _held[real_path] = (threading.get_ident(), fd)
+    with _condition():
+        _held[real_path] = (get_ident(), fd)
         _publish()
     try:
         yield
     finally:
-        with _condition:
+        with _condition():
             _held.pop(real_path, None)
             _publish()
 
 
 def held_here(real_path: str, lock_path: str) -> bool:
     """Whether this process holds *real_path* now, through the file that is at *lock_path* now."""
-    with _condition:
+    with _condition():
         entry = _held.get(real_path)
     if entry is None:
         return False
