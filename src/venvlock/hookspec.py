@@ -88,8 +88,14 @@ def venvlock_environment_lock(
     *purpose* describes the holder for other processes' waiting line (by
     default the command line); *quiet* silences the waiting line.
 
-    Entering waits as the core defines (``VENVLOCK_TIMEOUT``), and lets a
-    nested process of a holder through without waiting.  Leaving releases.
+    The core's lock is venvlock's sync lock ``<lock>.sync`` (venvlock processes
+    only), then ``<lock>``; ``hold.lend()`` lets go of ``<lock>`` while an
+    installer that takes it itself (uv) runs, keeping the sync lock.
+
+    Entering waits as the core defines (``VENVLOCK_TIMEOUT``); another thread
+    of this process waits too; a child process of a holder goes through
+    without waiting.  A lock that cannot be had in a writable environment
+    raises :class:`venvlock.core.LockUnavailableError`.  Leaving releases.
     Hold it around the sync only, never around the user's command.
     """
 

@@ -5,7 +5,8 @@ Public names (everything an adapter or plugin may use):
 * :class:`Environment`, :class:`SyncRequest`: what to sync and how it was asked.
 * :class:`SyncResult`, :class:`Verdict`: what a sync and a check found.
 * :class:`LockHold`, :class:`Holder`: a held lock and who holds a busy one.
-* :class:`LockTimeoutError`, :class:`SettingError`: the errors adapters report.
+* :class:`VenvlockError` and its kinds :class:`LockTimeoutError`,
+  :class:`LockUnavailableError`, :class:`SettingError`: the errors adapters report.
 * :func:`run_installer`: run an installer child so that it keeps the lock if
   this process is killed (for plugins implementing ``venvlock_install``).
 * :func:`recorded_sync`: the answer of a still-valid record of an earlier

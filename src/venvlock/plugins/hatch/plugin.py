@@ -142,7 +142,7 @@ class VenvlockEnvironment(VirtualEnvironment):
             environment=self._core_environment, purpose=self._purpose, quiet=self._quiet
         )
         with manager if manager is not None else nullcontext() as hold:
-            if hold is not None and lend_to_uv and self.use_uv:
+            if hold is not None and lend_to_uv and getattr(self, "use_uv", False):
                 with hold.lend():
                     yield
             else:
@@ -331,7 +331,7 @@ class VenvlockEnvironment(VirtualEnvironment):
                 quiet=self._quiet,
                 purpose=self._purpose,
                 judge=judge,
-                installer_takes_lock=bool(self.use_uv),  # hatch's uv takes <env>/.lock itself
+                installer_takes_lock=bool(getattr(self, "use_uv", False)),  # hatch's uv takes <env>/.lock itself
             )
             result = hooks().venvlock_sync(environment=self._core_environment, request=request)
             if result is None:  # no implementation answered: install under the environment lock ourselves
