@@ -143,7 +143,8 @@ def make_plan(report: Report, environment: Environment) -> Plan:
         for dist in dists:
             handled.add(dist.folder)
             if dist is not keep:
-                files = [f for f in _record_paths(dist) - kept_files if _inside(f, root) and os.path.lexists(f)]
+                own = _record_paths(dist) - kept_files
+                files = [f for f in own if _inside(f, root) and not _inside(f, dist.folder) and os.path.lexists(f)]
                 plan.removals.append((dist.folder, sorted(files), f"a second metadata folder of {dist.name}"))
         why = f"{len(dists)} metadata folders; {keep.version} is kept"
         plan.installs[key] = (keep.name, keep.version, why)

@@ -592,7 +592,8 @@ def _requirement_problems(
             ):
                 continue
             target = canonical_name(requirement.name)
-            shown = str(requirement)
+            extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+            shown = f"{requirement.name}{extras}{requirement.specifier}"
             if shown in reported:
                 continue
             if target not in complete or target not in info:
