@@ -44,8 +44,10 @@ LEFTOVER, ORPHAN, ORPHAN_FOLDER, REQUIREMENT, BAD_REQUIREMENT = (
 )  # fmt: skip
 _WARNINGS = {ORPHAN, ORPHAN_FOLDER, BAD_REQUIREMENT}
 
-#: files at most this large are read at once; larger ones in chunks of this size
+#: files are read in chunks of this size
 _CHUNK = 1 << 20
+#: files at least this large are hashed on the thread pool
+_LARGE = 256 * 1024
 #: a file changed less than this long before the verification began is not cached (coarse file-system clocks)
 _RACY_NS = 2_000_000_000
 
@@ -268,12 +270,18 @@ def inspect_site(
                     )
                 )
         rows = _record_rows(dist, report)
+        prefix = dist.site + os.sep
+        label = dist.label()
         for relative, digest, size in rows:
-            path = os.path.normpath(os.path.join(dist.site, relative))
+            if os.sep == "/" and "/." not in "/" + relative and "//" not in "/" + relative:
+                path = prefix + relative  # the common case, without the cost of join and normpath
+            else:
+                path = os.path.normpath(os.path.join(dist.site, relative))
             owned.add(path)
-            top = _top_folder(dist.site, path)
-            if top is not None:
-                owned_tops.setdefault(top, set()).add(dist.label())
+            if path.startswith(prefix):
+                first, sep, _ = path[len(prefix) :].partition(os.sep)
+                if sep:
+                    owned_tops.setdefault(prefix + first, set()).add(label)
             if not digest or not (path == root or path.startswith(root + os.sep)):
                 continue
             report.files += 1
@@ -287,7 +295,7 @@ def inspect_site(
                     _file_problem(SIZE, dist, relative, f"file changed (size {stat.st_size}, recorded {size})")
                 )
                 continue
-            line = cache_line(path, digest, stat)
+            line = cache_line(path[len(root) + 1 :], digest, stat)
             if cache is not None and line in cache:
                 report.cached += 1
                 report.cache_entries.add(line)
@@ -311,7 +319,7 @@ def inspect_site(
 
 
 def cache_line(path: str, digest: str, stat: os.stat_result) -> str:
-    """How the cache names a file verified with *digest* in the state *stat* describes."""
+    """How the cache names a file (*path* relative to the environment) verified with *digest* in the state *stat*."""
     return f"{digest}\t{stat.st_size}\t{stat.st_mtime_ns}\t{stat.st_ctime_ns}\t{stat.st_ino}\t{path}"
 
 
@@ -384,28 +392,33 @@ def _egg_info_owned(dist: Distribution, owned: set[str], owned_tops: dict[str, s
 
 
 def _hash_all(items: list[tuple[str, str, str, os.stat_result, Distribution, str]], jobs: int) -> list[str | None]:
-    """The ``algorithm=digest`` of each file of *items*, in order (None when unreadable), on a thread pool."""
-    if not items:
-        return []
-    workers = jobs or min(8, (os.cpu_count() or 1) * 2)
-    if workers <= 1 or len(items) < 64:
-        return [_hash_file(path, digest) for path, _, digest, *_ in items]
-    from concurrent.futures import ThreadPoolExecutor
+    """The ``algorithm=digest`` of each file of *items*, in order (None when unreadable).
 
-    # batches of about equal bytes, several per worker, so one large file does not hold up the rest
-    total = sum(stat.st_size for _, _, _, stat, *_ in items) or 1
-    batch_bytes = max(total // (workers * 4), 1)
-    batches: list[list[tuple[str, str]]] = [[]]
-    size = 0
-    for path, _, digest, stat, *_ in items:
-        if size >= batch_bytes and batches[-1]:
-            batches.append([])
-            size = 0
-        batches[-1].append((path, digest))
-        size += stat.st_size + 4096
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda batch: [_hash_file(p, d) for p, d in batch], batches)
-        return [digest for batch in results for digest in batch]
+    Files of :data:`_LARGE` bytes or more are hashed on a thread pool
+    (``hashlib`` releases the GIL while it hashes them) while this thread
+    hashes the small ones, where threads would only fight over the GIL.
+    """
+    results: list[str | None] = [None] * len(items)
+    workers = jobs - 1 if jobs > 0 else min(4, os.cpu_count() or 1)
+    large = [i for i, item in enumerate(items) if item[3].st_size >= _LARGE] if workers > 0 else []
+    pool = None
+    futures = []
+    if large:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=min(workers, len(large)))
+        futures = [(i, pool.submit(_hash_file, items[i][0], items[i][2])) for i in large]
+    try:
+        chosen = set(large)
+        for index, (path, _, digest, *_) in enumerate(items):
+            if index not in chosen:
+                results[index] = _hash_file(path, digest)
+        for index, future in futures:
+            results[index] = future.result()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return results
 
 
 def _hash_file(path: str, recorded: str) -> str | None:
