@@ -112,13 +112,19 @@ def test_status_all_finds_nox_and_tox_envs_and_half_built_markers(offline: dict[
         (project / folder).mkdir(parents=True)
         (project / folder / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (project / ".nox" / ".tests.incomplete").write_text("1\nhatch\n")  # a hatch-style marker beside a folder
+    (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
+    from hatch.utils.fs import Path as HatchPath  # hatch's own project id, not a copy of its formula
+
+    hatch_venv = tmp_path / "hatch" / "env" / "virtual" / "demo" / HatchPath(project).id / "demo"
+    hatch_venv.mkdir(parents=True)
+    (hatch_venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
     done = run(
         [venvlock(), "status", "--all", "--json"], {**env, "HATCH_DATA_DIR": str(tmp_path / "hatch")}, cwd=project
     )
     by_path = {report["environment"]: report for report in json.loads(done.stdout)}
     nox_env = by_path[str(project / ".nox" / "tests")]
     assert {marker["tool"] for marker in nox_env["markers"]} == {"hatch", "nox"}
-    assert str(project / ".tox" / "py") in by_path
+    assert str(project / ".tox" / "py") in by_path and str(hatch_venv) in by_path
     assert not list(project.rglob("*.lock")), "status created a lock file"
 
 

@@ -109,6 +109,7 @@ def hatch_environments(cwd: str) -> list[str]:
             continue
         for name in names:
             path = os.path.join(storage, name)
-            if not name.startswith(".") and os.path.isdir(path) and read_pyvenv_cfg(path) is not None:
+            half_built = os.path.lexists(os.path.join(storage, f".{name}.incomplete"))
+            if not name.startswith(".") and os.path.isdir(path) and (read_pyvenv_cfg(path) is not None or half_built):
                 found.append(path)
     return found
