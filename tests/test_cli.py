@@ -98,6 +98,8 @@ def test_status_names_the_holder_redacted_and_creates_nothing(env: dict[str, str
         text = run([venvlock(), "status"], env)
         assert f"held (exclusive) by pid {holder.pid}: pip-locked install" in text.stdout, text.stdout
         assert "s3cret" not in text.stdout and "s3cret" not in json.dumps(held)
+        waits = verify({**env, "VENVLOCK_TIMEOUT": "0.3"})  # verify reads under the lock: it waits for the sync
+        assert waits.returncode == 75 and f"pid {holder.pid}" in waits.stderr, waits.stderr
     finally:
         gate.open()
         assert holder.wait(timeout=120) == 0
