@@ -3,9 +3,9 @@
 * The default: ``$VIRTUAL_ENV``, else ``./.venv``.
 * A path: a virtual environment's folder, or an interpreter (its environment).
 * ``--all`` (status): also every folder of ``.nox/`` and ``.tox/`` in the
-  working folder, and this project's hatch environments of type ``virtual`` at
-  hatch's default location (``$HATCH_DATA_DIR``, else the platform's user
-  data folder, then ``env/virtual/<project>/<project id>/``).  Environments
+  working folder, and this project's hatch environments of type ``virtual``
+  or ``venvlock`` at hatch's default location (``$HATCH_DATA_DIR``, else the
+  platform's user data folder, then ``env/<type>/<project>/<project id>/``).  Environments
   configured elsewhere (hatch's ``dirs.env`` or ``path``) are named explicitly.
 """
 
@@ -68,6 +68,10 @@ def _project_root(cwd: str) -> str | None:
         folder = parent
 
 
+#: hatch environment types whose folders are found: hatch's own, and venvlock's hatch plugin's
+HATCH_TYPES = ("virtual", "venvlock")
+
+
 def hatch_data_dir() -> str:
     """hatch's data folder: ``$HATCH_DATA_DIR``, else ``platformdirs.user_data_dir("hatch")``."""
     explicit = os.environ.get("HATCH_DATA_DIR")
@@ -90,12 +94,18 @@ def hatch_project_id(root: str) -> str:
 
 
 def hatch_environments(cwd: str) -> list[str]:
-    """Folders of this project's hatch ``virtual`` environments at hatch's default location."""
+    """Folders of this project's hatch environments (types :data:`HATCH_TYPES`) at hatch's default location."""
     root = _project_root(cwd)
     if root is None:
         return []
-    base = os.path.join(hatch_data_dir(), "env", "virtual")
     project_id = hatch_project_id(root)
+    found: list[str] = []
+    for environment_type in HATCH_TYPES:
+        found.extend(_hatch_environments(os.path.join(hatch_data_dir(), "env", environment_type), project_id))
+    return found
+
+
+def _hatch_environments(base: str, project_id: str) -> list[str]:
     found: list[str] = []
     try:
         projects = sorted(os.listdir(base))

@@ -29,7 +29,9 @@ NOX_PROVISIONED = "nox-provisioned"
 def main(options: argparse.Namespace, extra: list[str]) -> int:
     environments = [environment_at(path, must_exist=False) for path in options.paths]
     if not options.paths:
-        environments.append(environment_at(None, must_exist=False))
+        default = environment_at(None, must_exist=False)
+        if default.exists() or not options.all:
+            environments.append(default)
     if options.all:
         environments.extend(discover(os.getcwd()))
     unique = list(dict.fromkeys(environments))
