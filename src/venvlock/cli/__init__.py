@@ -173,3 +173,7 @@ def _dispatch(options: argparse.Namespace, passed_on: list[str]) -> int:
     except KeyboardInterrupt as interrupt:
         error("interrupted")
         return exit_code(interrupt)
+    except OSError as failure:  # a folder that cannot be read or written: one line, not a traceback
+        where = f": {failure.filename}" if failure.filename else ""
+        error(f"{failure.strerror or failure}{where}")
+        return 1
