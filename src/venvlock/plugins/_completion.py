@@ -106,9 +106,13 @@ def script(shell: str) -> str:
 
 def _run_pip(argv: Sequence[str]) -> int:
     """Hand *argv* to the pip of the environment pip-locked would change (``$VIRTUAL_ENV``, else its own)."""
-    from venvlock.core import Environment
+    from venvlock.core import Environment, VenvlockError
 
-    command = [Environment.current().python, "-m", "pip", *argv]
+    try:
+        python = Environment.current().python
+    except VenvlockError:  # a bad $VIRTUAL_ENV: pip's answers are the same from pip-locked's own pip
+        python = sys.executable
+    command = [python, "-m", "pip", *argv]
     if os.name != "nt":
         try:
             os.execv(command[0], command)
