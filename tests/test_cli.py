@@ -325,6 +325,11 @@ def test_run_with_creation_holds_both_locks_and_passes_signals_on(
     assert wait_for(started.exists, timeout=60)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    started.unlink()
+    proc = subprocess.Popen([venvlock(), "run", "--", sys.executable, "-c", script], env=env)
+    assert wait_for(started.exists, timeout=60)
+    proc.send_signal(signal.SIGINT)  # to venvlock alone (no terminal): passed on, CMD's KeyboardInterrupt ends it
+    assert proc.wait(timeout=30) == 128 + signal.SIGINT
     (after,) = status(env)
     assert after["environment_lock"]["state"] == "free"
 

@@ -311,7 +311,11 @@ def inspect_site(
         elif max(stat.st_mtime_ns, stat.st_ctime_ns) < started_ns - _RACY_NS:
             report.cache_entries.add(line)
 
-    report.problems.extend(_orphans(site_dirs, owned, owned_tops))
+    # the folder of a distribution whose RECORD is missing is reported through that distribution
+    unrecorded = {
+        d.key for d in distributions if d.is_dist_info and not os.path.isfile(os.path.join(d.folder, "RECORD"))
+    }
+    report.problems.extend(_orphans(site_dirs, owned, owned_tops, unrecorded))
     if markers is not None:
         report.requirements_checked = True
         report.problems.extend(_requirement_problems(distributions, by_key, markers))
@@ -469,7 +473,9 @@ def _files_under(folder: str) -> Iterator[str]:
             yield entry.path
 
 
-def _orphans(site_dirs: Iterable[str], owned: set[str], owned_tops: dict[str, set[str]]) -> Iterator[Problem]:
+def _orphans(
+    site_dirs: Iterable[str], owned: set[str], owned_tops: dict[str, set[str]], unrecorded: set[str]
+) -> Iterator[Problem]:
     for site in site_dirs:
         try:
             entries = sorted(os.scandir(site), key=lambda e: e.name)
@@ -480,6 +486,8 @@ def _orphans(site_dirs: Iterable[str], owned: set[str], owned_tops: dict[str, se
                 continue
             owners = owned_tops.get(entry.path)
             if owners is not None and any(o.endswith("\0whole") for o in owners):
+                continue
+            if owners is None and canonical_name(entry.name) in unrecorded:
                 continue
             files = list(_files_under(entry.path))
             if owners is None:
