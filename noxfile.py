@@ -4,6 +4,7 @@ nox -s tests     the default suite (what `.ci/run` runs)
 nox -s stress    100-process stress tests, not in the default suite
 nox -s bench     the benchmarks, side by side with pip, hatch, nox and uv
 nox -s lint      ruff and mypy
+nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def stress(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     quick = ["--quick"] if "--quick" in session.posargs else []
-    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py"):
+    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_verify.py"):
         session.run("python", f"benchmarks/{script}", *quick)
     if "--stress" in session.posargs:
         session.run("python", "benchmarks/bench_pip.py", "--stress")
@@ -46,3 +47,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
     session.run("mypy")
+
+
+@session
+def docs(session: nox.Session) -> None:
+    session.install("-e", ".[docs]")
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        session.run("python", "-m", "mkdocs", "serve", *session.posargs[1:], env=env)
+    else:
+        session.run("python", "-m", "mkdocs", "build", "--strict", *session.posargs, env=env)

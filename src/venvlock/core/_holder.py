@@ -24,10 +24,6 @@ if sys.platform == "win32":
 else:
     from venvlock.core._unix import pid_alive
 
-#: what a redacted password (or a lone token) is shown as, as pip shows it
-REDACTED = "****"
-
-
 class Holder:
     """Who holds a lock, as its holder file says.
 
@@ -60,24 +56,18 @@ def redact(text: str) -> str:
     ``scheme://token@host`` (a lone user part, often a token) becomes
     ``scheme://****@host``.  Anything else is left as it is.
     """
-    if "@" not in text:
-        return text
-    import re
+    from venvlock.core._redact import redact_text
 
-    def hide(match: re.Match[str]) -> str:
-        user, colon, _ = match.group("auth").partition(":")
-        return match.group("scheme") + (f"{user}:{REDACTED}" if colon else REDACTED) + "@"
-
-    return re.sub(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<auth>[^\s/@?#]+)@", hide, text)
+    return redact_text(text)
 
 
 def describe_command(argv: list[str]) -> str:
     """*argv* as one line a shell would take back (``shlex.join``), the program by its base name, redacted."""
-    import shlex
+    from venvlock.core._redact import redact_command
 
     words = list(argv) or [sys.executable]
     words[0] = os.path.basename(words[0]) or words[0]
-    return redact(shlex.join(words))
+    return redact_command(words)
 
 
 def default_purpose() -> str:
