@@ -540,3 +540,15 @@ def test_waiting_line_says_when_the_holder_changed(capsys: pytest.CaptureFixture
     assert "pid 101" in lines[0] and SECRET not in lines[0] and "user:****@" in lines[0]
     assert "after 5s (held by pid 101" in lines[1]
     assert "after 15s (now held by pid 202: hatch run test; before by pid 101)" in lines[2], lines[2]
+
+
+def test_venvlock_run_lends_the_environment_lock_to_uv(env: dict[str, str], venv: Path) -> None:
+    """`venvlock run -- uv ...`: uv takes <env>/.lock itself at once (no UV_LOCK_TIMEOUT is changed)."""
+    command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--"]
+    command += [uv(), "pip", "install", "-v", "--python", str(venv_python(venv)), "beta"]
+    result = run(command, {**env, "UV_LOCK_TIMEOUT": "3"})
+    assert result.returncode == 0, result.stderr
+    # without the hand-off uv waits for the lock held around it, then warns and installs unlocked
+    assert "Failed to acquire environment lock" not in result.stderr, result.stderr
+    assert "Waiting to acquire exclusive lock" not in result.stderr
+    assert not (venv / ".lock.sync.holder").exists() and not (venv / ".lock.holder").exists()  # released
