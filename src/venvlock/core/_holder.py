@@ -24,6 +24,7 @@ if sys.platform == "win32":
 else:
     from venvlock.core._unix import pid_alive
 
+
 class Holder:
     """Who holds a lock, as its holder file says.
 
