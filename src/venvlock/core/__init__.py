@@ -64,7 +64,7 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:
     """Run *command* as the installer child under *hold*; return its exit code.
 
-    The child inherits the locked descriptor (``hold.fd``), so it keeps the
+    The child inherits the locked descriptors (``hold.fds``), so it keeps the
     lock if this process is killed; Ctrl-C waits a while for the child.
     """
     from venvlock.core._defaults import run_installer as run
