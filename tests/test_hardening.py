@@ -552,3 +552,25 @@ def test_venvlock_run_lends_the_environment_lock_to_uv(env: dict[str, str], venv
     assert "Failed to acquire environment lock" not in result.stderr, result.stderr
     assert "Waiting to acquire exclusive lock" not in result.stderr
     assert not (venv / ".lock.sync.holder").exists() and not (venv / ".lock.holder").exists()  # released
+
+
+def test_hatch_marker_and_holder_carry_no_credentials(tmp_path: Path, offline: dict[str, str]) -> None:
+    """Before: `.<name>.incomplete` and the holder file held the whole command line, password included."""
+    pytest.importorskip("hatch")
+    from test_hatch import HatchProject, finish, incomplete_marker
+
+    project = HatchProject(tmp_path / "proj", offline)
+    project.configure(project_dependencies=(), env_dependencies=("beta>=1",))
+    env_path = project.env_path()
+    gate = Gate(tmp_path / "gate")
+    url = f"https://user:{SECRET}@index.invalid/simple"
+    running = project.start("run", "python", "-c", "import sys", url, HOOK_GATE=str(gate.folder))
+    try:
+        assert wait_for(gate.started, timeout=120), "the creation never reached its pre-install command"
+        marker = incomplete_marker(env_path).read_text()
+        holder = Path(str(env_path.parent / f".{env_path.name}.create.lock") + ".holder").read_text()
+    finally:
+        gate.open()
+    assert finish(running)[0] == 0
+    assert marker == "incomplete\n", marker  # no command line at all
+    assert SECRET not in holder and "https://user:****@index.invalid/simple" in holder, holder
