@@ -49,7 +49,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from venvlock.core import Environment, LockHold, SyncResult, Verdict
+    from venvlock.core import Environment, Holder, LockHold, SyncResult, Verdict
 
 #: exit status of commands for a bad setting or usage
 EX_USAGE = 2
@@ -255,6 +255,20 @@ class Adapter:
             environment, purpose=purpose or self.purpose, quiet=self.quiet, default_timeout=default_timeout
         ) as hold:
             yield hold
+
+    @staticmethod
+    def creation_holder(environment: Environment) -> Holder | None:
+        """Who holds the creation lock of *environment* exclusively now, as its holder file says (None: nobody known).
+
+        Only a live process counts.  For an adapter deciding whether to wait
+        for a creation in progress (:meth:`using_lock` waits for it) rather
+        than to queue for the lock itself.
+        """
+        from venvlock.core import hooks
+        from venvlock.core._lock import read_holder
+
+        holder = read_holder(hooks().venvlock_creation_lock_path(environment=environment))
+        return holder if holder is not None and holder.alive else None
 
     @contextmanager
     def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold | None]:

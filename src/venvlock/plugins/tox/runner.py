@@ -64,6 +64,8 @@ INCOMPLETE_SUFFIX = ".incomplete"
 _CHANGING_RUN_IDS = ("venv", "uv-sync", "uv_sync")
 #: the holds are long (a run's commands): wait for them as long as they last unless VENVLOCK_TIMEOUT says otherwise
 WAIT_FOREVER = -1.0
+#: how long to look for a creator naming itself before queueing for the creation lock
+HOLDER_GRACE_SECONDS = 0.2
 
 
 class NeedsExclusive(BaseException):
@@ -75,7 +77,11 @@ class NeedsExclusive(BaseException):
 
 _MODE_SHARED = "shared"
 _MODE_EXCLUSIVE = "exclusive"
-_MODE_SKIPPING = "skipping"
+_DONE = "done"
+_UNLOCKED = "unlocked"
+_LOOK_AGAIN = "look again"
+
+Generation = tuple[int, int, int] | None
 
 
 class Guard:
@@ -86,6 +92,7 @@ class Guard:
         self.mode: str | None = None
         self.installing = False
         self.skipping = False
+        self._seen: Generation = None
         self._shared = ExitStack()
         self.adapter = Adapter("tox", purpose=describe_command(["tox", *sys.argv[1:]]))
 
@@ -120,20 +127,23 @@ class Guard:
     # ---------------------------------------------------------------------------------------------
     def setup(self, original: Callable[[], None]) -> None:
         """Run tox's *original* setup as described in the module docstring; leaves the lock held shared."""
+        recreate = bool(self.tox_env.conf["recreate"])
         try:
-            shared_first = not self.tox_env.conf["recreate"] and self.looks_complete()
+            shared_first = not recreate and self.looks_complete()
+            self._seen = self._generation()
             while True:
                 if shared_first and self._shared_setup(original):
                     return
-                generation = self._exclusive_setup(original)
-                if generation is None:  # no lock to be had here: tox's own setup ran, as stock tox's would
+                outcome, generation = self._exclusive_setup(original, recreate=recreate)
+                if outcome == _UNLOCKED:  # no lock to be had here: tox's own setup ran, as stock tox's would
                     return
-                if self._take_shared() and self._generation() == generation:
-                    return  # nobody changed the environment since our setup
-                # someone changed it between our exclusive and shared holds: look again
-                self.release()
-                self._reset()
-                shared_first = True
+                if outcome == _DONE:
+                    if self._take_shared() and self._generation() == generation:
+                        return  # nobody changed the environment since our setup
+                    self.release()  # someone changed it between our exclusive and shared holds
+                    self._reset()
+                    recreate = False  # a recreation asked for is done (ours), what is there now is newer
+                shared_first = True  # look again, sharing
         except VenvlockError as error:
             self.release()
             raise Fail(str(error)) from None
@@ -143,7 +153,7 @@ class Guard:
         hold = self._shared.enter_context(self.adapter.using_lock(self.environment, default_timeout=WAIT_FOREVER))
         return hold.locked
 
-    def _generation(self) -> tuple[int, int, int] | None:
+    def _generation(self) -> Generation:
         """What changes when tox sets the environment up anew: its ``.tox-info.json`` (rewritten by replacing)."""
         if self.marker.present():
             return None
@@ -165,6 +175,7 @@ class Guard:
         try:
             original()
         except NeedsExclusive:
+            self._seen = self._generation()
             self._reset()
             self.release()
             return False
@@ -179,12 +190,24 @@ class Guard:
         finally:
             self.mode = None
 
-    def _exclusive_setup(self, original: Callable[[], None]) -> tuple[int, int, int] | None:
-        """tox's setup under the exclusive creation lock, marked half-built until done; the result's generation."""
+    def _exclusive_setup(self, original: Callable[[], None], *, recreate: bool) -> tuple[str, Generation]:
+        """tox's setup under the exclusive creation lock, marked half-built until done.
+
+        Returns ``(_DONE, generation of the result)``; ``(_UNLOCKED, None)``
+        when no lock could be had (tox's setup ran unlocked); ``(_LOOK_AGAIN,
+        None)`` when another run set the environment up while this one waited
+        (nothing was done: a shared setup may do now).
+        """
+        if not recreate and self._creation_in_progress():
+            # another run is creating or changing it: wait for that sharing, then look, rather than queue for
+            # the lock behind the commands of every run that comes after it
+            return _LOOK_AGAIN, None
         with self.adapter.creation_lock(self.environment, default_timeout=WAIT_FOREVER) as hold:
             if hold is None or not hold.locked:
                 self._unlocked_setup(original)
-                return None
+                return _UNLOCKED, None
+            if not recreate and self.looks_complete() and self._generation() != self._seen:
+                return _LOOK_AGAIN, None
             leftover = self.marker.present() and os.path.lexists(self.folder)
             self.marker.set(f"{os.getpid()}\n{self.adapter.purpose}\n")
             self.mode = _MODE_EXCLUSIVE
@@ -204,7 +227,18 @@ class Guard:
             finally:
                 self.mode = None
             self.marker.clear()
-            return self._generation()
+            return _DONE, self._generation()
+
+    def _creation_in_progress(self) -> bool:
+        """Whether another process holds the creation lock exclusively now (a holder names itself just after)."""
+        deadline = time.monotonic() + HOLDER_GRACE_SECONDS
+        while True:
+            holder = self.adapter.creation_holder(self.environment)
+            if holder is not None:
+                return holder.pid != os.getpid()
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def _reset(self) -> None:
         """Forget the stopped shared attempt, so that tox's setup runs again from its start."""
