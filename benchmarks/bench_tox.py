@@ -90,7 +90,7 @@ def main() -> None:
         eight = statistics.median(cold_8(env) for _ in range(cold_repeat))
         stock_eight = cold_8(stock_env, allow_failures=True)
         stock_failed = FAILURES[-1]
-        timed(tox, stock_env, cwd=project)  # an environment for the no-op floor
+        cold(env)  # an environment for the no-op floor (stock's concurrent runs may have left it broken)
         floor = concurrent([tox] * 8, stock_env, cwd=project, allow_failures=True)
         print(f"# cold runs (no .tox): medians of {cold_repeat}")
         print(row("venvlock 8 concurrent cold tox -e py", eight, "1 cold run", one, "target <= 1.5"))

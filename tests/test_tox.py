@@ -14,6 +14,7 @@ skip when this machine does not provoke the race.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -22,7 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from support import check_intact, offline_env, run_many, scripts_dir, site_packages, wait_for
+from support import (
+    build_gated_project,
+    check_intact,
+    offline_env,
+    run_many,
+    scripts_dir,
+    site_packages,
+    wait_for,
+)
 
 TOX = str(scripts_dir() / "tox")
 #: dependencies with many files, whose concurrent installs break environments
@@ -251,6 +260,22 @@ def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str]
     (recreated_start,) = [s for pid, (s, _, _) in runs.items() if pid != running.pid]
     assert recreated_start > end
     assert problems_of(project) == []
+
+
+def test_packaged_runs_never_reinstall_under_running_commands(tmp_path: Path, env: dict[str, str]) -> None:
+    """tox reinstalls the project's wheel on every run: with venvlock that waits for other runs' commands."""
+    project = build_gated_project(tmp_path, name="project")  # an in-tree build backend: builds offline
+    write_project(project, extra="package = wheel")
+    (project / "tox.ini").write_text((project / "tox.ini").read_text().replace("skipsdist = true", ""))
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "stamps.log").unlink()
+    results = run_many([tox("-e", "py", "--", "1")] * 3, env=env, cwd=project)
+    assert_all_ok(results, project)
+    assert sum("install_package>" in r.stdout for r in results) == 3  # tox's reinstall happened in every run
+    runs = sorted(stamps(project).values())
+    assert len(runs) == 3 and all(still_there for _, _, still_there in runs)
+    for (_, end, _), (next_start, _, _) in itertools.pairwise(runs):
+        assert end is not None and next_start >= end, f"a reinstall ran beside a command: {runs}"
 
 
 def test_setup_killed_halfway_is_rebuilt(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:

@@ -257,6 +257,14 @@ class Adapter:
             yield hold
 
     @staticmethod
+    def creation_lock_path(environment: Environment) -> str:
+        """The creation lock file of *environment* (it need not exist)."""
+        from venvlock.core import hooks
+
+        path: str = hooks().venvlock_creation_lock_path(environment=environment)
+        return path
+
+    @staticmethod
     def creation_holder(environment: Environment) -> Holder | None:
         """Who holds the creation lock of *environment* exclusively now, as its holder file says (None: nobody known).
 
@@ -264,10 +272,9 @@ class Adapter:
         for a creation in progress (:meth:`using_lock` waits for it) rather
         than to queue for the lock itself.
         """
-        from venvlock.core import hooks
         from venvlock.core._lock import read_holder
 
-        holder = read_holder(hooks().venvlock_creation_lock_path(environment=environment))
+        holder = read_holder(Adapter.creation_lock_path(environment))
         return holder if holder is not None and holder.alive else None
 
     @contextmanager

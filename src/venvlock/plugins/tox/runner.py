@@ -65,7 +65,7 @@ _CHANGING_RUN_IDS = ("venv", "uv-sync", "uv_sync")
 #: the holds are long (a run's commands): wait for them as long as they last unless VENVLOCK_TIMEOUT says otherwise
 WAIT_FOREVER = -1.0
 #: how long to look for a creator naming itself before queueing for the creation lock
-HOLDER_GRACE_SECONDS = 0.2
+HOLDER_GRACE_SECONDS = 0.1
 
 
 class NeedsExclusive(BaseException):
@@ -93,6 +93,7 @@ class Guard:
         self.installing = False
         self.skipping = False
         self._seen: Generation = None
+        self._probe_failed = False
         self._shared = ExitStack()
         self.adapter = Adapter("tox", purpose=describe_command(["tox", *sys.argv[1:]]))
 
@@ -175,6 +176,7 @@ class Guard:
         try:
             original()
         except NeedsExclusive:
+            self._probe_failed = True
             self._seen = self._generation()
             self._reset()
             self.release()
@@ -230,8 +232,14 @@ class Guard:
             return _DONE, self._generation()
 
     def _creation_in_progress(self) -> bool:
-        """Whether another process holds the creation lock exclusively now (a holder names itself just after)."""
-        deadline = time.monotonic() + HOLDER_GRACE_SECONDS
+        """Whether another process holds the creation lock exclusively now.
+
+        A holder names itself just after it locks: when other runs are about
+        (the lock file is there) and this run has not just found the
+        environment needing a change, look for a name a moment longer.
+        """
+        grace = not self._probe_failed and os.path.exists(self.adapter.creation_lock_path(self.environment))
+        deadline = time.monotonic() + (HOLDER_GRACE_SECONDS if grace else 0.0)
         while True:
             holder = self.adapter.creation_holder(self.environment)
             if holder is not None:
