@@ -271,6 +271,10 @@ class Guard:
         if self.mode != _MODE_SHARED:
             yield
             return
+        try:  # the interpreter discovery (slow, touches no folder of the environment) before taking turns
+            getattr(self.tox_env, "base_python", None)
+        except Exception:  # tox raises it again at its own place, inside the block
+            pass
         with self.adapter.environment_lock(self.environment):
             yield
 
