@@ -4,6 +4,7 @@ nox -s tests     the default suite (what `.ci/run` runs)
 nox -s stress    100-process stress tests, not in the default suite
 nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox and uv
 nox -s lint      ruff and mypy
+nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
 """
 
 from __future__ import annotations
@@ -46,3 +47,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
     session.run("mypy")
+
+
+@session
+def docs(session: nox.Session) -> None:
+    session.install("-e", ".[docs]")
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        session.run("python", "-m", "mkdocs", "serve", *session.posargs[1:], env=env)
+    else:
+        session.run("python", "-m", "mkdocs", "build", "--strict", *session.posargs, env=env)

@@ -161,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pip-locked`` command."""
     args = list(sys.argv[1:] if argv is None else argv)
     index = find_command(args)
+    if "PIP_AUTO_COMPLETE" in os.environ or (index is not None and args[index] == "completion"):
+        from venvlock.plugins import _completion  # pip's completion, bound to pip-locked
+
+        return _completion.main(args)
     if index is None and (not args or "-h" in args or "--help" in args):
         print(HELP, end="")
         return 0
