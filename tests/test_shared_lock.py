@@ -129,13 +129,13 @@ def test_killed_shared_holder_releases(tmp_path: Path) -> None:
     assert "running commands" not in err, "a dead shared holder was named as holding the lock"
 
 
-def test_release_in_process_after_an_error(tmp_path: Path) -> None:
+def test_release_in_process_after_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Leaving the block by an exception releases the lock and removes the holder file."""
     from venvlock.adapter import Adapter
 
     adapter = Adapter("test", purpose="in-process")
     environment = adapter.environment(str(tmp_path / "env"))
-    os.environ.pop("VENVLOCK_TIMEOUT", None)
+    monkeypatch.delenv("VENVLOCK_TIMEOUT", raising=False)
     with pytest.raises(RuntimeError), adapter.using_lock(environment) as hold:
         assert hold.locked
         assert (tmp_path / f".env.create.lock.holder.{os.getpid()}").exists()
