@@ -278,6 +278,24 @@ def test_packaged_runs_never_reinstall_under_running_commands(tmp_path: Path, en
         assert end is not None and next_start >= end, f"a reinstall ran beside a command: {runs}"
 
 
+def test_uv_lock_runner_runs_take_turns(tmp_path: Path, env: dict[str, str]) -> None:
+    """tox-uv's ``uv-venv-lock-runner`` runs ``uv sync`` every time: its runs pass, a sync never beside commands."""
+    project = write_project(tmp_path / "project", runner="uv-venv-lock-runner")
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "project"\nversion = "1.0"\nrequires-python = ">=3.10"\ndependencies = ["alpha"]\n'
+        "\n[tool.uv]\npackage = false\n"
+    )
+    locked = subprocess.run([str(scripts_dir() / "uv"), "lock"], cwd=project, env=env, capture_output=True, text=True)
+    assert locked.returncode == 0, locked.stderr
+    results = run_many([tox("-e", "py", "--", "1")] * 3, env=env, cwd=project)
+    assert_all_ok(results, project)
+    assert all("uv-sync>" in r.stdout for r in results)
+    runs = sorted(stamps(project).values())
+    assert len(runs) == 3 and all(still_there for _, _, still_there in runs)
+    for (_, end, _), (next_start, _, _) in itertools.pairwise(runs):
+        assert end is not None and next_start >= end, f"a uv sync ran beside a command: {runs}"
+
+
 def test_setup_killed_halfway_is_rebuilt(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
     """SIGKILL while tox installs the deps; the next run rebuilds the environment and passes."""
     flag = tmp_path / "hang"

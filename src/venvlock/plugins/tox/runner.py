@@ -463,25 +463,18 @@ class LockedRun(_Base):
         judged = judged_arguments(self, arguments) if guard.mode != _MODE_SHARED else None
         guard.install(install, judged)
 
-    def execute(
-        self,
-        cmd: Any,
-        stdin: Any,
-        show: bool | None = None,
-        cwd: Path | None = None,
-        run_id: str = "",
-        executor: Any = None,
-        *,
-        capture: bool = False,
-    ) -> Outcome:
+    def execute(self, cmd: Any, stdin: Any, *args: Any, **kwargs: Any) -> Outcome:
+        """tox's ``execute(cmd, stdin, show, cwd, run_id, executor, *, capture)``, passed through as called."""
         guard = self._venvlock_guard
+        if guard is None or guard.mode is None:
+            return super().execute(cmd, stdin, *args, **kwargs)
+        cwd = kwargs["cwd"] if "cwd" in kwargs else (args[1] if len(args) > 1 else None)
+        run_id = kwargs["run_id"] if "run_id" in kwargs else (args[2] if len(args) > 2 else "")
 
         def run() -> Outcome:
-            return super(LockedRun, self).execute(cmd, stdin, show, cwd, run_id, executor, capture=capture)
+            return super(LockedRun, self).execute(cmd, stdin, *args, **kwargs)
 
-        if guard is None or guard.mode is None:
-            return run()
-        return guard.execute(run, cmd, run_id, cwd)
+        return guard.execute(run, cmd, str(run_id or ""), cwd)
 
 
 _made: dict[type, type] = {}
