@@ -44,8 +44,11 @@ log, seconds = sys.argv[1], float(sys.argv[2])
 import alpha
 with open(log, "a") as file:
     file.write(f"start {os.getppid()} {time.time():.6f}\\n")
-time.sleep(seconds)
-still_there = os.path.exists(alpha.__file__)
+still_there, deadline = True, time.monotonic() + seconds
+while time.monotonic() < deadline:  # the environment must stay there all along, not only at the end
+    still_there = still_there and os.path.exists(alpha.__file__)
+    time.sleep(0.005)
+still_there = still_there and os.path.exists(alpha.__file__)
 with open(log, "a") as file:
     file.write(f"end {os.getppid()} {time.time():.6f} {still_there}\\n")
 sys.exit(0 if still_there else 3)
