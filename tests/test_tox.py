@@ -14,6 +14,7 @@ skip when this machine does not provoke the race.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import signal
@@ -34,6 +35,8 @@ from support import (
 )
 
 TOX = str(scripts_dir() / "tox")
+#: tox-uv's runners are tested when tox-uv is installed beside tox (the test extra installs it)
+needs_tox_uv = pytest.mark.skipif(importlib.util.find_spec("tox_uv") is None, reason="tox-uv is not installed")
 #: dependencies with many files, whose concurrent installs break environments
 HEAVY_DEPS = ("alpha", "heavy0", "heavy1")
 Killed = list[subprocess.Popen[str]]
@@ -229,7 +232,7 @@ def test_concurrent_fresh_runs_then_added_dependency(tmp_path: Path, env: dict[s
     assert not (project / ".tox" / ".py.incomplete").exists()
 
 
-@pytest.mark.parametrize("runner", ["virtualenv", "uv-venv-runner"])
+@pytest.mark.parametrize("runner", ["virtualenv", pytest.param("uv-venv-runner", marks=needs_tox_uv)])
 def test_noop_runs_run_their_commands_at_the_same_time(tmp_path: Path, env: dict[str, str], runner: str) -> None:
     """4 concurrent no-op runs whose command sleeps 2 s: every command starts before any ends."""
     project = write_project(tmp_path / "project", runner=runner)
@@ -281,6 +284,7 @@ def test_packaged_runs_never_reinstall_under_running_commands(tmp_path: Path, en
         assert end is not None and next_start >= end, f"a reinstall ran beside a command: {runs}"
 
 
+@needs_tox_uv
 def test_uv_lock_runner_runs_take_turns(tmp_path: Path, env: dict[str, str]) -> None:
     """tox-uv's ``uv-venv-lock-runner`` runs ``uv sync`` every time: its runs pass, a sync never beside commands."""
     project = write_project(tmp_path / "project", runner="uv-venv-lock-runner")
