@@ -35,7 +35,7 @@ def stress(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     quick = ["--quick"] if "--quick" in session.posargs else []
-    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_tox.py"):
+    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_tox.py", "bench_verify.py"):
         session.run("python", f"benchmarks/{script}", *quick)
     if "--stress" in session.posargs:
         session.run("python", "benchmarks/bench_pip.py", "--stress")

@@ -147,3 +147,17 @@ def test_release_in_process_after_an_error(tmp_path: Path, monkeypatch: pytest.M
     assert writer.returncode == 0, err
     assert time.monotonic() - start < 30
     assert _lock_file(tmp_path).exists()
+
+
+def test_probe_names_a_shared_holder(tmp_path: Path) -> None:
+    """``venvlock status``'s probe sees the lock held shared and names the reader from its own holder file."""
+    from venvlock.core import probe_lock
+
+    log = tmp_path / "log"
+    reader = _start(tmp_path, "shared", 2.0)
+    assert wait_for(lambda: _started(log, 1), timeout=30)
+    state = probe_lock(str(_lock_file(tmp_path)))
+    reader.wait(60)
+    assert state.state == "shared"
+    assert state.holder is not None and state.holder.pid == reader.pid
+    assert state.holder.command == f"holder shared {reader.pid}"
