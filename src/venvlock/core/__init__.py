@@ -13,6 +13,9 @@ Public names (everything an adapter or plugin may use):
   sync, without loading plugins (the fast path of a no-op).
 * :func:`redact`: a text with the credentials of its URLs hidden (``user:****@``),
   for every command line an adapter writes or prints.
+* :func:`shared_lock`: hold the creation lock *shared* (readers of an
+  environment, such as a tox run's commands, side by side; never beside a
+  creation).
 * :func:`probe_lock`: whether a lock file is held now (shared or exclusive)
   and by whom since when, without taking it for longer than an instant and
   without creating anything (:class:`~venvlock.core._probe.LockState`).
@@ -41,6 +44,7 @@ from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from contextlib import AbstractContextManager
 
     from venvlock.core._integrity import Report
     from venvlock.core._probe import LockState
@@ -59,6 +63,26 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
     from venvlock.core._sync import recorded_sync as lookup
 
     return lookup(environment, request)
+
+
+def shared_lock(
+    environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
+) -> AbstractContextManager[LockHold]:
+    """A context manager holding *environment*'s creation lock shared (see :mod:`venvlock.core._shared_lock`).
+
+    Waits while a creation holds it exclusively, reporting through
+    ``venvlock_waiting``; many shared holders hold it at once.
+    """
+    from venvlock.core._shared_lock import hold_shared
+
+    lock_path: str = hooks().venvlock_creation_lock_path(environment=environment)
+
+    def waiting(holder: Holder | None, waited: float) -> None:
+        hooks().venvlock_waiting(
+            environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
+        )
+
+    return hold_shared(environment, lock_path, purpose=purpose, on_waiting=waiting, default_timeout=default_timeout)
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:
@@ -108,5 +132,6 @@ __all__ = [
     "recorded_sync",
     "redact",
     "run_installer",
+    "shared_lock",
     "verify_environment",
 ]

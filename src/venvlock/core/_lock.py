@@ -165,6 +165,27 @@ def _unavailable(environment: Environment, lock_path: str, error: OSError) -> Lo
     return LockUnavailableError(error.errno or errno.EIO, message)
 
 
+def unlockable(environment: Environment, lock_path: str, error: OSError, *, folder_made: bool) -> None:
+    """Decide about a lock file that could not be locked: warn and return (go on unlocked), or raise.
+
+    Going on unlocked is only for a read-only environment (or a file system
+    without locks) and, where venvlock does not make the folder, a folder
+    that is not there yet (nothing to protect); anything else (a symbolic link
+    at the lock path, a file of another user in a writable folder) raises
+    :class:`LockUnavailableError`.
+    """
+    folder = os.path.dirname(lock_path)
+    if error.errno == errno.ENOENT and not folder_made:
+        _warn(f"cannot lock environment {environment.name} (its folder {folder} does not exist); going on")
+    elif _read_only(folder, error):
+        _warn(
+            f"cannot lock environment {environment.name} ({error.strerror}: {display_path(lock_path)}); "
+            "a read-only environment: going on unlocked"
+        )
+    else:
+        raise _unavailable(environment, lock_path, error) from error
+
+
 @contextmanager
 def hold(
     environment: Environment,
@@ -229,15 +250,7 @@ def hold(
         except OSError as error:
             if isinstance(error, LockTimeoutError):
                 raise
-            if error.errno == errno.ENOENT and not create_folder:
-                _warn(f"cannot lock environment {environment.name} (its folder {folder} does not exist); going on")
-            elif _read_only(folder, error):
-                _warn(
-                    f"cannot lock environment {environment.name} ({error.strerror}: {display_path(lock_path)}); "
-                    "a read-only environment: going on unlocked"
-                )
-            else:
-                raise _unavailable(environment, lock_path, error) from error
+            unlockable(environment, lock_path, error, folder_made=create_folder)  # raises unless read-only
             yield LockHold(lock_path, locked=False)
             return
 
