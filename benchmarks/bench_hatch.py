@@ -17,7 +17,7 @@
    creation never overlapped.
 4. Information: one cold run, venvlock vs virtual.
 
-The project is the test suite's (``tests/test_hatch.py``): a tiny in-tree
+The project is the test suite's (``tests/helpers/hatch_project.py``): a tiny in-tree
 build backend, and dependencies from local wheels (no network).
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from _common import build_wheel, concurrent, offline_env, prepare_sources, row, timed
 
-from test_hatch import HATCH, IMPORTS, HatchProject  # the tests' project and its hatch
+from helpers.hatch_project import HATCH, IMPORTS, HatchProject  # the tests' project and its hatch
 
 # the tests' dependency tree: alpha -> beta, gamma[fast] -> delta
 WHEELS = [

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import site
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,3 +87,14 @@ def venv(tmp_path: Path) -> Path:
     make_venv(path)
     install_probe(path)
     return path
+
+
+@pytest.fixture
+def killed() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes to kill (with their whole process group) when the test ends."""
+    processes: list[subprocess.Popen[str]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -14,24 +14,17 @@
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
-import io
 import os
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from helpers.wheel_writer import copy_into, record_hash, write_wheel
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _record_hash(data: bytes) -> str:
-    digest = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def build_wheel(
@@ -51,7 +44,6 @@ def build_wheel(
     *files* extra modules, *data_files* files under ``.data/data/share/<name>/``,
     each padded with *payload* bytes.
     """
-    dest.mkdir(parents=True, exist_ok=True)
     module = name.replace("-", "_")
     dist = f"{module}-{version}"
     entries: list[tuple[str, bytes]] = [(f"{module}/__init__.py", f'__version__ = "{version}"\n'.encode())]
@@ -60,29 +52,7 @@ def build_wheel(
         entries.append((f"{module}/part_{i}.py", f"VALUE = {i}  # {version}\n".encode() + pad))
     for i in range(data_files):
         entries.append((f"{dist}.data/data/share/{module}/notebook.d/file_{i}.json", f'{{"n": {i}}}\n'.encode() + pad))
-    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    metadata += [f"Requires-Dist: {r}" for r in requires]
-    for extra, reqs in (extras or {}).items():
-        metadata.append(f"Provides-Extra: {extra}")
-        metadata += [f"Requires-Dist: {r}; extra == '{extra}'" if ";" not in r else f"Requires-Dist: {r}" for r in reqs]
-    entries.append((f"{dist}.dist-info/METADATA", ("\n".join(metadata) + "\n").encode()))
-    entries.append(
-        (
-            f"{dist}.dist-info/WHEEL",
-            b"Wheel-Version: 1.0\nGenerator: venvlock-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        )
-    )
-    record = io.StringIO()
-    writer = csv.writer(record, lineterminator="\n")
-    for path, data in entries:
-        writer.writerow([path, _record_hash(data), len(data)])
-    writer.writerow([f"{dist}.dist-info/RECORD", "", ""])
-    entries.append((f"{dist}.dist-info/RECORD", record.getvalue().encode()))
-    wheel = dest / f"{dist}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in entries:
-            archive.writestr(path, data)
-    return wheel
+    return dest / write_wheel(dest, name, version, entries, requires=requires, extras=extras)
 
 
 def build_wheelhouse(dest: Path, specs: Iterable[tuple[str, str, Sequence[str]]], **kwargs: int) -> Path:
@@ -172,7 +142,7 @@ def check_intact(venv: Path) -> list[str]:
                 file = (site / row[0]).resolve()
                 if not file.exists():
                     problems.append(f"{folder}: missing {row[0]}")
-                elif _record_hash(file.read_bytes()) != row[1]:
+                elif record_hash(file.read_bytes()) != row[1]:
                     problems.append(f"{folder}: hash mismatch {row[0]}")
     return problems
 
@@ -246,7 +216,9 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.02) -> bool: 
 
 GATED_BACKEND = '''\
 """A PEP 517 backend whose build waits at a gate: lets tests hold an installer mid-run, for real."""
-import base64, hashlib, os, time, zipfile
+import os, time
+
+from wheel_writer import write_wheel
 
 NAME = {name!r}
 VERSION = {version!r}
@@ -262,28 +234,11 @@ def _gate():
         time.sleep(0.02)
 
 
-def _hash(data):
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     _gate()
     module = NAME.replace("-", "_")
-    dist = "%s-%s" % (module, VERSION)
-    files = [
-        (module + "/__init__.py", b"GATED = True\\n"),
-        (dist + ".dist-info/METADATA", ("Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (NAME, VERSION))
-         .encode()),
-        (dist + ".dist-info/WHEEL",
-         b"Wheel-Version: 1.0\\nGenerator: gated\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"),
-    ]
-    record = "".join("%s,%s,%d\\n" % (p, _hash(d), len(d)) for p, d in files) + dist + ".dist-info/RECORD,,\\n"
-    files.append((dist + ".dist-info/RECORD", record.encode()))
-    name = dist + "-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
-        for path, data in files:
-            archive.writestr(path, data)
-    return name
+    files = [(module + "/__init__.py", b"GATED = True\\n")]
+    return write_wheel(wheel_directory, NAME, VERSION, files, generator="gated")
 
 
 def get_requires_for_build_wheel(config_settings=None):
@@ -305,6 +260,7 @@ def build_gated_project(dest: Path, name: str = "gated", version: str = "1.0") -
         f'[project]\nname = "{name}"\nversion = "{version}"\n'
     )
     (project / "gated_backend.py").write_text(GATED_BACKEND.format(name=name, version=version))
+    copy_into(project)
     return project
 
 
@@ -324,37 +280,22 @@ class Gate:
 
 EDITABLE_BACKEND = '''\
 """A PEP 517/660 backend with no build dependencies: wheels and editable wheels, offline."""
-import base64, hashlib, os, zipfile
+import os
+
+from wheel_writer import write_wheel
 
 NAME = {name!r}
 VERSION = {version!r}
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
-def _hash(data):
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def _wheel(directory, editable):
     module = NAME.replace("-", "_")
-    dist = "%s-%s" % (module, VERSION)
     if editable:
         files = [("_%s_editable.pth" % module, (os.path.join(ROOT, "src") + "\\n").encode())]
     else:
         files = [(module + "/__init__.py", b"")]
-    files += [
-        (dist + ".dist-info/METADATA", ("Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (NAME, VERSION))
-         .encode()),
-        (dist + ".dist-info/WHEEL",
-         b"Wheel-Version: 1.0\\nGenerator: editable\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"),
-    ]
-    record = "".join("%s,%s,%d\\n" % (p, _hash(d), len(d)) for p, d in files) + dist + ".dist-info/RECORD,,\\n"
-    files.append((dist + ".dist-info/RECORD", record.encode()))
-    name = dist + "-py3-none-any.whl"
-    with zipfile.ZipFile(os.path.join(directory, name), "w") as archive:
-        for path, data in files:
-            archive.writestr(path, data)
-    return name
+    return write_wheel(directory, NAME, VERSION, files, generator="editable")
 
 
 def get_requires_for_build_wheel(config_settings=None):
@@ -384,4 +325,5 @@ def build_editable_project(dest: Path, name: str = "local", version: str = "0.1"
         f'[project]\nname = "{name}"\nversion = "{version}"\n'
     )
     (project / "editable_backend.py").write_text(EDITABLE_BACKEND.format(name=name, version=version))
+    copy_into(project)
     return project

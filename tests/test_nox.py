@@ -9,31 +9,30 @@ provoked).
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support import (
-    build_wheel,
-    check_intact,
-    install_probe,
-    offline_env,
-    pip_locked,
-    read_probe,
-    run_many,
-    site_packages,
-    venv_python,
-    wait_for,
+from helpers.nox_project import (
+    build_nox_wheels,
+    describe,
+    nox_command,
+    nox_env,
+    other_python,
+    run_nox,
+    start_nox,
+    venv_problems,
+    write_project,
 )
+from support import install_probe, read_probe, run_many, site_packages, wait_for
 
 nox = pytest.importorskip("nox")
 pytest.importorskip("virtualenv")
@@ -42,219 +41,32 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="kills process groups; P
 from venvlock.plugins.nox import _patch  # noqa: E402
 from venvlock.plugins.nox import sessions as nox_sessions  # noqa: E402
 
-IMPORTS = "import alpha, beta, gamma, delta, eps, zeta, eta"
-Completed = subprocess.CompletedProcess[str]
 Env = dict[str, str]
 Killed = list[subprocess.Popen[str]]
 
-NOXFILE = '''
-import os
-import sys
-
-import nox
-
-if os.environ.get("TEST_CHANGED_NOX"):  # a nox whose internals differ: friendly_name no longer a property
-    import functools
-    from nox.sessions import SessionRunner
-
-    SessionRunner.friendly_name = functools.cached_property(SessionRunner.friendly_name.fget)
-    SessionRunner.friendly_name.__set_name__(SessionRunner, "friendly_name")
-if os.environ.get("TEST_PLAIN"):
-    session = nox.session
-else:
-    from venvlock.plugins.nox import session
-if os.environ.get("TEST_PROTECT_ALL"):
-    import venvlock.plugins.nox
-
-    venvlock.plugins.nox.protect_all()
-if os.environ.get("TEST_IMPORT_TWICE"):
-    for name in [m for m in sys.modules if m.startswith("venvlock.plugins.nox")]:
-        del sys.modules[name]
-    from venvlock.plugins.nox import session
-
-BACKEND = os.environ.get("TEST_BACKEND", "virtualenv")
-PYTHONS = os.environ.get("TEST_PYTHONS", "").split(",")
-IMPORTS = "import alpha, beta, gamma, delta, eps, zeta, eta"
-HANG = "import pathlib, sys, time; pathlib.Path(sys.argv[1]).touch(); time.sleep(120)"
-
-
-def hang_if_asked(session, step):
-    """Touch $TEST_HANG and sleep when $TEST_HANG_AT names this step (lets a test kill the run there)."""
-    if os.environ.get("TEST_HANG_AT") == step:
-        command = ["python", "-c", HANG, os.environ["TEST_HANG"]]
-        (session.run_install if step == "install" else session.run)(*command)
-
-
-@session(venv_backend=BACKEND)
-def tests(session):
-    session.install("-r", "requirements.txt")
-    session.install(os.environ.get("TEST_SPEC", "eta"))
-    session.run("python", "-c", IMPORTS)
-
-
-@nox.session(venv_backend=BACKEND)
-def unmarked(session):
-    session.install("-r", "requirements.txt", "eta")
-    session.run("python", "-c", IMPORTS)
-
-
-@session(venv_backend=BACKEND)
-def provision(session):
-    session.install("alpha")
-    hang_if_asked(session, "install")
-    session.install("big")
-    session.install("gamma")
-    session.run("python", "-c", "import alpha, big, gamma")
-
-
-@session(venv_backend=BACKEND)
-def nested(session):
-    pip_locked = os.environ["TEST_PIP_LOCKED"]
-    session.install("alpha")
-    session.run(pip_locked, "install", "eta", external=True)
-    session.run_install(pip_locked, "install", "eps", external=True)
-    session.run("python", "-c", "import alpha, eta, eps")
-
-
-@session(venv_backend="uv", python=PYTHONS, allow_parallel=True)
-@nox.parametrize("n", ["1", "2"])
-def matrix(session, n):
-    session.install("alpha")
-    hang_if_asked(session, "run-" + n)
-    session.run("python", "-c", "import alpha")
-
-
-@session(venv_backend=BACKEND)
-def local(session):
-    session.install(os.environ["TEST_WHEEL"])
-    session.install("eta")
-    session.run("python", "-c", "import eta, delta")
-
-
-@session(venv_backend=BACKEND)
-def script(session):
-    session.install_and_run_script("script.py")
-'''
-
-SCRIPT = """\
-# /// script
-# dependencies = ["zeta", "eta"]
-# ///
-import eta, zeta
-print("script ran")
-"""
-
 
 # --------------------------------------------------------------------------------------------------
-# fixtures and helpers
+# fixtures
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def nox_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("nox-wheels")
-    tree = [
-        ("alpha", "1.0", ["beta"]),
-        ("alpha", "2.0", ["beta"]),
-        ("beta", "1.0", []),
-        ("gamma", "1.0", ["delta>=1"]),
-        ("delta", "1.0", []),
-        ("eps", "1.0", []),
-        ("zeta", "1.0", ["eps"]),
-        ("eta", "1.0", []),
-    ]
-    for name, version, requires in tree:
-        build_wheel(folder, name, version, requires=requires, files=20)
-    build_wheel(folder, "big", files=3000, payload=200)  # pip takes seconds to unpack it
-    return folder
+    return build_nox_wheels(tmp_path_factory.mktemp("nox-wheels"))
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "noxfile.py").write_text(NOXFILE)
-    (folder / "requirements.txt").write_text("alpha==1.0\ngamma\nzeta\n")
-    (folder / "script.py").write_text(SCRIPT)
-    return folder
+    return write_project(tmp_path / "project")
 
 
 @pytest.fixture
 def env(nox_wheels: Path, tmp_path: Path) -> dict[str, str]:
-    return offline_env(
-        nox_wheels,
-        VENVLOCK_CACHE_DIR=str(tmp_path / "cache"),
-        VENVLOCK_TIMEOUT="240",
-        TEST_PIP_LOCKED=pip_locked(),
-    )
-
-
-def nox_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nox", *args]
-
-
-def run_nox(project: Path, env: dict[str, str], *args: str, timeout: float = 240) -> Completed:
-    return subprocess.run(
-        nox_command(*args), cwd=project, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def describe(results: Sequence[subprocess.CompletedProcess[str]]) -> str:
-    failed = [r for r in results if r.returncode != 0]
-    return "\n\n".join(f"$ {' '.join(r.args)}\n{r.stdout}{r.stderr}"[-3000:] for r in failed[:2])
-
-
-def venv_problems(venv: Path, imports: str = IMPORTS) -> list[str]:
-    """What is wrong with a session's venv: damage, and the imports the session needs."""
-    if not venv_python(venv).exists():
-        return [f"{venv} has no interpreter"]
-    problems = check_intact(venv)
-    python = str(venv_python(venv))
-    done = subprocess.run([python, "-c", imports], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        problems.append(done.stderr.strip().splitlines()[-1])
-    return problems
+    return nox_env(nox_wheels, tmp_path)
 
 
 def assert_all_ok(results: Sequence[subprocess.CompletedProcess[str]], venv: Path) -> None:
     assert [r.returncode for r in results] == [0] * len(results), describe(results)
     assert venv_problems(venv) == []
     assert (venv / ".venvlock" / _patch.MARKER_NAME).exists()
-
-
-@pytest.fixture
-def killed() -> Iterator[Killed]:
-    """Processes to kill (with their whole process group) when the test ends."""
-    processes: Killed = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def start_nox(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        nox_command(*args),
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def other_python() -> str | None:
-    """The folder of a second CPython (another X.Y than the running one), if this machine has one."""
-    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3.*")))
-    candidates += [f"/usr/bin/python3.{minor}" for minor in range(9, 15)]
-    for candidate in candidates:
-        version = os.path.basename(candidate)[len("python") :]
-        if version.count(".") != 1 or version == running or not os.access(candidate, os.X_OK):
-            continue
-        if subprocess.run([candidate, "-c", "import venv"], capture_output=True, check=False).returncode == 0:
-            return candidate
-    return None
 
 
 # --------------------------------------------------------------------------------------------------
