@@ -27,8 +27,8 @@ import subprocess
 from contextlib import ExitStack
 
 from venvlock.adapter import Adapter
-from venvlock.cli import error
 from venvlock.cli._environments import environment_at
+from venvlock.cli._messages import error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -91,7 +91,7 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     The child inherits the locked descriptors (``hold.fds``), so it keeps the
     lock if this process is killed; Ctrl-C waits a while for the child.
     """
-    from venvlock.core._defaults import run_installer as run
+    from venvlock.core._installer import run_installer as run
 
     return run(command, hold)
 

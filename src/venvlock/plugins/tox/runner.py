@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from tox.tox_env.errors import Fail, Recreate, Skip
 
 from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, describe_command
+from venvlock.plugins.tox._settings import enabled
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -400,8 +401,6 @@ class LockedRun(_Base):
     _venvlock_guard: Guard | None = None
 
     def _venvlock(self) -> Guard | None:
-        from venvlock.plugins.tox.plugin import enabled
-
         if not enabled(self.core):
             return None
         if self._venvlock_guard is None:
