@@ -526,8 +526,9 @@ def test_hatch_env_show_lists_matrices_as_venvlock(tmp_path: Path, offline: dict
 
 
 def test_waiting_line_says_when_the_holder_changed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from venvlock.core import Environment, Holder
-    from venvlock.core._defaults import venvlock_waiting  # the default waiting line
+    from venvlock.core import Environment, Holder, hooks
+
+    venvlock_waiting = hooks().venvlock_waiting  # the default implementation prints the waiting line
 
     environment = Environment.for_venv(str(tmp_path / "env"))
     lock = str(tmp_path / "env" / ".lock")

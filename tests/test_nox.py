@@ -27,6 +27,7 @@ from helpers.nox_project import (
     nox_command,
     nox_env,
     other_python,
+    provisioned_marker,
     run_nox,
     start_nox,
     venv_problems,
@@ -38,7 +39,8 @@ nox = pytest.importorskip("nox")
 pytest.importorskip("virtualenv")
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="kills process groups; POSIX only")
 
-from venvlock.plugins.nox import _patch  # noqa: E402
+# the unit tests of the patch and of the install-argument parsers need the adapter's private modules
+from venvlock.plugins.nox import VenvlockNoxWarning, _patch, apply_patch  # noqa: E402
 from venvlock.plugins.nox import sessions as nox_sessions  # noqa: E402
 
 Env = dict[str, str]
@@ -66,7 +68,7 @@ def env(nox_wheels: Path, tmp_path: Path) -> dict[str, str]:
 def assert_all_ok(results: Sequence[subprocess.CompletedProcess[str]], venv: Path) -> None:
     assert [r.returncode for r in results] == [0] * len(results), describe(results)
     assert venv_problems(venv) == []
-    assert (venv / ".venvlock" / _patch.MARKER_NAME).exists()
+    assert provisioned_marker(venv).exists()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -153,7 +155,7 @@ def test_run_killed_during_installs_is_rebuilt(project: Path, env: Env, killed: 
     assert wait_for(started, timeout=120), first.communicate()[0] if first.poll() is not None else ""
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
-    assert not (venv / ".venvlock" / _patch.MARKER_NAME).exists()
+    assert not provisioned_marker(venv).exists()
 
     rerun = run_nox(project, env, "-s", "provision", "-R")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -205,7 +207,7 @@ def test_protect_all_and_install_and_run_script(project: Path, env: dict[str, st
         rerun = run_nox(project, uv, "-s", session, "-r")
         assert rerun.returncode == 0, rerun.stderr
         assert "already satisfied, skipped by venvlock" in rerun.stderr
-        assert (project / ".nox" / session / ".venvlock" / _patch.MARKER_NAME).exists()
+        assert provisioned_marker(project / ".nox" / session).exists()
     assert "script ran" in rerun.stdout + rerun.stderr
     # without protect_all(), a plain @nox.session is left alone
     rerun = run_nox(project, {**env, "TEST_BACKEND": "uv"}, "-s", "unmarked", "-r")
@@ -356,15 +358,15 @@ class _OddRunner:
 
 def test_patch_fails_open_with_one_warning_on_changed_internals() -> None:
     _patch._state.warned.clear()
-    with pytest.warns(_patch.VenvlockNoxWarning, match="_create_venv") as caught:
-        assert _patch.apply_patch(_ChangedRunner) is False
-        assert _patch.apply_patch(_ChangedRunner) is False
+    with pytest.warns(VenvlockNoxWarning, match="_create_venv") as caught:
+        assert apply_patch(_ChangedRunner) is False
+        assert apply_patch(_ChangedRunner) is False
     assert len(caught) == 1
     assert _ChangedRunner().execute() == "ran"
     assert not hasattr(_ChangedRunner.execute, _patch.ORIGINAL_ATTRIBUTE)
 
-    assert _patch.apply_patch(_OddRunner) is True
-    with pytest.warns(_patch.VenvlockNoxWarning, match="unprotected"):
+    assert apply_patch(_OddRunner) is True
+    with pytest.warns(VenvlockNoxWarning, match="unprotected"):
         assert _OddRunner().execute() == "ran"  # no .func: warned, nox's own execute ran
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -211,3 +211,10 @@ def other_python() -> str | None:
         if subprocess.run([candidate, "-c", "import venv"], capture_output=True, check=False).returncode == 0:
             return candidate
     return None
+
+
+def provisioned_marker(venv: Path) -> Path:
+    """The file the nox adapter writes into a session's venv once it is completely provisioned."""
+    from venvlock.plugins.nox import _patch  # the adapter's one name for it; a test has no public way to it
+
+    return venv / ".venvlock" / _patch.MARKER_NAME
