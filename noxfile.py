@@ -1,6 +1,7 @@
 """venvlock's own sessions, protected by venvlock's nox adapter.
 
 nox -s tests     the default suite (what `.ci/run` runs)
+nox -s slow      the slow cases: default-suite scenarios at a larger scale or on more variants (CI runs them)
 nox -s stress    100-process stress tests, not in the default suite
 nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox and uv
 nox -s lint      ruff and mypy
@@ -26,9 +27,15 @@ def tests(session: nox.Session) -> None:
 
 
 @session
+def slow(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-m", "slow", *session.posargs)
+
+
+@session
 def stress(session: nox.Session) -> None:
     session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", "-m", "stress", *session.posargs)
+    session.run("python", "-m", "pytest", "-m", "stress", "-n", "0", *session.posargs)  # one at a time
 
 
 @session
