@@ -150,7 +150,8 @@ def test_nox_uv_sessions_install_one_editable_project_at_once(offline: dict[str,
 
 def test_hatch_uv_envs_install_one_editable_project_at_once(offline: dict[str, str], tmp_path: Path) -> None:
     pytest.importorskip("hatch")
-    from test_hatch import HATCH, HatchProject, failures
+    from helpers.hatch_project import HATCH, HatchProject
+    from helpers.processes import failures
 
     hatch = HatchProject(tmp_path / "proj", offline)
     hatch.configure(
@@ -363,7 +364,7 @@ def test_checked_line_reports_the_lock_wait_apart(env: dict[str, str], venv: Pat
 @pytest.fixture
 def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-untyped-def]
     pytest.importorskip("hatch")
-    from test_hatch import HatchProject
+    from helpers.hatch_project import HatchProject
 
     project = HatchProject(tmp_path / "proj", offline)
     project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False)
@@ -372,7 +373,7 @@ def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-u
 
 def test_hatch_marker_replaces_a_planted_link_and_names_no_command(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Before: a link at .<name>.incomplete made `hatch run` overwrite the file it pointed to."""
-    from test_hatch import incomplete_marker
+    from helpers.hatch_project import incomplete_marker
 
     env_path = hatch_project.env_path()
     victim = tmp_path / "victim.txt"
@@ -397,7 +398,8 @@ sys.exit(main())
 
 def test_hatch_marker_write_error_is_one_line_and_leaves_no_marker(hatch_project) -> None:  # type: ignore[no-untyped-def]
     """Before: a traceback, and an empty .<name>.incomplete left behind."""
-    from test_hatch import TIMEOUT, incomplete_marker
+    from helpers.hatch_project import incomplete_marker
+    from helpers.processes import TIMEOUT
 
     env_path = hatch_project.env_path()
     ran = subprocess.run(
@@ -415,7 +417,7 @@ def test_hatch_env_remove_waits_for_an_install_in_the_environment(
     hatch_project, tmp_path: Path, offline: dict[str, str]
 ) -> None:  # type: ignore[no-untyped-def]
     """Before: `hatch env remove` deleted the folder while pip-locked (or uv) installed into it."""
-    from test_hatch import Lines
+    from helpers.processes import Lines
 
     assert hatch_project.hatch("env", "create").returncode == 0
     env_path = hatch_project.env_path()
@@ -507,7 +509,7 @@ def test_nox_says_a_venv_built_by_stock_nox_has_no_venvlock_marker(nox_project: 
 def test_hatch_env_show_lists_matrices_as_venvlock(tmp_path: Path, offline: dict[str, str]) -> None:
     """Before: the matrix row said `virtual` although its environments are `venvlock`."""
     pytest.importorskip("hatch")
-    from test_hatch import HATCH
+    from helpers.hatch_project import HATCH
 
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "shown"\nversion = "0.1"\n[tool.hatch.env]\nrequires = ["venvlock"]\n'
@@ -558,7 +560,8 @@ def test_venvlock_run_lends_the_environment_lock_to_uv(env: dict[str, str], venv
 def test_hatch_marker_and_holder_carry_no_credentials(tmp_path: Path, offline: dict[str, str]) -> None:
     """Before: `.<name>.incomplete` and the holder file held the whole command line, password included."""
     pytest.importorskip("hatch")
-    from test_hatch import HatchProject, finish, incomplete_marker
+    from helpers.hatch_project import HatchProject, incomplete_marker
+    from helpers.processes import finish
 
     project = HatchProject(tmp_path / "proj", offline)
     project.configure(project_dependencies=(), env_dependencies=("beta>=1",))
