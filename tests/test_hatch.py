@@ -66,11 +66,20 @@ def test_control_stock_virtual_type_fails_16_concurrent_fresh_runs(project: Hatc
 # ---------------------------------------------------------------------------------------------------
 # concurrency
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("variant", ["pip", "uv", "dot-venv"])
-def test_16_concurrent_fresh_runs_create_the_environment_once(project: HatchProject, variant: str) -> None:
+@pytest.mark.parametrize(
+    ("variant", "processes"),
+    [
+        ("pip", 8),
+        ("uv", 8),
+        pytest.param("pip", 16, marks=pytest.mark.slow),
+        pytest.param("uv", 16, marks=pytest.mark.slow),
+        pytest.param("dot-venv", 16, marks=pytest.mark.slow),
+    ],
+)
+def test_concurrent_fresh_runs_create_the_environment_once(project: HatchProject, variant: str, processes: int) -> None:
     options = {"pip": "", "uv": 'installer = "uv"', "dot-venv": 'path = ".venv"'}[variant]
     project.configure(options=options)
-    results = project.many(16, "run", "python", "-c", IMPORTS)
+    results = project.many(processes, "run", "python", "-c", IMPORTS)
     assert not failures(results), failures(results)
     assert project.creations() == 1
     env_path = project.env_path()
@@ -87,13 +96,14 @@ def test_16_concurrent_fresh_runs_create_the_environment_once(project: HatchProj
     assert all(line != "''" for line in project.held_during_hooks())
 
 
-def test_16_concurrent_runs_after_a_dependency_change_sync_once(project: HatchProject, tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [8, pytest.param(16, marks=pytest.mark.slow)])
+def test_concurrent_runs_after_a_dependency_change_sync_once(project: HatchProject, processes: int) -> None:
     created = project.hatch("env", "create")
     assert created.returncode == 0, created.stderr
     env_path = project.env_path()
     install_probe(env_path)
     project.configure(env_dependencies=["beta>=1", "heavy1"])
-    results = project.many(16, "run", "python", "-c", IMPORTS + ", heavy1")
+    results = project.many(processes, "run", "python", "-c", IMPORTS + ", heavy1")
     assert not failures(results), failures(results)
     runs = read_probe(Path(project.env["VENVLOCK_PROBE_LOG"]))
     assert len(runs) == 1, runs
@@ -102,8 +112,9 @@ def test_16_concurrent_runs_after_a_dependency_change_sync_once(project: HatchPr
     assert project.creations() == 1
 
 
-def test_10_concurrent_env_create(project: HatchProject) -> None:
-    results = project.many(10, "env", "create")
+@pytest.mark.parametrize("processes", [4, pytest.param(10, marks=pytest.mark.slow)])
+def test_concurrent_env_create(project: HatchProject, processes: int) -> None:
+    results = project.many(processes, "env", "create")
     assert not failures(results), failures(results)
     assert project.creations() == 1
     env_path = project.env_path()
@@ -376,7 +387,8 @@ def test_collector_covers_internal_environments(project: HatchProject) -> None:
         assert types[name] == "venvlock", types
 
 
-def test_collector_protects_hatch_test_under_concurrency(project: HatchProject) -> None:
+@pytest.mark.parametrize("processes", [6, pytest.param(12, marks=pytest.mark.slow)])
+def test_collector_protects_hatch_test_under_concurrency(project: HatchProject, processes: int) -> None:
     hook = json.dumps(f'python "{project.root / "tools" / "hook.py"}"')
     project.configure(
         type_="",
@@ -391,7 +403,7 @@ pre-install-commands = [{hook}]
 run = "python -c \\"{IMPORTS}\\""
 """,
     )
-    results = project.many(12, "test")
+    results = project.many(processes, "test")
     assert not failures(results), failures(results)
     assert project.creations() == 1
     env_path = project.env_path("hatch-test.py3.11")

@@ -103,26 +103,29 @@ def test_control_stock_nox_reuses_half_built_venv(project: Path, env: dict[str, 
 # --------------------------------------------------------------------------------------------------
 # concurrency, protected
 # --------------------------------------------------------------------------------------------------
-def test_concurrent_plain_runs(project: Path, env: dict[str, str]) -> None:
-    """8 concurrent ``nox -s tests`` (each deletes and recreates the venv): they take turns."""
-    results = run_many([nox_command("-s", "tests")] * 8, env={**env, "TEST_BACKEND": "uv"}, cwd=project)
+@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+def test_concurrent_plain_runs(project: Path, env: dict[str, str], processes: int) -> None:
+    """Concurrent ``nox -s tests`` (each deletes and recreates the venv): they take turns."""
+    results = run_many([nox_command("-s", "tests")] * processes, env={**env, "TEST_BACKEND": "uv"}, cwd=project)
     assert_all_ok(results, project / ".nox" / "tests")
     output = "".join(r.stdout + r.stderr for r in results)
     assert "held by pid" in output and ": nox -s tests" in output  # the waiting line names the holder
 
 
-def test_concurrent_reuse_runs(project: Path, env: dict[str, str]) -> None:
-    """8 concurrent ``nox -s tests -r`` from a fresh ``.nox``: one creates, the others reuse and skip pip."""
-    results = run_many([nox_command("-s", "tests", "-r")] * 8, env=env, cwd=project)
+@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+def test_concurrent_reuse_runs(project: Path, env: dict[str, str], processes: int) -> None:
+    """Concurrent ``nox -s tests -r`` from a fresh ``.nox``: one creates, the others reuse and skip pip."""
+    results = run_many([nox_command("-s", "tests", "-r")] * processes, env=env, cwd=project)
     assert_all_ok(results, project / ".nox" / "tests")
     output = "".join(r.stdout + r.stderr for r in results)
     assert output.count("Creating virtual environment") == 1
     assert "already satisfied, skipped by venvlock" in output
 
 
-def test_plain_run_with_concurrent_reinstall_free_runs(project: Path, env: dict[str, str]) -> None:
-    """From a fresh ``.nox``, 1 plain run (recreates the venv) and 7 ``-R`` runs at once."""
-    commands = [nox_command("-s", "tests")] + [nox_command("-s", "tests", "-R")] * 7
+@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+def test_plain_run_with_concurrent_reinstall_free_runs(project: Path, env: dict[str, str], processes: int) -> None:
+    """From a fresh ``.nox``, 1 plain run (recreates the venv) and the other processes ``-R`` runs, at once."""
+    commands = [nox_command("-s", "tests")] + [nox_command("-s", "tests", "-R")] * (processes - 1)
     results = run_many(commands, env=env, cwd=project)
     assert_all_ok(results, project / ".nox" / "tests")
 
@@ -130,7 +133,7 @@ def test_plain_run_with_concurrent_reinstall_free_runs(project: Path, env: dict[
 # --------------------------------------------------------------------------------------------------
 # provisioning completeness
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("moment", ["install-step", "pip"])
+@pytest.mark.parametrize("moment", ["install-step", pytest.param("pip", marks=pytest.mark.slow)])
 def test_run_killed_during_installs_is_rebuilt(project: Path, env: Env, killed: Killed, moment: str) -> None:
     """SIGKILL during the installs (between two, or inside pip); the next ``-R`` run rebuilds the venv."""
     venv = project / ".nox" / "provision"
