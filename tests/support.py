@@ -2,7 +2,8 @@
 
 * :func:`build_wheel` writes a small but real wheel (RECORD with hashes, many
   files, ``.data/data/share/...`` entries like the packages whose concurrent
-  installs broke environments).
+  installs broke environments) with :mod:`helpers.wheel_writer`, the one
+  wheel writer, which the generated build backends here use too.
 * :func:`make_venv` creates a venv with real pip (virtualenv's bundled wheel,
   offline).
 * :func:`check_intact` verifies an environment the way the races broke them:

@@ -69,8 +69,8 @@ def test_control_stock_virtual_type_fails_16_concurrent_fresh_runs(project: Hatc
 @pytest.mark.parametrize(
     ("variant", "processes"),
     [
-        ("pip", 8),
-        ("uv", 8),
+        ("pip", 6),
+        ("uv", 6),
         pytest.param("pip", 16, marks=pytest.mark.slow),
         pytest.param("uv", 16, marks=pytest.mark.slow),
         pytest.param("dot-venv", 16, marks=pytest.mark.slow),
@@ -96,7 +96,7 @@ def test_concurrent_fresh_runs_create_the_environment_once(project: HatchProject
     assert all(line != "''" for line in project.held_during_hooks())
 
 
-@pytest.mark.parametrize("processes", [8, pytest.param(16, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("processes", [6, pytest.param(16, marks=pytest.mark.slow)])
 def test_concurrent_runs_after_a_dependency_change_sync_once(project: HatchProject, processes: int) -> None:
     created = project.hatch("env", "create")
     assert created.returncode == 0, created.stderr
