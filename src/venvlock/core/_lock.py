@@ -23,7 +23,7 @@ import time
 from contextlib import contextmanager
 
 from venvlock.core._environment import display_path
-from venvlock.errors import LockTimeoutError, SettingError
+from venvlock.errors import LockTimeoutError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,15 +116,9 @@ def _format_seconds(value: float) -> str:
 
 def lock_timeout(default: float | None = None) -> float:
     """``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative waits forever; unset: *default* or 300."""
-    raw = os.environ.get(TIMEOUT_VAR, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT if default is None else default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingError(
-            f"{TIMEOUT_VAR}={raw!r} is not a number of seconds (use e.g. 300; 0 fails at once; -1 waits forever)"
-        ) from None
+    from venvlock.core._settings import timeout
+
+    return timeout(default)
 
 
 def default_purpose() -> str:
