@@ -1,0 +1,313 @@
+"""The adapter layer: what a tool adapter needs of venvlock, typed, with the odd cases handled once.
+
+Every adapter (``pip-locked``, hatch, nox, tox, the ``venvlock`` command)
+goes through an :class:`Adapter` and nothing else of venvlock's internals::
+
+    adapter = Adapter("tox", purpose=describe_command(sys.argv))
+    environment = adapter.environment(".tox/py")
+    with adapter.creation_lock(environment):          # create, recreate or delete the folder
+        install = ToolInstall(lambda: tool_install(), failures=(ToolError,), exit_code=code_of)
+        result = adapter.sync(environment, ["-r", "requirements.txt"], install=install)
+        install.reraise()                              # the tool's own error, after the lock is released
+
+The route of a sync: adapter -> :meth:`Adapter.sync` -> ``venvlock_sync``
+(:mod:`venvlock.hookspec`) -> the core (check, lock, check, install, record)
+-> the installer (``venvlock_install``: pip, uv, or the tool's own through
+:class:`ToolInstall`) -> back as a :class:`~venvlock.core.SyncResult`.
+
+What the layer handles once, so that adapters do not:
+
+* a hook with no implementation answering (``None``): locks then hold
+  nothing (with one warning), a sync runs the tool's installer unlocked;
+* the holder's label (:func:`describe_command`): the real command line,
+  shell-quoted, with credentials redacted;
+* errors: everything venvlock raises on purpose is a
+  :class:`~venvlock.errors.VenvlockError`; :func:`exit_code` maps it to the
+  exit status commands use (2 settings, 75 lock busy or unavailable);
+* the tool's installer: :class:`ToolInstall` runs it as the sync's installer,
+  turns the tool's failure into an exit code the core understands, and keeps
+  the tool's exception to raise again once the lock is released;
+* half-built markers (:class:`Marker`): files beside or inside an
+  environment that say "this is not complete", written without following
+  symbolic links.
+
+This module imports only ``os`` and ``sys`` at first; the core, pluggy and
+filelock load when a lock or a sync is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+
+from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError, VenvlockError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from venvlock.core import Environment, LockHold, SyncResult, Verdict
+
+#: exit status of commands for a bad setting or usage
+EX_USAGE = 2
+#: exit status of commands when the lock stayed busy past the timeout, or cannot be had (EX_TEMPFAIL)
+EX_TEMPFAIL = 75
+#: exit status of commands interrupted by Ctrl-C
+EX_INTERRUPTED = 130
+
+__all__ = [
+    "EX_INTERRUPTED",
+    "EX_TEMPFAIL",
+    "EX_USAGE",
+    "Adapter",
+    "LockTimeoutError",
+    "LockUnavailableError",
+    "Marker",
+    "SettingError",
+    "ToolInstall",
+    "VenvlockError",
+    "describe_command",
+    "exit_code",
+]
+
+
+def describe_command(argv: Iterable[str]) -> str:
+    """How waiting processes name a holder: *argv* shell-quoted, credentials redacted, program by base name."""
+    from venvlock.core._redact import redact_command
+
+    words = list(argv)
+    if words:
+        words[0] = os.path.basename(words[0]) or words[0]
+    return redact_command(words)
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit status a command reports for *error* (pip's style: 2 usage, 75 busy, 130 interrupted, else 1)."""
+    if isinstance(error, SettingError):
+        return EX_USAGE
+    if isinstance(error, (LockTimeoutError, LockUnavailableError)):
+        return EX_TEMPFAIL
+    if isinstance(error, KeyboardInterrupt):
+        return EX_INTERRUPTED
+    return 1
+
+
+class ToolInstall:
+    """A tool's own install, run by the core as the installer of a sync.
+
+    :param install: runs the tool's install; its return value is kept in :attr:`value`.
+    :param failures: the exception types by which the tool reports a failed
+        install (hatch's ``SystemExit``, nox's ``CommandFailed``, tox's ``Fail``).
+    :param exit_code: the installer exit code carried by such an exception (default 1).
+
+    Called by the core under the environment lock, it returns an exit code;
+    a failure's exception is kept and :meth:`reraise` raises it after the
+    sync has released the lock, so the tool reports it as it always would.
+    """
+
+    __slots__ = ("_exit_code", "_failures", "_install", "error", "ran", "value")
+
+    def __init__(
+        self,
+        install: Callable[[], object],
+        *,
+        failures: tuple[type[BaseException], ...] = (),
+        exit_code: Callable[[BaseException], int | None] | None = None,
+    ) -> None:
+        self._install = install
+        self._failures = failures
+        self._exit_code = exit_code
+        self.error: BaseException | None = None
+        self.ran = False
+        self.value: object = None
+
+    def __call__(self) -> int:
+        self.ran = True
+        try:
+            self.value = self._install()
+        except self._failures as error:
+            self.error = error
+            code = self._exit_code(error) if self._exit_code is not None else None
+            return code if isinstance(code, int) and code != 0 else 1
+        return 0
+
+    def reraise(self) -> None:
+        """Raise the tool's failure again, if its install failed."""
+        if self.error is not None:
+            raise self.error
+
+
+class Marker:
+    """A file whose presence says something about an environment ("half-built", "provisioned").
+
+    Written atomically and never through a symbolic link; a write error is
+    one clear line on stderr and leaves no file behind.
+    """
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Marker({self.path!r})"
+
+    def present(self) -> bool:
+        return os.path.lexists(self.path)
+
+    def set(self, text: str = "") -> bool:
+        """Create or rewrite the marker; whether that worked (a failure is reported on stderr)."""
+        from venvlock.core._files import write_file
+
+        try:
+            write_file(self.path, text, make_folder=True)
+        except OSError as error:
+            print(f"venvlock: cannot write {self.path}: {error.strerror or error}", file=sys.stderr, flush=True)
+            return False
+        return True
+
+    def clear(self) -> None:
+        from venvlock.core._files import remove_file
+
+        remove_file(self.path)
+
+
+class Adapter:
+    """One tool's way into venvlock: locks, checks and syncs, typed, with their odd cases handled.
+
+    :param tool: the tool's name, for messages (``"hatch"``, ``"nox"``, ``"tox"``).
+    :param purpose: how other processes' waiting lines name this holder
+        (default: this process's command line, see :func:`describe_command`).
+    :param quiet: no waiting lines.
+    """
+
+    __slots__ = ("purpose", "quiet", "tool")
+
+    def __init__(self, tool: str, *, purpose: str | None = None, quiet: bool = False) -> None:
+        self.tool = tool
+        self.purpose = purpose if purpose is not None else describe_command(sys.argv or [sys.executable])
+        self.quiet = quiet
+
+    def __repr__(self) -> str:
+        return f"Adapter({self.tool!r}, purpose={self.purpose!r})"
+
+    # ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def environment(path: str | os.PathLike[str]) -> Environment:
+        """The virtual environment at *path* (it need not exist yet)."""
+        from venvlock.core import Environment
+
+        return Environment.for_venv(os.fspath(path))
+
+    @staticmethod
+    def environment_of_python(python: str) -> Environment:
+        """The environment interpreter *python* installs into (its venv, or the interpreter itself)."""
+        from venvlock.core import Environment
+
+        return Environment.for_python(python)
+
+    @contextmanager
+    def creation_lock(
+        self, environment: Environment, *, default_timeout: float | None = None, purpose: str | None = None
+    ) -> Iterator[LockHold | None]:
+        """Hold the creation lock of *environment* (beside its folder) while inside.
+
+        Take it around creating, recreating or deleting the folder, before the
+        environment lock.  *default_timeout* applies when ``VENVLOCK_TIMEOUT``
+        is unset (negative: wait forever, for a lock held through a session).
+        Yields None when no implementation answered (nothing is held).
+        """
+        from venvlock.core import hooks
+
+        manager = hooks().venvlock_creation_lock(
+            environment=environment,
+            purpose=purpose or self.purpose,
+            quiet=self.quiet,
+            default_timeout=default_timeout,
+        )
+        if manager is None:
+            _warn_once("venvlock_creation_lock", "no venvlock_creation_lock implementation; creation is not locked")
+            yield None
+            return
+        with manager as hold:
+            yield hold
+
+    @contextmanager
+    def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold | None]:
+        """Hold the environment lock ``<env>/.lock`` (uv's) while inside; around installs and deletions only.
+
+        Yields None when no implementation answered (nothing is held).
+        """
+        from venvlock.core import hooks
+
+        manager = hooks().venvlock_environment_lock(
+            environment=environment, purpose=purpose or self.purpose, quiet=self.quiet
+        )
+        if manager is None:
+            _warn_once("venvlock_environment_lock", "no venvlock_environment_lock implementation; installs not locked")
+            yield None
+            return
+        with manager as hold:
+            yield hold
+
+    def check(self, environment: Environment, args: Sequence[str], *, cwd: str | None = None) -> Verdict:
+        """The core's in-process verdict on pip ``install`` *args* (no lock, no installer)."""
+        from venvlock.core import SyncRequest, Verdict, hooks
+
+        request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
+        verdict: Verdict | None = hooks().venvlock_check(environment=environment, request=request)
+        return verdict if verdict is not None else Verdict(None, reason="no venvlock_check implementation")
+
+    def sync(
+        self,
+        environment: Environment,
+        args: Sequence[str],
+        *,
+        install: ToolInstall | None = None,
+        judge: bool = True,
+        command: str = "install",
+        cwd: str | None = None,
+        purpose: str | None = None,
+        quiet: bool | None = None,
+    ) -> SyncResult:
+        """Sync *environment* with pip ``<command>`` *args*: check, lock, check, install if needed, record.
+
+        *install* is the tool's own installer (None: the ``venvlock_install``
+        hook's, pip by default).  *judge* False: only the installer can tell
+        whether anything is to do (it always runs, under the lock).  The
+        lock is released when this returns.  When the tool's install failed,
+        ``result.returncode`` is not 0 and ``install.reraise()`` raises the
+        tool's own error.  Raises :class:`~venvlock.errors.VenvlockError`
+        (timeouts, bad settings) for the adapter to report.
+        """
+        from venvlock.core import SyncRequest, SyncResult, hooks, recorded_sync
+
+        request = SyncRequest(
+            list(args),
+            command=command,
+            cwd=cwd,
+            installer=install,
+            quiet=self.quiet if quiet is None else quiet,
+            purpose=purpose or self.purpose,
+            judge=judge,
+        )
+        recorded = recorded_sync(environment, request) if judge else None
+        if recorded is not None:
+            return recorded
+        result: SyncResult | None = hooks().venvlock_sync(environment=environment, request=request)
+        if result is not None:
+            return result
+        _warn_once("venvlock_sync", "no venvlock_sync implementation; installing under the environment lock only")
+        with self.environment_lock(environment, purpose=purpose):
+            returncode = install() if install is not None else 1
+        return SyncResult(returncode, installed=True)
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        print(f"venvlock: warning: {message}", file=sys.stderr, flush=True)
