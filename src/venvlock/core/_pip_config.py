@@ -147,6 +147,25 @@ def read_settings(args: list[str], prefix: str, cwd: str) -> PipSettings:
     return settings
 
 
+def python_setting(prefix: str) -> str | None:
+    """pip's ``python`` setting (``PIP_PYTHON``, else the last ``python`` in a ``[global]`` section), if any.
+
+    The main parser reads it from every configuration file (*prefix* is the
+    ``sys.prefix`` of the interpreter running pip) and the variables, even with ``--isolated``.
+    """
+    python = os.environ.get("PIP_PYTHON")
+    if python is not None:
+        return python
+    for path in config_files(prefix, isolated=False):
+        text = _read_text(path)
+        if text is None or "python" not in text:
+            continue
+        for section, key, value in config_items(text):
+            if section == "global" and key == "python":
+                python = value
+    return python
+
+
 def _apply(settings: PipSettings, key: str, value: str, where: str, cwd: str) -> None:
     option = setting_option(key)
     if option is None:

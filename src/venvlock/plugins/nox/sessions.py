@@ -33,8 +33,6 @@ _UV_MEANINGFUL = (
     "UV_UPGRADE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER",
     "UV_SYSTEM_PYTHON", "UV_BREAK_SYSTEM_PACKAGES", "UV_TARGET", "UV_PREFIX",
 )  # fmt: skip
-# installer options that send the install to another environment than the session's
-_ELSEWHERE = ("--python", "-p", "--system", "--target", "-t", "--prefix", "--root", "--user")
 
 
 @overload
@@ -145,6 +143,8 @@ class Session(_SessionProxy):
         uv = _program(words[0]) == "uv"
         if pip is not None and venv.venv_backend == "uv" and not uv and words[0] != "python":
             pip = None  # a uv venv has no pip: "pip" is someone else's
+        if pip is not None and not uv and not _runs_in(words[0], venv.location):
+            pip = None  # another interpreter's pip (external=True): only the installer knows what it finds there
 
         def call(extra_env: Mapping[str, str]) -> Any:
             return self._session.run_install(*args, **_with_env(kwargs, extra_env))
@@ -222,7 +222,7 @@ class Session(_SessionProxy):
 
         environment = Environment.for_venv(venv.location)
         effective = _effective_env(self._session.env, kwargs)
-        judge = judge and not _goes_elsewhere(pip_args) and not (uv and _uv_meaningful(effective))
+        judge = judge and not _goes_elsewhere(pip_args, uv=uv) and not (uv and _uv_meaningful(effective))
         run = self._run
         outcome: list[Any] = []
         failure: list[BaseException] = []
@@ -314,9 +314,20 @@ def _pip_install_args(words: list[str]) -> list[str] | None:
     return rest[1:] if rest[:1] == ["install"] else None
 
 
-def _goes_elsewhere(args: list[str]) -> bool:
-    """Whether installer options send the install to another environment than the session's."""
-    return any(arg in _ELSEWHERE or arg.split("=", 1)[0] in _ELSEWHERE for arg in args)
+def _goes_elsewhere(args: list[str], *, uv: bool = True) -> bool:
+    """Whether installer options send the install to another environment than the session's (pip's table)."""
+    from venvlock.core._pip_options import goes_elsewhere
+
+    return goes_elsewhere(args, uv=uv)
+
+
+def _runs_in(program: str, location: str) -> bool:
+    """Whether *program* (``python``, ``pip``, a path) is the venv's own, as nox finds it (venv's bin first)."""
+    bin_dir = os.path.join(location, "Scripts" if os.name == "nt" else "bin")
+    if os.sep in program or (os.altsep and os.altsep in program):
+        return os.path.abspath(os.path.dirname(program)) == os.path.abspath(bin_dir)
+    names = [program, program + ".exe"] if os.name == "nt" else [program]
+    return any(os.path.isfile(os.path.join(bin_dir, name)) for name in names)
 
 
 def _effective_env(session_env: Mapping[str, str | None], kwargs: Mapping[str, Any]) -> dict[str, str]:
