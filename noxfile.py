@@ -2,6 +2,7 @@
 
 nox -s tests     the default suite (what `.ci/run` runs)
 nox -s stress    100-process stress tests, not in the default suite
+nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
 nox -s bench     the benchmarks, side by side with pip, hatch, nox and uv
 nox -s lint      ruff and mypy
 """
@@ -28,6 +29,12 @@ def tests(session: nox.Session) -> None:
 def stress(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", "-m", "stress", *session.posargs)
+
+
+@session
+def differential(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-m", "stress", "tests/test_differential.py", *session.posargs)
 
 
 @session

@@ -121,10 +121,12 @@ def parse_request(args: list[str], cwd: str, environment: Environment | None = N
     parsed = ParsedRequest(settings)
     if settings.python is not None and (environment is None or not _names(settings.python, environment)):
         parsed.refuse(f"{settings.python_source} sends pip to {settings.python}")
+    if "_PIP_IN_BUILD_IGNORE_CONSTRAINTS" in os.environ:
+        parsed.refuse("pip is told to ignore its constraints")
     for path in settings.constraint_files:
         _read_file(parsed, path, cwd, constraint=True, chain=())
-    _read_args(parsed, read_options(args, INSTALL_TABLE), cwd)
-    if not parsed.requirements:
+    named = _read_args(parsed, read_options(args, INSTALL_TABLE), cwd)
+    if not named:  # pip: "You must give at least one requirement to install"
         parsed.refuse("nothing to install was named")
     return parsed
 
@@ -139,10 +141,13 @@ def _names(python: str, environment: Environment) -> bool:
     ) == os.path.realpath(environment.path)
 
 
-def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str | None]], cwd: str) -> None:
+def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str | None]], cwd: str) -> bool:
+    """Read command-line options; whether a requirement or a requirements file was named (pip insists on one)."""
+    named = False
     for option, value in options:
         if option == "":
             assert value is not None
+            named = True
             _add_requirement(parsed, value, "command line", cwd, constraint=False)
         elif isinstance(option, str):
             parsed.refuse(f"{value}: not an option venvlock can read exactly")
@@ -150,14 +155,18 @@ def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str 
             parsed.refuse(f"{option.name} without a value")
         elif option.kind in (REQUIREMENT, CONSTRAINT):
             assert value is not None
+            named = named or option.kind == REQUIREMENT
             _read_file(parsed, value, cwd, constraint=option.kind == CONSTRAINT, chain=())
         elif option.kind != HARMLESS:
             parsed.refuse(f"{option.name} is for the installer to judge")
+    return named
 
 
 def _add_requirement(parsed: ParsedRequest, text: str, origin: str, cwd: str, *, constraint: bool) -> None:
     if looks_like_path_or_url(text) or _exists(cwd, text):
         parsed.refuse(f"{text!r} is a path or URL")
+    if constraint and "[" in text.split(";")[0]:
+        parsed.refuse(f"constraint {text!r} has extras (pip stops with an error)")
     (parsed.constraints if constraint else parsed.requirements).append((text, origin))
 
 
