@@ -74,7 +74,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     site_conf: str | None = None  # the venv's own pip.conf
     user_conf: str | None = None  # $HOME/.config/pip/pip.conf
-    expect: bool | None | str = "any"  # the verdict venvlock should give ("any": only the invariant)
+    expect: bool | str | None = "any"  # the verdict venvlock should give ("any": only the invariant)
 
     def __str__(self) -> str:
         return " ".join(self.args) + (f" {self.files}" if self.files else "") + (f" {self.env}" if self.env else "")

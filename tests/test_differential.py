@@ -37,7 +37,9 @@ CORPUS = [
     Case(["needs[more]"], expect=False),
     Case(["-r", "req.txt"], files={"req.txt": "beta${SPEC}\n"}, env={"SPEC": "<2"}, expect=True),
     Case(["-r", "req.txt"], files={"req.txt": "beta${SPEC}\n"}, env={"SPEC": ">=2"}, expect=False),
-    Case(["-r", "dev.txt", "-r", "req.txt"], files={"dev.txt": "-c req.txt\nbeta\n", "req.txt": "unused\n"}, expect=False),
+    Case(
+        ["-r", "dev.txt", "-r", "req.txt"], files={"dev.txt": "-c req.txt\nbeta\n", "req.txt": "unused\n"}, expect=False
+    ),
     Case(["beta", "-c", "cons.txt"], files={"cons.txt": "-r more.txt\n", "more.txt": "unused\n"}, expect=False),
     Case(["-r", "req.txt"], files={"req.txt": f"beta==1.0 --hash={HASH}\n"}, expect=None),
     Case(["--upgr", "beta"], expect=None),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from support import make_venv, offline_env, pip_locked, scripts_dir, site_packages, venv_python, wait_for
+from support import make_venv, pip_locked, scripts_dir, site_packages, venv_python, wait_for
 
 
 def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -263,4 +263,3 @@ def test_the_lock_timeout_reads_the_settings_module(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("VENVLOCK_TIMEOUT", "nan")
     with pytest.raises(SettingError):
         lock_timeout()
-

@@ -48,7 +48,8 @@ def test_the_general_table_is_pips() -> None:
 
 def test_the_requirements_file_table_is_pips() -> None:
     parser = req_file.build_parser()
-    ours = {name: o.takes_value for name, o in {**_pip_options.FILE_TABLE.longs, **_pip_options.FILE_TABLE.shorts}.items()}
+    table = _pip_options.FILE_TABLE
+    ours = {name: o.takes_value for name, o in {**table.longs, **table.shorts}.items()}
     assert ours == _names(parser.option_list)
 
 

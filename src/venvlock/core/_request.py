@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from venvlock.core._environment import Environment
 
+
 class SyncRequest:
     """One request to sync an environment.
 
@@ -333,5 +334,3 @@ def looks_like_path_or_url(text: str) -> bool:
         or lowered.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar"))
         or lowered.startswith("file:")
     )
-
-
