@@ -44,7 +44,8 @@ installs skipped when they are already satisfied.  Arguments are pip's own.
 
 What it adds to pip:
   install     Resolves the environment pip would change (--python, else
-              $VIRTUAL_ENV, else this interpreter's; --target/--prefix
+              pip's python setting: PIP_PYTHON or python = in [global];
+              else $VIRTUAL_ENV, else this interpreter's; --target/--prefix
               folders), takes its lock (<env>/.lock, the same lock uv takes),
               and runs the environment's `python -m pip install ...` under it.
               When the request (requirement specifiers, -r/-c files) is
@@ -57,7 +58,7 @@ While another process holds the lock, pip-locked says who, and waits.
 
 Environment variables:
   VENVLOCK_TIMEOUT     seconds to wait for the lock (default 300; 0 fails at
-                       once; negative waits forever)
+                       once; negative or inf waits forever)
   VENVLOCK_INSTALLER   "pip" (default) or "uv" (runs `uv pip ...`)
   VENVLOCK_NO_PLUGINS  set to 1 to load no third-party venvlock plugins
 
