@@ -9,6 +9,7 @@ from __future__ import annotations
 import optparse
 import os
 import random
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,39 @@ def test_the_variables_a_file_expands_are_noted(monkeypatch: pytest.MonkeyPatch)
     assert list(logical_lines("a${SET}\nb${UNSET} ${lower}\n", seen)) == ["a1", "b${UNSET} ${lower}"]
     assert seen == {"SET": "1", "UNSET": None}
     assert os.environ["SET"] == "1"
+
+
+def test_install_elsewhere_is_seen_through_abbreviations() -> None:
+    from venvlock.core._pip_options import goes_elsewhere
+
+    assert goes_elsewhere(["--targ", "dir", "six"])
+    assert goes_elsewhere(["--prefix=p", "six"])
+    assert goes_elsewhere(["--us", "six"])  # ambiguous: pip stops, venvlock does not judge
+    assert goes_elsewhere(["-p", "/usr/bin/python3", "six"], uv=True)
+    assert not goes_elsewhere(["-r", "requirements.txt", "--no-user", "six"])
+
+
+def test_only_the_scheme_is_judged_and_repaired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from venvlock.core import Environment
+    from venvlock.core._environment import INTERPRETER
+    from venvlock.core._installed import repair
+
+    venv = tmp_path / "venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\ninclude-system-site-packages = false\n")
+    environment = Environment.for_venv(str(venv))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    assert environment.site_dirs() == [os.path.realpath(site)]
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert environment.site_dirs() is None  # pip would see PYTHONPATH's distributions: cannot judge
+    monkeypatch.delenv("PYTHONPATH")
+    assert Environment(sys.prefix, kind=INTERPRETER).site_dirs() is None
+    outside = tmp_path / "~drafts"
+    outside.mkdir()
+    inside = site / "~ix"
+    inside.mkdir()
+    repair([str(outside), str(inside)], [str(site)])
+    assert outside.exists() and not inside.exists()
