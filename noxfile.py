@@ -5,6 +5,7 @@ nox -s stress    100-process stress tests, not in the default suite
 nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
 nox -s bench     the benchmarks, side by side with pip, hatch, nox and uv
 nox -s lint      ruff and mypy
+nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def differential(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     quick = ["--quick"] if "--quick" in session.posargs else []
-    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py"):
+    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_verify.py"):
         session.run("python", f"benchmarks/{script}", *quick)
     if "--stress" in session.posargs:
         session.run("python", "benchmarks/bench_pip.py", "--stress")
@@ -53,3 +54,13 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
     session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
     session.run("mypy")
+
+
+@session
+def docs(session: nox.Session) -> None:
+    session.install("-e", ".[docs]")
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        session.run("python", "-m", "mkdocs", "serve", *session.posargs[1:], env=env)
+    else:
+        session.run("python", "-m", "mkdocs", "build", "--strict", *session.posargs, env=env)

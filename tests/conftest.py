@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import site
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,38 @@ SMALL = [
     ("delta", "1.0", []),
 ]
 HEAVY = [(f"heavy{i}", version) for i in range(12) for version in ("1.0", "2.0")]
+
+
+def _running_distributions() -> set[str]:
+    """The distributions installed for the interpreter running pytest (its site folders, this venv's)."""
+    found: set[str] = set()
+    for folder in {*site.getsitepackages(), site.getusersitepackages()}:
+        try:
+            found.update(
+                entry.name for entry in Path(folder).iterdir() if entry.name.endswith((".dist-info", ".egg-info"))
+            )
+        except OSError:
+            continue
+    return found
+
+
+_BEFORE: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _BEFORE.update(_running_distributions())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test installed into (or removed from) the interpreter running pytest."""
+    after = _running_distributions()
+    if after != _BEFORE:
+        added, removed = sorted(after - _BEFORE), sorted(_BEFORE - after)
+        print(
+            f"\nA test changed the environment running pytest ({sys.prefix}): added {added}, removed {removed}",
+            file=sys.stderr,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

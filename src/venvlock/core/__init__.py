@@ -10,6 +10,13 @@ Public names (everything an adapter or plugin may use):
   this process is killed (for plugins implementing ``venvlock_install``).
 * :func:`recorded_sync`: the answer of a still-valid record of an earlier
   sync, without loading plugins (the fast path of a no-op).
+* :func:`probe_lock`: whether a lock file is held now (shared or exclusive)
+  and by whom since when, without taking it for longer than an instant and
+  without creating anything (:class:`~venvlock.core._probe.LockState`).
+* :func:`verify_environment`: what is wrong with an installed environment
+  (files against RECORD, duplicate or unfinished metadata, leftovers, orphans,
+  unmet requirements), as a :class:`~venvlock.core._integrity.Report`; call it
+  under the environment lock.
 * :func:`hooks`: the hook relay; adapters call ``hooks().venvlock_sync(...)``,
   ``hooks().venvlock_environment_lock(...)`` and
   ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
@@ -30,6 +37,9 @@ from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from venvlock.core._integrity import Report
+    from venvlock.core._probe import LockState
 
 
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
@@ -58,6 +68,25 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     return run(command, hold)
 
 
+def probe_lock(lock_path: str) -> LockState:
+    """Whether *lock_path* is free, held shared or held exclusively, and by whom since when; creates nothing."""
+    from venvlock.core._probe import probe_lock as probe
+
+    return probe(lock_path)
+
+
+def verify_environment(environment: Environment, *, jobs: int = 0, use_cache: bool = True) -> Report:
+    """What is wrong with *environment*'s installed distributions (see :mod:`venvlock.core._integrity`).
+
+    Call it under the environment lock.  *jobs*: hashing threads (0: from the
+    CPU count).  *use_cache*: skip files verified before and unchanged since
+    (``<env>/.venvlock/verified``).
+    """
+    from venvlock.core._integrity import verify_environment as verify
+
+    return verify(environment, jobs=jobs, use_cache=use_cache)
+
+
 __all__ = [
     "Environment",
     "Holder",
@@ -71,6 +100,8 @@ __all__ = [
     "Verdict",
     "hooks",
     "plugin_manager",
+    "probe_lock",
     "recorded_sync",
     "run_installer",
+    "verify_environment",
 ]

@@ -249,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pip-locked`` command."""
     args = list(sys.argv[1:] if argv is None else argv)
     arguments = Arguments(args)
+    if "PIP_AUTO_COMPLETE" in os.environ or (arguments.sure and arguments.command == "completion"):
+        from venvlock.plugins import _completion  # pip's completion, bound to pip-locked
+
+        return _completion.main(args)
     if not args or (arguments.sure and not arguments.command and "--help" in arguments.general):
         print(HELP, end="")
         return 0

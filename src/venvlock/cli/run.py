@@ -1,0 +1,102 @@
+"""``venvlock run [--env PATH] [--creation] -- COMMAND ...``: the ``flock(1)`` of environments.
+
+COMMAND runs while the environment lock (``<env>/.lock``, the file uv locks)
+is held, and with ``--creation`` the creation lock first, so poetry, pdm,
+pip-sync, conda or a Makefile step take turns with uv, pip-locked, hatch, nox
+and tox.  Waiting says who holds the lock; ``VENVLOCK_TIMEOUT`` bounds the
+wait (exit 75).  COMMAND inherits the locked descriptors (it keeps the lock
+if this process is killed) and ``VENVLOCK_HELD``, so a ``pip-locked`` inside
+it goes on under this hold instead of waiting for it.
+
+Exit status: COMMAND's; 128+N when signal N ended it (as a shell says);
+127 when it cannot be found, 126 when it cannot be run.  SIGTERM, SIGHUP and
+SIGQUIT sent to venvlock are passed on to COMMAND; so is SIGINT, except when
+a terminal's Ctrl-C already reached COMMAND (same foreground process group).
+With ``--creation`` and no folder yet, only the creation lock is held (the
+environment lock lives inside the folder).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from contextlib import ExitStack
+
+from venvlock.adapter import Adapter
+from venvlock.cli import error
+from venvlock.cli._environments import environment_at
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from types import FrameType
+
+#: signals passed on to the command
+FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+def main(options: argparse.Namespace, command: list[str]) -> int:
+    environment = environment_at(options.env, must_exist=not options.creation)
+    adapter = Adapter("venvlock")
+    with ExitStack() as stack:
+        descriptors: list[int] = []
+        if options.creation:
+            hold = stack.enter_context(adapter.creation_lock(environment))
+            if hold is not None and hold.fd is not None:
+                descriptors.append(hold.fd)
+        if environment.exists():
+            hold = stack.enter_context(adapter.environment_lock(environment))
+            if hold is not None and hold.fd is not None:
+                descriptors.append(hold.fd)
+        return run_command(command, descriptors)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_command(command: Sequence[str], descriptors: Sequence[int]) -> int:
+    """Run *command* with *descriptors* inherited; its exit status, signals passed on (see module docstring)."""
+    pass_fds = tuple(descriptors) if os.name != "nt" else ()
+    try:
+        child = subprocess.Popen(list(command), pass_fds=pass_fds)
+    except FileNotFoundError:
+        error(f"cannot run {command[0]}: command not found")
+        return 127
+    except OSError as failure:
+        error(f"cannot run {command[0]}: {failure.strerror or failure}")
+        return 126
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if signum == getattr(signal, "SIGINT", None) and _ctrl_c_reached(child.pid):
+            return
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
+    try:
+        while True:
+            try:
+                returncode = child.wait()
+                break
+            except KeyboardInterrupt:  # a SIGINT before the handler was set: the child has it too
+                continue
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _ctrl_c_reached(pid: int) -> bool:
+    """Whether a terminal's Ctrl-C reached *pid* too: it shares our process group, the terminal's foreground one."""
+    if os.name == "nt":
+        return True
+    try:
+        group = os.getpgrp()
+        if os.getpgid(pid) != group:
+            return False
+        with open("/dev/tty", "rb") as tty:
+            return os.tcgetpgrp(tty.fileno()) == group
+    except OSError:
+        return False
