@@ -149,7 +149,7 @@ def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str 
         if option == "":
             assert value is not None
             named = True
-            _add_requirement(parsed, value, "command line", cwd, constraint=False)
+            _add_requirement(parsed, value, "command line", constraint=False)
         elif isinstance(option, str):
             parsed.refuse(f"{value}: not an option venvlock can read exactly")
         elif value is None and option.takes_value:
@@ -163,20 +163,12 @@ def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str 
     return named
 
 
-def _add_requirement(parsed: ParsedRequest, text: str, origin: str, cwd: str, *, constraint: bool) -> None:
-    if looks_like_path_or_url(text) or _exists(cwd, text):
+def _add_requirement(parsed: ParsedRequest, text: str, origin: str, *, constraint: bool) -> None:
+    if looks_like_path_or_url(text):
         parsed.refuse(f"{text!r} is a path or URL")
     if constraint and "[" in text.split(";")[0]:
         parsed.refuse(f"constraint {text!r} has extras (pip stops with an error)")
     (parsed.constraints if constraint else parsed.requirements).append((text, origin))
-
-
-def _exists(cwd: str, text: str) -> bool:
-    """Whether a requirement's name is also a file or folder here (pip may take it as a path)."""
-    name = text
-    for stop in ";[<>=!~ @":
-        name = name.partition(stop)[0]
-    return bool(name) and os.path.exists(os.path.join(cwd, name))
 
 
 def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool, chain: tuple[str, ...]) -> None:
@@ -202,7 +194,7 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
         if requirement:
             if options:
                 parsed.refuse(f"options on {requirement!r} in {name}")
-            _add_requirement(parsed, requirement, path, base, constraint=constraint)
+            _add_requirement(parsed, requirement, path, constraint=constraint)
             continue
         words = _split_options(options)
         if words is None:
