@@ -136,3 +136,21 @@ def test_only_the_scheme_is_judged_and_repaired(tmp_path: Path, monkeypatch: pyt
     inside.mkdir()
     repair([str(outside), str(inside)], [str(site)])
     assert outside.exists() and not inside.exists()
+
+
+def test_isolation_follows_pips_exact_word(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip reads its configuration isolated only for the exact word ``--isolated``, not an abbreviation."""
+    from venvlock.core._request import parse_request
+    from venvlock.plugins.pip_locked import Arguments
+
+    assert Arguments(["--isolated", "install", "x"]).general == ["--isolated"]
+    abbreviated = Arguments(["--isol", "install", "x"]).general
+    assert abbreviated != ["--isolated"] and INSTALL_TABLE.long(abbreviated[0]) is INSTALL_TABLE.longs["--isolated"]
+    home = tmp_path / "home"
+    (home / ".config" / "pip").mkdir(parents=True)
+    (home / ".config" / "pip" / "pip.conf").write_text("[install]\nupgrade = true\n")
+    for name in [n for n in os.environ if n.startswith("PIP_") or n == "XDG_CONFIG_HOME"]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    assert parse_request(["--isolated", "beta"], str(tmp_path)).unjudgeable == ""
+    assert "upgrade" in parse_request([*abbreviated, "beta"], str(tmp_path)).unjudgeable

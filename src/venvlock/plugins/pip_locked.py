@@ -131,7 +131,7 @@ class Arguments:
                     continue
                 self.passthrough.extend(words)
                 self.help = self.help or option.name in ("--help", "--version")
-                self.general.append(f"{option.name}={value}" if option.takes_value else option.name)
+                self.general.append(_canonical(option, arg, value))
                 continue
             for char in arg[1:]:
                 short = GENERAL_TABLE.shorts.get("-" + char)
@@ -179,6 +179,17 @@ class Arguments:
             if isinstance(option, Option) and option.name == "--quiet":
                 level += 1
         return level
+
+
+def _canonical(option: Option, word: str, value: str) -> str:
+    """A general option as it may stand after the command: its full name (an abbreviation there may be ambiguous).
+
+    ``--isolated`` stays an abbreviation when it was one: pip reads its
+    configuration isolated only for the exact word.
+    """
+    if option.name == "--isolated" and word != "--isolated":
+        return "--isolat"
+    return f"{option.name}={value}" if option.takes_value else option.name
 
 
 def _folder_option(rest: Sequence[str], name: str) -> str | None:
