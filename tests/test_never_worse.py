@@ -199,6 +199,7 @@ def test_6_nox_another_interpreters_pip_is_not_judged_against_the_session_venv(
     )
     assert result.returncode == 0, result.stderr
     assert "delta" in versions(other), result.stderr
+    assert (other / ".lock").exists()  # locked where it installs
 
 
 # --- 7 -------------------------------------------------------------------------------------------

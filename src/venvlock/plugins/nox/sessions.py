@@ -143,8 +143,10 @@ class Session(_SessionProxy):
         uv = _program(words[0]) == "uv"
         if pip is not None and venv.venv_backend == "uv" and not uv and words[0] != "python":
             pip = None  # a uv venv has no pip: "pip" is someone else's
+        target = None
         if pip is not None and not uv and not _runs_in(words[0], venv.location):
-            pip = None  # another interpreter's pip (external=True): only the installer knows what it finds there
+            # another interpreter's pip (external=True): not judged; locked where it installs, when that is known
+            pip, target = None, _foreign_environment(words[0])
 
         def call(extra_env: Mapping[str, str]) -> Any:
             return self._session.run_install(*args, **_with_env(kwargs, extra_env))
@@ -157,6 +159,7 @@ class Session(_SessionProxy):
             uv=uv,
             kwargs=kwargs,
             judge=pip is not None,
+            environment=target,
         )
 
     def run_always(self, *args: str | os.PathLike[str], **kwargs: Any) -> Any:
@@ -216,11 +219,15 @@ class Session(_SessionProxy):
         uv: bool,
         kwargs: Mapping[str, Any],
         judge: bool,
+        environment: Any = None,
     ) -> Any:
-        """Install through venvlock's sync: lock, check, and *call* nox's install only if needed."""
+        """Install through venvlock's sync: lock, check, and *call* nox's install only if needed.
+
+        *environment* is the one the install goes to, when not the session's venv.
+        """
         from venvlock.core import Environment, LockTimeoutError, SettingError, SyncRequest, hooks
 
-        environment = Environment.for_venv(venv.location)
+        environment = environment or Environment.for_venv(venv.location)
         effective = _effective_env(self._session.env, kwargs)
         judge = judge and not _goes_elsewhere(pip_args, uv=uv) and not (uv and _uv_meaningful(effective))
         run = self._run
@@ -319,6 +326,23 @@ def _goes_elsewhere(args: list[str], *, uv: bool = True) -> bool:
     from venvlock.core._pip_options import goes_elsewhere
 
     return goes_elsewhere(args, uv=uv)
+
+
+def _foreign_environment(program: str) -> Any:
+    """The environment a Python (or a pip script) outside the session venv installs into, or None when unclear."""
+    import shutil
+
+    from venvlock.core import Environment, VenvlockError
+
+    path = program if os.sep in program else shutil.which(program)
+    if not path:
+        return None
+    name = _program(path)
+    python = path if name.startswith("python") else os.path.join(os.path.dirname(path), "python")
+    try:
+        return Environment.for_python(python)
+    except VenvlockError:
+        return None
 
 
 def _runs_in(program: str, location: str) -> bool:
