@@ -3,7 +3,7 @@
 nox -s tests     the default suite (what `.ci/run` runs)
 nox -s stress    100-process stress tests, not in the default suite
 nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
-nox -s bench     the benchmarks, side by side with pip, hatch, nox and uv
+nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox and uv
 nox -s lint      ruff and mypy
 nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
 """
@@ -42,7 +42,7 @@ def differential(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     quick = ["--quick"] if "--quick" in session.posargs else []
-    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_verify.py"):
+    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_tox.py", "bench_verify.py"):
         session.run("python", f"benchmarks/{script}", *quick)
     if "--stress" in session.posargs:
         session.run("python", "benchmarks/bench_pip.py", "--stress")

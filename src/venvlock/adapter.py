@@ -27,6 +27,8 @@ What the layer handles once, so that adapters do not:
 * the tool's installer: :class:`ToolInstall` runs it as the sync's installer,
   turns the tool's failure into an exit code the core understands, and keeps
   the tool's exception to raise again once the lock is released;
+* readers (:meth:`Adapter.using_lock`): the creation lock held *shared*
+  while commands use an environment, so that a recreation waits for them;
 * half-built markers (:class:`Marker`): files beside or inside an
   environment that say "this is not complete", written without following
   symbolic links.
@@ -47,7 +49,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from venvlock.core import Environment, LockHold, SyncResult, Verdict
+    from venvlock.core import Environment, Holder, LockHold, SyncResult, Verdict
 
 #: exit status of commands for a bad setting or usage
 EX_USAGE = 2
@@ -232,6 +234,48 @@ class Adapter:
             return
         with manager as hold:
             yield hold
+
+    @contextmanager
+    def using_lock(
+        self, environment: Environment, *, default_timeout: float | None = None, purpose: str | None = None
+    ) -> Iterator[LockHold]:
+        """Hold the creation lock of *environment* *shared* while inside: the environment is in use.
+
+        Take it around running commands in an environment that others may
+        recreate: many users hold it at once, a :meth:`creation_lock` waits
+        until all have let go (its waiting line names them), and a user waits
+        while a creation holds it.  Never take it while holding the creation
+        lock, nor the other way round, in one process (the two would wait for
+        each other).  *default_timeout* as for :meth:`creation_lock`.
+        ``hold.locked`` is False when the lock file cannot be had (warned about).
+        """
+        from venvlock.core import shared_lock
+
+        with shared_lock(
+            environment, purpose=purpose or self.purpose, quiet=self.quiet, default_timeout=default_timeout
+        ) as hold:
+            yield hold
+
+    @staticmethod
+    def creation_lock_path(environment: Environment) -> str:
+        """The creation lock file of *environment* (it need not exist)."""
+        from venvlock.core import hooks
+
+        path: str = hooks().venvlock_creation_lock_path(environment=environment)
+        return path
+
+    @staticmethod
+    def creation_holder(environment: Environment) -> Holder | None:
+        """Who holds the creation lock of *environment* exclusively now, as its holder file says (None: nobody known).
+
+        Only a live process counts.  For an adapter deciding whether to wait
+        for a creation in progress (:meth:`using_lock` waits for it) rather
+        than to queue for the lock itself.
+        """
+        from venvlock.core._lock import read_holder
+
+        holder = read_holder(Adapter.creation_lock_path(environment))
+        return holder if holder is not None and holder.alive else None
 
     @contextmanager
     def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold | None]:

@@ -101,10 +101,11 @@ def venvlock_creation_lock(
     """Return a context manager that holds the creation lock of *environment*.
 
     Called by adapters whose tool creates or deletes the environment folder
-    itself (hatch, nox).  The lock file lies beside the folder
+    itself (hatch, nox, tox).  The lock file lies beside the folder
     (:func:`venvlock_creation_lock_path`), since a lock inside a folder cannot
     guard deleting it.  Always take it before the environment lock, never
-    after.
+    after.  Its shared side (readers, such as a tox run's commands) is
+    :func:`venvlock.core.shared_lock`, not a hook.
 
     *default_timeout* is the wait when ``VENVLOCK_TIMEOUT`` is not set: None
     for the usual 300 s; a negative number to wait forever, as an adapter

@@ -10,6 +10,9 @@ Public names (everything an adapter or plugin may use):
   this process is killed (for plugins implementing ``venvlock_install``).
 * :func:`recorded_sync`: the answer of a still-valid record of an earlier
   sync, without loading plugins (the fast path of a no-op).
+* :func:`shared_lock`: hold the creation lock *shared* (readers of an
+  environment, such as a tox run's commands, side by side; never beside a
+  creation).
 * :func:`probe_lock`: whether a lock file is held now (shared or exclusive)
   and by whom since when, without taking it for longer than an instant and
   without creating anything (:class:`~venvlock.core._probe.LockState`).
@@ -37,6 +40,7 @@ from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from contextlib import AbstractContextManager
 
     from venvlock.core._integrity import Report
     from venvlock.core._probe import LockState
@@ -55,6 +59,26 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
     from venvlock.core._sync import recorded_sync as lookup
 
     return lookup(environment, request)
+
+
+def shared_lock(
+    environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
+) -> AbstractContextManager[LockHold]:
+    """A context manager holding *environment*'s creation lock shared (see :mod:`venvlock.core._shared_lock`).
+
+    Waits while a creation holds it exclusively, reporting through
+    ``venvlock_waiting``; many shared holders hold it at once.
+    """
+    from venvlock.core._shared_lock import hold_shared
+
+    lock_path: str = hooks().venvlock_creation_lock_path(environment=environment)
+
+    def waiting(holder: Holder | None, waited: float) -> None:
+        hooks().venvlock_waiting(
+            environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
+        )
+
+    return hold_shared(environment, lock_path, purpose=purpose, on_waiting=waiting, default_timeout=default_timeout)
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:
@@ -103,5 +127,6 @@ __all__ = [
     "probe_lock",
     "recorded_sync",
     "run_installer",
+    "shared_lock",
     "verify_environment",
 ]

@@ -115,7 +115,13 @@ def venvlock_waiting(
 ) -> None:
     if quiet:
         return
-    who = _lock.describe_holder(holder)
+    if holder is None:  # readers holding the lock shared (a tox run's commands) name themselves in their own files
+        from venvlock.core._shared_lock import describe_shared_holders, shared_holders
+
+        readers = shared_holders(lock_path)
+        who = describe_shared_holders(readers) if readers else _lock.describe_holder(None)
+    else:
+        who = _lock.describe_holder(holder)
     where = display_path(lock_path)
     if waited == 0.0:
         line = f"Waiting for lock on environment {environment.name} (held by {who}; lock file {where})"

@@ -71,16 +71,23 @@ def probe_lock(lock_path: str) -> LockState:
         os.close(fd)
     if state not in (SHARED, EXCLUSIVE):
         return LockState(lock_path, state, reason=reason)
-    holder, since = _holder_of(lock_path)
+    holder, since = _holder_of(lock_path, state)
     return LockState(lock_path, state, holder=holder, since=since)
 
 
-def _holder_of(lock_path: str) -> tuple[Holder | None, float | None]:
+def _holder_of(lock_path: str, state: str) -> tuple[Holder | None, float | None]:
     holder = read_holder(lock_path)
+    named_in = holder_path(lock_path)
+    if holder is None and state == SHARED:  # shared holders (a tox run's commands) name themselves in their own files
+        from venvlock.core._shared_lock import shared_holder_path, shared_holders
+
+        readers = shared_holders(lock_path)
+        if readers:
+            holder, named_in = readers[0], shared_holder_path(lock_path, readers[0].pid)
     if holder is None:
         return None, None
     try:
-        since: float | None = os.stat(holder_path(lock_path), follow_symlinks=False).st_mtime
+        since: float | None = os.stat(named_in, follow_symlinks=False).st_mtime
     except OSError:
         since = None
     return Holder(holder.pid, redact_text(holder.command), holder.alive), since

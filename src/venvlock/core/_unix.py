@@ -19,3 +19,23 @@ def pid_alive(pid: int) -> bool:
             return stat.read().rpartition(b")")[2].split()[0] != b"Z"
     except OSError:
         return True
+
+
+def try_lock_shared(fd: int) -> bool:
+    """Lock *fd* shared (``flock LOCK_SH``) without waiting; whether it is locked now (False: held exclusively)."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def unlock_shared(fd: int) -> None:
+    """Release the lock on *fd*."""
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_UN)

@@ -1,0 +1,109 @@
+"""The tox plugin against stock tox (``VENVLOCK_TOX=0``), in one run, medians side by side.
+
+    python benchmarks/bench_tox.py [--quick] [--runner virtualenv|uv-venv-runner] [--packages N]
+
+A ``tox.ini`` environment (``skipsdist``) with N local wheels as ``deps`` and
+one command.  Timed as whole ``tox`` processes:
+
+* no-op ``tox -e py`` (the environment exists and is in sync) with venvlock
+  vs stock tox.  Target: <= 1.10x.
+* 8 concurrent cold ``tox -e py`` (no ``.tox``) with venvlock vs one cold
+  run.  Target: <= 1.5x.  Stock tox's 8 concurrent cold runs are shown for
+  reference with their failures (they race), and 8 concurrent stock no-op
+  runs: what 8 tox processes cost on this machine at the least.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+from pathlib import Path
+
+from _common import FAILURES, build_wheel, concurrent, offline_env, prepare_sources, row, scripts_dir, timed
+
+TOX_INI = """\
+[tox]
+skipsdist = true
+
+[testenv:py]
+runner = {runner}
+deps =
+{deps}
+commands = python -c "import {imports}"
+"""
+
+
+def main() -> None:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--runner", default="virtualenv", choices=["virtualenv", "uv-venv-runner"])
+    parser.add_argument("--packages", type=int, default=5, help="wheels in deps")
+    options = parser.parse_args()
+    repeat = 5 if options.quick else 15
+    cold_repeat = 1 if options.quick else 3
+    prepare_sources()
+    work = Path(tempfile.mkdtemp(prefix="venvlock-bench-tox-"))
+    try:
+        wheels = work / "wheels"
+        names = [f"pkg{i:02d}" for i in range(options.packages)]
+        for i, name in enumerate(names):
+            build_wheel(wheels, name, "1.0", requires=names[i + 1 : i + 2], files=20)
+        project = work / "project"
+        project.mkdir()
+        deps = "".join(f"    {name}\n" for name in names).rstrip("\n")
+        (project / "tox.ini").write_text(TOX_INI.format(runner=options.runner, deps=deps, imports=", ".join(names)))
+        env = offline_env(
+            wheels,
+            VENVLOCK_CACHE_DIR=str(work / "cache"),
+            VIRTUALENV_OVERRIDE_APP_DATA=str(work / "app-data"),
+            VIRTUALENV_NO_DOWNLOAD="1",
+            VIRTUALENV_NO_PERIODIC_UPDATE="1",
+            TOX_USER_CONFIG_FILE=str(work / "no-user-config.ini"),
+        )
+        stock_env = {**env, "VENVLOCK_TOX": "0"}
+        tox = [str(scripts_dir() / "tox"), "-e", "py"]
+
+        def cold(environ: dict[str, str]) -> float:
+            shutil.rmtree(project / ".tox", ignore_errors=True)
+            return timed(tox, environ, cwd=project)
+
+        def cold_8(environ: dict[str, str], *, allow_failures: bool = False) -> float:
+            shutil.rmtree(project / ".tox", ignore_errors=True)
+            return concurrent([tox] * 8, environ, cwd=project, allow_failures=allow_failures)
+
+        cold(env)  # warms virtualenv's app data and the interpreter's caches
+        print(f"# tox -e py: {options.packages} local wheels as deps, one command; runner {options.runner}")
+        # no-op runs, interleaved so that a change in the machine's load shifts both alike
+        timed(tox, env, cwd=project)
+        samples: dict[str, list[float]] = {"venvlock": [], "stock": []}
+        for _ in range(repeat + 1):  # the first round warms caches and is dropped
+            samples["venvlock"].append(timed(tox, env, cwd=project))
+            samples["stock"].append(timed(tox, stock_env, cwd=project))
+        noop = {label: statistics.median(times[1:]) for label, times in samples.items()}
+        print(f"# no-op runs: medians of {repeat}")
+        print(row("venvlock tox -e py (no-op)", noop["venvlock"], "stock tox -e py", noop["stock"], "target <= 1.10"))
+
+        one = statistics.median(cold(env) for _ in range(cold_repeat))
+        eight = statistics.median(cold_8(env) for _ in range(cold_repeat))
+        stock_eight = cold_8(stock_env, allow_failures=True)
+        stock_failed = FAILURES[-1]
+        cold(env)  # an environment for the no-op floor (stock's concurrent runs may have left it broken)
+        floor = concurrent([tox] * 8, stock_env, cwd=project, allow_failures=True)
+        print(f"# cold runs (no .tox): medians of {cold_repeat}")
+        print(row("venvlock 8 concurrent cold tox -e py", eight, "1 cold run", one, "target <= 1.5"))
+        print(row("stock 8 concurrent cold tox -e py", stock_eight, "1 cold run", one, f"({stock_failed} of 8 failed)"))
+        print(row("stock 8 concurrent no-op tox -e py", floor, "1 cold run", one, "(the machine's floor for 8 tox)"))
+        print(row("venvlock 8 concurrent cold tox -e py", eight, "8 concurrent stock no-op", floor, "(vs the floor)"))
+        ok = noop["venvlock"] <= 1.10 * noop["stock"] and eight <= 1.5 * one
+        print("targets met" if ok else "TARGETS MISSED")
+        if not ok:
+            raise SystemExit(1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

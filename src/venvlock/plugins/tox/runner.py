@@ -1,0 +1,495 @@
+"""tox run environments whose setup is a critical section and whose commands hold the lock shared.
+
+:func:`locked_runner` derives, from any tox run environment class (tox's
+``virtualenv``, tox-uv's ``uv-venv-runner`` and ``uv-venv-lock-runner``, a
+plugin's), a subclass with the same ``id()``, name and behaviour, whose
+:meth:`setup` goes through a :class:`Guard`:
+
+1. *Shared first.*  When the environment looks complete (its folder and
+   tox's ``.tox-info.json`` are there, no half-built marker beside it, no
+   ``-r``), tox's own setup runs while the creation lock is held *shared*,
+   its shared-folder steps (emptying the log and temp folders, the checks of
+   its ``.tox-info.json``) under the environment lock ``<env>/.lock`` so that
+   setups take turns while other runs' commands go on.  The first step that
+   would change the environment (a creation, a recreation, an install that
+   tox would run, the package build that precedes tox's package reinstall,
+   ``uv sync``) stops that attempt before it does anything
+   (:class:`NeedsExclusive`).
+2. *Exclusive when needed.*  The shared hold is released, the creation lock
+   is taken exclusively (waiting for the other runs' commands, naming them),
+   the half-built marker is set, and tox's setup runs again from its start;
+   installs also hold the environment lock (pip runners; uv takes the same
+   lock itself).  Then the marker is cleared and the lock released.
+3. *Commands shared.*  The creation lock is taken shared again and the setup
+   is looked at once more (a no-op unless someone changed the environment in
+   between); it is held through the commands and released at teardown.
+
+Installs in the exclusive step go through the core: requirements that the
+core's check finds satisfied are not installed again where tox's own
+bookkeeping would reinstall them (tox's bookkeeping is still written); the
+package (a built wheel or sdist, reinstalled by tox on every run) and
+anything the core cannot judge always goes to tox's installer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tox.tox_env.errors import Fail, Recreate, Skip
+
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, describe_command
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from tox.execute.api import Outcome
+    from tox.tox_env.runner import RunToxEnv
+
+    from venvlock.core import Environment
+
+    _Base = RunToxEnv
+else:
+    _Base = object
+
+#: attribute marking a class made by :func:`locked_runner`
+WRAPPED_ATTRIBUTE = "_venvlock_wrapped"
+#: suffix of the half-built marker beside the environment folder
+INCOMPLETE_SUFFIX = ".incomplete"
+#: run ids of tox's executions that change the environment whatever called them
+_CHANGING_RUN_IDS = ("venv", "uv-sync", "uv_sync")
+#: the holds are long (a run's commands): wait for them as long as they last unless VENVLOCK_TIMEOUT says otherwise
+WAIT_FOREVER = -1.0
+#: how long to look for a creator naming itself before queueing for the creation lock
+HOLDER_GRACE_SECONDS = 0.1
+
+
+class NeedsExclusive(BaseException):
+    """Raised inside a shared setup at the first step that would change the environment.
+
+    A BaseException, so that no ``except Exception`` in tox or a plugin takes it for a failure.
+    """
+
+
+_MODE_SHARED = "shared"
+_MODE_EXCLUSIVE = "exclusive"
+_DONE = "done"
+_UNLOCKED = "unlocked"
+_LOOK_AGAIN = "look again"
+
+Generation = tuple[int, int, int] | None
+
+
+class Guard:
+    """The locks, marker and mode of one tox run environment's setup and commands."""
+
+    def __init__(self, tox_env: RunToxEnv) -> None:
+        self.tox_env = tox_env
+        self.mode: str | None = None
+        self.installing = False
+        self.skipping = False
+        self._seen: Generation = None
+        self._probe_failed = False
+        self._shared = ExitStack()
+        self.adapter = Adapter("tox", purpose=describe_command(["tox", *sys.argv[1:]]))
+
+    # ---------------------------------------------------------------------------------------------
+    @property
+    def folder(self) -> str:
+        return os.path.abspath(str(self.tox_env.env_dir))
+
+    @property
+    def environment(self) -> Environment:
+        return self.adapter.environment(self.folder)
+
+    @property
+    def marker(self) -> Marker:
+        parent, name = os.path.split(self.folder.rstrip(os.sep))
+        return Marker(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"))
+
+    @property
+    def uses_uv(self) -> bool:
+        """Whether tox runs uv for this environment (uv takes the environment lock itself)."""
+        return any(cls.__module__.startswith("tox_uv") for cls in type(self.tox_env).__mro__)
+
+    def looks_complete(self) -> bool:
+        folder = self.folder
+        return (
+            os.path.isdir(folder)
+            and not os.path.islink(folder)
+            and os.path.isfile(os.path.join(folder, ".tox-info.json"))
+            and not self.marker.present()
+        )
+
+    # ---------------------------------------------------------------------------------------------
+    def setup(self, original: Callable[[], None]) -> None:
+        """Run tox's *original* setup as described in the module docstring; leaves the lock held shared."""
+        recreate = bool(self.tox_env.conf["recreate"])
+        try:
+            shared_first = not recreate and self.looks_complete()
+            self._seen = self._generation()
+            while True:
+                if shared_first and self._shared_setup(original):
+                    return
+                outcome, generation = self._exclusive_setup(original, recreate=recreate)
+                if outcome == _UNLOCKED:  # no lock to be had here: tox's own setup ran, as stock tox's would
+                    return
+                if outcome == _DONE:
+                    if self._take_shared() and self._generation() == generation:
+                        return  # nobody changed the environment since our setup
+                    self.release()  # someone changed it between our exclusive and shared holds
+                    self._reset()
+                    recreate = False  # a recreation asked for is done (ours), what is there now is newer
+                shared_first = True  # look again, sharing
+        except VenvlockError as error:
+            self.release()
+            raise Fail(str(error)) from None
+
+    def _take_shared(self) -> bool:
+        """Hold the creation lock shared (until :meth:`release`); whether it is really locked."""
+        hold = self._shared.enter_context(self.adapter.using_lock(self.environment, default_timeout=WAIT_FOREVER))
+        return hold.locked
+
+    def _generation(self) -> Generation:
+        """What changes when tox sets the environment up anew: its ``.tox-info.json`` (rewritten by replacing)."""
+        if self.marker.present():
+            return None
+        try:
+            stat = os.stat(os.path.join(self.folder, ".tox-info.json"), follow_symlinks=False)
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+    def _shared_setup(self, original: Callable[[], None]) -> bool:
+        """Take the lock shared and run tox's setup changing nothing; False (lock released) if it must change."""
+        if not self._take_shared():  # no lock to be had here: tox's own setup, as stock tox would
+            self._unlocked_setup(original)
+            return True
+        if not self.looks_complete():
+            self.release()
+            return False
+        self.mode = _MODE_SHARED
+        try:
+            original()
+        except NeedsExclusive:
+            self._probe_failed = True
+            self._seen = self._generation()
+            self._reset()
+            self.release()
+            return False
+        finally:
+            self.mode = None
+        return True
+
+    def _unlocked_setup(self, original: Callable[[], None]) -> None:
+        self.mode = _MODE_EXCLUSIVE
+        try:
+            original()
+        finally:
+            self.mode = None
+
+    def _exclusive_setup(self, original: Callable[[], None], *, recreate: bool) -> tuple[str, Generation]:
+        """tox's setup under the exclusive creation lock, marked half-built until done.
+
+        Returns ``(_DONE, generation of the result)``; ``(_UNLOCKED, None)``
+        when no lock could be had (tox's setup ran unlocked); ``(_LOOK_AGAIN,
+        None)`` when another run set the environment up while this one waited
+        (nothing was done: a shared setup may do now).
+        """
+        if not recreate and self._creation_in_progress():
+            # another run is creating or changing it: wait for that sharing, then look, rather than queue for
+            # the lock behind the commands of every run that comes after it
+            return _LOOK_AGAIN, None
+        with self.adapter.creation_lock(self.environment, default_timeout=WAIT_FOREVER) as hold:
+            if hold is None or not hold.locked:
+                self._unlocked_setup(original)
+                return _UNLOCKED, None
+            if not recreate and self.looks_complete() and self._generation() != self._seen:
+                return _LOOK_AGAIN, None
+            leftover = self.marker.present() and os.path.lexists(self.folder)
+            self.marker.set(f"{os.getpid()}\n{self.adapter.purpose}\n")
+            self.mode = _MODE_EXCLUSIVE
+            try:
+                if leftover:  # what a killed setup left: rebuilt, never reused
+                    print(
+                        f"venvlock: {self.tox_env.name}: the environment was left half-built; recreating it",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    self.tox_env._clean(transitive=False)
+                original()
+            except BaseException as error:
+                if _step_failure(error):  # tox's bookkeeping knows which steps are done, as without venvlock
+                    self.marker.clear()
+                raise  # a crash or an interruption keeps the marker: the next run rebuilds
+            finally:
+                self.mode = None
+            self.marker.clear()
+            return _DONE, self._generation()
+
+    def _creation_in_progress(self) -> bool:
+        """Whether another process holds the creation lock exclusively now.
+
+        A holder names itself just after it locks: when other runs are about
+        (the lock file is there) and this run has not just found the
+        environment needing a change, look for a name a moment longer.
+        """
+        grace = not self._probe_failed and os.path.exists(self.adapter.creation_lock_path(self.environment))
+        deadline = time.monotonic() + (HOLDER_GRACE_SECONDS if grace else 0.0)
+        while True:
+            holder = self.adapter.creation_holder(self.environment)
+            if holder is not None:
+                return holder.pid != os.getpid()
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+    def _reset(self) -> None:
+        """Forget the stopped shared attempt, so that tox's setup runs again from its start."""
+        self.tox_env._run_state.update({"setup": False, "clean": False})
+
+    def release(self) -> None:
+        """Let go of the shared hold, if any (after the commands, at teardown)."""
+        self._shared.close()
+        self._shared = ExitStack()
+
+    # ---------------------------------------------------------------------------------------------
+    # the steps of tox's setup
+    # ---------------------------------------------------------------------------------------------
+    def changing(self, what: str) -> None:
+        """Called before a step that changes the environment: stops a shared setup."""
+        if self.mode == _MODE_SHARED:
+            raise NeedsExclusive(what)
+
+    @contextmanager
+    def folder_steps(self) -> Iterator[None]:
+        """Around tox's ``_setup_env`` in a shared setup: one setup at a time touches the shared folders."""
+        if self.mode != _MODE_SHARED:
+            yield
+            return
+        try:  # the interpreter discovery (slow, touches no folder of the environment) before taking turns
+            getattr(self.tox_env, "base_python", None)
+        except Exception:  # tox raises it again at its own place, inside the block
+            pass
+        with self.adapter.environment_lock(self.environment):
+            yield
+
+    def install(self, original: Callable[[], None], judged: list[str] | None) -> None:
+        """Run tox's install *original*; *judged* are the pip arguments the core may judge (None: not judgeable)."""
+        if self.mode == _MODE_SHARED:
+            self.installing = True
+            try:
+                original()  # tox's bookkeeping: any installer command it would run stops the shared attempt
+            finally:
+                self.installing = False
+            return
+        if self.mode != _MODE_EXCLUSIVE:
+            original()
+            return
+        environment = self.environment
+        cwd = str(self.tox_env.core["tox_root"])
+        if self.uses_uv:  # uv locks <env>/.lock itself: judge without the lock, install through tox
+            if judged and self.adapter.check(environment, judged, cwd=cwd).satisfied is True:
+                self._bookkeeping_only(original)
+            else:
+                original()
+            return
+        tool = ToolInstall(original, failures=(SystemExit, Fail), exit_code=_exit_code_of)
+        self.adapter.sync(environment, judged or [], install=tool, judge=bool(judged), cwd=cwd)
+        if not tool.ran and tool.error is None:  # satisfied: write tox's bookkeeping, run no installer
+            self._bookkeeping_only(original)
+        tool.reraise()
+
+    def _bookkeeping_only(self, original: Callable[[], None]) -> None:
+        self.skipping = True
+        try:
+            original()
+        finally:
+            self.skipping = False
+
+    def execute(self, original: Callable[[], Outcome], cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
+        """tox's ``execute``: stops a shared setup before a changing command; answers skipped installs."""
+        changing = self.installing or run_id.startswith(_CHANGING_RUN_IDS)
+        if changing:
+            self.changing(run_id)
+        if self.skipping and run_id.startswith("install"):
+            return _done(self.tox_env, cmd, run_id, cwd)
+        return original()
+
+
+def _step_failure(error: BaseException) -> bool:
+    """Whether *error* is tox reporting a failed step (a failed install, a missing interpreter), not a crash."""
+    from tox.report import HandledError
+
+    if isinstance(error, (Fail, Skip, Recreate, HandledError)):
+        return True
+    return isinstance(error, SystemExit) and isinstance(error.code, int) and error.code > 0
+
+
+def _exit_code_of(error: BaseException) -> int | None:
+    if isinstance(error, SystemExit):
+        return error.code if isinstance(error.code, int) else 1
+    return 1
+
+
+def _done(tox_env: RunToxEnv, cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
+    """A successful outcome for an installer command that the core found nothing to do for."""
+    from tox.execute.api import Outcome, StdinSource
+    from tox.execute.request import ExecuteRequest
+
+    now = time.monotonic()
+    words = [str(word) for word in cmd]
+    request = ExecuteRequest(words, cwd or Path(str(tox_env.core["tox_root"])), {}, StdinSource.OFF, run_id)
+    message = "venvlock: already satisfied, not installed again\n"
+    return Outcome(request, False, Outcome.OK, message, "", now, now, words, {})
+
+
+# --------------------------------------------------------------------------------------------------
+# what the core may judge
+# --------------------------------------------------------------------------------------------------
+def judged_arguments(tox_env: RunToxEnv, arguments: object) -> list[str] | None:
+    """The pip ``install`` arguments of a tox install that the core's check may judge, or None.
+
+    Only plain requirements (tox's ``deps`` and a package's dependencies),
+    installed with tox's default install command: a package (a built wheel or
+    sdist, which tox force-reinstalls), a lock file, a custom install command
+    or anything else goes to tox's installer unjudged.
+    """
+    from tox.tox_env.python.pip.req_file import PythonDeps
+
+    try:
+        command = [str(word) for word in tox_env.conf["install_command"].args]
+    except (KeyError, AttributeError, Fail):
+        return None
+    if "install" not in command:
+        return None
+    options = [word for word in command[command.index("install") + 1 :] if word != "{packages}"]
+    if options:  # -U, --force-reinstall, --prerelease...: the installer's to judge
+        return None
+    if isinstance(arguments, PythonDeps):
+        try:
+            args = list(arguments.as_root_args)
+        except (ValueError, OSError, Fail):
+            return None
+    elif isinstance(arguments, (list, tuple)):
+        from packaging.requirements import Requirement
+
+        args = []
+        for item in arguments:
+            if not isinstance(item, Requirement):
+                return None
+            args.append(str(item))
+    else:
+        return None
+    constraints = getattr(tox_env.installer, "constraints", None)
+    if constraints is not None:
+        try:
+            args.extend(constraints.as_root_args)
+        except (ValueError, OSError, Fail):
+            return None
+    return args or None
+
+
+# --------------------------------------------------------------------------------------------------
+# the runner classes
+# --------------------------------------------------------------------------------------------------
+class LockedRun(_Base):
+    """Mixed in before a tox run environment class; see the module docstring."""
+
+    _venvlock_guard: Guard | None = None
+
+    def _venvlock(self) -> Guard | None:
+        from venvlock.plugins.tox.plugin import enabled
+
+        if not enabled(self.core):
+            return None
+        if self._venvlock_guard is None:
+            self._venvlock_guard = Guard(self)
+        return self._venvlock_guard
+
+    def setup(self) -> None:
+        guard = self._venvlock()
+        if guard is None or self._run_state["setup"]:
+            super().setup()
+            return
+        guard.setup(super().setup)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:
+            if self._venvlock_guard is not None:
+                self._venvlock_guard.release()
+
+    def _setup_env(self) -> None:
+        guard = self._venvlock_guard
+        if guard is None:
+            super()._setup_env()
+            return
+        with guard.folder_steps():
+            super()._setup_env()
+
+    def _clean(self, transitive: bool = False) -> None:
+        guard = self._venvlock_guard
+        if guard is not None and not self._run_state["clean"]:
+            guard.changing("recreation")
+        super()._clean(transitive)
+
+    def create_python_env(self) -> None:
+        guard = self._venvlock_guard
+        if guard is not None:
+            guard.changing("creation")
+        super().create_python_env()  # type: ignore[misc]
+
+    def _build_packages(self) -> Any:
+        guard = self._venvlock_guard
+        if guard is not None and not getattr(self.options, "package_only", False):
+            guard.changing("package install")  # tox reinstalls the package it builds on every run
+        return super()._build_packages()  # type: ignore[safe-super]
+
+    def _install(self, arguments: Any, section: str, of_type: str) -> None:
+        guard = self._venvlock_guard
+        if guard is None or guard.mode is None:
+            super()._install(arguments, section, of_type)
+            return
+
+        def install() -> None:
+            super(LockedRun, self)._install(arguments, section, of_type)
+
+        judged = judged_arguments(self, arguments) if guard.mode != _MODE_SHARED else None
+        guard.install(install, judged)
+
+    def execute(self, cmd: Any, stdin: Any, *args: Any, **kwargs: Any) -> Outcome:
+        """tox's ``execute(cmd, stdin, show, cwd, run_id, executor, *, capture)``, passed through as called."""
+        guard = self._venvlock_guard
+        if guard is None or guard.mode is None:
+            return super().execute(cmd, stdin, *args, **kwargs)
+        cwd = kwargs["cwd"] if "cwd" in kwargs else (args[1] if len(args) > 1 else None)
+        run_id = kwargs["run_id"] if "run_id" in kwargs else (args[2] if len(args) > 2 else "")
+
+        def run() -> Outcome:
+            return super(LockedRun, self).execute(cmd, stdin, *args, **kwargs)
+
+        return guard.execute(run, cmd, str(run_id or ""), cwd)
+
+
+_made: dict[type, type] = {}
+
+
+def locked_runner(runner: type[RunToxEnv]) -> type[RunToxEnv]:
+    """*runner* with venvlock's setup: same ``id()``, ``__name__`` and module (tox records the class name)."""
+    if getattr(runner, WRAPPED_ATTRIBUTE, False):
+        return runner
+    made = _made.get(runner)
+    if made is None:
+        made = type(
+            runner.__name__,
+            (LockedRun, runner),
+            {"__module__": runner.__module__, "__qualname__": runner.__qualname__, WRAPPED_ATTRIBUTE: True},
+        )
+        _made[runner] = made
+    return made

@@ -1,0 +1,361 @@
+"""The tox plugin, between real ``tox`` processes: concurrent runs that never race.
+
+Every test makes its own small project (``tox.ini``, ``skipsdist``) in a fresh
+folder, so each has its own ``.tox`` work folder; tox creates its run
+environment with virtualenv (bundled seed wheels, no download) or uv, and
+installs from the session's wheelhouse (offline).  The command of the
+environment, ``stamp.py``, writes its start and end times (and whether its
+environment was still there at the end) to ``stamps.log``, so overlap and
+waiting are proven by the commands' own timestamps.
+
+The controls run the same scenarios on stock tox (``VENVLOCK_TOX=0``) and
+skip when this machine does not provoke the race.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support import (
+    build_gated_project,
+    check_intact,
+    offline_env,
+    run_many,
+    scripts_dir,
+    site_packages,
+    wait_for,
+)
+
+TOX = str(scripts_dir() / "tox")
+#: tox-uv's runners are tested when tox-uv is installed beside tox (the test extra installs it)
+needs_tox_uv = pytest.mark.skipif(importlib.util.find_spec("tox_uv") is None, reason="tox-uv is not installed")
+#: dependencies with many files, whose concurrent installs break environments
+HEAVY_DEPS = ("alpha", "heavy0", "heavy1")
+Killed = list[subprocess.Popen[str]]
+
+STAMP = """\
+import os, sys, time
+log, seconds = sys.argv[1], float(sys.argv[2])
+import alpha
+with open(log, "a") as file:
+    file.write(f"start {os.getppid()} {time.time():.6f}\\n")
+still_there, deadline = True, time.monotonic() + seconds
+while time.monotonic() < deadline:  # the environment must stay there all along, not only at the end
+    still_there = still_there and os.path.exists(alpha.__file__)
+    time.sleep(0.005)
+still_there = still_there and os.path.exists(alpha.__file__)
+with open(log, "a") as file:
+    file.write(f"end {os.getppid()} {time.time():.6f} {still_there}\\n")
+sys.exit(0 if still_there else 3)
+"""
+
+# pip, after which it hangs while the file named by its first argument exists (to be killed there)
+SLOW_INSTALL = """\
+import os, subprocess, sys, time
+flag = sys.argv[1]
+code = subprocess.call([sys.executable, "-m", "pip", "install", *sys.argv[2:]])
+if os.path.exists(flag):
+    open(flag + ".reached", "w").close()
+    time.sleep(120)
+sys.exit(code)
+"""
+
+TOX_INI = """\
+[tox]
+skipsdist = true
+{core}
+[testenv:py]
+runner = {runner}
+deps =
+{deps}
+{extra}
+commands = python {{toxinidir}}/stamp.py {{toxinidir}}/stamps.log {{posargs:0}}
+"""
+
+
+def write_project(
+    folder: Path,
+    *,
+    runner: str = "virtualenv",
+    deps: tuple[str, ...] = ("alpha",),
+    core: str = "",
+    extra: str = "",
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(f"    {dep}" for dep in deps)
+    (folder / "tox.ini").write_text(TOX_INI.format(runner=runner, deps=body, core=core, extra=extra))
+    (folder / "stamp.py").write_text(STAMP)
+    (folder / "slow_install.py").write_text(SLOW_INSTALL)
+    return folder
+
+
+@pytest.fixture
+def env(wheelhouse: Path, tmp_path: Path) -> dict[str, str]:
+    """Offline, a private virtualenv app-data folder (cold, as on a fresh machine), no user tox config."""
+    return offline_env(
+        wheelhouse,
+        VENVLOCK_CACHE_DIR=str(tmp_path / "cache"),
+        VENVLOCK_TIMEOUT="180",
+        VIRTUALENV_OVERRIDE_APP_DATA=str(tmp_path / "app-data"),
+        VIRTUALENV_NO_DOWNLOAD="1",
+        VIRTUALENV_NO_PERIODIC_UPDATE="1",
+        TOX_USER_CONFIG_FILE=str(tmp_path / "no-user-config.ini"),
+        NO_COLOR="1",
+    )
+
+
+@pytest.fixture
+def stock(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "VENVLOCK_TOX": "0"}
+
+
+@pytest.fixture
+def killed() -> Iterator[Killed]:
+    """Processes to kill (with their whole process group) when the test ends."""
+    processes: Killed = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def tox(*args: str) -> list[str]:
+    return [TOX, *args]
+
+
+def run_tox(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(tox(*args), cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def start_tox(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        tox(*args),
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def stamps(project: Path) -> dict[int, tuple[float, float | None, bool]]:
+    """``tox pid -> (command start, command end, environment still there at the end)``."""
+    found: dict[int, list[object]] = {}
+    log = project / "stamps.log"
+    for line in log.read_text().splitlines() if log.exists() else []:
+        kind, pid, stamp, *rest = line.split()
+        entry = found.setdefault(int(pid), [0.0, None, False])
+        if kind == "start":
+            entry[0] = float(stamp)
+        else:
+            entry[1], entry[2] = float(stamp), rest == ["True"]
+    return {pid: (float(s), e if e is None else float(e), bool(ok)) for pid, (s, e, ok) in found.items()}  # type: ignore[arg-type]
+
+
+def started(project: Path, count: int = 1) -> bool:
+    log = project / "stamps.log"
+    return log.exists() and log.read_text().count("start ") >= count
+
+
+def problems_of(project: Path) -> list[str]:
+    venv = project / ".tox" / "py"
+    try:
+        site_packages(venv)
+    except ValueError:
+        return ["no site-packages"]
+    return check_intact(venv)
+
+
+def assert_all_ok(results: list[subprocess.CompletedProcess[str]], project: Path) -> None:
+    failed = [r for r in results if r.returncode != 0]
+    assert not failed, "\n".join(f"exit {r.returncode}:\n{r.stdout}\n{r.stderr}" for r in failed[:2])
+    assert problems_of(project) == []
+
+
+def installed(project: Path, name: str) -> bool:
+    return any(site_packages(project / ".tox" / "py").glob(f"{name}-*.dist-info"))
+
+
+# --------------------------------------------------------------------------------------------------
+# controls: stock tox on the same scenarios
+# --------------------------------------------------------------------------------------------------
+def test_control_stock_tox_concurrent_fresh_runs_break(tmp_path: Path, stock: dict[str, str]) -> None:
+    """8 concurrent stock ``tox -e py`` on a fresh project: creation and installs race."""
+    project = write_project(tmp_path / "project", deps=HEAVY_DEPS)
+    results = run_many([tox("-e", "py")] * 8, env=stock, cwd=project)
+    failed = sum(r.returncode != 0 for r in results)
+    if not failed and not problems_of(project):
+        pytest.skip("control: 8 concurrent stock tox runs all succeeded here; the race could not be provoked")
+    assert failed or problems_of(project)
+
+
+def test_control_stock_recreate_deletes_env_under_running_commands(tmp_path: Path, stock: dict[str, str]) -> None:
+    """Stock ``tox -r -e py`` deletes the environment while another run's command is using it."""
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, stock, "-e", "py").returncode == 0
+    (project / "stamps.log").unlink()
+    running = start_tox(project, stock, "-e", "py", "--", "3")
+    assert wait_for(lambda: started(project), timeout=120)
+    run_tox(project, stock, "-r", "-e", "py")
+    out, _ = running.communicate(timeout=120)
+    if running.returncode == 0:
+        pytest.skip("control: the stock recreation did not hit the running command here")
+    assert stamps(project)[running.pid][2] is False, out
+
+
+# --------------------------------------------------------------------------------------------------
+# concurrency, with venvlock
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("runner", ["virtualenv", pytest.param("uv-venv-runner", marks=pytest.mark.stress)])
+def test_concurrent_fresh_runs_then_added_dependency(tmp_path: Path, env: dict[str, str], runner: str) -> None:
+    """8 concurrent ``tox -e py`` on a fresh project, then 8 after a dependency is added: all pass, env intact."""
+    project = write_project(tmp_path / "project", runner=runner, deps=HEAVY_DEPS)
+    results = run_many([tox("-e", "py")] * 8, env=env, cwd=project)
+    assert_all_ok(results, project)
+    output = "".join(r.stdout + r.stderr for r in results)
+    assert "held by pid" in output and ": tox -e py" in output  # the waiting lines name the holder
+
+    write_project(project, runner=runner, deps=(*HEAVY_DEPS, "gamma"))
+    results = run_many([tox("-e", "py")] * 8, env=env, cwd=project)
+    assert_all_ok(results, project)
+    assert installed(project, "gamma")
+    assert not (project / ".tox" / ".py.incomplete").exists()
+
+
+@pytest.mark.parametrize("runner", ["virtualenv", pytest.param("uv-venv-runner", marks=needs_tox_uv)])
+def test_noop_runs_run_their_commands_at_the_same_time(tmp_path: Path, env: dict[str, str], runner: str) -> None:
+    """4 concurrent no-op runs whose command sleeps 2 s: every command starts before any ends."""
+    project = write_project(tmp_path / "project", runner=runner)
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "stamps.log").unlink()
+    results = run_many([tox("-e", "py", "--", "2")] * 4, env=env, cwd=project)
+    assert_all_ok(results, project)
+    runs = stamps(project)
+    assert len(runs) == 4
+    last_start = max(start for start, _, _ in runs.values())
+    first_end = min(end for _, end, _ in runs.values() if end is not None)
+    assert last_start < first_end, f"the commands took turns: {sorted(runs.values())}"
+
+
+def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str]) -> None:
+    """``tox -r -e py`` started while another run's command sleeps waits for it, naming it, then recreates."""
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "stamps.log").unlink()
+    running = start_tox(project, env, "-e", "py", "--", "3")
+    assert wait_for(lambda: started(project), timeout=120)
+    recreate = run_tox(project, env, "-r", "-e", "py")
+    out, _ = running.communicate(timeout=120)
+    assert running.returncode == 0, out
+    assert recreate.returncode == 0, recreate.stdout + recreate.stderr
+    runs = stamps(project)
+    _, end, still_there = runs[running.pid]
+    assert still_there and end is not None
+    assert f"held by pid {running.pid}: tox -e py -- 3, running commands" in recreate.stderr, recreate.stderr
+    assert "remove tox env folder" in recreate.stdout + recreate.stderr
+    (recreated_start,) = [s for pid, (s, _, _) in runs.items() if pid != running.pid]
+    assert recreated_start > end
+    assert problems_of(project) == []
+
+
+def test_packaged_runs_never_reinstall_under_running_commands(tmp_path: Path, env: dict[str, str]) -> None:
+    """tox reinstalls the project's wheel on every run: with venvlock that waits for other runs' commands."""
+    project = build_gated_project(tmp_path, name="project")  # an in-tree build backend: builds offline
+    write_project(project, extra="package = wheel")
+    (project / "tox.ini").write_text((project / "tox.ini").read_text().replace("skipsdist = true", ""))
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "stamps.log").unlink()
+    results = run_many([tox("-e", "py", "--", "1")] * 3, env=env, cwd=project)
+    assert_all_ok(results, project)
+    assert sum("install_package>" in r.stdout for r in results) == 3  # tox's reinstall happened in every run
+    runs = sorted(stamps(project).values())
+    assert len(runs) == 3 and all(still_there for _, _, still_there in runs)
+    for (_, end, _), (next_start, _, _) in itertools.pairwise(runs):
+        assert end is not None and next_start >= end, f"a reinstall ran beside a command: {runs}"
+
+
+@needs_tox_uv
+def test_uv_lock_runner_runs_take_turns(tmp_path: Path, env: dict[str, str]) -> None:
+    """tox-uv's ``uv-venv-lock-runner`` runs ``uv sync`` every time: its runs pass, a sync never beside commands."""
+    project = write_project(tmp_path / "project", runner="uv-venv-lock-runner")
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "project"\nversion = "1.0"\nrequires-python = ">=3.10"\ndependencies = ["alpha"]\n'
+        "\n[tool.uv]\npackage = false\n"
+    )
+    locked = subprocess.run([str(scripts_dir() / "uv"), "lock"], cwd=project, env=env, capture_output=True, text=True)
+    assert locked.returncode == 0, locked.stderr
+    results = run_many([tox("-e", "py", "--", "1")] * 3, env=env, cwd=project)
+    assert_all_ok(results, project)
+    assert all("uv-sync>" in r.stdout for r in results)
+    runs = sorted(stamps(project).values())
+    assert len(runs) == 3 and all(still_there for _, _, still_there in runs)
+    for (_, end, _), (next_start, _, _) in itertools.pairwise(runs):
+        assert end is not None and next_start >= end, f"a uv sync ran beside a command: {runs}"
+
+
+def test_setup_killed_halfway_is_rebuilt(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
+    """SIGKILL while tox installs the deps; the next run rebuilds the environment and passes."""
+    flag = tmp_path / "hang"
+    extra = f"install_command = python {{toxinidir}}/slow_install.py {flag} {{opts}} {{packages}}"
+    project = write_project(tmp_path / "project", extra=extra)
+    flag.touch()
+    first = start_tox(project, env, "-e", "py")
+    killed.append(first)
+    assert wait_for(Path(f"{flag}.reached").exists, timeout=120), first.communicate()[0] if first.poll() else ""
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert (project / ".tox" / ".py.incomplete").exists()
+    flag.unlink()
+    rerun = run_tox(project, env, "-e", "py")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "left half-built; recreating it" in rerun.stderr
+    assert not (project / ".tox" / ".py.incomplete").exists()
+    assert problems_of(project) == []
+
+
+def test_failing_install_keeps_exit_code_and_releases(tmp_path: Path, env: dict[str, str]) -> None:
+    """A dependency that cannot be found: tox's failure as usual, no marker, no holder, the lock free."""
+    project = write_project(tmp_path / "project", deps=("alpha", "no-such-project"))
+    result = run_tox(project, env, "-e", "py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no-such-project" in result.stdout + result.stderr
+    assert not (project / ".tox" / ".py.incomplete").exists()
+    assert not list((project / ".tox").glob(".py.create.lock.holder*"))
+    write_project(project)
+    again = run_tox(project, {**env, "VENVLOCK_TIMEOUT": "0"}, "-e", "py")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_satisfied_reinstall_is_skipped(tmp_path: Path, env: dict[str, str], wheelhouse: Path) -> None:
+    """tox reinstalls every dependency when a pip setting changes; the core finds them satisfied: no pip."""
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    moved = {**env, "PIP_FIND_LINKS": f"{wheelhouse}{os.sep}"}  # the same folder, another value
+    stock = run_tox(project, {**moved, "VENVLOCK_TOX": "0"}, "-e", "py")
+    assert stock.returncode == 0 and "install_deps>" in stock.stdout, stock.stdout  # the control: tox reinstalls
+    moved = {**env, "PIP_FIND_LINKS": f"{wheelhouse}{os.sep}{os.sep}"}
+    result = run_tox(project, moved, "-e", "py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "install_deps>" not in result.stdout, result.stdout
+    again = run_tox(project, moved, "-e", "py")  # tox's bookkeeping was written: nothing to do at all
+    assert again.returncode == 0 and "install_deps" not in again.stdout
+
+
+@pytest.mark.parametrize("how", ["setting", "variable"])
+def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
+    core = "venvlock = false" if how == "setting" else ""
+    project = write_project(tmp_path / "project", core=core)
+    result = run_tox(project, {**env, "VENVLOCK_TOX": "0"} if how == "variable" else env, "-e", "py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (project / ".tox" / ".py.create.lock").exists()
+    assert not (project / ".tox" / ".py.incomplete").exists()
