@@ -264,3 +264,12 @@ def test_the_lock_timeout_reads_the_settings_module(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("VENVLOCK_TIMEOUT", "nan")
     with pytest.raises(SettingError):
         lock_timeout()
+
+
+def test_3_the_command_lines_python_wins_over_pip_python(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    pip(venv, env, "delta")
+    other = tmp_path / "other"
+    other.mkdir()  # PIP_PYTHON names no environment at all: pip, given --python, never looks at it
+    outside = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
+    result = run([pip_locked(), "--python", str(venv), "install", "delta"], {**outside, "PIP_PYTHON": str(other)})
+    assert result.returncode == 0 and result.stderr.startswith("Checked 1 package"), result.stderr

@@ -210,7 +210,9 @@ def resolve_environment(arguments: Arguments) -> Environment:
     are environments of their own.
     """
     python = arguments.python
-    if python is None:
+    if python is not None:
+        os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
+    else:
         base = Environment.current()
         python = python_setting(base.config_prefix())
         if python is None:
