@@ -320,3 +320,68 @@ class Gate:
 
     def open(self) -> None:
         (self.folder / "open").touch()
+
+
+EDITABLE_BACKEND = '''\
+"""A PEP 517/660 backend with no build dependencies: wheels and editable wheels, offline."""
+import base64, hashlib, os, zipfile
+
+NAME = {name!r}
+VERSION = {version!r}
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def _hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def _wheel(directory, editable):
+    module = NAME.replace("-", "_")
+    dist = "%s-%s" % (module, VERSION)
+    if editable:
+        files = [("_%s_editable.pth" % module, (os.path.join(ROOT, "src") + "\\n").encode())]
+    else:
+        files = [(module + "/__init__.py", b"")]
+    files += [
+        (dist + ".dist-info/METADATA", ("Metadata-Version: 2.1\\nName: %s\\nVersion: %s\\n" % (NAME, VERSION))
+         .encode()),
+        (dist + ".dist-info/WHEEL",
+         b"Wheel-Version: 1.0\\nGenerator: editable\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"),
+    ]
+    record = "".join("%s,%s,%d\\n" % (p, _hash(d), len(d)) for p, d in files) + dist + ".dist-info/RECORD,,\\n"
+    files.append((dist + ".dist-info/RECORD", record.encode()))
+    name = dist + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(directory, name), "w") as archive:
+        for path, data in files:
+            archive.writestr(path, data)
+    return name
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_editable(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, False)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, True)
+'''
+
+
+def build_editable_project(dest: Path, name: str = "local", version: str = "0.1") -> Path:
+    """A local project that pip and uv can install editable (``-e``) offline: its backend lives in the project."""
+    project = dest / name
+    (project / "src" / name.replace("-", "_")).mkdir(parents=True, exist_ok=True)
+    (project / "src" / name.replace("-", "_") / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "editable_backend"\nbackend-path = ["."]\n\n'
+        f'[project]\nname = "{name}"\nversion = "{version}"\n'
+    )
+    (project / "editable_backend.py").write_text(EDITABLE_BACKEND.format(name=name, version=version))
+    return project

@@ -539,7 +539,7 @@ def test_pip_locked_waits_for_hatch_and_names_it(project: HatchProject, tmp_path
         gate.open()
     assert finish(syncing)[0] == 0
     assert waiter.returncode == 75, waiter.stderr  # pip-locked's "lock busy past the timeout"
-    assert "hatch run python -c import gated" in waiter.stderr
+    assert "hatch run python -c 'import gated'" in waiter.stderr  # quoted as a shell takes it back
 
 
 def test_env_remove_waits_for_a_preparation_in_progress(project: HatchProject, tmp_path: Path) -> None:

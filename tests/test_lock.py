@@ -94,7 +94,7 @@ def test_release_frees_the_lock_and_the_marker(folder: Path, env: dict[str, str]
     first, second = Driver(folder, env), Driver(folder, env)
     assert first.do("env") == "ok env"
     held = first.do("environ")
-    assert str(folder / ".lock") in held and held.endswith(" 0"), held  # VENVLOCK_HELD and UV_LOCK_TIMEOUT=0
+    assert str(folder / ".lock") in held and held.endswith(" None"), held  # VENVLOCK_HELD; uv's timeout untouched
     assert (folder / ".lock.holder").read_text().startswith(f"{first.proc.pid}\n")
     assert first.do("release") == "ok release"
     assert first.do("environ") == "ok environ unset None"

@@ -232,17 +232,6 @@ def test_sigint_to_a_waiter_exits_promptly_and_leaves_the_holder_alone(
 # ---------------------------------------------------------------------------------------------------
 # environments that cannot be locked
 # ---------------------------------------------------------------------------------------------------
-def test_symlinked_lock_path_is_not_followed(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
-    target = tmp_path / "elsewhere" / "victim"
-    target.parent.mkdir()
-    (venv / ".lock").symlink_to(target)
-    result = run([pip_locked(), "install", "beta"], env)
-    assert result.returncode == 0, result.stderr
-    assert "symbolic link" in result.stderr and "going on unlocked" in result.stderr
-    assert not target.exists()
-    assert "Traceback" not in result.stderr
-
-
 def test_read_only_environment_warns_and_goes_on(env: dict[str, str], venv: Path) -> None:
     """A lock file that cannot be created: a warning, pip's own result, no hang, no traceback."""
     command = [pip_locked(), "install", "beta"]

@@ -272,15 +272,17 @@ class Adapter:
         for a creation in progress (:meth:`using_lock` waits for it) rather
         than to queue for the lock itself.
         """
-        from venvlock.core._lock import read_holder
+        from venvlock.core._holder import read_holder
 
         holder = read_holder(Adapter.creation_lock_path(environment))
         return holder if holder is not None and holder.alive else None
 
     @contextmanager
     def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold | None]:
-        """Hold the environment lock ``<env>/.lock`` (uv's) while inside; around installs and deletions only.
+        """Hold the environment lock (venvlock's sync lock, then uv's ``<env>/.lock``) while inside.
 
+        Around installs and deletions only.  An installer that takes
+        ``<env>/.lock`` itself (uv) runs inside ``with hold.lend():``.
         Yields None when no implementation answered (nothing is held).
         """
         from venvlock.core import hooks
@@ -314,6 +316,7 @@ class Adapter:
         cwd: str | None = None,
         purpose: str | None = None,
         quiet: bool | None = None,
+        installer_takes_lock: bool = False,
     ) -> SyncResult:
         """Sync *environment* with pip ``<command>`` *args*: check, lock, check, install if needed, record.
 
@@ -322,8 +325,11 @@ class Adapter:
         whether anything is to do (it always runs, under the lock).  The
         lock is released when this returns.  When the tool's install failed,
         ``result.returncode`` is not 0 and ``install.reraise()`` raises the
-        tool's own error.  Raises :class:`~venvlock.errors.VenvlockError`
-        (timeouts, bad settings) for the adapter to report.
+        tool's own error.  *installer_takes_lock*: the installer takes
+        ``<env>/.lock`` itself (uv), so the core lends it that lock while it
+        runs and keeps venvlock's sync lock.  Raises
+        :class:`~venvlock.errors.VenvlockError` (timeouts, bad settings, a
+        lock that cannot be had) for the adapter to report.
         """
         from venvlock.core import SyncRequest, SyncResult, hooks, recorded_sync
 
@@ -335,6 +341,7 @@ class Adapter:
             quiet=self.quiet if quiet is None else quiet,
             purpose=purpose or self.purpose,
             judge=judge,
+            installer_takes_lock=installer_takes_lock,
         )
         recorded = recorded_sync(environment, request) if judge else None
         if recorded is not None:

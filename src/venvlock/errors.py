@@ -15,7 +15,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from venvlock.core._environment import Environment
-    from venvlock.core._lock import Holder
+    from venvlock.core._holder import Holder
 
 
 class VenvlockError(Exception):

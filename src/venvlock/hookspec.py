@@ -88,8 +88,14 @@ def venvlock_environment_lock(
     *purpose* describes the holder for other processes' waiting line (by
     default the command line); *quiet* silences the waiting line.
 
-    Entering waits as the core defines (``VENVLOCK_TIMEOUT``), and lets a
-    nested process of a holder through without waiting.  Leaving releases.
+    The core's lock is venvlock's sync lock ``<lock>.sync`` (venvlock processes
+    only), then ``<lock>``; ``hold.lend()`` lets go of ``<lock>`` while an
+    installer that takes it itself (uv) runs, keeping the sync lock.
+
+    Entering waits as the core defines (``VENVLOCK_TIMEOUT``); another thread
+    of this process waits too; a child process of a holder goes through
+    without waiting.  A lock that cannot be had in a writable environment
+    raises :class:`venvlock.core.LockUnavailableError`.  Leaving releases.
     Hold it around the sync only, never around the user's command.
     """
 
@@ -155,11 +161,13 @@ def venvlock_install(environment: Environment, request: SyncRequest, hold: LockH
     """Run the installer for *request* under the environment lock; return its exit code.
 
     Called with the lock held.  While it is held, ``os.environ`` carries
-    ``VENVLOCK_HELD`` (nested venvlock calls go through without waiting) and
-    ``UV_LOCK_TIMEOUT=0`` (a uv child goes through the lock venvlock holds on
-    its behalf).  Pass ``hold.fd`` to the child process (``pass_fds``) where it
-    is not None: the child then keeps the lock if this process is killed, so
-    no second install can start beside it.
+    ``VENVLOCK_HELD`` (nested venvlock calls go through without waiting).
+    Pass ``hold.fds`` to the child process (``pass_fds``), or use
+    :func:`venvlock.core.run_installer`: the child then keeps the lock if this
+    process is killed, so no second install can start beside it.  An
+    installer that takes ``<env>/.lock`` itself (uv) must run inside
+    ``with hold.lend():`` (the core does that when the request says
+    ``installer_takes_lock``), or it would wait for the lock held for it.
 
     The default runs ``request.installer`` when the adapter gave one (the
     tool's own install), else ``<env python> -m pip <command> <args>``.  The

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import sys
 
+from venvlock.cli._messages import PROG, error
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-PROG = "venvlock"
 #: subcommands whose arguments after ``--`` are passed on (to pip, or as the command to run)
 _PASS_ON = {"repair", "run"}
 
@@ -53,11 +54,6 @@ def version_line() -> str:
     folder = os.path.dirname(os.path.abspath(venvlock.__file__))
     python = ".".join(str(part) for part in sys.version_info[:2])
     return f"{PROG} {venvlock.__version__} from {folder} (python {python})"
-
-
-def error(message: str) -> None:
-    """One line on stderr: ``venvlock: error: <message>``."""
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,10 @@ pip-sync, conda or a Makefile step take turns with uv, pip-locked, hatch, nox
 and tox.  Waiting says who holds the lock; ``VENVLOCK_TIMEOUT`` bounds the
 wait (exit 75).  COMMAND inherits the locked descriptors (it keeps the lock
 if this process is killed) and ``VENVLOCK_HELD``, so a ``pip-locked`` inside
-it goes on under this hold instead of waiting for it.
+it goes on under this hold instead of waiting for it.  When COMMAND is uv
+itself, which takes ``<env>/.lock`` on its own, that lock is lent to it and
+venvlock's sync lock stays held (uv's own timeouts are never changed); a uv
+started deeper inside COMMAND waits for the lock held around it.
 
 Exit status: COMMAND's; 128+N when signal N ended it (as a shell says);
 127 when it cannot be found, 126 when it cannot be run.  SIGTERM, SIGHUP and
@@ -24,8 +27,8 @@ import subprocess
 from contextlib import ExitStack
 
 from venvlock.adapter import Adapter
-from venvlock.cli import error
 from venvlock.cli._environments import environment_at
+from venvlock.cli._messages import error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,10 +51,17 @@ def main(options: argparse.Namespace, command: list[str]) -> int:
                 descriptors.append(hold.fd)
         if environment.exists():
             hold = stack.enter_context(adapter.environment_lock(environment))
-            if hold is not None and hold.fd is not None:
-                descriptors.append(hold.fd)
+            if hold is not None:
+                if _is_uv(command[0]):  # uv takes <env>/.lock itself: lend it, keep venvlock's sync lock
+                    stack.enter_context(hold.lend())
+                descriptors.extend(hold.fds)
         return run_command(command, descriptors)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_uv(program: str) -> bool:
+    name = os.path.basename(program).lower()
+    return (name[:-4] if name.endswith(".exe") else name) == "uv"
 
 
 def run_command(command: Sequence[str], descriptors: Sequence[int]) -> int:

@@ -5,11 +5,14 @@ Public names (everything an adapter or plugin may use):
 * :class:`Environment`, :class:`SyncRequest`: what to sync and how it was asked.
 * :class:`SyncResult`, :class:`Verdict`: what a sync and a check found.
 * :class:`LockHold`, :class:`Holder`: a held lock and who holds a busy one.
-* :class:`LockTimeoutError`, :class:`SettingError`: the errors adapters report.
+* :class:`VenvlockError` and its kinds :class:`LockTimeoutError`,
+  :class:`LockUnavailableError`, :class:`SettingError`: the errors adapters report.
 * :func:`run_installer`: run an installer child so that it keeps the lock if
   this process is killed (for plugins implementing ``venvlock_install``).
 * :func:`recorded_sync`: the answer of a still-valid record of an earlier
   sync, without loading plugins (the fast path of a no-op).
+* :func:`redact`: a text with the credentials of its URLs hidden (``user:****@``),
+  for every command line an adapter writes or prints.
 * :func:`shared_lock`: hold the creation lock *shared* (readers of an
   environment, such as a tox run's commands, side by side; never beside a
   creation).
@@ -31,7 +34,8 @@ This package imports only ``os``/``sys``-level modules at first; ``filelock``,
 from __future__ import annotations
 
 from venvlock.core._environment import Environment
-from venvlock.core._lock import Holder, LockHold
+from venvlock.core._holder import Holder, redact
+from venvlock.core._lock import LockHold
 from venvlock.core._plugins import hooks, plugin_manager
 from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
@@ -84,10 +88,10 @@ def shared_lock(
 def run_installer(command: Sequence[str], hold: LockHold) -> int:
     """Run *command* as the installer child under *hold*; return its exit code.
 
-    The child inherits the locked descriptor (``hold.fd``), so it keeps the
+    The child inherits the locked descriptors (``hold.fds``), so it keeps the
     lock if this process is killed; Ctrl-C waits a while for the child.
     """
-    from venvlock.core._defaults import run_installer as run
+    from venvlock.core._installer import run_installer as run
 
     return run(command, hold)
 
@@ -126,6 +130,7 @@ __all__ = [
     "plugin_manager",
     "probe_lock",
     "recorded_sync",
+    "redact",
     "run_installer",
     "shared_lock",
     "verify_environment",

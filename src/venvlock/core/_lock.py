@@ -1,17 +1,25 @@
-"""The environment and creation locks: an exclusive OS file lock, waiting, timeout, nesting.
+"""The locks: an exclusive OS file lock, taken with waiting, a timeout, thread exclusion and nesting.
 
-The lock is :class:`filelock.FileLock` (flock on Unix, LockFileEx on Windows)
-on the same file uv uses, so the two exclude each other.  Around it:
+The lock is :class:`filelock.FileLock` (flock on Unix, LockFileEx on Windows).
+:func:`hold` holds one lock file; around the OS lock it
 
-* a *holder file* (``<lock>.holder``) saying who holds the lock, written
-  atomically after acquiring and removed before releasing, so that waiters
-  can name the holder;
-* the *nesting marker* ``VENVLOCK_HELD`` in ``os.environ`` while held, so a
-  child process (the installer, a pre-install command) that asks for the same
-  lock proceeds instead of deadlocking; it is removed on release, so no
-  command started after release sees it;
-* waiting with a line on stderr, repeated now and then, and a timeout from
-  ``VENVLOCK_TIMEOUT``.
+* makes other threads of this process wait (:mod:`venvlock.core._nesting`),
+  and lets a child process of a holder through (``VENVLOCK_HELD``);
+* writes the holder file (:mod:`venvlock.core._holder`) so waiters can name
+  the holder;
+* reports waits now and then, and gives up after ``VENVLOCK_TIMEOUT``;
+* refuses to run unlocked where the lock should be had
+  (:class:`LockUnavailableError`): only a read-only environment (or a file
+  system without locks) goes on unlocked, with a warning.
+
+:func:`hold_environment` is *the environment lock*: first venvlock's own
+*sync lock* (``<env>/.lock.sync``, taken by venvlock processes only), then
+uv's ``<env>/.lock``, so uv, pip-locked, hatch and nox exclude each other.
+While an installer that takes ``<env>/.lock`` itself runs (uv),
+:meth:`LockHold.lend` releases uv's lock and keeps the sync lock: uv waits
+for other holders of ``<env>/.lock`` with its own timeout, and venvlock
+processes keep waiting for the sync lock, so no lock timeout of uv's is ever
+changed (``UV_LOCK_TIMEOUT`` applies to uv's cache locks too).
 """
 
 from __future__ import annotations
@@ -20,10 +28,12 @@ import errno
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
+from venvlock.core import _nesting
 from venvlock.core._environment import display_path
-from venvlock.errors import LockTimeoutError
+from venvlock.core._holder import Holder, describe_holder, read_holder, remove_holder, write_holder
+from venvlock.errors import LockTimeoutError, LockUnavailableError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,81 +43,72 @@ if TYPE_CHECKING:
 
     from venvlock.core._environment import Environment
 
-if sys.platform == "win32":
-    from venvlock.core._windows import pid_alive
-else:
-    from venvlock.core._unix import pid_alive
-
-#: environment variable that tells child processes which locks their ancestors hold
-HELD_VAR = "VENVLOCK_HELD"
 #: environment variable with the lock timeout in seconds
 TIMEOUT_VAR = "VENVLOCK_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
 #: seconds waited when the "still waiting" line is repeated; then every minute
 REPORT_AT = (5.0, 15.0, 30.0, 60.0)
+#: the suffix of venvlock's sync lock beside the environment lock
+SYNC_SUFFIX = ".sync"
 
-# errors that mean "this lock file cannot be had here", not "someone holds it"
-_UNLOCKABLE_ERRNOS = {
-    errno.EACCES, errno.EPERM, errno.EROFS, errno.ELOOP, errno.ENOSYS, errno.ENOTDIR, errno.ENOENT,
-}  # fmt: skip
-
-
-def _timeout_error(environment: Environment, lock_path: str, holder: Holder | None, waited: float) -> LockTimeoutError:
-    message = (
-        f"timed out after {waited:.0f}s waiting for lock on environment {environment.name} "
-        f"(held by {describe_holder(holder)}; lock file {display_path(lock_path)}). "
-        f"Set {TIMEOUT_VAR} to the seconds to wait (now {_format_seconds(lock_timeout())}; "
-        "a negative value waits forever)."
-    )
-    return LockTimeoutError(message, environment=environment, lock_path=lock_path, holder=holder, waited=waited)
-
-
-class Holder:
-    """Who holds a lock, as its holder file says."""
-
-    __slots__ = ("alive", "command", "pid")
-
-    def __init__(self, pid: int, command: str, alive: bool) -> None:
-        self.pid = pid
-        self.command = command
-        self.alive = alive
-
-    def __repr__(self) -> str:
-        return f"Holder(pid={self.pid}, command={self.command!r}, alive={self.alive})"
+# errors that mean "this folder cannot be locked at all": a read-only environment, a file system without locks
+_READ_ONLY_ERRNOS = {errno.EROFS, errno.ENOSYS, errno.ENOLCK}
+# errors that mean "no permission": read-only only when the folder is not writable for this user
+_PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
 
 
 class LockHold:
     """What entering a lock gives: where it is and how it is held.
 
     :ivar path: the lock file.
-    :ivar locked: False when the lock could not be taken at all (read-only
-        environment, a symlink at the lock path) and the caller goes on unlocked.
-    :ivar nested: True when an ancestor process holds it and this process
-        proceeds under that hold.
-    :ivar fd: the locked descriptor, for handing to an installer child so it
-        keeps the lock if this process is killed (None where not available).
+    :ivar locked: False when the lock could not be taken at all (a read-only
+        environment) and the caller goes on unlocked.
+    :ivar nested: True when an ancestor process (or this thread, again) holds
+        it and this entry proceeds under that hold.
+    :ivar fd: the locked descriptor of the environment lock, None while lent or where unknown.
+    :ivar fds: every locked descriptor of this hold (sync lock and environment lock), for
+        handing to an installer child so it keeps them if this process is killed.
     :ivar waited: seconds spent waiting.
     """
 
-    __slots__ = ("fd", "locked", "nested", "path", "waited")
+    __slots__ = ("_lender", "fd", "fds", "locked", "nested", "path", "waited")
 
     def __init__(
-        self, path: str, *, locked: bool, nested: bool = False, fd: int | None = None, waited: float = 0.0
+        self,
+        path: str,
+        *,
+        locked: bool,
+        nested: bool = False,
+        fd: int | None = None,
+        fds: tuple[int, ...] | None = None,
+        waited: float = 0.0,
     ) -> None:
         self.path = path
         self.locked = locked
         self.nested = nested
         self.fd = fd
+        self.fds: tuple[int, ...] = fds if fds is not None else (() if fd is None else (fd,))
         self.waited = waited
+        self._lender: Callable[[], Iterator[None]] | None = None
 
+    @contextmanager
+    def lend(self) -> Iterator[None]:
+        """Let go of ``<env>/.lock`` while inside, for an installer that takes it itself (uv); take it back after.
 
-def describe_holder(holder: Holder | None) -> str:
-    """The holder as the waiting line names it."""
-    if holder is None:
-        return "another process (uv, or one that did not say who it is)"
-    if holder.alive:
-        return f"pid {holder.pid}: {holder.command}"
-    return f"a child of pid {holder.pid}, which has exited: {holder.command}"
+        The sync lock stays held, so other venvlock processes keep waiting;
+        uv waits for any other holder of ``<env>/.lock`` with its own timeout.
+        Taking it back waits like entering (``VENVLOCK_TIMEOUT``).  Does
+        nothing for a hold that has nothing to lend (nested, unlocked, or
+        lent already).
+        """
+        lender, self._lender = self._lender, None
+        if lender is None:
+            yield
+            return
+        try:
+            yield from lender()
+        finally:
+            self._lender = lender
 
 
 def _format_seconds(value: float) -> str:
@@ -121,95 +122,62 @@ def lock_timeout(default: float | None = None) -> float:
     return timeout(default)
 
 
-def default_purpose() -> str:
-    """This process's command line, as holders describe themselves by default."""
-    argv = list(sys.argv) or [sys.executable]
-    argv[0] = os.path.basename(argv[0]) or argv[0]
-    return " ".join(argv)
+def _timeout_error(
+    environment: Environment, lock_path: str, holder: Holder | None, waited: float, timeout: float
+) -> LockTimeoutError:
+    message = (
+        f"timed out after {waited:.0f}s waiting for lock on environment {environment.name} "
+        f"(held by {describe_holder(holder)}; lock file {display_path(lock_path)}). "
+        f"Set {TIMEOUT_VAR} to the seconds to wait (now {_format_seconds(timeout)}; "
+        "a negative value waits forever)."
+    )
+    return LockTimeoutError(message, environment=environment, lock_path=lock_path, holder=holder, waited=waited)
 
 
-# --------------------------------------------------------------------------------------------------
-# holder file and nesting marker
-# --------------------------------------------------------------------------------------------------
-def holder_path(lock_path: str) -> str:
-    return lock_path + ".holder"
+def _warn(message: str) -> None:
+    print(f"venvlock: warning: {message}", file=sys.stderr, flush=True)
 
 
-def read_holder(lock_path: str) -> Holder | None:
-    """Who holds *lock_path*, from its holder file; None when unknown."""
-    try:
-        with open(holder_path(lock_path), encoding="utf-8", errors="replace") as file:
-            pid_line, _, command = file.read().partition("\n")
-        pid = int(pid_line)
-    except (OSError, ValueError):
-        return None
-    return Holder(pid, command.strip(), pid_alive(pid))
-
-
-def _write_holder(lock_path: str, purpose: str) -> None:
-    target = holder_path(lock_path)
-    temporary = f"{target}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(f"{os.getpid()}\n{purpose}\n")
-        os.replace(temporary, target)
-    except OSError:  # naming the holder is a courtesy; never fail a sync over it
-        _remove(temporary)
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _held_entries() -> list[tuple[int, str]]:
-    entries = []
-    for line in os.environ.get(HELD_VAR, "").splitlines():
-        pid, _, path = line.partition(" ")
-        if pid.isdigit() and path:
-            entries.append((int(pid), path))
-    return entries
-
-
-def held_by_ancestor(lock_path: str) -> bool:
-    """Whether this process runs under a hold of *lock_path* by itself or an ancestor.
-
-    True when ``VENVLOCK_HELD`` names the lock and the holder file confirms
-    that the named process holds it now.
-    """
-    real = os.path.realpath(lock_path)
-    for pid, path in _held_entries():
-        if path == real:
-            holder = read_holder(lock_path)
-            return holder is not None and holder.pid == pid and holder.alive
+def _read_only(folder: str, error: OSError) -> bool:
+    """Whether *error* on a lock file in *folder* means the environment is read-only for this process."""
+    if error.errno in _READ_ONLY_ERRNOS:
+        return True
+    if error.errno in _PERMISSION_ERRNOS:
+        return not os.access(folder, os.W_OK)
     return False
 
 
-@contextmanager
-def _marked_held(lock_path: str, extra: dict[str, str]) -> Iterator[None]:
-    """Name *lock_path* in ``VENVLOCK_HELD`` (and set *extra*) while inside; restore the old values after."""
-    line = f"{os.getpid()} {os.path.realpath(lock_path)}"
-    previous_held = os.environ.get(HELD_VAR)
-    changes = {HELD_VAR: f"{previous_held}\n{line}" if previous_held else line, **extra}
-    previous = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def _unavailable(environment: Environment, lock_path: str, error: OSError) -> LockUnavailableError:
+    if error.errno == errno.ELOOP or os.path.islink(lock_path):
+        reason = "it is a symbolic link, which venvlock never follows; remove it"
+    else:
+        reason = error.strerror or str(error)
+    message = (
+        f"cannot lock environment {environment.name}: {reason} (lock file {display_path(lock_path)}); "
+        "venvlock does not install into a writable environment without its lock"
+    )
+    return LockUnavailableError(error.errno or errno.EIO, message)
 
 
-# --------------------------------------------------------------------------------------------------
-# the lock itself
-# --------------------------------------------------------------------------------------------------
-def _warn(message: str) -> None:
-    print(f"venvlock: warning: {message}", file=sys.stderr, flush=True)
+def unlockable(environment: Environment, lock_path: str, error: OSError, *, folder_made: bool) -> None:
+    """Decide about a lock file that could not be locked: warn and return (go on unlocked), or raise.
+
+    Going on unlocked is only for a read-only environment (or a file system
+    without locks) and, where venvlock does not make the folder, a folder
+    that is not there yet (nothing to protect); anything else (a symbolic link
+    at the lock path, a file of another user in a writable folder) raises
+    :class:`LockUnavailableError`.
+    """
+    folder = os.path.dirname(lock_path)
+    if error.errno == errno.ENOENT and not folder_made:
+        _warn(f"cannot lock environment {environment.name} (its folder {folder} does not exist); going on")
+    elif _read_only(folder, error):
+        _warn(
+            f"cannot lock environment {environment.name} ({error.strerror}: {display_path(lock_path)}); "
+            "a read-only environment: going on unlocked"
+        )
+    else:
+        raise _unavailable(environment, lock_path, error) from error
 
 
 @contextmanager
@@ -220,59 +188,136 @@ def hold(
     purpose: str,
     on_waiting: Callable[[Holder | None, float], None],
     on_acquired: Callable[[float], None],
-    child_environ: dict[str, str] | None = None,
     create_folder: bool = True,
     default_timeout: float | None = None,
 ) -> Iterator[LockHold]:
     """Hold the exclusive lock *lock_path* for *environment* while inside the ``with`` block.
 
     Tries at once; when busy calls *on_waiting* at once, again after the
-    seconds in :data:`REPORT_AT`, then every minute, until ``VENVLOCK_TIMEOUT`` runs out
-    (:class:`LockTimeoutError`).  A lock file that cannot be created is warned
-    about and the block runs unlocked (``LockHold.locked`` False).  While held,
-    ``os.environ`` names the lock in ``VENVLOCK_HELD`` and carries
-    *child_environ*, for the child processes started inside the block.
+    seconds in :data:`REPORT_AT`, then every minute, until ``VENVLOCK_TIMEOUT``
+    runs out (:class:`LockTimeoutError`; with a timeout of 0 at once, without a
+    waiting line).  Another thread of this process holding it counts as busy;
+    this thread holding it already, or an ancestor process, lets the block
+    run at once (``LockHold.nested``).  A lock file that cannot be locked
+    raises :class:`LockUnavailableError`, except in a read-only environment,
+    which is warned about and runs unlocked (``LockHold.locked`` False).
 
     *create_folder* makes the lock file's folder when missing (not for a
-    venv's own folder: that is its creator's job).  *default_timeout* applies
-    when ``VENVLOCK_TIMEOUT`` is unset.  A lock file replaced while this
-    process waited (its folder deleted and made again) is locked anew, so two
-    processes never hold "the" lock through two different files.
+    venv's own folder: that is its creator's job; a missing venv folder is
+    warned about and runs unlocked, as there is nothing to protect yet).
+    *default_timeout* applies when ``VENVLOCK_TIMEOUT`` is unset.  A lock file
+    replaced while this process waited (its folder deleted and made again)
+    is locked anew, so two processes never hold "the" lock through two
+    different files.
     """
-    if held_by_ancestor(lock_path):
-        yield LockHold(lock_path, locked=True, nested=True)
-        return
     timeout = lock_timeout(default_timeout)
     start = time.monotonic()
-    try:
-        if create_folder:
-            os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-        elif not os.path.isdir(os.path.dirname(lock_path)):  # filelock would make it
-            raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
-        reported = False
-        while True:
-            lock, descriptors, reported = _acquire(environment, lock_path, timeout, start, on_waiting, reported)
-            if _still_at(lock_path, descriptors):
-                break
-            lock.release(force=True)  # the file was replaced while we waited: lock the one at the path now
-    except OSError as error:
-        if error.errno not in _UNLOCKABLE_ERRNOS:
-            raise
-        reason = "it is a symbolic link, not followed" if error.errno == errno.ELOOP else error.strerror
-        _warn(f"cannot lock environment {environment.name} ({reason}: {lock_path}); going on unlocked")
-        yield LockHold(lock_path, locked=False)
-        return
+    real = os.path.realpath(lock_path)
 
-    waited = time.monotonic() - start
-    try:
-        _write_holder(lock_path, purpose)
-        on_acquired(waited)
-        fd = descriptors[-1] if descriptors else None
-        with _marked_held(lock_path, child_environ or {}):
-            yield LockHold(lock_path, locked=True, fd=fd, waited=waited)
-    finally:
-        _remove(holder_path(lock_path))
-        lock.release(force=True)
+    thread_waited: list[bool] = []
+
+    def thread_waiting() -> None:
+        if timeout != 0:
+            thread_waited.append(True)
+            on_waiting(read_holder(lock_path), 0.0)
+
+    def thread_timeout() -> BaseException:
+        return _timeout_error(environment, lock_path, read_holder(lock_path), time.monotonic() - start, timeout)
+
+    deadline = None if timeout < 0 else start + timeout
+    with _nesting.claimed(real, deadline=deadline, on_waiting=thread_waiting, on_timeout=thread_timeout) as again:
+        if _nesting.held_here(real, lock_path) if again else _nesting.held_by_ancestor(lock_path):
+            yield LockHold(lock_path, locked=True, nested=True)
+            return
+        folder = os.path.dirname(lock_path)
+        try:
+            if create_folder:
+                os.makedirs(folder, exist_ok=True)
+            elif not os.path.isdir(folder):  # filelock would make it
+                raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
+            reported = bool(thread_waited)  # the waiting line was said already
+            while True:
+                lock, descriptors, reported = _acquire(environment, lock_path, timeout, start, on_waiting, reported)
+                if _still_at(lock_path, descriptors):
+                    break
+                lock.release(force=True)  # the file was replaced while we waited: lock the one at the path now
+        except OSError as error:
+            if isinstance(error, LockTimeoutError):
+                raise
+            unlockable(environment, lock_path, error, folder_made=create_folder)  # raises unless read-only
+            yield LockHold(lock_path, locked=False)
+            return
+
+        waited = time.monotonic() - start
+        try:
+            write_holder(lock_path, purpose)
+            on_acquired(waited)
+            fd = descriptors[-1] if descriptors else None
+            with _nesting.marked_held(real, fd):
+                yield LockHold(lock_path, locked=True, fd=fd, waited=waited)
+        finally:
+            remove_holder(lock_path)
+            lock.release(force=True)
+
+
+@contextmanager
+def hold_environment(
+    environment: Environment,
+    lock_path: str,
+    *,
+    purpose: str,
+    on_waiting: Callable[[str, Holder | None, float], None],
+    on_acquired: Callable[[str, float], None],
+    create_folder: bool,
+) -> Iterator[LockHold]:
+    """The environment lock: venvlock's sync lock ``<lock>.sync``, then *lock_path* (uv's), both held inside.
+
+    The hold it gives can :meth:`~LockHold.lend` *lock_path* to an installer
+    that takes it itself (uv) while the sync lock stays held.
+    """
+    sync_path = lock_path + SYNC_SUFFIX
+
+    def enter(stack: ExitStack, path: str) -> LockHold:
+        return stack.enter_context(
+            hold(
+                environment,
+                path,
+                purpose=purpose,
+                on_waiting=lambda holder, waited: on_waiting(path, holder, waited),
+                on_acquired=lambda waited: on_acquired(path, waited),
+                create_folder=create_folder,
+            )
+        )
+
+    with ExitStack() as outer:
+        sync = enter(outer, sync_path)
+        if not sync.locked:  # read-only environment (warned): the installer will find out
+            yield LockHold(lock_path, locked=False, waited=sync.waited)
+            return
+        inner = ExitStack()
+        outer.callback(inner.close)
+        env = enter(inner, lock_path)
+        result = LockHold(
+            lock_path,
+            locked=env.locked,
+            nested=sync.nested and env.nested,
+            fd=env.fd,
+            fds=sync.fds + env.fds,
+            waited=sync.waited + env.waited,
+        )
+
+        def lender() -> Iterator[None]:
+            inner.close()
+            result.fd, result.fds = None, sync.fds
+            try:
+                yield
+            finally:
+                again = enter(inner, lock_path)
+                result.fd, result.fds = again.fd, sync.fds + again.fds
+
+        if env.locked and not env.nested:
+            result._lender = lender
+        yield result
 
 
 def _still_at(lock_path: str, descriptors: list[int]) -> bool:
@@ -311,6 +356,8 @@ def _acquire(
     except Timeout:
         pass
     holder = read_holder(lock_path)
+    if timeout == 0:  # fail at once: no waiting line before the error
+        raise _timeout_error(environment, lock_path, holder, time.monotonic() - start, timeout)
     named_by = time.monotonic() + 0.1
     while holder is None and time.monotonic() < named_by:  # a holder names itself just after it locks
         time.sleep(0.01)
@@ -320,7 +367,7 @@ def _acquire(
     while True:
         waited = time.monotonic() - start
         if 0 <= timeout <= waited:
-            raise _timeout_error(environment, lock_path, read_holder(lock_path) or holder, waited)
+            raise _timeout_error(environment, lock_path, read_holder(lock_path) or holder, waited, timeout)
         next_report = next(reports, waited + 60.0)
         until = next_report if timeout < 0 else min(next_report, timeout)
         try:

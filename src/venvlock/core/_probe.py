@@ -17,7 +17,7 @@ import errno
 import os
 import sys
 
-from venvlock.core._lock import Holder, holder_path, read_holder
+from venvlock.core._holder import Holder, holder_path, read_holder
 from venvlock.core._redact import redact_text
 
 #: states of a probed lock

@@ -21,7 +21,7 @@ import os
 import sys
 
 from venvlock.core._environment import Environment, short_digest
-from venvlock.core._files import remove_file, write_file
+from venvlock.core._files import read_file, remove_file, write_file
 from venvlock.core._request import ParsedRequest
 
 TYPE_CHECKING = False
@@ -87,12 +87,14 @@ def _record_path(environment: Environment, key: str) -> str:
 def recorded(environment: Environment, key: str, site_dirs: list[str]) -> int | None:
     """The number of distributions checked when *key* was recorded, if the record still holds; else None."""
     path = _record_path(environment, key)
+    content = read_file(path)
     try:
-        with open(path, encoding="utf-8") as file:
-            count, _, stored = file.read().partition("\n")
-        record_mtime = os.stat(path).st_mtime_ns
+        record_mtime = os.stat(path, follow_symlinks=False).st_mtime_ns
     except OSError:
         return None
+    if content is None:
+        return None
+    count, _, stored = content.partition("\n")
     text, newest = fingerprint(site_dirs)
     if stored != text or record_mtime <= newest:
         return None
@@ -107,9 +109,8 @@ def write_record(environment: Environment, key: str, site_dirs: list[str], befor
     text, _ = fingerprint(site_dirs)
     if text != before:
         return False
-    path = _record_path(environment, key)
     try:
-        write_file(path, f"{checked}\n{text}", make_folder=True)
+        write_file(_record_path(environment, key), f"{checked}\n{text}", make_folder=True)
     except OSError:
         return False
     return True

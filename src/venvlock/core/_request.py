@@ -47,11 +47,13 @@ class SyncRequest:
     :param quiet: no waiting line and no "Checked" line.
     :param purpose: how a waiting process names this holder (default: this command line).
     :param judge: False when only the installer can say whether anything is to do.
+    :param installer_takes_lock: the installer takes the environment lock ``<env>/.lock`` itself (uv):
+        the core lends it that lock while it runs and keeps venvlock's sync lock (see ``LockHold.lend``).
     :param pip: the command that runs pip (before the command word), when not the
         environment's ``python -m pip`` (an environment without pip of its own).
     """
 
-    __slots__ = ("args", "command", "cwd", "installer", "judge", "pip", "purpose", "quiet")
+    __slots__ = ("args", "command", "cwd", "installer", "installer_takes_lock", "judge", "pip", "purpose", "quiet")
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class SyncRequest:
         quiet: bool = False,
         purpose: str | None = None,
         judge: bool = True,
+        installer_takes_lock: bool = False,
         pip: list[str] | None = None,
     ) -> None:
         self.args = list(args)
@@ -72,6 +75,7 @@ class SyncRequest:
         self.quiet = quiet
         self.purpose = purpose
         self.judge = judge
+        self.installer_takes_lock = installer_takes_lock
         self.pip = pip
 
     def pip_command(self, python: str) -> list[str]:

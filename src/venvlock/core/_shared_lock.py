@@ -21,7 +21,6 @@ lock and ends after ``VENVLOCK_TIMEOUT`` seconds.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 import time
@@ -29,7 +28,8 @@ from contextlib import contextmanager
 
 from venvlock.core._environment import display_path
 from venvlock.core._files import remove_file, write_file
-from venvlock.core._lock import Holder, LockHold, describe_holder, lock_timeout, read_holder
+from venvlock.core._holder import Holder, describe_holder, read_holder, redact
+from venvlock.core._lock import LockHold, lock_timeout, unlockable
 from venvlock.errors import LockTimeoutError
 
 TYPE_CHECKING = False
@@ -50,8 +50,6 @@ POLL_SECONDS = 0.05
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
-# errors that mean "this lock file cannot be had here", not "someone holds it"
-_UNLOCKABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ELOOP, errno.ENOSYS, errno.ENOTDIR, errno.ENOENT}
 
 
 def shared_holder_path(lock_path: str, pid: int | None = None) -> str:
@@ -148,8 +146,9 @@ def hold_shared(
     once, after the seconds in :data:`REPORT_AT`, then every minute, until
     ``VENVLOCK_TIMEOUT`` (else *default_timeout*, else 300 s) runs out
     (:class:`~venvlock.errors.LockTimeoutError`).  A lock file that cannot be
-    opened or locked here (read-only folder, a link at its path) is warned
-    about and the block runs unlocked (``LockHold.locked`` False).  The lock
+    opened or locked in a read-only environment is warned about and the block
+    runs unlocked (``LockHold.locked`` False); anywhere else (a symbolic link
+    at its path) it raises :class:`~venvlock.errors.LockUnavailableError`.  The lock
     file's folder is made when missing.  Leaving removes this holder's file
     and releases the lock.
     """
@@ -159,16 +158,15 @@ def hold_shared(
         os.makedirs(os.path.dirname(lock_path) or ".", exist_ok=True)
         fd = _acquire(environment, lock_path, timeout, start, on_waiting)
     except OSError as error:
-        if error.errno not in _UNLOCKABLE_ERRNOS:
+        if isinstance(error, LockTimeoutError):
             raise
-        reason = "it is a symbolic link, not followed" if error.errno == errno.ELOOP else error.strerror
-        _warn(f"cannot lock environment {environment.name} ({reason}: {lock_path}); going on unlocked")
+        unlockable(environment, lock_path, error, folder_made=True)  # raises unless read-only (warned)
         yield LockHold(lock_path, locked=False)
         return
     holder_file = shared_holder_path(lock_path)
     try:
         try:
-            write_file(holder_file, f"{os.getpid()}\n{purpose}\n")
+            write_file(holder_file, f"{os.getpid()}\n{redact(purpose)}\n")
         except OSError:  # naming the holder is a courtesy; never fail over it
             pass
         yield LockHold(lock_path, locked=True, fd=fd, waited=time.monotonic() - start)

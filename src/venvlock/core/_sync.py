@@ -9,7 +9,8 @@
 4. *Second check*: another process may have just synced it (its record,
    when it wrote one, answers without checking again).
 5. *Repair* damage that interrupted installs left (only what the check found).
-6. *Install* (``venvlock_install``), then check once more and *record* the
+6. *Install* (``venvlock_install``; an installer that takes ``<env>/.lock``
+   itself, uv, gets it lent while venvlock's sync lock stays held), then check once more and *record* the
    result if it is in sync.  A failed install records nothing.
 7. The lock is released before :func:`sync` returns.
 """
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import time
 
-from venvlock.core._lock import default_purpose, read_holder
+from venvlock.core._holder import default_purpose, read_holder
+from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import fingerprint, forget, recorded, request_key, write_record
 from venvlock.core._request import parse_request
 from venvlock.core._results import SyncResult, Verdict
@@ -94,7 +96,8 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
         return verdict, saved
 
     # while another venvlock process is syncing, a look now would see a half-done install: wait instead
-    busy = read_holder(hook.venvlock_lock_path(environment=environment))
+    lock_path = hook.venvlock_lock_path(environment=environment)
+    busy = read_holder(lock_path + SYNC_SUFFIX) or read_holder(lock_path)
     verdict, saved = look() if busy is None or not busy.alive else (Verdict(None), False)
     if verdict.satisfied:
         elapsed = time.monotonic() - start
@@ -122,7 +125,11 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
             from venvlock.core._installed import repair
 
             repair(list(dict.fromkeys(verdict.damaged)), site_dirs or [])
-        returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)
+        if request.installer_takes_lock:  # uv: it takes <env>/.lock itself; the sync lock stays held
+            with hold.lend():
+                returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)
+        else:
+            returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)
         if returncode is None:
             raise RuntimeError("no venvlock_install implementation answered")
         if returncode != 0:

@@ -12,7 +12,8 @@ A drop-in for ``pip`` on the commands that change an environment:
 * Every other command goes to the target's pip unchanged.
 
 Exit codes: pip's own; 75 (EX_TEMPFAIL) when the lock was busy past
-``VENVLOCK_TIMEOUT``, so scripts can retry; 2 for a bad setting or usage;
+``VENVLOCK_TIMEOUT`` or cannot be taken in a writable environment (a
+symbolic link planted at the lock path), so scripts can retry; 2 for a bad setting or usage;
 130 when interrupted.
 """
 
@@ -22,7 +23,15 @@ import os
 import sys
 import time
 
-from venvlock.core import Environment, LockTimeoutError, SettingError, SyncRequest, hooks, recorded_sync
+from venvlock.core import (
+    Environment,
+    LockTimeoutError,
+    LockUnavailableError,
+    SettingError,
+    SyncRequest,
+    hooks,
+    recorded_sync,
+)
 from venvlock.core._pip_config import python_setting
 from venvlock.core._pip_options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
 from venvlock.core._settings import validate
@@ -289,14 +298,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         request_args,
         command=command,
         quiet=quiet > 0,
-        purpose="pip-locked " + " ".join(args),
+        purpose=_purpose(args),
         judge=command == "install",
         pip=prefix if prefix[0] != environment.python else None,
     )
     start = time.monotonic()
     try:
         result = recorded_sync(environment, request) or hooks().venvlock_sync(environment=environment, request=request)
-    except LockTimeoutError as error:
+    except (LockTimeoutError, LockUnavailableError) as error:
         _error(str(error))
         return EX_TEMPFAIL
     except SettingError as error:
@@ -306,10 +315,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("interrupted")
         return EX_INTERRUPTED
     if not result.installed and not quiet:
-        elapsed = (time.monotonic() - start) * 1000
+        elapsed = time.monotonic() - start
         noun = "package" if result.checked == 1 else "packages"
-        print(f"Checked {result.checked} {noun} in {elapsed:.0f}ms", file=sys.stderr)
+        line = f"Checked {result.checked} {noun} in {(elapsed - result.waited) * 1000:.0f}ms"
+        if result.waited >= 0.05:
+            line += f" (waited {result.waited:.1f}s for the lock)"
+        print(line, file=sys.stderr)
     return result.returncode
+
+
+def _purpose(args: Sequence[str]) -> str:
+    """How this process names itself to waiters: its command line, quoted, credentials redacted."""
+    import shlex
+
+    from venvlock.core import redact
+
+    return redact(shlex.join(["pip-locked", *args]))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ Registered under entry-point group ``venvlock`` as ``uv-installer``; it
 answers ``venvlock_install`` only when the user selects it with
 ``VENVLOCK_INSTALLER=uv`` and the adapter did not bring its own installer.
 uv is found as ``$VENVLOCK_UV``, on ``PATH``, or from the ``uv`` Python
-package.  While venvlock holds the environment lock it sets
-``UV_LOCK_TIMEOUT=0`` for children, so uv goes through the lock that venvlock
-holds on its behalf.
+package.  uv takes ``<env>/.lock`` itself, so venvlock lends it that lock
+while uv runs (``LockHold.lend``) and keeps its own sync lock: other venvlock
+processes wait for the sync lock, other uv processes for ``<env>/.lock``, and
+uv's own lock timeouts (its cache locks too) stay as the user set them.
 """
 
 from __future__ import annotations
@@ -53,4 +54,5 @@ def venvlock_install(environment: Environment, request: SyncRequest, hold: LockH
 
         print(f"venvlock: error: {INSTALLER_VAR}=uv but no uv was found (set VENVLOCK_UV)", file=sys.stderr)
         return 1
-    return run_installer([uv, "pip", request.command, "--python", environment.python, *request.args], hold)
+    with hold.lend():
+        return run_installer([uv, "pip", request.command, "--python", environment.python, *request.args], hold)

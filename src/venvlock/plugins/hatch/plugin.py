@@ -43,7 +43,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -134,24 +134,29 @@ class VenvlockEnvironment(VirtualEnvironment):
                 self._hold = None
 
     @contextmanager
-    def _environment_lock(self) -> Iterator[None]:
-        """Hold the environment lock ``<env>/.lock`` (uv children go through it, as the core arranges)."""
+    def _environment_lock(self, *, lend_to_uv: bool = True) -> Iterator[None]:
+        """Hold the environment lock; while hatch's uv runs inside, ``<env>/.lock`` is lent to uv (it takes it)."""
         from venvlock.core import hooks
 
         manager = hooks().venvlock_environment_lock(
             environment=self._core_environment, purpose=self._purpose, quiet=self._quiet
         )
-        with manager if manager is not None else nullcontext():
-            yield
+        with manager if manager is not None else nullcontext() as hold:
+            if hold is not None and lend_to_uv and getattr(self, "use_uv", False):
+                with hold.lend():
+                    yield
+            else:
+                yield
 
     @contextmanager
     def _reporting(self) -> Iterator[None]:
-        """Report the core's lock timeout and setting errors the way hatch reports errors."""
+        """Report venvlock's errors (lock timeout, settings, an unlockable lock) the way hatch reports errors."""
         try:
             yield
         except Exception as error:
-            core = sys.modules.get("venvlock.core")  # these errors can only come from a loaded core
-            if core is not None and isinstance(error, (core.LockTimeoutError, core.SettingError)):
+            from venvlock.errors import VenvlockError
+
+            if isinstance(error, VenvlockError):
                 self.app.abort(str(error))
             raise
 
@@ -163,8 +168,12 @@ class VenvlockEnvironment(VirtualEnvironment):
 
     @cached_property
     def _purpose(self) -> str:
-        """How other processes' waiting line names this holder: the hatch command line."""
-        return " ".join(["hatch", *sys.argv[1:]])
+        """How other processes' waiting line names this holder: the hatch command line, credentials redacted."""
+        import shlex
+
+        from venvlock.core import redact
+
+        return redact(shlex.join(["hatch", *sys.argv[1:]]))
 
     @property
     def _quiet(self) -> bool:
@@ -183,19 +192,34 @@ class VenvlockEnvironment(VirtualEnvironment):
         return os.path.isdir(self.virtual_env_path) and not os.path.exists(self._incomplete_marker)
 
     def _mark_incomplete(self) -> None:
-        os.makedirs(os.path.dirname(self._incomplete_marker), exist_ok=True)
-        with open(self._incomplete_marker, "w", encoding="utf-8") as file:
-            file.write(f"{os.getpid()}\n{self._purpose}\n")
+        """Write the marker (no command line in it: nothing reads one); a write error ends hatch in one line."""
+        from venvlock.core._files import write_file
+
+        try:
+            write_file(self._incomplete_marker, "incomplete\n", make_folder=True)
+        except OSError as error:
+            self.app.abort(
+                f"venvlock: cannot write {self._incomplete_marker} ({error.strerror or error}); "
+                f"environment `{self.name}` left as it was"
+            )
 
     def _finish_creation(self) -> None:
         self._creating = False
         _remove_file(self._incomplete_marker)
 
+    def _remove_folder(self, remove: Callable[[], Any]) -> None:
+        """Delete the folder with *remove* holding the environment lock too: no installer (uv, pip-locked) is in it."""
+        if not os.path.isdir(self.virtual_env_path):
+            remove()
+            return
+        with self._environment_lock(lend_to_uv=False):
+            remove()
+
     def _discard(self) -> None:
         """Remove the folder, creation lock held; marked incomplete first, so that a kill midway shows."""
         self._mark_incomplete()
         self._creating = False
-        VirtualEnvironment.remove(self)
+        self._remove_folder(lambda: VirtualEnvironment.remove(self))
         _remove_file(self._incomplete_marker)
 
     # ---------------------------------------------------------------------------------------------
@@ -232,7 +256,7 @@ class VenvlockEnvironment(VirtualEnvironment):
             self._mark_incomplete()
             self._creating = True
             if leftover:
-                self.virtual_env.remove()
+                self._remove_folder(self.virtual_env.remove)
             super().create()
 
     def remove(self) -> None:
@@ -307,6 +331,7 @@ class VenvlockEnvironment(VirtualEnvironment):
                 quiet=self._quiet,
                 purpose=self._purpose,
                 judge=judge,
+                installer_takes_lock=bool(getattr(self, "use_uv", False)),  # hatch's uv takes <env>/.lock itself
             )
             result = hooks().venvlock_sync(environment=self._core_environment, request=request)
             if result is None:  # no implementation answered: install under the environment lock ourselves
@@ -401,8 +426,9 @@ def guard_preparation(app: Any) -> None:
 
 
 def _remove_file(path: str) -> None:
-    with suppress(FileNotFoundError):
-        os.remove(path)
+    from venvlock.core._files import remove_file
+
+    remove_file(path)
 
 
 class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
@@ -415,6 +441,18 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
     """
 
     PLUGIN_NAME = PLUGIN_NAME
+
+    def finalize_config(self, config: dict[str, dict[str, Any]]) -> None:
+        """Give matrices of type ``virtual`` type ``venvlock`` before hatch expands them.
+
+        Their generated environments get the type in :meth:`finalize_environments`
+        anyway; this makes the matrix itself (what ``hatch env show`` lists) say so too.
+        """
+        excluded = self._excluded()
+        for name, environment in config.items():
+            matrix = isinstance(environment, dict) and "matrix" in environment and name not in excluded
+            if matrix and _resolved_type(config, name) == "virtual":
+                environment["type"] = PLUGIN_NAME
 
     def finalize_environments(self, config: dict[str, dict[str, Any]]) -> None:
         excluded = self._excluded()
@@ -431,3 +469,21 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
             message = f"Field `tool.hatch.env.collectors.{PLUGIN_NAME}.exclude` must be an array of strings"
             raise TypeError(message)
         return set(exclude)
+
+
+def _resolved_type(config: dict[str, dict[str, Any]], name: str) -> Any:
+    """The type environment *name* gets through its ``template`` chain, as hatch resolves it ("virtual" if none)."""
+    seen: set[str] = set()
+    current = name
+    while current not in seen:
+        seen.add(current)
+        environment = config.get(current)
+        if not isinstance(environment, dict):
+            break
+        if "type" in environment:
+            return environment["type"]
+        template = environment.get("template", "default")
+        if not isinstance(template, str) or template == current:
+            break
+        current = template
+    return "virtual"

@@ -31,7 +31,7 @@ import functools
 import inspect
 import os
 import shlex
-import shutil
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -202,7 +202,7 @@ class ProtectedRun:
         self.runner = runner
         self.name: str = runner.friendly_name
         self.envdir: str = os.fspath(runner.envdir)
-        self.purpose = f"nox -s {shlex.quote(self.name)}"
+        self.purpose = nox_purpose(self.name)
         self.proxied = proxied
         self.environment: Environment | None = None
         self.install_failed = False
@@ -263,7 +263,7 @@ class ProtectedRun:
 
     def take_creation_lock(self) -> None:
         """Hold the creation lock of the session's venv until the run ends."""
-        from venvlock.core import Environment, LockTimeoutError, SettingError, hooks
+        from venvlock.core import Environment, VenvlockError, hooks
 
         self.environment = Environment.for_venv(self.envdir)
         relay = hooks()
@@ -277,7 +277,7 @@ class ProtectedRun:
             return
         try:
             self._stack.enter_context(manager)
-        except (LockTimeoutError, SettingError) as error:
+        except VenvlockError as error:
             # fail this session the way nox fails one, with venvlock's message and no traceback
             from nox.command import CommandFailed
 
@@ -291,9 +291,17 @@ class ProtectedRun:
             return
         if not self.runner.reuse_existing_venv():
             return  # nox recreates it anyway
+        from venvlock.core._files import remove_tree
+
         name = self.environment.name
-        log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
-        shutil.rmtree(self.environment.path, ignore_errors=True)
+        if os.path.isdir(self.environment.record_dir()):
+            log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
+        else:
+            log(
+                f"venvlock: {name} has no venvlock provisioned marker yet (built without venvlock, "
+                "or by a run that never finished): recreating it once to be sure it is complete"
+            )
+        remove_tree(self.environment.path)
 
     @contextlib.contextmanager
     def _environment_lock(self, what: str) -> Iterator[None]:
@@ -323,11 +331,11 @@ class ProtectedRun:
             return
         if not self.environment.exists():
             return
+        from venvlock.core._files import write_file
+
         path = self.marker_path
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as file:
-                file.write(f"{self.purpose}\n")
+            write_file(path, "provisioned\n", make_folder=True)
         except OSError as error:  # without the marker the next reuse rebuilds: slower, never wrong
             log(f"venvlock: cannot write {path} ({error.strerror}); the next reuse rebuilds the venv")
             return
@@ -337,8 +345,9 @@ class ProtectedRun:
         self._marked = False
         if self.environment is None:
             return
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(self.marker_path)
+        from venvlock.core._files import remove_file
+
+        remove_file(self.marker_path)
 
 
 def _shadow(runner: Any, name: str, replacement: Callable[[], None]) -> bool:
@@ -376,12 +385,17 @@ def _proxy_session_function(runner: Any) -> Callable[[], None] | None:
     return restore
 
 
+def nox_purpose(session_name: str) -> str:
+    """How a holder from this nox process names itself: nox's real command line and the session."""
+    from venvlock.core import redact
+
+    return redact(f"{shlex.join(['nox', *sys.argv[1:]])} (session {session_name})")
+
+
 def log(message: str, *, error: bool = False) -> None:
     try:
         from nox.logger import logger
     except ImportError:  # pragma: no cover - nox always has it
-        import sys
-
         print(message, file=sys.stderr)
         return
     (logger.error if error else logger.warning)(message)

@@ -126,7 +126,7 @@ class Session(_SessionProxy):
             self._session.install(*args, **_with_env(kwargs, extra_env))
             return None
 
-        self._sync(venv, list(args), call, command=[*command, *args], uv=uv, kwargs=kwargs, judge=True)
+        self._sync(venv, list(args), call, command=[*command, *args], uv=uv, kwargs=kwargs, judge=True, takes_lock=uv)
 
     def run_install(self, *args: str | os.PathLike[str], **kwargs: Any) -> Any:
         """Run an install step, as :meth:`nox.Session.run_install` does, under the venv's lock.
@@ -160,6 +160,8 @@ class Session(_SessionProxy):
             kwargs=kwargs,
             judge=pip is not None,
             environment=target,
+            # uv takes <venv>/.lock itself, and any other program may run uv: lend it the lock
+            takes_lock=uv or pip is None,
         )
 
     def run_always(self, *args: str | os.PathLike[str], **kwargs: Any) -> Any:
@@ -219,13 +221,14 @@ class Session(_SessionProxy):
         uv: bool,
         kwargs: Mapping[str, Any],
         judge: bool,
+        takes_lock: bool,
         environment: Any = None,
     ) -> Any:
         """Install through venvlock's sync: lock, check, and *call* nox's install only if needed.
 
         *environment* is the one the install goes to, when not the session's venv.
         """
-        from venvlock.core import Environment, LockTimeoutError, SettingError, SyncRequest, hooks
+        from venvlock.core import Environment, SyncRequest, VenvlockError, hooks
 
         environment = environment or Environment.for_venv(venv.location)
         effective = _effective_env(self._session.env, kwargs)
@@ -239,8 +242,7 @@ class Session(_SessionProxy):
             if run is not None:
                 run.installing()
             try:
-                # uv takes <venv>/.lock itself, which this process holds now: let it go on at once
-                outcome.append(call({"UV_LOCK_TIMEOUT": "0"} if uv else {}))
+                outcome.append(call({}))
                 ok = True
             except nox.command.CommandFailed as error:
                 failure.append(error)
@@ -253,14 +255,15 @@ class Session(_SessionProxy):
         request = SyncRequest(
             pip_args,
             installer=installer,
-            purpose=f"{_purpose(self._session)}: {shlex.join(command)}",
+            purpose=f"{_patch.nox_purpose(self._session.name)}: {shlex.join(command)}",
             quiet=False,
             judge=judge,
+            installer_takes_lock=takes_lock,
         )
         try:
             with _pip_settings_as(effective):
                 result = hooks().venvlock_sync(environment=environment, request=request)
-        except (LockTimeoutError, SettingError) as error:
+        except VenvlockError as error:
             if run is not None:
                 run.install_ended(False)
             _patch.log(f"venvlock: {error}", error=True)
@@ -284,10 +287,6 @@ class Session(_SessionProxy):
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _purpose(session: nox.Session) -> str:
-    return f"nox -s {shlex.quote(session.name)}"
-
-
 def _checked(result: Any) -> str:
     count = getattr(result, "checked", 0)
     return f"{count} package{'s' if count != 1 else ''} checked"

@@ -16,36 +16,16 @@ process: no runner is replaced.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from tox.plugin import impl
+
+from venvlock.plugins.tox._settings import SETTING, enabled_by_environment
 
 if TYPE_CHECKING:
     from tox.config.sets import ConfigSet
     from tox.session.state import State
     from tox.tox_env.register import ToxEnvRegister
-
-#: environment variable that turns the plugin off (0/false/no/off)
-ENABLE_VAR = "VENVLOCK_TOX"
-#: the core setting that turns the plugin off for a project (``venvlock = false``)
-SETTING = "venvlock"
-_OFF = {"0", "false", "no", "off"}
-
-
-def enabled_by_environment() -> bool:
-    """Whether ``VENVLOCK_TOX`` leaves the plugin on."""
-    return os.environ.get(ENABLE_VAR, "").strip().lower() not in _OFF
-
-
-def enabled(core: object) -> bool:
-    """Whether venvlock guards the run environments of the project with core settings *core*."""
-    if not enabled_by_environment():
-        return False
-    try:
-        return bool(core[SETTING])  # type: ignore[index]
-    except KeyError:  # the setting was not registered (a tox that skipped tox_add_core_config)
-        return True
 
 
 @impl(trylast=True)

@@ -18,8 +18,8 @@ plugin's), a subclass with the same ``id()``, name and behaviour, whose
 2. *Exclusive when needed.*  The shared hold is released, the creation lock
    is taken exclusively (waiting for the other runs' commands, naming them),
    the half-built marker is set, and tox's setup runs again from its start;
-   installs also hold the environment lock (pip runners; uv takes the same
-   lock itself).  Then the marker is cleared and the lock released.
+   installs also hold the environment lock (pip runners; with tox-uv, uv takes
+   `<env>/.lock` itself, lent by the core).  Then the marker is cleared and the lock released.
 3. *Commands shared.*  The creation lock is taken shared again and the setup
    is looked at once more (a no-op unless someone changed the environment in
    between); it is held through the commands and released at teardown.
@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from tox.tox_env.errors import Fail, Recreate, Skip
 
 from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, describe_command
+from venvlock.plugins.tox._settings import enabled
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -292,14 +293,11 @@ class Guard:
             return
         environment = self.environment
         cwd = str(self.tox_env.core["tox_root"])
-        if self.uses_uv:  # uv locks <env>/.lock itself: judge without the lock, install through tox
-            if judged and self.adapter.check(environment, judged, cwd=cwd).satisfied is True:
-                self._bookkeeping_only(original)
-            else:
-                original()
-            return
         tool = ToolInstall(original, failures=(SystemExit, Fail), exit_code=_exit_code_of)
-        self.adapter.sync(environment, judged or [], install=tool, judge=bool(judged), cwd=cwd)
+        # tox-uv's uv takes <env>/.lock itself: the core lends it that lock and keeps venvlock's sync lock
+        self.adapter.sync(
+            environment, judged or [], install=tool, judge=bool(judged), cwd=cwd, installer_takes_lock=self.uses_uv
+        )
         if not tool.ran and tool.error is None:  # satisfied: write tox's bookkeeping, run no installer
             self._bookkeeping_only(original)
         tool.reraise()
@@ -403,8 +401,6 @@ class LockedRun(_Base):
     _venvlock_guard: Guard | None = None
 
     def _venvlock(self) -> Guard | None:
-        from venvlock.plugins.tox.plugin import enabled
-
         if not enabled(self.core):
             return None
         if self._venvlock_guard is None:

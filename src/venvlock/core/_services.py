@@ -1,0 +1,86 @@
+"""The core's services: the sync and the two locks, the hooks adapters call (see :mod:`venvlock.hookspec`).
+
+:class:`CoreServices` is registered on the plugin manager with the manager's
+own hook relay, through which it calls the extension points (lock paths,
+check, install, notifications); so this module needs no way back to the
+plugin manager, and plugins that answer an extension point are heard.
+"""
+
+from __future__ import annotations
+
+from venvlock.core import _lock
+from venvlock.core._environment import VENV
+from venvlock.hookspec import hookimpl
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
+    from pluggy import HookRelay
+
+    from venvlock.core._environment import Environment
+    from venvlock.core._holder import Holder
+    from venvlock.core._lock import LockHold
+    from venvlock.core._request import SyncRequest
+    from venvlock.core._results import SyncResult
+
+
+class CoreServices:
+    """The core's implementations of ``venvlock_sync``, ``venvlock_environment_lock`` and ``venvlock_creation_lock``."""
+
+    def __init__(self, relay: HookRelay) -> None:
+        self._relay = relay
+
+    @hookimpl(trylast=True)
+    def venvlock_sync(self, environment: Environment, request: SyncRequest) -> SyncResult:
+        from venvlock.core._sync import sync
+
+        return sync(environment, request, self._relay)
+
+    @hookimpl(trylast=True)
+    def venvlock_environment_lock(
+        self, environment: Environment, purpose: str, quiet: bool
+    ) -> AbstractContextManager[LockHold]:
+        lock_path = self._relay.venvlock_lock_path(environment=environment)
+        waiting, acquired = self._notifications(environment, quiet)
+        # A venv's folder is made only by its creator; --target/--prefix folders may be made here, as pip would.
+        return _lock.hold_environment(
+            environment,
+            lock_path,
+            purpose=purpose,
+            on_waiting=waiting,
+            on_acquired=acquired,
+            create_folder=environment.kind != VENV,
+        )
+
+    @hookimpl(trylast=True)
+    def venvlock_creation_lock(
+        self, environment: Environment, purpose: str, quiet: bool, default_timeout: float | None
+    ) -> AbstractContextManager[LockHold]:
+        lock_path = self._relay.venvlock_creation_lock_path(environment=environment)
+        waiting, acquired = self._notifications(environment, quiet)
+        return _lock.hold(
+            environment,
+            lock_path,
+            purpose=purpose,
+            on_waiting=lambda holder, waited: waiting(lock_path, holder, waited),
+            on_acquired=lambda waited: acquired(lock_path, waited),
+            create_folder=True,
+            default_timeout=default_timeout,
+        )
+
+    def _notifications(
+        self, environment: Environment, quiet: bool
+    ) -> tuple[Callable[[str, Holder | None, float], None], Callable[[str, float], None]]:
+        relay = self._relay
+
+        def waiting(lock_path: str, holder: Holder | None, waited: float) -> None:
+            relay.venvlock_waiting(
+                environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
+            )
+
+        def acquired(lock_path: str, waited: float) -> None:
+            relay.venvlock_acquired(environment=environment, lock_path=lock_path, waited=waited)
+
+        return waiting, acquired
