@@ -143,8 +143,9 @@ class ToolInstall:
 class Marker:
     """A file whose presence says something about an environment ("half-built", "provisioned").
 
-    Written atomically and never through a symbolic link; a write error is
-    one clear line on stderr and leaves no file behind.
+    Written atomically and never through a symbolic link; a write error
+    raises :class:`VenvlockError` (one clear line for the adapter to report)
+    and leaves no file behind.
     """
 
     __slots__ = ("path",)
@@ -158,16 +159,17 @@ class Marker:
     def present(self) -> bool:
         return os.path.lexists(self.path)
 
-    def set(self, text: str = "") -> bool:
-        """Create or rewrite the marker; whether that worked (a failure is reported on stderr)."""
+    def set(self, text: str = "") -> None:
+        """Create or rewrite the marker; a write error (disk full, no permission) is a :class:`VenvlockError`.
+
+        Nothing is left behind when the write fails: no empty marker, no temporary file.
+        """
         from venvlock.core._files import write_file
 
         try:
             write_file(self.path, text, make_folder=True)
         except OSError as error:
-            print(f"venvlock: cannot write {self.path}: {error.strerror or error}", file=sys.stderr, flush=True)
-            return False
-        return True
+            raise VenvlockError(f"cannot write {self.path} ({error.strerror or error})") from None
 
     def clear(self) -> None:
         from venvlock.core._files import remove_file
@@ -265,6 +267,14 @@ class Adapter:
         return path
 
     @staticmethod
+    def lock_path(environment: Environment) -> str:
+        """The environment lock file of *environment* (uv's ``<env>/.lock``; it need not exist)."""
+        from venvlock.core import hooks
+
+        path: str = hooks().venvlock_lock_path(environment=environment)
+        return path
+
+    @staticmethod
     def creation_holder(environment: Environment) -> Holder | None:
         """Who holds the creation lock of *environment* exclusively now, as its holder file says (None: nobody known).
 
@@ -304,6 +314,25 @@ class Adapter:
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
         verdict: Verdict | None = hooks().venvlock_check(environment=environment, request=request)
         return verdict if verdict is not None else Verdict(None, reason="no venvlock_check implementation")
+
+    def install(
+        self, environment: Environment, args: Sequence[str], hold: LockHold | None, *, command: str = "install"
+    ) -> int:
+        """Run the installer venvlock uses (``venvlock_install``: pip, or uv) for pip ``<command>`` *args*.
+
+        No check and no record: for commands that know what must be installed
+        (``venvlock repair``).  Call it inside :meth:`environment_lock`, with
+        its *hold*.  Returns the installer's exit code.
+        """
+        from venvlock.core import LockHold, SyncRequest, hooks
+
+        request = SyncRequest(list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False)
+        held = hold if hold is not None else LockHold(environment.path, locked=False)
+        answer: int | None = hooks().venvlock_install(environment=environment, request=request, hold=held)
+        if answer is None:
+            _warn_once("venvlock_install", "no venvlock_install implementation answered; nothing was installed")
+            return 1
+        return int(answer)
 
     def sync(
         self,

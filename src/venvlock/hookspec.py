@@ -7,7 +7,8 @@ these hooks with :data:`hookimpl`.
 
 The route of a sync, in one sitting::
 
-    adapter (pip-locked, hatch, nox)
+    adapter (pip-locked, hatch, nox, tox, the venvlock command)
+      -> venvlock.adapter.Adapter.sync(...)                    # the typed adapter layer
       -> hooks().venvlock_sync(environment, request)           # implemented by the core
            -> venvlock_check(...)        lock-free first look
            -> venvlock_environment_lock(...) -> venvlock_lock_path(...)
@@ -21,7 +22,7 @@ Two groups of hooks:
 
 * **Services** (``venvlock_sync``, ``venvlock_environment_lock``,
   ``venvlock_creation_lock``): the core implements them and the adapters call
-  them.  A plugin may wrap them (``hookwrapper=True``/``wrapper=True``) to
+  them, through :class:`venvlock.adapter.Adapter`.  A plugin may wrap them (``hookwrapper=True``/``wrapper=True``) to
   observe or veto, but should not replace them.
 * **Extension points** (the rest): the core calls them; the core ships a
   default implementation registered with ``trylast=True``, so a plugin's

@@ -28,7 +28,7 @@ import sys
 
 from venvlock.adapter import Adapter
 from venvlock.cli._environments import environment_at
-from venvlock.core import LockHold, SyncRequest, hooks, verify_environment
+from venvlock.core import verify_environment
 from venvlock.core._files import remove_file, remove_tree
 from venvlock.core._installed import canonical_name
 from venvlock.core._integrity import (
@@ -50,7 +50,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from venvlock.core import Environment
+    from venvlock.core import Environment, LockHold
 
 _FILE_DAMAGE = {HASH, SIZE, MISSING, BAD_RECORD}
 _UNFINISHED = {NO_RECORD, NO_METADATA}
@@ -100,7 +100,7 @@ def main(options: argparse.Namespace, pip_options: list[str]) -> int:
         if plan.empty():
             print("Nothing to repair" if not report.damaged else "Nothing venvlock can repair")
             return 1 if report.damaged else 0
-        returncode = execute(plan, environment, hold, pip_options)
+        returncode = execute(plan, adapter, environment, hold, pip_options)
         if returncode != 0:
             print(f"venvlock: error: the installer failed (exit {returncode}); leftovers kept", file=sys.stderr)
             return returncode
@@ -177,7 +177,9 @@ def make_plan(report: Report, environment: Environment) -> Plan:
     return plan
 
 
-def execute(plan: Plan, environment: Environment, hold: LockHold | None, pip_options: list[str]) -> int:
+def execute(
+    plan: Plan, adapter: Adapter, environment: Environment, hold: LockHold | None, pip_options: list[str]
+) -> int:
     """Carry out *plan* under the locks; the installer's exit status (0 when nothing was to install)."""
     for folder, files, _why in plan.removals:
         for path in files:
@@ -186,15 +188,7 @@ def execute(plan: Plan, environment: Environment, hold: LockHold | None, pip_opt
     returncode = 0
     if plan.installs:
         specs = [f"{name}=={version}" for name, version, _ in plan.installs.values()]
-        request = SyncRequest(
-            ["--no-deps", "--force-reinstall", *specs, *pip_options],
-            purpose="venvlock repair",
-            judge=False,
-        )
-        answer = hooks().venvlock_install(
-            environment=environment, request=request, hold=hold or LockHold(environment.path, locked=False)
-        )
-        returncode = 1 if answer is None else int(answer)
+        returncode = adapter.install(environment, ["--no-deps", "--force-reinstall", *specs, *pip_options], hold)
     if returncode == 0:
         for path in plan.leftovers:
             remove_tree(path)

@@ -10,8 +10,9 @@ import json
 import os
 import time
 
+from venvlock.adapter import Adapter
 from venvlock.cli._environments import discover, environment_at
-from venvlock.core import Environment, hooks, probe_lock
+from venvlock.core import Environment, probe_lock
 from venvlock.core._environment import display_path
 
 TYPE_CHECKING = False
@@ -48,9 +49,8 @@ def main(options: argparse.Namespace, extra: list[str]) -> int:
 
 def environment_status(environment: Environment) -> dict[str, object]:
     """What ``status`` shows about *environment*, as JSON-ready data."""
-    relay = hooks()
-    env_lock = probe_lock(relay.venvlock_lock_path(environment=environment))
-    creation_lock = probe_lock(relay.venvlock_creation_lock_path(environment=environment))
+    env_lock = probe_lock(Adapter.lock_path(environment))
+    creation_lock = probe_lock(Adapter.creation_lock_path(environment))
     return {
         "environment": environment.path,
         "name": environment.name,

@@ -43,12 +43,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from hatch.env.collectors.plugin.interface import EnvironmentCollectorInterface
 from hatch.env.virtual import VirtualEnvironment
+
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, describe_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -111,22 +113,14 @@ class VenvlockEnvironment(VirtualEnvironment):
 
     @contextmanager
     def _critical_section(self) -> Iterator[LockHold | None]:
-        """Hold the creation lock of this environment while inside (re-entrant on this object)."""
+        """Hold the creation lock of this environment while inside (re-entrant on this object).
+
+        The usual wait (``VENVLOCK_TIMEOUT``): it is held around the preparation only, never a command.
+        """
         if self._hold is not None:
             yield self._hold
             return
-        from venvlock.core import hooks
-
-        manager = hooks().venvlock_creation_lock(
-            environment=self._core_environment,
-            purpose=self._purpose,
-            quiet=self._quiet,
-            default_timeout=None,  # the usual wait: held around the preparation only, never a command
-        )
-        if manager is None:  # no implementation: nothing to hold
-            yield None
-            return
-        with manager as hold:
+        with self._adapter.creation_lock(self._core_environment) as hold:
             self._hold = hold
             try:
                 yield hold
@@ -136,13 +130,8 @@ class VenvlockEnvironment(VirtualEnvironment):
     @contextmanager
     def _environment_lock(self, *, lend_to_uv: bool = True) -> Iterator[None]:
         """Hold the environment lock; while hatch's uv runs inside, ``<env>/.lock`` is lent to uv (it takes it)."""
-        from venvlock.core import hooks
-
-        manager = hooks().venvlock_environment_lock(
-            environment=self._core_environment, purpose=self._purpose, quiet=self._quiet
-        )
-        with manager if manager is not None else nullcontext() as hold:
-            if hold is not None and lend_to_uv and getattr(self, "use_uv", False):
+        with self._adapter.environment_lock(self._core_environment) as hold:
+            if hold is not None and lend_to_uv and self._uses_uv:
                 with hold.lend():
                     yield
             else:
@@ -153,59 +142,46 @@ class VenvlockEnvironment(VirtualEnvironment):
         """Report venvlock's errors (lock timeout, settings, an unlockable lock) the way hatch reports errors."""
         try:
             yield
-        except Exception as error:
-            from venvlock.errors import VenvlockError
+        except VenvlockError as error:
+            self.app.abort(f"venvlock: {error}")
 
-            if isinstance(error, VenvlockError):
-                self.app.abort(str(error))
-            raise
+    @cached_property
+    def _adapter(self) -> Adapter:
+        """hatch's way into venvlock; waiting processes name this holder by the hatch command line."""
+        return Adapter("hatch", purpose=describe_command(["hatch", *sys.argv[1:]]), quiet=bool(self.verbosity < 0))
 
     @cached_property
     def _core_environment(self) -> Environment:
-        from venvlock.core import Environment
-
-        return Environment.for_venv(str(self.virtual_env_path))
-
-    @cached_property
-    def _purpose(self) -> str:
-        """How other processes' waiting line names this holder: the hatch command line, credentials redacted."""
-        import shlex
-
-        from venvlock.core import redact
-
-        return redact(shlex.join(["hatch", *sys.argv[1:]]))
+        return Adapter.environment(str(self.virtual_env_path))
 
     @property
-    def _quiet(self) -> bool:
-        return bool(self.verbosity < 0)
+    def _uses_uv(self) -> bool:
+        """Whether hatch installs with uv (``installer = "uv"``), which takes ``<env>/.lock`` itself."""
+        return bool(getattr(self, "use_uv", False))
 
     # ---------------------------------------------------------------------------------------------
     # completeness
     # ---------------------------------------------------------------------------------------------
     @cached_property
-    def _incomplete_marker(self) -> str:
+    def _incomplete(self) -> Marker:
+        """``.<name>.incomplete`` beside the folder: a creation or removal has started and not finished."""
         folder = os.path.abspath(str(self.virtual_env_path)).rstrip(os.sep)
         parent, name = os.path.split(folder)
-        return os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}")
+        return Marker(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"))
 
     def _complete(self) -> bool:
-        return os.path.isdir(self.virtual_env_path) and not os.path.exists(self._incomplete_marker)
+        return os.path.isdir(self.virtual_env_path) and not self._incomplete.present()
 
     def _mark_incomplete(self) -> None:
         """Write the marker (no command line in it: nothing reads one); a write error ends hatch in one line."""
-        from venvlock.core._files import write_file
-
         try:
-            write_file(self._incomplete_marker, "incomplete\n", make_folder=True)
-        except OSError as error:
-            self.app.abort(
-                f"venvlock: cannot write {self._incomplete_marker} ({error.strerror or error}); "
-                f"environment `{self.name}` left as it was"
-            )
+            self._incomplete.set("incomplete\n")
+        except VenvlockError as error:
+            self.app.abort(f"venvlock: {error}; environment `{self.name}` left as it was")
 
     def _finish_creation(self) -> None:
         self._creating = False
-        _remove_file(self._incomplete_marker)
+        self._incomplete.clear()
 
     def _remove_folder(self, remove: Callable[[], Any]) -> None:
         """Delete the folder with *remove* holding the environment lock too: no installer (uv, pip-locked) is in it."""
@@ -220,7 +196,7 @@ class VenvlockEnvironment(VirtualEnvironment):
         self._mark_incomplete()
         self._creating = False
         self._remove_folder(lambda: VirtualEnvironment.remove(self))
-        _remove_file(self._incomplete_marker)
+        self._incomplete.clear()
 
     # ---------------------------------------------------------------------------------------------
     # hatch's environment interface
@@ -235,7 +211,7 @@ class VenvlockEnvironment(VirtualEnvironment):
         """
         if not self.virtual_env.exists():
             return False
-        if not os.path.exists(self._incomplete_marker) or self._creating:
+        if not self._incomplete.present() or self._creating:
             return True
         if self._hold is not None:  # inside our preparation
             if self._hold.nested:
@@ -243,7 +219,7 @@ class VenvlockEnvironment(VirtualEnvironment):
             self._discard()
             return False
         with self._reporting(), self._critical_section() as hold:
-            if not os.path.exists(self._incomplete_marker):
+            if not self._incomplete.present():
                 return bool(self.virtual_env.exists())
             if hold is not None and hold.nested:
                 return True
@@ -252,7 +228,7 @@ class VenvlockEnvironment(VirtualEnvironment):
 
     def create(self) -> None:
         with self._reporting(), self._critical_section():
-            leftover = self.virtual_env.exists() and os.path.exists(self._incomplete_marker)
+            leftover = self.virtual_env.exists() and self._incomplete.present()
             self._mark_incomplete()
             self._creating = True
             if leftover:
@@ -305,40 +281,24 @@ class VenvlockEnvironment(VirtualEnvironment):
     def sync_dependencies(self) -> None:
         """Hatch's sync through the core's double-checked sync, under both locks."""
         with self._reporting(), self._critical_section():
-            failures: list[BaseException] = []
-
-            def install() -> int:
-                # hatch ends the process when pip fails (SystemExit): keep it, so the core sees the exit
-                # code, releases the lock and reports the failure; then hatch exits as it would have
-                try:
-                    VirtualEnvironment.sync_dependencies(self)
-                except SystemExit as exit_request:
-                    failures.append(exit_request)
-                    return exit_request.code if isinstance(exit_request.code, int) and exit_request.code else 1
-                except subprocess.CalledProcessError as error:
-                    failures.append(error)
-                    return error.returncode or 1
-                return 0
-
-            from venvlock.core import SyncRequest, hooks
-
+            # hatch ends the process when pip fails (SystemExit): the core sees the exit code, releases
+            # the lock and records nothing; then hatch exits as it would have
+            install = ToolInstall(
+                lambda: VirtualEnvironment.sync_dependencies(self),
+                failures=(SystemExit, subprocess.CalledProcessError),
+                exit_code=_exit_code,
+            )
             wanted = self._wanted()
             # the core judges only named requirements; a local project out of date needs the installer anyway
             judge = wanted is not None and bool(wanted[0]) and self._local_missing(wanted[1]) is False
-            request = SyncRequest(
+            self._adapter.sync(
+                self._core_environment,
                 wanted[0] if wanted is not None and judge else [],
-                installer=install,
-                quiet=self._quiet,
-                purpose=self._purpose,
+                install=install,
                 judge=judge,
-                installer_takes_lock=bool(getattr(self, "use_uv", False)),  # hatch's uv takes <env>/.lock itself
+                installer_takes_lock=self._uses_uv,  # hatch's uv takes <env>/.lock itself
             )
-            result = hooks().venvlock_sync(environment=self._core_environment, request=request)
-            if result is None:  # no implementation answered: install under the environment lock ourselves
-                with self._environment_lock():
-                    install()
-            if failures:
-                raise failures[0]
+            install.reraise()
 
     # ---------------------------------------------------------------------------------------------
     # the dependency check
@@ -380,13 +340,8 @@ class VenvlockEnvironment(VirtualEnvironment):
         requirements, local = wanted
         if not requirements:
             return True
-        from venvlock.core import SyncRequest, hooks
-
-        verdict = hooks().venvlock_check(
-            environment=self._core_environment,
-            request=SyncRequest(requirements, quiet=True, purpose=self._purpose),
-        )
-        if verdict is None or verdict.satisfied is None:
+        verdict = self._adapter.check(self._core_environment, requirements)
+        if verdict.satisfied is None:
             return None
         self._verdict = verdict
         if not verdict.satisfied:
@@ -425,10 +380,13 @@ def guard_preparation(app: Any) -> None:
     project.prepare_environment = prepare_environment
 
 
-def _remove_file(path: str) -> None:
-    from venvlock.core._files import remove_file
-
-    remove_file(path)
+def _exit_code(failure: BaseException) -> int | None:
+    """The installer's exit code carried by hatch's failure (``SystemExit`` or ``CalledProcessError``)."""
+    if isinstance(failure, SystemExit):
+        return failure.code if isinstance(failure.code, int) else None
+    if isinstance(failure, subprocess.CalledProcessError):
+        return failure.returncode
+    return None
 
 
 class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
