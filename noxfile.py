@@ -3,6 +3,7 @@
 nox -s tests     the default suite (what `.ci/run` runs)
 nox -s slow      the slow cases: default-suite scenarios at a larger scale or on more variants (CI runs them)
 nox -s stress    100-process stress tests, not in the default suite
+nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
 nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox and uv
 nox -s lint      ruff and mypy
 nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
@@ -36,6 +37,12 @@ def slow(session: nox.Session) -> None:
 def stress(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", "-m", "stress", "-n", "0", *session.posargs)  # one at a time
+
+
+@session
+def differential(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-m", "stress", "tests/test_differential.py", *session.posargs)
 
 
 @session

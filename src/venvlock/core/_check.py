@@ -18,6 +18,7 @@ import os
 import sys
 
 from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short_digest
+from venvlock.core._files import write_file
 from venvlock.core._installed import Installed, Inventory, canonical_name
 from venvlock.core._request import ParsedRequest, parse_request
 from venvlock.core._results import Verdict
@@ -96,8 +97,6 @@ def _asked_markers(environment: Environment) -> dict[str, str] | None:
         markers: dict[str, str] = json.loads(output)
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
-    from venvlock.core._files import write_file
-
     try:
         write_file(cache, json.dumps(markers), make_folder=True)
     except OSError:
@@ -109,12 +108,12 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
     """Judge *request* against *environment* (see module docstring)."""
     if request.command != "install" or not request.judge:
         return Verdict(None, reason=f"pip {request.command} is for pip to judge")
-    parsed = parsed or parse_request(request.args, request.cwd)
-    if parsed.unjudgeable:
-        return Verdict(None, reason=parsed.unjudgeable)
     site_dirs = environment.site_dirs()
     if site_dirs is None:
-        return Verdict(None, reason="the environment's package folders are not known exactly")
+        return Verdict(None, reason="what pip sees as installed there is not only the environment's own folders")
+    parsed = parsed or parse_request(request.args, request.cwd, environment)
+    if parsed.unjudgeable:
+        return Verdict(None, reason=parsed.unjudgeable)
     markers = marker_environment(environment)
     if markers is None:
         return Verdict(None, reason="the environment's interpreter could not be asked for its markers")
@@ -122,6 +121,8 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
     from packaging.version import InvalidVersion, Version
 
     inventory = Inventory(site_dirs)
+    if inventory.unclear:
+        return Verdict(None, reason=inventory.unclear)
     damaged = list(inventory.leftovers)
 
     def parse(text: str) -> Requirement | None:
@@ -154,10 +155,14 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
         if requirement.marker is not None and not requirement.marker.evaluate({**markers, "extra": extra}):
             continue
         name = canonical_name(requirement.name)
+        if name in inventory.elsewhere:
+            return Verdict(None, reason=f"{requirement.name} is also in a folder a .pth file adds")
         folders = inventory.by_name.get(name)
         if not folders:
             reason = reason or f"{requirement.name} is not installed"
             continue
+        if not all(f.is_dist_info for f in folders) and (len(folders) > 1 or not folders[0].complete()):
+            return Verdict(None, reason=f"{requirement.name}: egg-info metadata venvlock does not repair")
         if len(folders) > 1 or not folders[0].complete():
             damaged.extend(f.folder for f in folders if len(folders) > 1 or not f.complete())
             reason = reason or f"{requirement.name} is damaged"

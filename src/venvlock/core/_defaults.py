@@ -43,7 +43,7 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
 def venvlock_install(environment: Environment, request: SyncRequest, hold: LockHold) -> int:
     if request.installer is not None:
         return request.installer()
-    return run_installer([environment.python, "-m", "pip", request.command, *request.args], hold)
+    return run_installer(request.pip_command(environment.python), hold)
 
 
 #: the holder each lock path's waiting line named last in this process, to say when it changes

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import sys
 
+from venvlock.errors import SettingError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -115,26 +117,56 @@ class Environment:
         """The environment of interpreter *python*: its venv, or the interpreter itself.
 
         *python* may also be a venv folder (pip's ``--python`` accepts both).
+        Raises :class:`~venvlock.errors.SettingError` when *python* is not a
+        Python interpreter (an interpreter outside any venv, not the running
+        one, is asked for its ``sys.prefix``: that proves it is one).
         """
         if os.path.isdir(python):
             if read_pyvenv_cfg(python) is not None:
                 return cls.for_venv(python)
-            python = os.path.join(python, _BIN, _PYTHON)
+            inside = os.path.join(python, _BIN, _PYTHON)
+            if not os.path.isfile(inside):
+                raise SettingError(f"{python} is neither a Python interpreter nor an environment with one")
+            python = inside
         absolute = os.path.abspath(python)
+        if not os.path.isfile(absolute) or not os.access(absolute, os.X_OK):
+            raise SettingError(f"{python}: no such Python interpreter (not an executable file)")
         folder = os.path.dirname(os.path.dirname(absolute))
         if read_pyvenv_cfg(folder) is not None:
             return cls(folder, kind=VENV, python=absolute)
         if os.path.realpath(absolute) == os.path.realpath(sys.executable):
             return cls(sys.prefix, kind=INTERPRETER, python=absolute)
-        return cls(folder, kind=INTERPRETER, python=absolute)
+        return cls(_probe_prefix(absolute), kind=INTERPRETER, python=absolute)
 
     @classmethod
     def current(cls) -> Environment:
-        """The environment pip would change: ``$VIRTUAL_ENV``, else the running interpreter's."""
+        """The environment pip would change: ``$VIRTUAL_ENV``, else the running interpreter's.
+
+        A ``VIRTUAL_ENV`` that names no virtual environment is an error, not a fallback.
+        """
         virtual_env = os.environ.get("VIRTUAL_ENV")
-        if virtual_env and read_pyvenv_cfg(virtual_env) is not None:
+        if virtual_env:
+            if not os.path.isdir(virtual_env):
+                raise SettingError(f"VIRTUAL_ENV={virtual_env} names no folder (activate an existing environment)")
+            if read_pyvenv_cfg(virtual_env) is None:
+                raise SettingError(f"VIRTUAL_ENV={virtual_env} is not a virtual environment (it has no pyvenv.cfg)")
             return cls.for_venv(virtual_env)
         return cls.for_python(sys.executable)
+
+    def config_prefix(self) -> str:
+        """The ``sys.prefix`` of the interpreter that runs pip here: where pip reads its site ``pip.conf``."""
+        if self.kind in (VENV, INTERPRETER):
+            return self.path
+        folder = os.path.dirname(os.path.dirname(os.path.abspath(self.python)))
+        if read_pyvenv_cfg(folder) is not None:
+            return folder
+        return sys.prefix if os.path.realpath(self.python) == os.path.realpath(sys.executable) else folder
+
+    def has_pip(self) -> bool:
+        """Whether the environment's interpreter can run ``-m pip`` itself (a venv may have no pip)."""
+        if self.kind == VENV or read_pyvenv_cfg(self.config_prefix()) is not None:
+            return any(os.path.isdir(os.path.join(d, "pip")) for d in _venv_site_dirs(self.config_prefix()))
+        return True  # an interpreter outside a venv: its pip may be anywhere on its path; let it say
 
     # ---------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -159,28 +191,24 @@ class Environment:
         return os.path.join(self.path, ".venvlock")
 
     def site_dirs(self) -> list[str] | None:
-        """The folders whose distributions count as installed, or None when that is not known exactly.
+        """The environment's own install scheme (purelib/platlib), or None when it cannot be judged from them.
 
-        Known for a venv without system site-packages, and for the running
-        interpreter.  ``PYTHONPATH`` folders are included, as pip sees them.
+        Only a virtual environment without system site-packages is judged,
+        and only while nothing outside its scheme can change what pip sees as
+        installed: with ``PYTHONPATH`` set, a bare interpreter (user site,
+        distribution folders), ``--target``/``--prefix`` folders, the answer
+        is None and the installer decides.  Nothing outside these folders is
+        ever read as installed, recorded or repaired.
         """
-        found: list[str] = []
-        if self.kind == VENV:
-            config = read_pyvenv_cfg(self.path)
-            if config is None or config.get("include-system-site-packages", "false").lower() == "true":
-                return None
-            found.extend(_venv_site_dirs(self.path))
-        elif self.kind == INTERPRETER and os.path.realpath(self.python) == os.path.realpath(sys.executable):
-            found.extend(p for p in sys.path if p and os.path.isdir(p) and not p.endswith(".zip"))
-        else:
+        if self.kind != VENV or any(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
             return None
-        found.extend(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+        config = read_pyvenv_cfg(self.path)
+        if config is None or config.get("include-system-site-packages", "false").strip().lower() != "false":
+            return None
         unique: list[str] = []
-        seen: set[str] = set()
-        for folder in found:
+        for folder in _venv_site_dirs(self.path):
             real = os.path.realpath(folder)
-            if real not in seen and os.path.isdir(real):
-                seen.add(real)
+            if real not in unique and os.path.isdir(real):
                 unique.append(real)
         return unique
 
@@ -198,3 +226,19 @@ def _venv_site_dirs(root: str) -> Iterator[str]:
         for name in names:
             if name.startswith(("python", "pypy")):
                 yield os.path.join(base, name, "site-packages")
+
+
+def _probe_prefix(python: str) -> str:
+    """``sys.prefix`` of the interpreter *python*; SettingError when it is not a Python interpreter."""
+    import subprocess
+
+    try:
+        answer = subprocess.run(
+            [python, "-I", "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SettingError(f"{python} is not a Python interpreter ({error})") from None
+    prefix = answer.stdout.strip()
+    if answer.returncode != 0 or not prefix or not os.path.isabs(prefix):
+        raise SettingError(f"{python} is not a Python interpreter")
+    return prefix

@@ -33,7 +33,7 @@ from contextlib import ExitStack, contextmanager
 from venvlock.core import _nesting
 from venvlock.core._environment import display_path
 from venvlock.core._holder import Holder, describe_holder, read_holder, remove_holder, write_holder
-from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
+from venvlock.errors import LockTimeoutError, LockUnavailableError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -117,15 +117,9 @@ def _format_seconds(value: float) -> str:
 
 def lock_timeout(default: float | None = None) -> float:
     """``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative waits forever; unset: *default* or 300."""
-    raw = os.environ.get(TIMEOUT_VAR, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT if default is None else default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SettingError(
-            f"{TIMEOUT_VAR}={raw!r} is not a number of seconds (use e.g. 300; 0 fails at once; -1 waits forever)"
-        ) from None
+    from venvlock.core._settings import timeout
+
+    return timeout(default)
 
 
 def _timeout_error(

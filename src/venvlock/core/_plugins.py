@@ -34,12 +34,13 @@ def plugin_manager() -> pluggy.PluginManager:
         from venvlock import hookspec
         from venvlock.core import _defaults
         from venvlock.core._services import CoreServices
+        from venvlock.core._settings import no_plugins
 
         manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         manager.add_hookspecs(hookspec)
         manager.register(_defaults, name="venvlock.core.defaults")
         manager.register(CoreServices(manager.hook), name="venvlock.core.services")
-        if not os.environ.get("VENVLOCK_NO_PLUGINS"):
+        if not no_plugins():
             for name, target in _entry_points(ENTRY_POINT_GROUP):
                 if manager.has_plugin(name) or manager.is_blocked(name):
                     continue

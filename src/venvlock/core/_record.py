@@ -1,8 +1,10 @@
 """The record of a sync: what was found in sync, so the next identical request costs a few stats.
 
 A record is a small file ``<env>/.venvlock/synced/<key>``.  Its *key* is a
-digest of the request: the interpreter, the arguments, the contents of every
-``-r``/``-c`` file, pip's settings in force, and the venvlock plugin set.  Its
+digest of every input the check read: the interpreter, the arguments, the
+contents of every ``-r``/``-c`` file, each ``${VAR}`` those files expand
+(value, or unset), every pip configuration file pip would read (content, or
+absent), the ``PIP_*`` variables, and the venvlock plugin set.  Its
 content is the environment's *fingerprint* when it was found in sync: the
 modification time and inode of each package folder, which change whenever a
 distribution is added, removed, upgraded or reinstalled there.
@@ -19,7 +21,7 @@ import os
 import sys
 
 from venvlock.core._environment import Environment, short_digest
-from venvlock.core._files import read_file
+from venvlock.core._files import read_file, remove_file, write_file
 from venvlock.core._request import ParsedRequest
 
 TYPE_CHECKING = False
@@ -73,6 +75,8 @@ def request_key(environment: Environment, request: SyncRequest, parsed: ParsedRe
     parts.extend(parsed.settings.fingerprint)
     for path, text in parsed.files:
         parts.append(f"file {path}\n{text}")
+    for name, value in sorted(parsed.variables.items()):
+        parts.append(f"variable {name} unset" if value is None else f"variable {name}={value}")
     return short_digest("\n\0".join(parts))
 
 
@@ -105,8 +109,6 @@ def write_record(environment: Environment, key: str, site_dirs: list[str], befor
     text, _ = fingerprint(site_dirs)
     if text != before:
         return False
-    from venvlock.core._files import write_file
-
     try:
         write_file(_record_path(environment, key), f"{checked}\n{text}", make_folder=True)
     except OSError:
@@ -116,7 +118,4 @@ def write_record(environment: Environment, key: str, site_dirs: list[str], befor
 
 def forget(environment: Environment, key: str) -> None:
     """Remove the record of *key* (a failed install records nothing as synced)."""
-    try:
-        os.remove(_record_path(environment, key))
-    except OSError:
-        pass
+    remove_file(_record_path(environment, key))

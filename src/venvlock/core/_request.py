@@ -1,62 +1,36 @@
-"""What is asked of an environment: pip install arguments, read the way pip reads them.
+"""What is asked of an environment: pip install arguments and requirement files, read the way pip reads them.
 
 This module decides, without importing ``packaging``, whether a request is
 made only of things the in-process check can judge exactly (requirement
 specifiers, ``-r``/``-c`` files, options that do not change what counts as
-installed), and which files' contents it depends on.  Everything else goes
-to the installer.
+installed), and which inputs it depends on (files, variables, settings).
+Everything else goes to the installer.  Requirement files are read as pip
+26.3's ``req_file.py`` reads them: continuations joined, comments dropped,
+``${VAR}`` expanded, ``-r`` inside any file read as requirements and ``-c``
+as constraints, a file read again each time it is named.  Options come from
+:mod:`venvlock.core._pip_options`, settings from :mod:`venvlock.core._pip_config`.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+
+from venvlock.core._pip_config import PipSettings, read_settings
+from venvlock.core._pip_options import (
+    CONSTRAINT,
+    FILE_TABLE,
+    HARMLESS,
+    INSTALL_TABLE,
+    REQUIREMENT,
+    Option,
+    read_options,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-# pip install options that take a value and do not change whether installed packages satisfy a request
-_HARMLESS_WITH_VALUE = {
-    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--only-binary",
-    "--no-binary", "--progress-bar", "--root-user-action", "--log", "--log-file", "--local-log", "--timeout",
-    "--retries", "--proxy", "--cert", "--client-cert", "--cache-dir", "--exists-action", "--keyring-provider",
-    "--use-feature", "--use-deprecated", "-C", "--config-settings", "--global-option", "--build-option",
-    "--src", "--resume-retries", "--python",
-}  # fmt: skip
-# flags of the same kind
-_HARMLESS_FLAGS = {
-    "-q", "--quiet", "-v", "--verbose", "--no-index", "--pre", "--prefer-binary", "--no-build-isolation",
-    "--no-cache-dir", "--disable-pip-version-check", "--no-color", "--no-input", "--isolated",
-    "--no-warn-script-location", "--no-warn-conflicts", "--no-compile", "--compile", "--require-virtualenv",
-    "--break-system-packages", "--use-pep517", "--no-use-pep517", "--no-clean", "--check-build-dependencies",
-    "--no-python-version-warning", "--debug",
-}  # fmt: skip
-# options whose meaning the check cannot reproduce: the installer decides
-_INSTALLER_ONLY_WITH_VALUE = {
-    "-e", "--editable", "-t", "--target", "--prefix", "--root", "--upgrade-strategy", "--report", "--group",
-    "--platform", "--python-version", "--implementation", "--abi", "--hash",
-}  # fmt: skip
-_INSTALLER_ONLY_FLAGS = {
-    "-U", "--upgrade", "--force-reinstall", "--no-deps", "-I", "--ignore-installed", "--ignore-requires-python",
-    "--user", "--dry-run", "--require-hashes", "--only-deps",
-}  # fmt: skip
-_FILE_OPTIONS = {
-    "-r": "requirement",
-    "--requirement": "requirement",
-    "-c": "constraint",
-    "--constraint": "constraint",
-}
-_WITH_VALUE = _HARMLESS_WITH_VALUE | _INSTALLER_ONLY_WITH_VALUE | set(_FILE_OPTIONS)
-_SHORT_WITH_VALUE = {o[1] for o in _WITH_VALUE if len(o) == 2}
-_SHORT_FLAGS = {o[1] for o in _HARMLESS_FLAGS | _INSTALLER_ONLY_FLAGS if len(o) == 2}
-
-# pip settings (PIP_<NAME> variables, config file keys) that the check cannot reproduce
-_INSTALLER_ONLY_SETTINGS = {
-    "upgrade", "force-reinstall", "no-deps", "ignore-installed", "target", "prefix", "user", "root",
-    "editable", "requirement", "upgrade-strategy", "dry-run", "report", "require-hashes", "group",
-    "ignore-requires-python", "only-deps",
-}  # fmt: skip
+    from venvlock.core._environment import Environment
 
 
 class SyncRequest:
@@ -75,9 +49,11 @@ class SyncRequest:
     :param judge: False when only the installer can say whether anything is to do.
     :param installer_takes_lock: the installer takes the environment lock ``<env>/.lock`` itself (uv):
         the core lends it that lock while it runs and keeps venvlock's sync lock (see ``LockHold.lend``).
+    :param pip: the command that runs pip (before the command word), when not the
+        environment's ``python -m pip`` (an environment without pip of its own).
     """
 
-    __slots__ = ("args", "command", "cwd", "installer", "installer_takes_lock", "judge", "purpose", "quiet")
+    __slots__ = ("args", "command", "cwd", "installer", "installer_takes_lock", "judge", "pip", "purpose", "quiet")
 
     def __init__(
         self,
@@ -90,6 +66,7 @@ class SyncRequest:
         purpose: str | None = None,
         judge: bool = True,
         installer_takes_lock: bool = False,
+        pip: list[str] | None = None,
     ) -> None:
         self.args = list(args)
         self.command = command
@@ -99,6 +76,12 @@ class SyncRequest:
         self.purpose = purpose
         self.judge = judge
         self.installer_takes_lock = installer_takes_lock
+        self.pip = pip
+
+    def pip_command(self, python: str) -> list[str]:
+        """The pip command line of this request for an environment whose interpreter is *python*."""
+        prefix = self.pip or [python, "-m", "pip"]
+        return [*prefix, *([self.command] if self.command else []), *self.args]
 
     def __repr__(self) -> str:
         return f"SyncRequest({self.args!r}, command={self.command!r})"
@@ -110,268 +93,240 @@ class ParsedRequest:
     :ivar requirements: requirement strings with where they came from.
     :ivar constraints: constraint strings with where they came from.
     :ivar files: every ``-r``/``-c``/config-named file read, with its content.
+    :ivar variables: every ``${NAME}`` a requirement file expands, with its value (None: unset).
     :ivar unjudgeable: why the check cannot judge this request (empty: it can).
     :ivar settings: pip's settings in force (variables and configuration files).
     """
 
-    __slots__ = ("constraints", "files", "requirements", "settings", "unjudgeable")
+    __slots__ = ("constraints", "files", "requirements", "settings", "unjudgeable", "variables")
 
     def __init__(self, settings: PipSettings) -> None:
         self.requirements: list[tuple[str, str]] = []
         self.constraints: list[tuple[str, str]] = []
         self.files: list[tuple[str, str]] = []
+        self.variables: dict[str, str | None] = {}
         self.unjudgeable = settings.unjudgeable
         self.settings = settings
 
+    def refuse(self, reason: str) -> None:
+        """Mark the request as one only the installer can judge (the first reason stays)."""
+        self.unjudgeable = self.unjudgeable or reason
 
-def split_options(args: list[str]) -> Iterator[tuple[str, str | None]]:
-    """Yield ``(option, value)`` and ``("", positional)`` from pip-style *args*.
 
-    Knows which options take a value; ``--opt=value``, ``-rfile`` and bundled
-    short flags (``-qU``) are understood.  Unknown long options are yielded
-    with value None.
+def parse_request(args: list[str], cwd: str, environment: Environment | None = None) -> ParsedRequest:
+    """Read pip install *args* (and the pip settings in force) into a :class:`ParsedRequest`.
+
+    *environment* is the one pip installs into: its interpreter's prefix
+    holds the site ``pip.conf`` pip reads (default: the running interpreter's).
     """
-    items = iter(args)
-    for arg in items:
-        if arg == "--":
-            for rest in items:
-                yield "", rest
-        elif arg.startswith("--"):
-            name, eq, value = arg.partition("=")
-            if eq:
-                yield name, value
-            elif name in _WITH_VALUE:
-                yield name, next(items, "")
+    import sys
+
+    prefix = environment.config_prefix() if environment is not None else sys.prefix
+    settings = read_settings(args, prefix, cwd)
+    parsed = ParsedRequest(settings)
+    if settings.python is not None and (environment is None or not _names(settings.python, environment)):
+        parsed.refuse(f"{settings.python_source} sends pip to {settings.python}")
+    if "_PIP_IN_BUILD_IGNORE_CONSTRAINTS" in os.environ:
+        parsed.refuse("pip is told to ignore its constraints")
+    for path in settings.constraint_files:
+        _read_file(parsed, path, cwd, constraint=True, chain=())
+    named = _read_args(parsed, read_options(args, INSTALL_TABLE), cwd)
+    if not named:  # pip: "You must give at least one requirement to install"
+        parsed.refuse("nothing to install was named")
+    return parsed
+
+
+def _names(python: str, environment: Environment) -> bool:
+    """Whether a ``--python`` value names *environment* (its folder or its interpreter)."""
+    path = os.path.abspath(os.path.expanduser(python))
+    if os.path.isdir(path):
+        return os.path.realpath(path) == os.path.realpath(environment.path)
+    return os.path.realpath(path) == os.path.realpath(environment.python) or os.path.realpath(
+        os.path.dirname(os.path.dirname(path))
+    ) == os.path.realpath(environment.path)
+
+
+def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str | None]], cwd: str) -> bool:
+    """Read command-line options; whether a requirement or a requirements file was named (pip insists on one)."""
+    named = False
+    for option, value in options:
+        if option == "":
+            assert value is not None
+            named = True
+            _add_requirement(parsed, value, "command line", constraint=False)
+        elif isinstance(option, str):
+            parsed.refuse(f"{value}: not an option venvlock can read exactly")
+        elif value is None and option.takes_value:
+            parsed.refuse(f"{option.name} without a value")
+        elif option.kind in (REQUIREMENT, CONSTRAINT):
+            assert value is not None
+            named = named or option.kind == REQUIREMENT
+            _read_file(parsed, value, cwd, constraint=option.kind == CONSTRAINT, chain=())
+        elif option.kind != HARMLESS:
+            parsed.refuse(f"{option.name} is for the installer to judge")
+    return named
+
+
+def _add_requirement(parsed: ParsedRequest, text: str, origin: str, *, constraint: bool) -> None:
+    if looks_like_path_or_url(text):
+        parsed.refuse(f"{text!r} is a path or URL")
+    if constraint and "[" in text.split(";")[0]:
+        parsed.refuse(f"constraint {text!r} has extras (pip stops with an error)")
+    (parsed.constraints if constraint else parsed.requirements).append((text, origin))
+
+
+def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool, chain: tuple[str, ...]) -> None:
+    """Read a requirements (or constraints) file as pip's ``RequirementsFileParser`` does."""
+    if "://" in name or name.lower().startswith("file:"):
+        parsed.refuse(f"{name} is a URL")
+        return
+    path = os.path.abspath(os.path.join(base, name))
+    if path in chain:  # pip stops with "recursively references itself"
+        parsed.refuse(f"{name} includes itself")
+        return
+    try:
+        with open(path, encoding="utf-8-sig") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as error:
+        # pip reports this with its own message and exit code
+        parsed.refuse(f"cannot read {name}: {error}")
+        return
+    parsed.files.append((path, text))
+    folder = os.path.dirname(path)
+    for line in logical_lines(text, parsed.variables):
+        requirement, options = break_args_options(line)
+        if requirement:
+            if options:
+                parsed.refuse(f"options on {requirement!r} in {name}")
+            _add_requirement(parsed, requirement, path, constraint=constraint)
+            continue
+        words = _split_options(options)
+        if words is None:
+            parsed.refuse(f"cannot read the options {options!r} in {name}")
+            continue
+        read = list(read_options(words, FILE_TABLE))
+        nested = [(o, v) for o, v in read if isinstance(o, Option) and o.kind == REQUIREMENT]
+        nested = nested or [(o, v) for o, v in read if isinstance(o, Option) and o.kind == CONSTRAINT]
+        if nested:  # pip reads the first -r (else the first -c) of the line, and nothing else of it
+            file_option, file_name = nested[0]
+            if file_name is None:
+                parsed.refuse(f"{file_option.name} without a value in {name}")
             else:
-                yield name, None
-        elif arg.startswith("-") and len(arg) > 1:
-            chars = arg[1:]
-            for index, char in enumerate(chars):
-                if char in _SHORT_WITH_VALUE:
-                    rest = chars[index + 1 :]
-                    yield f"-{char}", rest if rest else next(items, "")
-                    break
-                yield f"-{char}", None
-        else:
-            yield "", arg
+                nested_constraint = file_option.kind == CONSTRAINT
+                _read_file(parsed, file_name, folder, constraint=nested_constraint, chain=(*chain, path))
+            continue
+        for option, value in read:
+            if option == "":
+                continue  # pip ignores words after the options of an option line
+            if isinstance(option, str):
+                parsed.refuse(f"{value}: not an option venvlock can read exactly (in {name})")
+            elif value is None and option.takes_value:
+                parsed.refuse(f"{option.name} without a value in {name}")
+            elif option.kind != HARMLESS:
+                parsed.refuse(f"{option.name} in {name} is for the installer to judge")
 
 
-def _expand_env(line: str) -> str:
-    """Expand ``${NAME}`` as pip does in requirement files."""
-    start = line.find("${")
-    while start != -1:
-        end = line.find("}", start)
-        if end == -1:
-            break
-        name = line[start + 2 : end]
-        if name and all(c.isupper() or c.isdigit() or c == "_" for c in name):
-            value = os.environ.get(name)
-            if value is not None:
-                line = line[:start] + value + line[end + 1 :]
-                start = line.find("${", start + len(value))
-                continue
-        start = line.find("${", end)
+def _split_options(text: str) -> list[str] | None:
+    """``shlex.split`` of an options string (plain ``split`` when nothing needs quoting rules)."""
+    if not any(c in text for c in "'\"\\"):
+        return text.split()
+    import shlex
+
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return None
+
+
+def break_args_options(line: str) -> tuple[str, str]:
+    """pip's ``break_args_options``: the words before the first ``-`` word, and the rest."""
+    tokens = line.split(" ")
+    for index, token in enumerate(tokens):
+        if token.startswith("-"):
+            return " ".join(tokens[:index]), " ".join(tokens[index:])
+    return line, ""
+
+
+def _is_comment(line: str) -> bool:
+    """pip's ``COMMENT_RE.match``: ``#`` at the start, or after leading whitespace."""
+    return line.lstrip().startswith("#")
+
+
+def _strip_comment(line: str) -> str:
+    """pip's ``COMMENT_RE.sub("", line)``: drop from the first ``#`` that starts the line or follows whitespace."""
+    for index, char in enumerate(line):
+        if char == "#" and (index == 0 or line[index - 1].isspace()):
+            start = index
+            while start > 0 and line[start - 1].isspace():
+                start -= 1
+            return line[:start]
     return line
 
 
-def logical_lines(text: str) -> Iterator[str]:
-    """The logical lines of a requirements file: comments dropped, continuations joined."""
-    pending = ""
-    for raw in text.splitlines():
-        line = raw
-        if line.startswith("#") or " #" in line or "\t#" in line:
-            cut = 0 if line.startswith("#") else min(i for i in (line.find(" #"), line.find("\t#")) if i != -1)
-            line = line[:cut]
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        line = (pending + line).strip()
-        pending = ""
+def _expand(line: str, variables: dict[str, str | None]) -> str:
+    """pip's ``expand_env_variables``: each ``${NAME}`` (``[A-Z0-9_]+``) with a non-empty value is replaced."""
+    found: list[tuple[str, str]] = []
+    start = line.find("${")
+    while start != -1:
+        end = start + 2
+        while end < len(line) and line[end] in _VAR_CHARS:
+            end += 1
+        if end > start + 2 and end < len(line) and line[end] == "}":
+            found.append((line[start : end + 1], line[start + 2 : end]))
+            start = line.find("${", end + 1)
+        else:
+            start = line.find("${", start + 1)
+    for var, name in found:
+        value = os.environ.get(name)
+        variables[name] = value
+        if value:
+            line = line.replace(var, value)
+    return line
+
+
+_VAR_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def logical_lines(text: str, variables: dict[str, str | None] | None = None) -> Iterator[str]:
+    """The logical lines of a requirements file, as pip's ``preprocess`` makes them.
+
+    Continuations joined, comments dropped, ``${NAME}`` expanded; the
+    variables looked up are added to *variables*.
+    """
+    variables = {} if variables is None else variables
+    pending: list[str] = []
+
+    def finish(line: str) -> Iterator[str]:
+        line = _strip_comment(line).strip()
         if line:
-            yield _expand_env(line)
-    if pending.strip():
-        yield _expand_env(pending.strip())
+            yield _expand(line, variables)
+
+    for line in text.splitlines():
+        if not line.endswith("\\") or _is_comment(line):
+            if _is_comment(line):
+                line = " " + line
+            if pending:
+                pending.append(line)
+                yield from finish("".join(pending))
+                pending = []
+            else:
+                yield from finish(line)
+        else:
+            pending.append(line.strip("\\"))
+    if pending:
+        yield from finish("".join(pending))
 
 
 def looks_like_path_or_url(text: str) -> bool:
     """Whether a requirement is a local path, an archive or a URL (only the installer judges those)."""
-    lowered = text.lower()
+    head = text.split(";")[0]
+    lowered = head.lower().strip()
     return (
         "://" in text
-        or "@" in text.split(";")[0]
+        or "@" in head
         or text.startswith((".", "/", "~"))
-        or os.sep in text.split(";")[0]
-        or "/" in text.split(";")[0]
-        or lowered.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2"))
-        or text.startswith("file:")
+        or os.sep in head
+        or "/" in head
+        or lowered.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar"))
+        or lowered.startswith("file:")
     )
-
-
-def parse_request(args: list[str], cwd: str) -> ParsedRequest:
-    """Read pip install *args* (and the pip settings in force) into a :class:`ParsedRequest`."""
-    settings = pip_settings(args)
-    parsed = ParsedRequest(settings)
-    for path in settings.constraint_files:
-        _read_file(parsed, "constraint", path, os.getcwd(), set())
-    _read_args(parsed, list(split_options(args)), cwd, "command line", set())
-    if not parsed.requirements and not parsed.unjudgeable:
-        parsed.unjudgeable = "nothing to install was named"
-    return parsed
-
-
-def _read_args(
-    parsed: ParsedRequest, options: list[tuple[str, str | None]], base: str, origin: str, seen: set[str]
-) -> None:
-    for option, value in options:
-        if option == "":
-            assert value is not None
-            if looks_like_path_or_url(value):
-                parsed.unjudgeable = parsed.unjudgeable or f"{value!r} is a path or URL"
-            parsed.requirements.append((value, origin))
-        elif option in _FILE_OPTIONS:
-            _read_file(parsed, _FILE_OPTIONS[option], value or "", base, seen)
-        elif option in _HARMLESS_FLAGS or option in _HARMLESS_WITH_VALUE:
-            continue
-        elif option in _INSTALLER_ONLY_FLAGS or option in _INSTALLER_ONLY_WITH_VALUE:
-            parsed.unjudgeable = parsed.unjudgeable or f"{option} is for the installer to judge"
-        else:
-            parsed.unjudgeable = parsed.unjudgeable or f"unknown option {option}"
-
-
-def _read_file(parsed: ParsedRequest, kind: str, name: str, base: str, seen: set[str]) -> None:
-    if "://" in name:
-        parsed.unjudgeable = parsed.unjudgeable or f"{name} is a URL"
-        return
-    path = os.path.normpath(os.path.join(base, os.path.expanduser(name)))
-    if path in seen:
-        return
-    seen.add(path)
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except (OSError, UnicodeDecodeError) as error:
-        # pip reports this with its own message and exit code
-        parsed.unjudgeable = parsed.unjudgeable or f"cannot read {name}: {error}"
-        return
-    parsed.files.append((path, text))
-    folder = os.path.dirname(path)
-    for line in logical_lines(text):
-        if line.startswith("-"):
-            options = list(split_options(line.split()))
-            if kind == "constraint":  # nested -r inside a -c file is still a constraint file
-                options = [("-c", v) if o in _FILE_OPTIONS else (o, v) for o, v in options]
-            _read_args(parsed, options, folder, path, seen)
-            continue
-        requirement, _, line_options = line.partition(" -")
-        requirement, _, line_options2 = requirement.partition(" --")
-        rest = (line_options + line_options2).strip()
-        if rest:
-            hashed = "hash" in rest
-            parsed.unjudgeable = parsed.unjudgeable or ("--hash pins" if hashed else f"options on {requirement!r}")
-        if looks_like_path_or_url(requirement.strip()):
-            parsed.unjudgeable = parsed.unjudgeable or f"{requirement.strip()!r} is a path or URL"
-        target = parsed.constraints if kind == "constraint" else parsed.requirements
-        target.append((requirement.strip(), path))
-
-
-# --------------------------------------------------------------------------------------------------
-# pip's own settings: PIP_* variables and configuration files
-# --------------------------------------------------------------------------------------------------
-class PipSettings:
-    """The parts of pip's configuration that change what a request means.
-
-    :ivar fingerprint: text that changes when any of it changes.
-    :ivar constraint_files: constraint files named by configuration.
-    :ivar unjudgeable: a setting the check cannot reproduce, or "".
-    """
-
-    __slots__ = ("constraint_files", "fingerprint", "unjudgeable")
-
-    def __init__(self) -> None:
-        self.fingerprint: list[str] = []
-        self.constraint_files: list[str] = []
-        self.unjudgeable = ""
-
-
-def pip_config_files() -> list[str]:
-    """pip's configuration files, in its order (global, user, site), plus ``PIP_CONFIG_FILE``."""
-    home = os.path.expanduser("~")
-    files: list[str] = []
-    if os.name == "nt":
-        files.append(os.path.join(os.environ.get("PROGRAMDATA", "C:\\ProgramData"), "pip", "pip.ini"))
-        appdata = os.environ.get("APPDATA", os.path.join(home, "AppData", "Roaming"))
-        files += [os.path.join(appdata, "pip", "pip.ini"), os.path.join(home, "pip", "pip.ini")]
-    else:
-        xdg_dirs = os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
-        files += [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
-        files.append("/etc/pip.conf")
-        xdg_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-        files += [os.path.join(home, ".pip", "pip.conf"), os.path.join(xdg_home, "pip", "pip.conf")]
-        if sys.platform == "darwin":
-            files.append(os.path.join(home, "Library", "Application Support", "pip", "pip.conf"))
-    virtual_env = os.environ.get("VIRTUAL_ENV")
-    if virtual_env:
-        files.append(os.path.join(virtual_env, "pip.ini" if os.name == "nt" else "pip.conf"))
-    return files
-
-
-def _config_items(text: str) -> Iterator[tuple[str, str, str]]:
-    """``(section, key, value)`` of an ini file, continuation lines joined."""
-    section, key, value = "", "", ""
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        if not stripped or stripped.startswith(("#", ";")):
-            continue
-        if raw[:1] in (" ", "\t") and key:
-            value += " " + stripped
-            continue
-        if key:
-            yield section, key, value
-            key = ""
-        if stripped.startswith("["):
-            section = stripped.strip("[]").strip().lower()
-            continue
-        cut = min((i for i in (stripped.find("="), stripped.find(":")) if i != -1), default=-1)
-        if cut != -1:
-            key, value = stripped[:cut].strip().lower().replace("_", "-"), stripped[cut + 1 :].strip()
-    if key:
-        yield section, key, value
-
-
-def pip_settings(args: list[str]) -> PipSettings:
-    """Collect pip's settings that matter for judging a request (cheap: no imports)."""
-    settings = PipSettings()
-    isolated = "--isolated" in args
-    environ = {} if isolated else os.environ
-    for name in sorted(environ):
-        if name.startswith("PIP_"):
-            value = environ[name]
-            settings.fingerprint.append(f"env {name}={value}")
-            key = name[4:].lower().replace("_", "-")
-            if key in _INSTALLER_ONLY_SETTINGS:
-                settings.unjudgeable = settings.unjudgeable or f"{name} is set"
-            elif key == "constraint":
-                settings.constraint_files.extend(value.split())
-    config_file = environ.get("PIP_CONFIG_FILE")
-    files = [] if isolated or config_file == os.devnull else pip_config_files() + ([config_file] if config_file else [])
-    for path in files:
-        text = _read_text(path)
-        if text is None:
-            continue
-        settings.fingerprint.append(f"config {path}\n{text}")
-        for section, key, value in _config_items(text):
-            if section not in ("global", "install"):
-                continue
-            if key in _INSTALLER_ONLY_SETTINGS:
-                settings.unjudgeable = settings.unjudgeable or f"{key} is set in {path}"
-            elif key == "constraint":
-                settings.constraint_files.extend(value.split())
-    return settings
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            return file.read()
-    except OSError:
-        return None

@@ -24,6 +24,7 @@ from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import fingerprint, forget, recorded, request_key, write_record
 from venvlock.core._request import parse_request
 from venvlock.core._results import SyncResult, Verdict
+from venvlock.core._settings import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,11 +39,14 @@ def _from_record(
 ) -> tuple[SyncResult | None, str | None, list[str] | None]:
     """``(result, key, site_dirs)``: the result when a valid record answers *request*, and what the sync needs."""
     start = time.monotonic()
+    validate()  # a bad setting is an error on every path, before anything is judged
     if request.command != "install" or not request.judge:
         return None, None, None
     site_dirs = environment.site_dirs()
-    parsed = parse_request(request.args, request.cwd)
-    if parsed.unjudgeable or site_dirs is None:
+    if site_dirs is None:
+        return None, None, None
+    parsed = parse_request(request.args, request.cwd, environment)
+    if parsed.unjudgeable:
         return None, None, site_dirs
     key = request_key(environment, request, parsed)
     count = recorded(environment, key, site_dirs)
@@ -120,7 +124,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
         if verdict.damaged:
             from venvlock.core._installed import repair
 
-            repair(list(dict.fromkeys(verdict.damaged)))
+            repair(list(dict.fromkeys(verdict.damaged)), site_dirs or [])
         if request.installer_takes_lock:  # uv: it takes <env>/.lock itself; the sync lock stays held
             with hold.lend():
                 returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)

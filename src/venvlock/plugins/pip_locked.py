@@ -32,6 +32,9 @@ from venvlock.core import (
     hooks,
     recorded_sync,
 )
+from venvlock.core._pip_config import python_setting
+from venvlock.core._pip_options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
+from venvlock.core._settings import validate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,13 +45,6 @@ EX_TEMPFAIL = 75
 EX_INTERRUPTED = 130
 #: the pip commands that change an environment and so take its lock
 LOCKED_COMMANDS = ("install", "uninstall")
-# pip's general options that take a value (they may stand before or after the command)
-_GENERAL_WITH_VALUE = {
-    "--python", "--log", "--log-file", "--local-log", "--proxy", "--retries", "--timeout", "--exists-action",
-    "--trusted-host", "--cert", "--client-cert", "--cache-dir", "--use-feature", "--use-deprecated",
-    "--keyring-provider", "--progress-bar", "--resume-retries",
-}  # fmt: skip
-
 HELP = """\
 Usage: pip-locked <pip command> [pip options]
 
@@ -57,7 +53,8 @@ installs skipped when they are already satisfied.  Arguments are pip's own.
 
 What it adds to pip:
   install     Resolves the environment pip would change (--python, else
-              $VIRTUAL_ENV, else this interpreter's; --target/--prefix
+              pip's python setting: PIP_PYTHON or python = in [global];
+              else $VIRTUAL_ENV, else this interpreter's; --target/--prefix
               folders), takes its lock (<env>/.lock, the same lock uv takes),
               and runs the environment's `python -m pip install ...` under it.
               When the request (requirement specifiers, -r/-c files) is
@@ -70,7 +67,7 @@ While another process holds the lock, pip-locked says who, and waits.
 
 Environment variables:
   VENVLOCK_TIMEOUT     seconds to wait for the lock (default 300; 0 fails at
-                       once; negative waits forever)
+                       once; negative or inf waits forever)
   VENVLOCK_INSTALLER   "pip" (default) or "uv" (runs `uv pip ...`)
   VENVLOCK_NO_PLUGINS  set to 1 to load no third-party venvlock plugins
 
@@ -85,76 +82,180 @@ def _error(message: str) -> None:
     print(f"pip-locked: error: {message}", file=sys.stderr, flush=True)
 
 
-def find_command(argv: Sequence[str]) -> int | None:
-    """Index of the pip command in *argv* (the first word that is not an option or its value)."""
-    skip = False
-    for index, arg in enumerate(argv):
-        if skip:
-            skip = False
-        elif arg in _GENERAL_WITH_VALUE:
-            skip = True
-        elif not arg.startswith("-"):
-            return index
-    return None
+class Arguments:
+    """pip-locked's arguments read as pip reads them.
+
+    :ivar command: the pip command word ("" when it cannot be told for sure: then pip
+        runs under the lock of the environment, and reports its own usage error).
+    :ivar general: the general options before the command, less ``--python``, each as
+        its canonical ``--name=value``; they may stand after the command too.
+    :ivar rest: the arguments after the command, less ``--python``.
+    :ivar passthrough: *argv* less ``--python``, as written.
+    :ivar python: the ``--python`` value given on the command line, if any.
+    :ivar help: whether pip would print help or its version and stop.
+    :ivar sure: False when pip's reading of the general options is not certain (unknown or
+        ambiguous options, a missing value): pip will stop with a usage error.
+    """
+
+    __slots__ = ("command", "general", "help", "passthrough", "python", "rest", "sure")
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.command = ""
+        self.general: list[str] = []
+        self.rest: list[str] = []
+        self.passthrough: list[str] = []
+        self.python: str | None = None
+        self.help = False
+        self.sure = self._read_general(list(argv))
+
+    def _read_general(self, argv: list[str]) -> bool:
+        """Read the general options before the command; False when pip's reading of them is not certain."""
+        index = 0
+        while index < len(argv):
+            arg = argv[index]
+            if arg == "--":
+                self.passthrough.extend(argv[index:])
+                return self._found(argv, index + 1)
+            if not arg.startswith("-") or arg == "-":
+                return self._found(argv, index)
+            if arg.startswith("--"):
+                name, eq, value = arg.partition("=")
+                option = GENERAL_TABLE.long(name)
+                if isinstance(option, str):
+                    self.passthrough.extend(argv[index:])
+                    return False  # unknown or ambiguous: pip stops with a usage error
+                words = [arg]
+                if option.takes_value and not eq:
+                    if index + 1 >= len(argv):
+                        self.passthrough.extend(argv[index:])
+                        return False
+                    value = argv[index + 1]
+                    words.append(value)
+                elif not option.takes_value and eq:
+                    self.passthrough.extend(argv[index:])
+                    return False
+                index += len(words)
+                if option.name == "--python":
+                    self.python = value
+                    continue
+                self.passthrough.extend(words)
+                self.help = self.help or option.name in ("--help", "--version")
+                self.general.append(_canonical(option, arg, value))
+                continue
+            for char in arg[1:]:
+                short = GENERAL_TABLE.shorts.get("-" + char)
+                if short is None or short.takes_value:
+                    self.passthrough.extend(argv[index:])
+                    return False
+                self.help = self.help or short.name in ("--help", "--version")
+                self.general.append(short.name)
+            self.passthrough.append(arg)
+            index += 1
+        return True  # no command at all: pip prints its help
+
+    def _found(self, argv: list[str], index: int) -> bool:
+        if index >= len(argv):
+            return True
+        self.command = argv[index]
+        rest = argv[index + 1 :]
+        if self.command in LOCKED_COMMANDS:
+            for option, _value in read_options(rest, INSTALL_TABLE):
+                if isinstance(option, Option) and option.name == "--help":
+                    self.help = True
+        kept: list[str] = []
+        skip = False
+        for position, arg in enumerate(rest):  # pip refuses --python after the command; pip-locked honours it
+            if skip:
+                skip = False
+            elif arg == "--python" and position + 1 < len(rest):
+                self.python, skip = rest[position + 1], True
+            elif arg.startswith("--python="):
+                self.python = arg[len("--python=") :]
+            else:
+                kept.append(arg)
+            if arg == "--":
+                kept.extend(rest[position + 1 :])
+                break
+        self.rest = kept
+        self.passthrough.extend([self.command, *kept])
+        return True
+
+    @property
+    def quiet(self) -> int:
+        """pip's ``-q`` level."""
+        level = sum(1 for word in self.general if word == "--quiet")
+        for option, _value in read_options(self.rest, INSTALL_TABLE):
+            if isinstance(option, Option) and option.name == "--quiet":
+                level += 1
+        return level
 
 
-def _option_values(argv: Sequence[str], *names: str) -> list[str]:
-    """Values of the options *names* in *argv* (``--opt value``, ``--opt=value``, ``-tvalue``)."""
-    values = []
-    for index, arg in enumerate(argv):
-        for name in names:
-            if arg == name and index + 1 < len(argv):
-                values.append(argv[index + 1])
-            elif arg.startswith(name + "=") and name.startswith("--"):
-                values.append(arg[len(name) + 1 :])
-            elif len(name) == 2 and arg.startswith(name) and len(arg) > 2 and not arg.startswith("--"):
-                values.append(arg[2:])
-    return values
+def _canonical(option: Option, word: str, value: str) -> str:
+    """A general option as it may stand after the command: its full name (an abbreviation there may be ambiguous).
+
+    ``--isolated`` stays an abbreviation when it was one: pip reads its
+    configuration isolated only for the exact word.
+    """
+    if option.name == "--isolated" and word != "--isolated":
+        return "--isolat"
+    return f"{option.name}={value}" if option.takes_value else option.name
 
 
-def _without_python(argv: Sequence[str]) -> list[str]:
-    """*argv* less ``--python X``: the target's own pip is run directly."""
-    kept: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == "--python":
-            skip = True
-        elif not arg.startswith("--python="):
-            kept.append(arg)
-    return kept
+def _folder_option(rest: Sequence[str], name: str) -> str | None:
+    """The last value of install option *name* (``--target``, ``--prefix``) in *rest*, abbreviations included."""
+    found = None
+    for option, value in read_options(rest, INSTALL_TABLE):
+        if isinstance(option, Option) and option.name == name and value is not None:
+            found = value
+    return found
 
 
-def quiet_level(argv: Sequence[str]) -> int:
-    level = 0
-    for arg in argv:
-        if arg == "--quiet":
-            level += 1
-        elif arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) == {"q"}:
-            level += len(arg) - 1
-    return level
+def resolve_environment(arguments: Arguments) -> Environment:
+    """The environment pip would change: ``--python``, else pip's ``python`` setting, else the current one.
 
-
-def resolve_environment(argv: Sequence[str]) -> Environment:
-    """The environment pip would change for *argv*."""
-    pythons = _option_values(argv, "--python")
-    if pythons:
-        python = os.path.expanduser(pythons[-1])
-        if not os.path.exists(python):
-            raise SettingError(f"--python {pythons[-1]}: no such interpreter or environment")
-        base = Environment.for_python(python)
+    pip's ``python`` setting is ``PIP_PYTHON``, or ``python`` in the ``[global]``
+    section of its configuration files (the current environment's own
+    ``pip.conf`` included).  ``--target``/``--prefix`` folders of an install
+    are environments of their own.
+    """
+    python = arguments.python
+    if python is not None:
+        os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
     else:
         base = Environment.current()
-    for kind, names in (("target", ("-t", "--target")), ("prefix", ("--prefix",))):
-        folders = _option_values(argv, *names)
-        if folders:
-            return Environment.for_folder(os.path.expanduser(folders[-1]), kind, python=base.python)
+        python = python_setting(base.config_prefix())
+        if python is None:
+            return _folder_environment(arguments, base)
+    expanded = os.path.expanduser(python)
+    if not os.path.exists(expanded):
+        raise SettingError(f"--python {python}: no such interpreter or environment")
+    return _folder_environment(arguments, Environment.for_python(expanded))
+
+
+def _folder_environment(arguments: Arguments, base: Environment) -> Environment:
+    if arguments.command != "install":
+        return base
+    for kind, name in (("target", "--target"), ("prefix", "--prefix")):
+        folder = _folder_option(arguments.rest, name)
+        if folder is not None:
+            return Environment.for_folder(os.path.expanduser(folder), kind, python=base.python)
     return base
 
 
-def _run_pip(environment: Environment, argv: list[str]) -> int:
-    command = [environment.python, "-m", "pip", *argv]
+def pip_prefix(environment: Environment) -> list[str]:
+    """How to run pip for *environment*: its own ``python -m pip``, else pip-locked's pip with ``--python``.
+
+    The second is what pip itself does for ``pip --python X`` (it runs itself
+    under X), so a venv without pip works as it does with pip.
+    """
+    if environment.has_pip():
+        os.environ["_PIP_RUNNING_IN_SUBPROCESS"] = "1"  # pip-locked already chose the environment: pip stays there
+        return [environment.python, "-m", "pip"]
+    os.environ.pop("_PIP_RUNNING_IN_SUBPROCESS", None)
+    return [sys.executable, "-m", "pip", "--python", environment.python]
+
+
+def _run_pip(command: list[str]) -> int:
     if os.name != "nt":
         try:
             os.execv(command[0], command)
@@ -169,27 +270,38 @@ def _run_pip(environment: Environment, argv: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pip-locked`` command."""
     args = list(sys.argv[1:] if argv is None else argv)
-    index = find_command(args)
-    if "PIP_AUTO_COMPLETE" in os.environ or (index is not None and args[index] == "completion"):
+    arguments = Arguments(args)
+    if "PIP_AUTO_COMPLETE" in os.environ or (arguments.sure and arguments.command == "completion"):
         from venvlock.plugins import _completion  # pip's completion, bound to pip-locked
 
         return _completion.main(args)
-    if index is None and (not args or "-h" in args or "--help" in args):
+    if not args or (arguments.sure and not arguments.command and "--help" in arguments.general):
         print(HELP, end="")
         return 0
     try:
-        environment = resolve_environment(args)
+        validate()  # a bad setting is an error on every path
+        environment = resolve_environment(arguments)
     except SettingError as error:
         _error(str(error))
         return EX_USAGE
-    pip_args = _without_python(args)
-    if index is None or args[index] not in LOCKED_COMMANDS or "-h" in args or "--help" in args:
-        return _run_pip(environment, pip_args)
+    if arguments.sure and (arguments.command not in LOCKED_COMMANDS or arguments.help):
+        return _run_pip([*pip_prefix(environment), *arguments.passthrough])
 
-    command = args[index]
-    command_args = _without_python(args[:index] + args[index + 1 :])
-    quiet = quiet_level(command_args)
-    request = SyncRequest(command_args, command=command, quiet=quiet > 0, purpose=_purpose(args))
+    prefix = pip_prefix(environment)
+    if arguments.sure:
+        command = arguments.command
+        request_args = [*arguments.general, *arguments.rest]
+    else:  # pip's reading of the arguments is not certain: lock, and let pip say what it makes of them
+        command, request_args = "", arguments.passthrough
+    quiet = arguments.quiet
+    request = SyncRequest(
+        request_args,
+        command=command,
+        quiet=quiet > 0,
+        purpose=_purpose(args),
+        judge=command == "install",
+        pip=prefix if prefix[0] != environment.python else None,
+    )
     start = time.monotonic()
     try:
         result = recorded_sync(environment, request) or hooks().venvlock_sync(environment=environment, request=request)

@@ -44,6 +44,8 @@ def find_uv() -> str | None:
 def venvlock_install(environment: Environment, request: SyncRequest, hold: LockHold) -> int | None:
     if os.environ.get(INSTALLER_VAR, "").strip().lower() != "uv" or request.installer is not None:
         return None
+    if not request.command:  # pip's reading of the arguments was not certain: pip says what is wrong
+        return None
     from venvlock.core import run_installer
 
     uv = find_uv()

@@ -33,8 +33,6 @@ _UV_MEANINGFUL = (
     "UV_UPGRADE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER",
     "UV_SYSTEM_PYTHON", "UV_BREAK_SYSTEM_PACKAGES", "UV_TARGET", "UV_PREFIX",
 )  # fmt: skip
-# installer options that send the install to another environment than the session's
-_ELSEWHERE = ("--python", "-p", "--system", "--target", "-t", "--prefix", "--root", "--user")
 
 
 @overload
@@ -145,6 +143,10 @@ class Session(_SessionProxy):
         uv = _program(words[0]) == "uv"
         if pip is not None and venv.venv_backend == "uv" and not uv and words[0] != "python":
             pip = None  # a uv venv has no pip: "pip" is someone else's
+        target = None
+        if pip is not None and not uv and not _runs_in(words[0], venv.location):
+            # another interpreter's pip (external=True): not judged; locked where it installs, when that is known
+            pip, target = None, _foreign_environment(words[0])
 
         def call(extra_env: Mapping[str, str]) -> Any:
             return self._session.run_install(*args, **_with_env(kwargs, extra_env))
@@ -157,6 +159,7 @@ class Session(_SessionProxy):
             uv=uv,
             kwargs=kwargs,
             judge=pip is not None,
+            environment=target,
             # uv takes <venv>/.lock itself, and any other program may run uv: lend it the lock
             takes_lock=uv or pip is None,
         )
@@ -219,13 +222,17 @@ class Session(_SessionProxy):
         kwargs: Mapping[str, Any],
         judge: bool,
         takes_lock: bool,
+        environment: Any = None,
     ) -> Any:
-        """Install through venvlock's sync: lock, check, and *call* nox's install only if needed."""
+        """Install through venvlock's sync: lock, check, and *call* nox's install only if needed.
+
+        *environment* is the one the install goes to, when not the session's venv.
+        """
         from venvlock.core import Environment, SyncRequest, VenvlockError, hooks
 
-        environment = Environment.for_venv(venv.location)
+        environment = environment or Environment.for_venv(venv.location)
         effective = _effective_env(self._session.env, kwargs)
-        judge = judge and not _goes_elsewhere(pip_args) and not (uv and _uv_meaningful(effective))
+        judge = judge and not _goes_elsewhere(pip_args, uv=uv) and not (uv and _uv_meaningful(effective))
         run = self._run
         outcome: list[Any] = []
         failure: list[BaseException] = []
@@ -313,9 +320,37 @@ def _pip_install_args(words: list[str]) -> list[str] | None:
     return rest[1:] if rest[:1] == ["install"] else None
 
 
-def _goes_elsewhere(args: list[str]) -> bool:
-    """Whether installer options send the install to another environment than the session's."""
-    return any(arg in _ELSEWHERE or arg.split("=", 1)[0] in _ELSEWHERE for arg in args)
+def _goes_elsewhere(args: list[str], *, uv: bool = True) -> bool:
+    """Whether installer options send the install to another environment than the session's (pip's table)."""
+    from venvlock.core._pip_options import goes_elsewhere
+
+    return goes_elsewhere(args, uv=uv)
+
+
+def _foreign_environment(program: str) -> Any:
+    """The environment a Python (or a pip script) outside the session venv installs into, or None when unclear."""
+    import shutil
+
+    from venvlock.core import Environment, VenvlockError
+
+    path = program if os.sep in program else shutil.which(program)
+    if not path:
+        return None
+    name = _program(path)
+    python = path if name.startswith("python") else os.path.join(os.path.dirname(path), "python")
+    try:
+        return Environment.for_python(python)
+    except VenvlockError:
+        return None
+
+
+def _runs_in(program: str, location: str) -> bool:
+    """Whether *program* (``python``, ``pip``, a path) is the venv's own, as nox finds it (venv's bin first)."""
+    bin_dir = os.path.join(location, "Scripts" if os.name == "nt" else "bin")
+    if os.sep in program or (os.altsep and os.altsep in program):
+        return os.path.abspath(os.path.dirname(program)) == os.path.abspath(bin_dir)
+    names = [program, program + ".exe"] if os.name == "nt" else [program]
+    return any(os.path.isfile(os.path.join(bin_dir, name)) for name in names)
 
 
 def _effective_env(session_env: Mapping[str, str | None], kwargs: Mapping[str, Any]) -> dict[str, str]:

@@ -1,0 +1,235 @@
+"""pip's options, the one table venvlock reads pip arguments with (pip 26.3's ``cmdoptions``).
+
+Every option of ``pip install`` and pip's general options, with their
+aliases, whether they take a value, and what they mean for venvlock:
+
+* ``HARMLESS``: does not change whether installed distributions satisfy a request;
+* ``INSTALLER``: only the installer can judge the request (upgrades, hashes, ...);
+* ``ELSEWHERE``: sends the install to another environment (``--python``, ``--target``, ...);
+* ``REQUIREMENT`` / ``CONSTRAINT``: ``-r`` / ``-c`` files.
+
+Options are read as pip's ``optparse`` reads them: ``--opt=value``, ``-rfile``,
+bundled short flags (``-qU``), and any unique prefix of a long option
+(``--upgr`` is ``--upgrade``); an ambiguous or unknown prefix is reported as
+such, so that callers fail closed.
+
+Plain Python only: this module is on the fast path.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+HARMLESS, INSTALLER, ELSEWHERE, REQUIREMENT, CONSTRAINT = "harmless", "installer", "elsewhere", "-r", "-c"
+#: what :func:`read_options` yields for an option it cannot place
+UNKNOWN, AMBIGUOUS = "?unknown", "?ambiguous"
+
+
+class Option:
+    """One pip option: its names (the first long one is canonical), whether it takes a value, its meaning."""
+
+    __slots__ = ("kind", "names", "takes_value")
+
+    def __init__(self, names: tuple[str, ...], takes_value: bool, kind: str) -> None:
+        self.names = names
+        self.takes_value = takes_value
+        self.kind = kind
+
+    @property
+    def name(self) -> str:
+        """The canonical (first long) name."""
+        return next((n for n in self.names if n.startswith("--")), self.names[0])
+
+    def __repr__(self) -> str:
+        return f"Option({self.name})"
+
+
+def _options(kind: str, takes_value: bool, *names: str) -> Option:
+    return Option(names, takes_value, kind)
+
+
+# pip's general options (cmdoptions.general_group), accepted before and after the command
+GENERAL = (
+    _options(HARMLESS, False, "-h", "--help"),
+    _options(HARMLESS, False, "--debug"),
+    _options(HARMLESS, False, "--isolated"),
+    _options(HARMLESS, False, "--require-virtualenv", "--require-venv"),
+    _options(ELSEWHERE, True, "--python"),
+    _options(HARMLESS, False, "-v", "--verbose"),
+    _options(HARMLESS, False, "-q", "--quiet"),
+    _options(HARMLESS, True, "--log", "--log-file", "--local-log"),
+    _options(HARMLESS, False, "--no-input"),
+    _options(HARMLESS, True, "--keyring-provider"),
+    _options(HARMLESS, True, "--proxy"),
+    _options(HARMLESS, False, "--no-proxy-env"),
+    _options(HARMLESS, True, "--retries"),
+    _options(HARMLESS, True, "--timeout", "--default-timeout"),
+    _options(HARMLESS, True, "--exists-action"),
+    _options(HARMLESS, True, "--trusted-host"),
+    _options(HARMLESS, True, "--cert"),
+    _options(HARMLESS, True, "--client-cert"),
+    _options(HARMLESS, True, "--cache-dir"),
+    _options(HARMLESS, False, "--no-cache-dir"),
+    _options(HARMLESS, False, "--disable-pip-version-check"),
+    _options(HARMLESS, False, "--no-color"),
+    _options(HARMLESS, False, "--no-python-version-warning"),
+    _options(INSTALLER, True, "--use-feature"),
+    _options(INSTALLER, True, "--use-deprecated"),
+    _options(HARMLESS, True, "--resume-retries"),
+)
+#: the main parser's own option, before the command
+VERSION = _options(HARMLESS, False, "-V", "--version")
+
+# ``pip install``'s own options (install, package selection and package index groups)
+INSTALL = (
+    _options(REQUIREMENT, True, "-r", "--requirement"),
+    _options(CONSTRAINT, True, "-c", "--constraint"),
+    _options(HARMLESS, True, "--build-constraint"),
+    _options(INSTALLER, True, "--requirements-from-script"),
+    _options(INSTALLER, False, "--no-deps", "--no-dependencies"),
+    _options(INSTALLER, False, "--only-deps", "--only-dependencies"),
+    _options(INSTALLER, True, "-e", "--editable"),
+    _options(INSTALLER, False, "--dry-run"),
+    _options(ELSEWHERE, True, "-t", "--target"),
+    _options(INSTALLER, True, "--platform"),
+    _options(INSTALLER, True, "--python-version"),
+    _options(INSTALLER, True, "--implementation"),
+    _options(INSTALLER, True, "--abi"),
+    _options(ELSEWHERE, False, "--user"),
+    _options(HARMLESS, False, "--no-user"),
+    _options(ELSEWHERE, True, "--root"),
+    _options(ELSEWHERE, True, "--prefix"),
+    _options(HARMLESS, True, "--src", "--source", "--source-dir", "--source-directory"),
+    _options(INSTALLER, False, "-U", "--upgrade"),
+    _options(INSTALLER, True, "--upgrade-strategy"),
+    _options(INSTALLER, False, "--force-reinstall"),
+    _options(INSTALLER, False, "-I", "--ignore-installed"),
+    _options(INSTALLER, False, "--ignore-requires-python"),
+    _options(HARMLESS, False, "--no-build-isolation"),
+    _options(HARMLESS, False, "--use-pep517"),
+    _options(HARMLESS, False, "--check-build-dependencies"),
+    _options(HARMLESS, False, "--break-system-packages"),
+    _options(HARMLESS, True, "-C", "--config-settings"),
+    _options(HARMLESS, False, "--compile"),
+    _options(HARMLESS, False, "--no-compile"),
+    _options(HARMLESS, False, "--no-warn-script-location"),
+    _options(HARMLESS, False, "--no-warn-conflicts"),
+    _options(INSTALLER, False, "--require-hashes"),
+    _options(INSTALLER, False, "--no-require-hashes"),
+    _options(HARMLESS, True, "--progress-bar"),
+    _options(HARMLESS, True, "--root-user-action"),
+    _options(INSTALLER, True, "--report"),
+    _options(INSTALLER, True, "--group"),
+    _options(HARMLESS, False, "--no-clean"),
+    _options(HARMLESS, False, "--pre"),
+    _options(INSTALLER, True, "--all-releases"),
+    _options(INSTALLER, True, "--only-final"),
+    _options(HARMLESS, True, "--no-binary"),
+    _options(HARMLESS, True, "--only-binary"),
+    _options(HARMLESS, False, "--prefer-binary"),
+    _options(HARMLESS, True, "-i", "--index-url", "--pypi-url"),
+    _options(HARMLESS, True, "--extra-index-url"),
+    _options(HARMLESS, False, "--no-index"),
+    _options(INSTALLER, True, "--refresh-package"),
+    _options(HARMLESS, True, "-f", "--find-links"),
+    _options(INSTALLER, True, "--uploaded-prior-to"),
+)
+# the options a requirements file may hold (req_file.SUPPORTED_OPTIONS + SUPPORTED_OPTIONS_REQ)
+_IN_FILES = {
+    "--index-url", "--extra-index-url", "--no-index", "--constraint", "--requirement", "--editable",
+    "--find-links", "--no-binary", "--only-binary", "--prefer-binary", "--require-hashes", "--no-require-hashes",
+    "--pre", "--all-releases", "--only-final", "--trusted-host", "--use-feature", "--config-settings",
+}  # fmt: skip
+_HASH = _options(INSTALLER, True, "--hash")
+REQUIREMENTS_FILE = (*(o for o in (*INSTALL, *GENERAL) if o.name in _IN_FILES), _HASH)
+#: installer options that send the install elsewhere in uv (``uv pip install``), besides pip's own
+UV_ELSEWHERE = (_options(ELSEWHERE, True, "-p", "--python"), _options(ELSEWHERE, False, "--system"))
+
+
+class Table:
+    """Options by name, with optparse's reading of abbreviated long options."""
+
+    __slots__ = ("longs", "shorts")
+
+    def __init__(self, options: Iterable[Option]) -> None:
+        self.longs: dict[str, Option] = {}
+        self.shorts: dict[str, Option] = {}
+        for option in options:
+            for name in option.names:
+                (self.longs if name.startswith("--") else self.shorts)[name] = option
+
+    def long(self, name: str) -> Option | str:
+        """The option a long *name* means: exact, else the one option it is a prefix of; else UNKNOWN/AMBIGUOUS."""
+        exact = self.longs.get(name)
+        if exact is not None:
+            return exact
+        names = [n for n in self.longs if n.startswith(name)]  # optparse counts aliases apart, as here
+        if len(names) == 1:
+            return self.longs[names[0]]
+        return AMBIGUOUS if names else UNKNOWN
+
+
+INSTALL_TABLE = Table((*INSTALL, *GENERAL))
+GENERAL_TABLE = Table((*GENERAL, VERSION))
+FILE_TABLE = Table(REQUIREMENTS_FILE)
+
+
+def read_options(args: Iterable[str], table: Table = INSTALL_TABLE) -> Iterator[tuple[Option | str, str | None]]:
+    """Yield ``(option, value)`` for each option in *args* and ``("", word)`` for each positional word.
+
+    *option* is an :class:`Option`, or :data:`UNKNOWN`/:data:`AMBIGUOUS` with
+    the word as written for its value (an unknown option's value, if any, is
+    then read as a positional word: callers must fail closed on those).
+    """
+    items = iter(args)
+    for arg in items:
+        if arg == "--":
+            for rest in items:
+                yield "", rest
+        elif arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            option = table.long(name)
+            if isinstance(option, str):
+                yield option, arg
+            elif option.takes_value:
+                yield option, value if eq else next(items, None)
+            elif eq:
+                yield AMBIGUOUS, arg  # optparse: "--flag option does not take a value"
+            else:
+                yield option, None
+        elif arg.startswith("-") and len(arg) > 1:
+            chars = arg[1:]
+            for index, char in enumerate(chars):
+                found = table.shorts.get(f"-{char}")
+                if found is None:
+                    yield UNKNOWN, arg
+                    break
+                if found.takes_value:
+                    rest = chars[index + 1 :]
+                    yield found, rest if rest else next(items, None)
+                    break
+                yield found, None
+        else:
+            yield "", arg
+
+
+def goes_elsewhere(args: Iterable[str], *, uv: bool = False) -> bool:
+    """Whether install *args* may send the install to another environment (unclear options count as yes)."""
+    table = Table((*INSTALL, *GENERAL, *UV_ELSEWHERE)) if uv else INSTALL_TABLE
+    for option, _value in read_options(args, table):
+        if isinstance(option, str):
+            if option:
+                return True
+        elif option.kind == ELSEWHERE:
+            return True
+    return False
+
+
+def setting_option(key: str) -> Option | None:
+    """The option a pip setting names (a ``PIP_<NAME>`` variable or a config key, already normalised), if any.
+
+    pip looks settings up by their exact long name (aliases included), never by prefix.
+    """
+    return INSTALL_TABLE.longs.get("--" + key)

@@ -1,0 +1,84 @@
+"""venvlock's own settings, the ``VENVLOCK_*`` environment variables, read and validated in one place.
+
+Every reader raises :class:`~venvlock.errors.SettingError` for a value that
+makes no sense; :func:`validate` reads them all, so that a bad setting is an
+error on every path (the record fast path included) before anything is judged.
+
+* ``VENVLOCK_TIMEOUT``: seconds to wait for a lock; 0 fails at once; a
+  negative number or ``inf`` waits forever; unset or empty: the default.
+* ``VENVLOCK_INSTALLER``: ``pip`` (the default) or ``uv``.
+* ``VENVLOCK_NO_PLUGINS``: ``1``/``true``/``yes`` loads no third-party plugin
+  (``0``/``false``/``no``/empty: load them).
+* ``VENVLOCK_CACHE_DIR``: venvlock's per-user cache folder.
+
+Plain ``os`` only: this module is on the fast path.
+"""
+
+from __future__ import annotations
+
+import os
+
+from venvlock.errors import SettingError
+
+TIMEOUT_VAR = "VENVLOCK_TIMEOUT"
+INSTALLER_VAR = "VENVLOCK_INSTALLER"
+NO_PLUGINS_VAR = "VENVLOCK_NO_PLUGINS"
+CACHE_DIR_VAR = "VENVLOCK_CACHE_DIR"
+#: seconds to wait for a lock when ``VENVLOCK_TIMEOUT`` is unset
+DEFAULT_TIMEOUT = 300.0
+#: the installers ``VENVLOCK_INSTALLER`` may name
+INSTALLERS = ("pip", "uv")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def timeout(default: float | None = None) -> float:
+    """``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative (or ``inf``) waits forever.
+
+    Unset or empty: *default*, or :data:`DEFAULT_TIMEOUT`.  ``nan`` and
+    anything that is not a number are errors.
+    """
+    raw = os.environ.get(TIMEOUT_VAR, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT if default is None else default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if seconds != seconds:  # nan, or not a number at all
+        raise SettingError(
+            f"{TIMEOUT_VAR}={raw!r} is not a number of seconds (use e.g. 300; 0 fails at once; -1 waits forever)"
+        )
+    return -1.0 if seconds == float("inf") or seconds < 0 else seconds
+
+
+def installer() -> str:
+    """``VENVLOCK_INSTALLER``: ``"pip"`` (unset or empty) or ``"uv"``."""
+    raw = os.environ.get(INSTALLER_VAR, "").strip()
+    if not raw:
+        return "pip"
+    if raw.lower() not in INSTALLERS:
+        raise SettingError(f"{INSTALLER_VAR}={raw!r} is not an installer venvlock knows (use pip or uv)")
+    return raw.lower()
+
+
+def no_plugins() -> bool:
+    """``VENVLOCK_NO_PLUGINS``: whether third-party plugins stay unloaded."""
+    raw = os.environ.get(NO_PLUGINS_VAR, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise SettingError(f"{NO_PLUGINS_VAR}={raw!r} is neither 1 (load no plugins) nor 0")
+
+
+def cache_dir() -> str | None:
+    """``VENVLOCK_CACHE_DIR`` (absolute), or None when unset or empty."""
+    raw = os.environ.get(CACHE_DIR_VAR, "")
+    return os.path.abspath(raw) if raw else None
+
+
+def validate() -> None:
+    """Read every ``VENVLOCK_*`` setting; raise :class:`SettingError` for the first bad one."""
+    timeout()
+    installer()
+    no_plugins()
