@@ -39,7 +39,9 @@ nox = pytest.importorskip("nox")
 pytest.importorskip("virtualenv")
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="kills process groups; POSIX only")
 
-from venvlock.plugins.nox import _patch  # noqa: E402
+from venvlock.adapter import installs_elsewhere  # noqa: E402
+from venvlock.core._uv_settings import changes_meaning  # noqa: E402
+from venvlock.plugins.nox import VenvlockNoxWarning, _patch, _state  # noqa: E402
 from venvlock.plugins.nox import sessions as nox_sessions  # noqa: E402
 
 IMPORTS = "import alpha, beta, gamma, delta, eps, zeta, eta"
@@ -410,14 +412,13 @@ def test_local_paths_go_to_the_installer(project: Path, env: Env, nox_wheels: Pa
     assert len(lines) == 2 and "skipped" not in lines[0] and "skipped by venvlock" in lines[1]
 
 
-def test_uv_settings_that_change_a_request_go_to_the_installer(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    assert not nox_sessions._uv_meaningful({"UV_FIND_LINKS": "x", "UV_PYTHON": ".nox/tests"})
-    assert nox_sessions._uv_meaningful({"UV_CONSTRAINT": "c.txt"})
+def test_uv_settings_that_change_a_request_go_to_the_installer(tmp_path: Path) -> None:
+    config = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    assert not changes_meaning({**config, "UV_FIND_LINKS": "x", "UV_PYTHON": ".nox/tests"}, str(tmp_path))
+    assert changes_meaning({**config, "UV_CONSTRAINT": "c.txt"}, str(tmp_path))
     (tmp_path / "pyproject.toml").write_text("[tool.uv.pip]\nreinstall = true\n")
-    assert nox_sessions._uv_meaningful({})
-    assert not nox_sessions._uv_meaningful({"UV_NO_CONFIG": "1"})
+    assert changes_meaning(config, str(tmp_path))
+    assert not changes_meaning({**config, "UV_NO_CONFIG": "1"}, str(tmp_path))
 
 
 def test_pip_settings_seen_by_the_check_are_the_installers(monkeypatch: Any) -> None:
@@ -543,8 +544,8 @@ class _OddRunner:
 
 
 def test_patch_fails_open_with_one_warning_on_changed_internals() -> None:
-    _patch._state.warned.clear()
-    with pytest.warns(_patch.VenvlockNoxWarning, match="_create_venv") as caught:
+    _state.state.warned.clear()
+    with pytest.warns(VenvlockNoxWarning, match="_create_venv") as caught:
         assert _patch.apply_patch(_ChangedRunner) is False
         assert _patch.apply_patch(_ChangedRunner) is False
     assert len(caught) == 1
@@ -552,7 +553,7 @@ def test_patch_fails_open_with_one_warning_on_changed_internals() -> None:
     assert not hasattr(_ChangedRunner.execute, _patch.ORIGINAL_ATTRIBUTE)
 
     assert _patch.apply_patch(_OddRunner) is True
-    with pytest.warns(_patch.VenvlockNoxWarning, match="unprotected"):
+    with pytest.warns(VenvlockNoxWarning, match="unprotected"):
         assert _OddRunner().execute() == "ran"  # no .func: warned, nox's own execute ran
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -564,7 +565,7 @@ class _Func:
         self.python = python
         self.venv_backend = venv_backend
         if protect:
-            setattr(self, _patch.PROTECT_ATTRIBUTE, True)
+            setattr(self, _state.PROTECT_ATTRIBUTE, True)
 
 
 class _Config:
@@ -616,9 +617,9 @@ def test_run_install_commands_recognised(words: list[str], expected: list[str] |
 
 
 def test_installs_elsewhere_go_to_the_installer() -> None:
-    assert nox_sessions._goes_elsewhere(["--target", "x", "six"])
-    assert nox_sessions._goes_elsewhere(["--python=/usr/bin/python3", "six"])
-    assert not nox_sessions._goes_elsewhere(["-r", "requirements.txt", "six"])
+    assert installs_elsewhere(["--target", "x", "six"])
+    assert installs_elsewhere(["--python=/usr/bin/python3", "six"])
+    assert not installs_elsewhere(["-r", "requirements.txt", "six"])
 
 
 def test_decorator_is_a_drop_in_for_nox_session() -> None:
@@ -644,7 +645,7 @@ def test_decorator_is_a_drop_in_for_nox_session() -> None:
         found = registry.get()
         assert set(found) == {"bare", "named"}
         for func in found.values():
-            assert getattr(func, _patch.PROTECT_ATTRIBUTE) is True
+            assert getattr(func, _state.PROTECT_ATTRIBUTE) is True
         assert found["named"].python == ["3.11", "3.12"] and found["named"].tags == ["t"]
         assert found["named"].reuse_venv is True
         assert list(inspect.signature(found["named"].func).parameters) == ["session", "x"]

@@ -25,6 +25,7 @@ from venvlock.core._record import fingerprint, forget, recorded, request_key, wr
 from venvlock.core._request import parse_request
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
+from venvlock.core._uv_settings import uv_unjudgeable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def _from_record(
     if site_dirs is None:
         return None, None, None
     parsed = parse_request(request.args, request.cwd, environment)
-    if parsed.unjudgeable:
+    if parsed.unjudgeable or uv_unjudgeable(request):
         return None, None, site_dirs
     key = request_key(environment, request, parsed)
     count = recorded(environment, key, site_dirs)
