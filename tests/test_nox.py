@@ -42,7 +42,7 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="kills process groups; P
 from venvlock.adapter import installs_elsewhere  # noqa: E402
 from venvlock.core._uv_settings import changes_meaning  # noqa: E402
 from venvlock.plugins.nox import VenvlockNoxWarning, _patch, _state  # noqa: E402
-from venvlock.plugins.nox import sessions as nox_sessions  # noqa: E402
+from venvlock.plugins.nox import proxy as nox_proxy  # noqa: E402
 
 IMPORTS = "import alpha, beta, gamma, delta, eps, zeta, eta"
 Completed = subprocess.CompletedProcess[str]
@@ -424,8 +424,8 @@ def test_uv_settings_that_change_a_request_go_to_the_installer(tmp_path: Path) -
 def test_pip_settings_seen_by_the_check_are_the_installers(monkeypatch: Any) -> None:
     monkeypatch.setenv("PIP_CONSTRAINT", "outer.txt")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
-    effective = nox_sessions._effective_env({"PIP_CONSTRAINT": "session.txt", "PIP_NO_INDEX": None}, {})
-    with nox_sessions._pip_settings_as(effective):
+    effective = nox_proxy._effective_env({"PIP_CONSTRAINT": "session.txt", "PIP_NO_INDEX": None}, {})
+    with nox_proxy._pip_settings_as(effective):
         assert os.environ.get("PIP_CONSTRAINT") == "session.txt" and "PIP_NO_INDEX" not in os.environ
     assert os.environ["PIP_CONSTRAINT"] == "outer.txt" and os.environ["PIP_NO_INDEX"] == "1"
 
@@ -613,7 +613,7 @@ def test_which_sessions_are_protected(func: _Func, protected: bool) -> None:
     ],
 )
 def test_run_install_commands_recognised(words: list[str], expected: list[str] | None) -> None:
-    assert nox_sessions._pip_install_args(words) == expected
+    assert nox_proxy._pip_install_args(words) == expected
 
 
 def test_installs_elsewhere_go_to_the_installer() -> None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from venvlock.adapter import Adapter, Marker, VenvlockError, remove_tree
 from venvlock.plugins.nox import _state
-from venvlock.plugins.nox.sessions import call_with_proxy
+from venvlock.plugins.nox.proxy import call_with_proxy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

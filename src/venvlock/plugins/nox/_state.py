@@ -1,6 +1,6 @@
 """What the nox adapter's two halves share: which sessions asked for protection, the run in progress, messages.
 
-The decorator and proxy (:mod:`.sessions`) and the runner patch
+The decorator and proxy (:mod:`.proxy`) and the runner patch
 (:mod:`._patch`) both import this module and nothing of each other's, but for
 the patch calling the proxy.  The state lives on the patched
 ``SessionRunner.execute`` too, so that a second import of this package (nox

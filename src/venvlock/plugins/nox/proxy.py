@@ -1,4 +1,4 @@
-"""Replacements for the ``nox.session`` decorator and the ``nox.Session`` class.
+"""The drop-in ``session`` decorator and the ``Session`` proxy whose installs go through venvlock.
 
 Use :func:`session` instead of ``@nox.session``; session functions then get a
 :class:`Session`, a proxy of ``nox.Session`` whose installs
