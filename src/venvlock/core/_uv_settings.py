@@ -56,7 +56,7 @@ def changes_meaning(environ: Mapping[str, str], cwd: str) -> bool:
     return "[pip" in _read(user) or "[pip" in _read(system)
 
 
-def uv_unjudgeable(request: SyncRequest) -> str:
+def uv_cannot_judge(request: SyncRequest) -> str:
     """Why the check cannot judge *request* because of uv's settings ("" when it can)."""
     if uv_installs(request) and changes_meaning(os.environ, request.cwd):
         return "uv installs, and uv settings change what the request means"
