@@ -40,8 +40,10 @@ pytest.importorskip("virtualenv")
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="kills process groups; POSIX only")
 
 # the unit tests of the patch and of the install-argument parsers need the adapter's private modules
-from venvlock.plugins.nox import VenvlockNoxWarning, _patch, apply_patch  # noqa: E402
-from venvlock.plugins.nox import sessions as nox_sessions  # noqa: E402
+from venvlock.adapter import installs_elsewhere  # noqa: E402
+from venvlock.core._uv_settings import changes_meaning  # noqa: E402
+from venvlock.plugins.nox import VenvlockNoxWarning, _patch, _state, apply_patch  # noqa: E402
+from venvlock.plugins.nox import proxy as nox_proxy  # noqa: E402
 
 Env = dict[str, str]
 Killed = list[subprocess.Popen[str]]
@@ -227,21 +229,20 @@ def test_local_paths_go_to_the_installer(project: Path, env: Env, nox_wheels: Pa
     assert len(lines) == 2 and "skipped" not in lines[0] and "skipped by venvlock" in lines[1]
 
 
-def test_uv_settings_that_change_a_request_go_to_the_installer(tmp_path: Path, monkeypatch: Any) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    assert not nox_sessions._uv_meaningful({"UV_FIND_LINKS": "x", "UV_PYTHON": ".nox/tests"})
-    assert nox_sessions._uv_meaningful({"UV_CONSTRAINT": "c.txt"})
+def test_uv_settings_that_change_a_request_go_to_the_installer(tmp_path: Path) -> None:
+    config = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    assert not changes_meaning({**config, "UV_FIND_LINKS": "x", "UV_PYTHON": ".nox/tests"}, str(tmp_path))
+    assert changes_meaning({**config, "UV_CONSTRAINT": "c.txt"}, str(tmp_path))
     (tmp_path / "pyproject.toml").write_text("[tool.uv.pip]\nreinstall = true\n")
-    assert nox_sessions._uv_meaningful({})
-    assert not nox_sessions._uv_meaningful({"UV_NO_CONFIG": "1"})
+    assert changes_meaning(config, str(tmp_path))
+    assert not changes_meaning({**config, "UV_NO_CONFIG": "1"}, str(tmp_path))
 
 
 def test_pip_settings_seen_by_the_check_are_the_installers(monkeypatch: Any) -> None:
     monkeypatch.setenv("PIP_CONSTRAINT", "outer.txt")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
-    effective = nox_sessions._effective_env({"PIP_CONSTRAINT": "session.txt", "PIP_NO_INDEX": None}, {})
-    with nox_sessions._pip_settings_as(effective):
+    effective = nox_proxy._effective_env({"PIP_CONSTRAINT": "session.txt", "PIP_NO_INDEX": None}, {})
+    with nox_proxy._pip_settings_as(effective):
         assert os.environ.get("PIP_CONSTRAINT") == "session.txt" and "PIP_NO_INDEX" not in os.environ
     assert os.environ["PIP_CONSTRAINT"] == "outer.txt" and os.environ["PIP_NO_INDEX"] == "1"
 
@@ -360,7 +361,7 @@ class _OddRunner:
 
 
 def test_patch_fails_open_with_one_warning_on_changed_internals() -> None:
-    _patch._state.warned.clear()
+    _state.state.warned.clear()
     with pytest.warns(VenvlockNoxWarning, match="_create_venv") as caught:
         assert apply_patch(_ChangedRunner) is False
         assert apply_patch(_ChangedRunner) is False
@@ -381,7 +382,7 @@ class _Func:
         self.python = python
         self.venv_backend = venv_backend
         if protect:
-            setattr(self, _patch.PROTECT_ATTRIBUTE, True)
+            setattr(self, _state.PROTECT_ATTRIBUTE, True)
 
 
 class _Config:
@@ -429,13 +430,13 @@ def test_which_sessions_are_protected(func: _Func, protected: bool) -> None:
     ],
 )
 def test_run_install_commands_recognised(words: list[str], expected: list[str] | None) -> None:
-    assert nox_sessions._pip_install_args(words) == expected
+    assert nox_proxy._pip_install_args(words) == expected
 
 
 def test_installs_elsewhere_go_to_the_installer() -> None:
-    assert nox_sessions._goes_elsewhere(["--target", "x", "six"])
-    assert nox_sessions._goes_elsewhere(["--python=/usr/bin/python3", "six"])
-    assert not nox_sessions._goes_elsewhere(["-r", "requirements.txt", "six"])
+    assert installs_elsewhere(["--target", "x", "six"])
+    assert installs_elsewhere(["--python=/usr/bin/python3", "six"])
+    assert not installs_elsewhere(["-r", "requirements.txt", "six"])
 
 
 def test_decorator_is_a_drop_in_for_nox_session() -> None:
@@ -461,7 +462,7 @@ def test_decorator_is_a_drop_in_for_nox_session() -> None:
         found = registry.get()
         assert set(found) == {"bare", "named"}
         for func in found.values():
-            assert getattr(func, _patch.PROTECT_ATTRIBUTE) is True
+            assert getattr(func, _state.PROTECT_ATTRIBUTE) is True
         assert found["named"].python == ["3.11", "3.12"] and found["named"].tags == ["t"]
         assert found["named"].reuse_venv is True
         assert list(inspect.signature(found["named"].func).parameters) == ["session", "x"]

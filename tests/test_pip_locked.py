@@ -408,3 +408,17 @@ def test_python_option_and_target_folders_pick_the_environment(env: dict[str, st
     assert into_target.returncode == 0, into_target.stderr
     assert (target / ".lock").exists() and (target / "delta").is_dir()
     assert "delta" not in installed_versions(venv)
+
+
+def test_uv_settings_that_change_the_request_are_not_judged_by_pips_reading(env: dict[str, str], venv: Path) -> None:
+    """Before: with uv as the installer, pip-locked judged by pip's settings alone and skipped what uv would do."""
+    uv_env = {**env, "VENVLOCK_INSTALLER": "uv", "UV_CACHE_DIR": str(venv.parent / "uv-cache")}
+    first = run([pip_locked(), "install", "beta==1.0"], uv_env)
+    assert first.returncode == 0, first.stderr
+    satisfied = run([pip_locked(), "install", "beta"], uv_env)
+    assert satisfied.returncode == 0 and "Using Python" not in satisfied.stderr  # judged: uv not started
+    constraints = venv.parent / "uv-constraints.txt"
+    constraints.write_text("beta==2.0\n")
+    constrained = run([pip_locked(), "install", "beta"], {**uv_env, "UV_CONSTRAINT": str(constraints)})
+    assert constrained.returncode == 0, constrained.stderr
+    assert installed_versions(venv)["beta"] == ["2.0"]  # uv applied its own constraint, as plain uv does

@@ -152,5 +152,5 @@ def test_isolation_follows_pips_exact_word(tmp_path: Path, monkeypatch: pytest.M
     for name in [n for n in os.environ if n.startswith("PIP_") or n == "XDG_CONFIG_HOME"]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
-    assert parse_request(["--isolated", "beta"], str(tmp_path)).unjudgeable == ""
-    assert "upgrade" in parse_request([*abbreviated, "beta"], str(tmp_path)).unjudgeable
+    assert parse_request(["--isolated", "beta"], str(tmp_path)).cannot_judge == ""
+    assert "upgrade" in parse_request([*abbreviated, "beta"], str(tmp_path)).cannot_judge

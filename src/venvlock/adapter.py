@@ -71,6 +71,8 @@ __all__ = [
     "VenvlockError",
     "describe_command",
     "exit_code",
+    "installs_elsewhere",
+    "remove_tree",
 ]
 
 
@@ -82,6 +84,24 @@ def describe_command(argv: Iterable[str]) -> str:
     if words:
         words[0] = os.path.basename(words[0]) or words[0]
     return redact_command(words)
+
+
+def installs_elsewhere(args: Sequence[str], *, uv: bool = False) -> bool:
+    """Whether pip (or ``uv pip``) install options *args* send the install to another environment.
+
+    ``--target``, ``--prefix``, ``--root``, ``--user``, ``--python`` (and uv's
+    ``--system``, ``-p``) as pip reads them, abbreviations included.
+    """
+    from venvlock.core._pip_options import goes_elsewhere
+
+    return goes_elsewhere(list(args), uv=uv)
+
+
+def remove_tree(path: str) -> None:
+    """Remove the folder *path* (an environment an adapter rebuilds) without following symbolic links."""
+    from venvlock.core._files import remove_tree as remove
+
+    remove(path)
 
 
 def exit_code(error: BaseException) -> int:
@@ -346,6 +366,7 @@ class Adapter:
         purpose: str | None = None,
         quiet: bool | None = None,
         installer_takes_lock: bool = False,
+        pip: Sequence[str] | None = None,
     ) -> SyncResult:
         """Sync *environment* with pip ``<command>`` *args*: check, lock, check, install if needed, record.
 
@@ -356,7 +377,9 @@ class Adapter:
         ``result.returncode`` is not 0 and ``install.reraise()`` raises the
         tool's own error.  *installer_takes_lock*: the installer takes
         ``<env>/.lock`` itself (uv), so the core lends it that lock while it
-        runs and keeps venvlock's sync lock.  Raises
+        runs and keeps venvlock's sync lock.  *pip*: how to run pip when
+        not as ``<env python> -m pip`` (an environment without pip of its
+        own: pip-locked's pip with ``--python``).  Raises
         :class:`~venvlock.errors.VenvlockError` (timeouts, bad settings, a
         lock that cannot be had) for the adapter to report.
         """
@@ -371,6 +394,7 @@ class Adapter:
             purpose=purpose or self.purpose,
             judge=judge,
             installer_takes_lock=installer_takes_lock,
+            pip=list(pip) if pip is not None else None,
         )
         recorded = recorded_sync(environment, request) if judge else None
         if recorded is not None:

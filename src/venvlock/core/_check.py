@@ -22,6 +22,7 @@ from venvlock.core._files import write_file
 from venvlock.core._installed import Installed, Inventory, canonical_name
 from venvlock.core._request import ParsedRequest, parse_request
 from venvlock.core._results import Verdict
+from venvlock.core._uv_settings import uv_cannot_judge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -112,8 +113,9 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
     if site_dirs is None:
         return Verdict(None, reason="what pip sees as installed there is not only the environment's own folders")
     parsed = parsed or parse_request(request.args, request.cwd, environment)
-    if parsed.unjudgeable:
-        return Verdict(None, reason=parsed.unjudgeable)
+    reason = parsed.cannot_judge or uv_cannot_judge(request)
+    if reason:
+        return Verdict(None, reason=reason)
     markers = marker_environment(environment)
     if markers is None:
         return Verdict(None, reason="the environment's interpreter could not be asked for its markers")

@@ -23,7 +23,7 @@ import csv
 import os
 import time
 
-from venvlock.core._installed import canonical_name
+from venvlock.core._installed import Installed, canonical_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -515,52 +515,11 @@ def _orphans(
 # dependencies (pip check)
 # --------------------------------------------------------------------------------------------------
 def _metadata(dist: Distribution) -> tuple[str, str, list[str]] | None:
-    """``(name, version, requires_dist)`` of a complete distribution, or None."""
-    if dist.is_dist_info:
-        name_file, requires_file = "METADATA", None
-    else:
-        name_file, requires_file = "PKG-INFO", "requires.txt"
-    name, version, requires = dist.name, dist.version, []
+    """``(name, version, requires_dist)`` of a complete distribution, or None (read as the check reads it)."""
     try:
-        with open(os.path.join(dist.folder, name_file), encoding="utf-8", errors="replace") as file:
-            for line in file:
-                if line in ("\n", "\r\n"):
-                    break
-                key, _, value = line.partition(":")
-                if key == "Requires-Dist":
-                    requires.append(value.strip())
-                elif key == "Name":
-                    name = value.strip()
-                elif key == "Version":
-                    version = value.strip()
+        return Installed(dist.folder, dist.name, dist.version).metadata()
     except OSError:
         return None
-    if requires_file is not None:
-        requires.extend(_requires_txt(os.path.join(dist.folder, requires_file)))
-    return name, version, requires
-
-
-def _requires_txt(path: str) -> list[str]:
-    """``requires.txt`` of an egg-info as Requires-Dist lines."""
-    found: list[str] = []
-    try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            lines = file.read().splitlines()
-    except OSError:
-        return found
-    extra, condition = "", ""
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("["):
-            extra, _, condition = line.strip("[]").partition(":")
-            continue
-        markers = [f"({condition})"] if condition else []
-        if extra:
-            markers.append(f'extra == "{extra}"')
-        found.append(f"{line}; {' and '.join(markers)}" if markers else line)
-    return found
 
 
 def _requirement_problems(

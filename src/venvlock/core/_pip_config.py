@@ -36,20 +36,20 @@ class PipSettings:
     :ivar constraint_files: constraint files named by settings.
     :ivar python: the interpreter pip would re-run itself under (``python`` in ``[global]``, ``PIP_PYTHON``).
     :ivar python_source: where :attr:`python` was set.
-    :ivar unjudgeable: a setting the check cannot reproduce, or "".
+    :ivar cannot_judge: a setting the check cannot reproduce, or "".
     """
 
-    __slots__ = ("constraint_files", "fingerprint", "python", "python_source", "unjudgeable")
+    __slots__ = ("cannot_judge", "constraint_files", "fingerprint", "python", "python_source")
 
     def __init__(self) -> None:
         self.fingerprint: list[str] = []
         self.constraint_files: list[str] = []
         self.python: str | None = None
         self.python_source = ""
-        self.unjudgeable = ""
+        self.cannot_judge = ""
 
     def refuse(self, reason: str) -> None:
-        self.unjudgeable = self.unjudgeable or reason
+        self.cannot_judge = self.cannot_judge or reason
 
 
 def config_files(prefix: str, *, isolated: bool, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -84,7 +84,7 @@ def _record_path(environment: Environment, key: str) -> str:
     return os.path.join(environment.record_dir(), "synced", key)
 
 
-def recorded(environment: Environment, key: str, site_dirs: list[str]) -> int | None:
+def recorded_count(environment: Environment, key: str, site_dirs: list[str]) -> int | None:
     """The number of distributions checked when *key* was recorded, if the record still holds; else None."""
     path = _record_path(environment, key)
     content = read_file(path)

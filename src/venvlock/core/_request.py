@@ -94,23 +94,23 @@ class ParsedRequest:
     :ivar constraints: constraint strings with where they came from.
     :ivar files: every ``-r``/``-c``/config-named file read, with its content.
     :ivar variables: every ``${NAME}`` a requirement file expands, with its value (None: unset).
-    :ivar unjudgeable: why the check cannot judge this request (empty: it can).
+    :ivar cannot_judge: why the check cannot judge this request (empty: it can).
     :ivar settings: pip's settings in force (variables and configuration files).
     """
 
-    __slots__ = ("constraints", "files", "requirements", "settings", "unjudgeable", "variables")
+    __slots__ = ("cannot_judge", "constraints", "files", "requirements", "settings", "variables")
 
     def __init__(self, settings: PipSettings) -> None:
         self.requirements: list[tuple[str, str]] = []
         self.constraints: list[tuple[str, str]] = []
         self.files: list[tuple[str, str]] = []
         self.variables: dict[str, str | None] = {}
-        self.unjudgeable = settings.unjudgeable
+        self.cannot_judge = settings.cannot_judge
         self.settings = settings
 
     def refuse(self, reason: str) -> None:
         """Mark the request as one only the installer can judge (the first reason stays)."""
-        self.unjudgeable = self.unjudgeable or reason
+        self.cannot_judge = self.cannot_judge or reason
 
 
 def parse_request(args: list[str], cwd: str, environment: Environment | None = None) -> ParsedRequest:

@@ -21,10 +21,11 @@ import time
 
 from venvlock.core._holder import default_purpose, read_holder
 from venvlock.core._lock import SYNC_SUFFIX
-from venvlock.core._record import fingerprint, forget, recorded, request_key, write_record
+from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
 from venvlock.core._request import parse_request
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
+from venvlock.core._uv_settings import uv_cannot_judge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,10 +47,10 @@ def _from_record(
     if site_dirs is None:
         return None, None, None
     parsed = parse_request(request.args, request.cwd, environment)
-    if parsed.unjudgeable:
+    if parsed.cannot_judge or uv_cannot_judge(request):
         return None, None, site_dirs
     key = request_key(environment, request, parsed)
-    count = recorded(environment, key, site_dirs)
+    count = recorded_count(environment, key, site_dirs)
     if count is None:
         return None, key, site_dirs
     return (
@@ -105,7 +106,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
 
     purpose = request.purpose or default_purpose()
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
-        count = recorded(environment, key, site_dirs) if key is not None and site_dirs is not None else None
+        count = recorded_count(environment, key, site_dirs) if key is not None and site_dirs is not None else None
         if count is not None:  # the process we waited for synced it and recorded that: no need to check
             elapsed = time.monotonic() - start
             return done(

@@ -23,26 +23,17 @@ import os
 import sys
 import time
 
-from venvlock.core import (
-    Environment,
-    LockTimeoutError,
-    LockUnavailableError,
-    SettingError,
-    SyncRequest,
-    hooks,
-    recorded_sync,
-)
+from venvlock.adapter import EX_USAGE, Adapter, describe_command, exit_code
+from venvlock.core import Environment
 from venvlock.core._pip_config import python_setting
 from venvlock.core._pip_options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
 from venvlock.core._settings import validate
+from venvlock.errors import SettingError, VenvlockError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-EX_USAGE = 2
-EX_TEMPFAIL = 75
-EX_INTERRUPTED = 130
 #: the pip commands that change an environment and so take its lock
 LOCKED_COMMANDS = ("install", "uninstall")
 HELP = """\
@@ -294,26 +285,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:  # pip's reading of the arguments is not certain: lock, and let pip say what it makes of them
         command, request_args = "", arguments.passthrough
     quiet = arguments.quiet
-    request = SyncRequest(
-        request_args,
-        command=command,
-        quiet=quiet > 0,
-        purpose=_purpose(args),
-        judge=command == "install",
-        pip=prefix if prefix[0] != environment.python else None,
-    )
+    adapter = Adapter("pip", purpose=describe_command(["pip-locked", *args]), quiet=quiet > 0)
     start = time.monotonic()
     try:
-        result = recorded_sync(environment, request) or hooks().venvlock_sync(environment=environment, request=request)
-    except (LockTimeoutError, LockUnavailableError) as error:
-        _error(str(error))
-        return EX_TEMPFAIL
-    except SettingError as error:
-        _error(str(error))
-        return EX_USAGE
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return EX_INTERRUPTED
+        result = adapter.sync(
+            environment,
+            request_args,
+            command=command,
+            judge=command == "install",
+            pip=prefix if prefix[0] != environment.python else None,
+        )
+    except (VenvlockError, KeyboardInterrupt) as error:
+        _error(str(error) or "interrupted")
+        return exit_code(error)
     if not result.installed and not quiet:
         elapsed = time.monotonic() - start
         noun = "package" if result.checked == 1 else "packages"
@@ -322,15 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             line += f" (waited {result.waited:.1f}s for the lock)"
         print(line, file=sys.stderr)
     return result.returncode
-
-
-def _purpose(args: Sequence[str]) -> str:
-    """How this process names itself to waiters: its command line, quoted, credentials redacted."""
-    import shlex
-
-    from venvlock.core import redact
-
-    return redact(shlex.join(["pip-locked", *args]))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ are not touched.  Covered backends: ``virtualenv``, ``venv``, ``uv``.
 
 from __future__ import annotations
 
-from venvlock.plugins.nox._patch import VenvlockNoxWarning, apply_patch, protect_all
-from venvlock.plugins.nox.sessions import Session, protect, session
+from venvlock.plugins.nox._patch import apply_patch
+from venvlock.plugins.nox._state import VenvlockNoxWarning, protect_all
+from venvlock.plugins.nox.proxy import Session, protect, session
 
 __all__ = ["Session", "VenvlockNoxWarning", "apply_patch", "protect", "protect_all", "session"]
 

@@ -30,18 +30,17 @@ import contextlib
 import functools
 import inspect
 import os
-import shlex
-import sys
-import warnings
 from typing import TYPE_CHECKING, Any
+
+from venvlock.adapter import Adapter, Marker, VenvlockError, remove_tree
+from venvlock.plugins.nox import _state
+from venvlock.plugins.nox.proxy import call_with_proxy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from venvlock.core import Environment
 
-#: attribute set on session functions that asked for protection; survives into nox's ``Func``/``Call``
-PROTECT_ATTRIBUTE = "__venvlock_protect__"
 #: attribute on the patched ``execute`` that holds nox's original (and marks the patch as applied)
 ORIGINAL_ATTRIBUTE = "__venvlock_original__"
 #: attribute on the patched ``execute`` that holds the adapter's state, shared by later imports
@@ -50,46 +49,6 @@ STATE_ATTRIBUTE = "__venvlock_state__"
 MARKER_NAME = "nox-provisioned"
 #: the nox backends whose environments this adapter protects
 PROTECTED_BACKENDS = frozenset({"virtualenv", "venv", "uv"})
-
-
-class VenvlockNoxWarning(RuntimeWarning):
-    """nox is not as venvlock's adapter expects; sessions run unprotected."""
-
-
-class _State:
-    """What this module keeps between calls; kept on the patched ``execute``, so a re-import shares it."""
-
-    def __init__(self) -> None:
-        self.protect_all = False
-        self.warned: set[str] = set()
-        self.current: list[ProtectedRun] = []
-
-
-#: adopted from the patch in place when this module is imported a second time (see apply_patch)
-_state = _State()
-
-
-def warn_once(key: str, message: str) -> None:
-    """Warn with *message* the first time *key* comes up in this process."""
-    if key in _state.warned:
-        return
-    _state.warned.add(key)
-    warnings.warn(f"venvlock: {message}", VenvlockNoxWarning, stacklevel=3)
-
-
-def protect_all() -> None:
-    """Protect every session of this noxfile, also those decorated with plain ``@nox.session``.
-
-    Call it anywhere in the noxfile (the top is clearest).  Their session
-    functions get the same :class:`venvlock.plugins.nox.Session` proxy as
-    sessions decorated with :func:`venvlock.plugins.nox.session`.
-    """
-    _state.protect_all = True
-
-
-def current() -> ProtectedRun | None:
-    """The protected session run in progress in this process, if any."""
-    return _state.current[-1] if _state.current else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,23 +89,18 @@ def apply_patch(runner_class: Any = None) -> bool:
         try:
             from nox.sessions import SessionRunner
         except ImportError as error:
-            warn_once("import", f"cannot import nox's SessionRunner ({error}); sessions run unprotected")
+            _state.warn_once("import", f"cannot import nox's SessionRunner ({error}); sessions run unprotected")
             return False
         runner_class = SessionRunner
-    global _state
     existing = getattr(runner_class, "execute", None)
     if getattr(existing, ORIGINAL_ATTRIBUTE, None) is not None:
         # patched already (this module imported again, e.g. by a second noxfile import):
         # keep that patch, and share its state so protect_all() and the current run reach it
-        shared: Any = getattr(existing, STATE_ATTRIBUTE, None)
-        if hasattr(shared, "current") and hasattr(shared, "warned") and shared is not _state:
-            shared.warned.update(_state.warned)
-            shared.protect_all = shared.protect_all or _state.protect_all
-            _state = shared
+        _state.adopt(getattr(existing, STATE_ATTRIBUTE, None))
         return True
     problem = _unexpected(runner_class)
     if problem:
-        warn_once(
+        _state.warn_once(
             f"internals {runner_class!r}",
             f"this nox is not as venvlock knows it ({problem}); "
             "sessions run unprotected (concurrent runs of a session may clobber its venv)",
@@ -159,7 +113,7 @@ def apply_patch(runner_class: Any = None) -> bool:
         return _execute(self, original)
 
     setattr(execute, ORIGINAL_ATTRIBUTE, original)
-    setattr(execute, STATE_ATTRIBUTE, _state)
+    setattr(execute, STATE_ATTRIBUTE, _state.state)
     runner_class.execute = execute
     return True
 
@@ -168,7 +122,7 @@ def _execute(runner: Any, original: Callable[[Any], Any]) -> Any:
     try:
         run = ProtectedRun.for_runner(runner)
     except Exception as error:  # nox's objects are not as this adapter knows them: fail open
-        warn_once("runtime", f"cannot protect nox sessions with this nox ({error!r}); they run unprotected")
+        _state.warn_once("runtime", f"cannot protect nox sessions with this nox ({error!r}); they run unprotected")
         run = None
     if run is None:
         return original(runner)
@@ -202,7 +156,8 @@ class ProtectedRun:
         self.runner = runner
         self.name: str = runner.friendly_name
         self.envdir: str = os.fspath(runner.envdir)
-        self.purpose = nox_purpose(self.name)
+        self.purpose = _state.nox_purpose(self.name)
+        self.adapter = Adapter("nox", purpose=self.purpose)
         self.proxied = proxied
         self.environment: Environment | None = None
         self.install_failed = False
@@ -213,8 +168,8 @@ class ProtectedRun:
     def for_runner(cls, runner: Any) -> ProtectedRun | None:
         """The protection for *runner*, or None when it did not ask for it or its backend is not covered."""
         func = runner.func
-        proxied = bool(getattr(func, PROTECT_ATTRIBUTE, False))
-        if not proxied and not _state.protect_all:
+        proxied = bool(getattr(func, _state.PROTECT_ATTRIBUTE, False))
+        if not proxied and not _state.state.protect_all:
             return None
         if func.python is False:
             return None
@@ -223,9 +178,10 @@ class ProtectedRun:
         return cls(runner, proxied=proxied)
 
     @property
-    def marker_path(self) -> str:
+    def marker(self) -> Marker:
+        """``<venv>/.venvlock/nox-provisioned``: a run provisioned this venv completely."""
         assert self.environment is not None
-        return os.path.join(self.environment.record_dir(), MARKER_NAME)
+        return Marker(os.path.join(self.environment.record_dir(), MARKER_NAME))
 
     # ---------------------------------------------------------------------------------------------
     def execute(self, original: Callable[[Any], Any]) -> Any:
@@ -236,11 +192,11 @@ class ProtectedRun:
             self.take_creation_lock()
             self.rebuild_if_incomplete()
         restore_func = None if self.proxied else _proxy_session_function(runner)
-        _state.current.append(self)
+        _state.state.current.append(self)
         try:
             return original(runner)
         finally:
-            _state.current.remove(self)
+            _state.state.current.remove(self)
             if restore_func is not None:
                 restore_func()
             if shadowed:
@@ -263,55 +219,38 @@ class ProtectedRun:
 
     def take_creation_lock(self) -> None:
         """Hold the creation lock of the session's venv until the run ends."""
-        from venvlock.core import Environment, VenvlockError, hooks
-
-        self.environment = Environment.for_venv(self.envdir)
-        relay = hooks()
-        environment, purpose = self.environment, self.purpose
-        # held through the session's commands, so by default a second run waits as long as the first runs
-        manager = relay.venvlock_creation_lock(
-            environment=environment, purpose=purpose, quiet=False, default_timeout=-1.0
-        )
-        if manager is None:
-            warn_once("no-creation-lock", "no venvlock_creation_lock implementation; venvs are not protected")
-            return
+        self.environment = Adapter.environment(self.envdir)
         try:
-            self._stack.enter_context(manager)
+            # held through the session's commands, so by default a second run waits as long as the first runs
+            self._stack.enter_context(self.adapter.creation_lock(self.environment, default_timeout=-1.0))
         except VenvlockError as error:
             # fail this session the way nox fails one, with venvlock's message and no traceback
             from nox.command import CommandFailed
 
-            log(f"venvlock: {error}", error=True)
+            _state.log(f"venvlock: {error}", error=True)
             raise CommandFailed(str(error)) from error
 
     def rebuild_if_incomplete(self) -> None:
         """Delete the venv when nox would reuse it but its provisioning never finished."""
         assert self.environment is not None
-        if not self.environment.exists() or os.path.exists(self.marker_path):
+        if not self.environment.exists() or self.marker.present():
             return
         if not self.runner.reuse_existing_venv():
             return  # nox recreates it anyway
-        from venvlock.core._files import remove_tree
-
         name = self.environment.name
         if os.path.isdir(self.environment.record_dir()):
-            log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
+            _state.log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
         else:
-            log(
+            _state.log(
                 f"venvlock: {name} has no venvlock provisioned marker yet (built without venvlock, "
                 "or by a run that never finished): recreating it once to be sure it is complete"
             )
-        remove_tree(self.environment.path)
+        remove_tree(self.environment.path)  # not following links: only the venv folder itself goes
 
     @contextlib.contextmanager
     def _environment_lock(self, what: str) -> Iterator[None]:
-        from venvlock.core import hooks
-
         assert self.environment is not None
-        manager = hooks().venvlock_environment_lock(
-            environment=self.environment, purpose=f"{self.purpose}: {what} the venv", quiet=False
-        )
-        with manager if manager is not None else contextlib.nullcontext():
+        with self.adapter.environment_lock(self.environment, purpose=f"{self.purpose}: {what} the venv"):
             yield
 
     # ---------------------------------------------------------------------------------------------
@@ -331,13 +270,10 @@ class ProtectedRun:
             return
         if not self.environment.exists():
             return
-        from venvlock.core._files import write_file
-
-        path = self.marker_path
         try:
-            write_file(path, "provisioned\n", make_folder=True)
-        except OSError as error:  # without the marker the next reuse rebuilds: slower, never wrong
-            log(f"venvlock: cannot write {path} ({error.strerror}); the next reuse rebuilds the venv")
+            self.marker.set("provisioned\n")
+        except VenvlockError as error:  # without the marker the next reuse rebuilds: slower, never wrong
+            _state.log(f"venvlock: {error}; the next reuse rebuilds the venv")
             return
         self._marked = True
 
@@ -345,9 +281,7 @@ class ProtectedRun:
         self._marked = False
         if self.environment is None:
             return
-        from venvlock.core._files import remove_file
-
-        remove_file(self.marker_path)
+        self.marker.clear()
 
 
 def _shadow(runner: Any, name: str, replacement: Callable[[], None]) -> bool:
@@ -368,10 +302,8 @@ def _proxy_session_function(runner: Any) -> Callable[[], None] | None:
     target = runner.func
     inner = vars(target).get("func") if hasattr(target, "__dict__") else None
     if not callable(inner):
-        warn_once("func", "cannot give plain @nox.session functions venvlock's Session; installs not skipped")
+        _state.warn_once("func", "cannot give plain @nox.session functions venvlock's Session; installs not skipped")
         return None
-
-    from venvlock.plugins.nox.sessions import call_with_proxy
 
     @functools.wraps(inner)
     def proxying(session: Any, *args: Any, **kwargs: Any) -> Any:
@@ -383,19 +315,3 @@ def _proxy_session_function(runner: Any) -> Callable[[], None] | None:
         target.func = inner
 
     return restore
-
-
-def nox_purpose(session_name: str) -> str:
-    """How a holder from this nox process names itself: nox's real command line and the session."""
-    from venvlock.core import redact
-
-    return redact(f"{shlex.join(['nox', *sys.argv[1:]])} (session {session_name})")
-
-
-def log(message: str, *, error: bool = False) -> None:
-    try:
-        from nox.logger import logger
-    except ImportError:  # pragma: no cover - nox always has it
-        print(message, file=sys.stderr)
-        return
-    (logger.error if error else logger.warning)(message)

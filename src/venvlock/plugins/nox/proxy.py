@@ -1,4 +1,4 @@
-"""Replacements for the ``nox.session`` decorator and the ``nox.Session`` class.
+"""The drop-in ``session`` decorator and the ``Session`` proxy whose installs go through venvlock.
 
 Use :func:`session` instead of ``@nox.session``; session functions then get a
 :class:`Session`, a proxy of ``nox.Session`` whose installs
@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 import nox
 
-from venvlock.plugins.nox import _patch
+from venvlock.adapter import Adapter, ToolInstall, VenvlockError, installs_elsewhere
+from venvlock.plugins.nox import _state
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -26,13 +27,8 @@ if TYPE_CHECKING:
     #: a session function
     Func = Callable[..., Any]
 
-# uv settings that change what a request means; when one is in force the installer decides.
-# (UV_PYTHON and UV_PROJECT_ENVIRONMENT are absent on purpose: nox sets them to the session's venv.)
-_UV_MEANINGFUL = (
-    "UV_CONSTRAINT", "UV_OVERRIDE", "UV_EXCLUDE", "UV_BUILD_CONSTRAINT", "UV_NO_DEPS", "UV_REINSTALL",
-    "UV_UPGRADE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER",
-    "UV_SYSTEM_PYTHON", "UV_BREAK_SYSTEM_PACKAGES", "UV_TARGET", "UV_PREFIX",
-)  # fmt: skip
+#: the variables of the installers' settings, which the check reads from ``os.environ``
+_INSTALLER_PREFIXES = ("PIP_", "UV_")
 
 
 @overload
@@ -61,14 +57,14 @@ def session(func: Callable[..., Any] | None = None, /, *args: Any, **kwargs: Any
 
 def protect(function: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a session function so that it gets a :class:`Session` and its session asks for protection."""
-    if getattr(function, _patch.PROTECT_ATTRIBUTE, False):
+    if getattr(function, _state.PROTECT_ATTRIBUTE, False):
         return function
 
     @functools.wraps(function)
     def wrapper(session: nox.Session, *args: Any, **kwargs: Any) -> Any:
         return call_with_proxy(function, session, args, kwargs)
 
-    setattr(wrapper, _patch.PROTECT_ATTRIBUTE, True)
+    setattr(wrapper, _state.PROTECT_ATTRIBUTE, True)
     return wrapper
 
 
@@ -76,7 +72,7 @@ def call_with_proxy(function: Func, session: Any, args: tuple[Any, ...], kwargs:
     """Call a session function with a :class:`Session` proxy; mark the venv provisioned when it returns."""
     proxy = session if isinstance(session, Session) else Session(session)
     result = function(proxy, *args, **kwargs)
-    run = _patch.current()
+    run = _state.current()
     if run is not None:
         run.provisioned()
     return result
@@ -102,7 +98,7 @@ class Session(_SessionProxy):
 
     def __init__(self, session: nox.Session) -> None:
         super().__init__(session)
-        self._run = _patch.current()
+        self._run = _state.current()
 
     # ---------------------------------------------------------------------------------------------
     # installs
@@ -207,7 +203,7 @@ class Session(_SessionProxy):
         no_install = getattr(config, "no_install", None)
         reused = getattr(venv, "_reused", None)
         if no_install is None or reused is None:
-            _patch.warn_once("no_install", "cannot read nox's --no-install state; installs are not locked")
+            _state.warn_once("no_install", "cannot read nox's --no-install state; installs are not locked")
             return True
         return bool(no_install and reused)
 
@@ -228,57 +224,41 @@ class Session(_SessionProxy):
 
         *environment* is the one the install goes to, when not the session's venv.
         """
-        from venvlock.core import Environment, SyncRequest, VenvlockError, hooks
-
-        environment = environment or Environment.for_venv(venv.location)
+        environment = environment or Adapter.environment(venv.location)
         effective = _effective_env(self._session.env, kwargs)
-        judge = judge and not _goes_elsewhere(pip_args, uv=uv) and not (uv and _uv_meaningful(effective))
+        judge = judge and not installs_elsewhere(pip_args, uv=uv)
         run = self._run
-        outcome: list[Any] = []
-        failure: list[BaseException] = []
 
-        def installer() -> int:
+        def install() -> Any:
             ok = False
             if run is not None:
                 run.installing()
             try:
-                outcome.append(call({}))
+                value = call({})
                 ok = True
-            except nox.command.CommandFailed as error:
-                failure.append(error)
-                return error.return_code or 1
+                return value
             finally:
                 if run is not None:
                     run.install_ended(ok)
-            return 0
 
-        request = SyncRequest(
-            pip_args,
-            installer=installer,
-            purpose=f"{_patch.nox_purpose(self._session.name)}: {shlex.join(command)}",
-            quiet=False,
-            judge=judge,
-            installer_takes_lock=takes_lock,
-        )
+        tool = ToolInstall(install, failures=(nox.command.CommandFailed,), exit_code=_return_code)
+        adapter = Adapter("nox", purpose=f"{_state.nox_purpose(self._session.name)}: {shlex.join(command)}")
         try:
             with _pip_settings_as(effective):
-                result = hooks().venvlock_sync(environment=environment, request=request)
+                result = adapter.sync(environment, pip_args, install=tool, judge=judge, installer_takes_lock=takes_lock)
         except VenvlockError as error:
             if run is not None:
                 run.install_ended(False)
-            _patch.log(f"venvlock: {error}", error=True)
+            _state.log(f"venvlock: {error}", error=True)
             raise nox.command.CommandFailed(str(error)) from error
-        if failure:
-            raise failure[0]
-        if result is None:  # no sync implementation registered: install as nox would
-            return call({})
+        tool.reraise()
         if result.returncode != 0:
             if run is not None:
                 run.install_ended(False)
             code = result.returncode
             raise nox.command.CommandFailed(f"Returned code {code}", return_code=code)
-        if outcome:
-            return outcome[0]
+        if tool.ran:
+            return tool.value
         line = shlex.join(command)
         self._session.log(f"{line} (already satisfied, skipped by venvlock: {_checked(result)})")
         return "" if kwargs.get("silent") else True
@@ -320,18 +300,15 @@ def _pip_install_args(words: list[str]) -> list[str] | None:
     return rest[1:] if rest[:1] == ["install"] else None
 
 
-def _goes_elsewhere(args: list[str], *, uv: bool = True) -> bool:
-    """Whether installer options send the install to another environment than the session's (pip's table)."""
-    from venvlock.core._pip_options import goes_elsewhere
-
-    return goes_elsewhere(args, uv=uv)
+def _return_code(failure: BaseException) -> int | None:
+    """The installer's exit code carried by nox's ``CommandFailed``."""
+    code = getattr(failure, "return_code", None)
+    return code if isinstance(code, int) else None
 
 
 def _foreign_environment(program: str) -> Any:
     """The environment a Python (or a pip script) outside the session venv installs into, or None when unclear."""
     import shutil
-
-    from venvlock.core import Environment, VenvlockError
 
     path = program if os.sep in program else shutil.which(program)
     if not path:
@@ -339,7 +316,7 @@ def _foreign_environment(program: str) -> Any:
     name = _program(path)
     python = path if name.startswith("python") else os.path.join(os.path.dirname(path), "python")
     try:
-        return Environment.for_python(python)
+        return Adapter.environment_of_python(python)
     except VenvlockError:
         return None
 
@@ -360,47 +337,18 @@ def _effective_env(session_env: Mapping[str, str | None], kwargs: Mapping[str, A
         merged.update(os.environ)
     merged.update(session_env)
     merged.update(kwargs.get("env") or {})
-    return {k: v for k, v in merged.items() if v is not None and k.startswith(("PIP_", "UV_"))}
-
-
-def _uv_meaningful(effective: Mapping[str, str]) -> bool:
-    """Whether uv settings may make ``uv pip install`` do more than pip's reading of the request says."""
-    if any(key in effective for key in _UV_MEANINGFUL) or "UV_CONFIG_FILE" in effective:
-        return True
-    if "UV_NO_CONFIG" in effective:
-        return False
-    # uv's configuration files: the nearest pyproject.toml/uv.toml up from here, the user's, the system's
-    folder = os.getcwd()
-    while True:
-        for name, section in (("uv.toml", "[pip"), ("pyproject.toml", "[tool.uv.pip")):
-            if section in _read(os.path.join(folder, name)):
-                return True
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    user, system = os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"
-    return "[pip" in _read(user) or "[pip" in _read(system)
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            return file.read()
-    except OSError:
-        return ""
+    return {k: v for k, v in merged.items() if v is not None and k.startswith(_INSTALLER_PREFIXES)}
 
 
 @contextlib.contextmanager
 def _pip_settings_as(effective: Mapping[str, str]) -> Iterator[None]:
-    """Make ``os.environ``'s ``PIP_*`` variables those the installer sees, so the check reads pip's settings.
+    """Make ``os.environ``'s ``PIP_*``/``UV_*`` variables those the installer sees, so the check reads them.
 
     nox gives the installer ``os.environ`` overlaid with the session's and the
     call's ``env``; venvlock's check reads ``os.environ``.  Restored after.
     """
-    wanted = {k: v for k, v in effective.items() if k.startswith("PIP_")}
-    saved = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+    wanted = dict(effective)
+    saved = {k: v for k, v in os.environ.items() if k.startswith(_INSTALLER_PREFIXES)}
     if saved == wanted:
         yield
         return
@@ -410,6 +358,6 @@ def _pip_settings_as(effective: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     finally:
-        for key in [k for k in os.environ if k.startswith("PIP_")]:
+        for key in [k for k in os.environ if k.startswith(_INSTALLER_PREFIXES)]:
             del os.environ[key]
         os.environ.update(saved)
