@@ -118,6 +118,34 @@ def pip_locked() -> str:
     return str(scripts_dir() / "pip-locked")
 
 
+_TOOLS: list[Path] = []
+
+
+def tools_path(path: str | None = None) -> str:
+    """A PATH for tool subprocesses: the test venv's console scripts, but no ``python`` or ``pip`` at all.
+
+    A racing stock tool that runs ``python -m pip`` from a half-built
+    environment finds the next ``python`` on PATH; with the test interpreter's
+    folder (or a global python) there, it would install into that interpreter.
+    This PATH has the tools (hatch, nox, tox, uv, pip-locked, venvlock)
+    through links in a folder of their own, followed by *path* (default: this
+    process's PATH) without the folders that hold a ``python``.
+    """
+    if not _TOOLS:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="venvlock-tools-"))
+        for script in scripts_dir().iterdir():
+            name = script.name
+            if name.startswith(("python", "activate")) or name in ("pip", "pip3") or name.startswith("pip3."):
+                continue
+            (folder / name).symlink_to(script)
+        _TOOLS.append(folder)
+    kept = [entry for entry in (path or os.environ.get("PATH", os.defpath)).split(os.pathsep) if entry]
+    kept = [entry for entry in kept if not (Path(entry) / "python").exists() and Path(entry) != scripts_dir()]
+    return os.pathsep.join([str(_TOOLS[0]), *kept])
+
+
 def check_intact(venv: Path) -> list[str]:
     """Problems with *venv*'s site-packages: duplicate dist-info, ``~`` leftovers, files not matching RECORD."""
     site = site_packages(venv)

@@ -22,6 +22,7 @@ from support import (
     read_probe,
     run_many,
     scripts_dir,
+    tools_path,
     site_packages,
     venv_python,
     wait_for,
@@ -142,7 +143,7 @@ def test_nox_uv_sessions_install_one_editable_project_at_once(offline: dict[str,
     (noxdir / "noxfile.py").write_text(NOXFILE)
     for round_ in range(2):
         env = {**offline, "TEST_PROJECT": str(project), "UV_CACHE_DIR": str(tmp_path / f"uv-cache-{round_}")}
-        env["PATH"] = str(scripts_dir()) + os.pathsep + env.get("PATH", "")
+        env["PATH"] = tools_path(env.get("PATH"))
         result = run([sys.executable, "-m", "nox", "-j", "2", "-s", "build"], env, cwd=noxdir)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         assert "Timeout" not in result.stderr
@@ -464,7 +465,7 @@ def nox_project(tmp_path: Path, offline: dict[str, str]) -> tuple[Path, dict[str
     folder = tmp_path / "noxproject"
     folder.mkdir()
     (folder / "noxfile.py").write_text(DEMO_NOXFILE)
-    env = {**offline, "PATH": str(scripts_dir()) + os.pathsep + offline.get("PATH", "")}
+    env = {**offline, "PATH": tools_path(offline.get("PATH"))}
     return folder, env
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from helpers.processes import TIMEOUT
 from helpers.wheel_writer import copy_into
-from support import run_many, scripts_dir
+from support import run_many, scripts_dir, tools_path
 
 #: the hatch installed beside the test interpreter (it finds venvlock's plugin through its entry point)
 HATCH = str(scripts_dir() / "hatch")
@@ -125,7 +125,7 @@ class HatchProject:
             "HATCH_PYTHON": sys.executable,
             "UV_CACHE_DIR": str(self.base / "uv-cache"),
             "CREATION_LOG": str(self.creation_log),
-            "PATH": str(scripts_dir()) + os.pathsep + offline.get("PATH", os.defpath),
+            "PATH": tools_path(offline.get("PATH")),  # no python of the test run's to fall back on
         }
         for name in ("HATCH_ENV", "HATCH_ENV_ACTIVE", "HATCH_KEEP_ENV", "HATCH_VERBOSE", "HATCH_QUIET"):
             self.env.pop(name, None)
