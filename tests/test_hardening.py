@@ -3,7 +3,6 @@ write errors and messages.  Each test fails on the code before the fix."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from support import (
     read_probe,
     run_many,
     scripts_dir,
-    tools_path,
     site_packages,
+    tools_path,
     venv_python,
     wait_for,
 )

@@ -9,7 +9,6 @@ Its pre-install command (:data:`HOOK`) logs each environment creation.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
