@@ -70,7 +70,7 @@ def test_control_stock_virtual_type_fails_16_concurrent_fresh_runs(project: Hatc
     ("variant", "processes"),
     [
         ("pip", 6),
-        ("uv", 6),
+        pytest.param("uv", 6, marks=pytest.mark.slow),  # uv-backed hatch stays in test_hardening's cold-cache test
         pytest.param("pip", 16, marks=pytest.mark.slow),
         pytest.param("uv", 16, marks=pytest.mark.slow),
         pytest.param("dot-venv", 16, marks=pytest.mark.slow),
@@ -243,7 +243,7 @@ def test_lock_is_not_held_while_the_command_runs(project: HatchProject, tmp_path
     assert started.read_text() == "", "VENVLOCK_HELD leaked into the user's command"
 
 
-@pytest.mark.parametrize("holder", ["pip-locked", "uv"])
+@pytest.mark.parametrize("holder", ["pip-locked", pytest.param("uv", marks=pytest.mark.slow)])
 def test_hatch_waits_for_pip_locked_and_uv_on_the_same_dot_venv(
     project: HatchProject, tmp_path: Path, holder: str
 ) -> None:

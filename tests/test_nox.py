@@ -86,6 +86,7 @@ def test_control_stock_nox_concurrent_runs_break(project: Path, env: dict[str, s
     assert failed or problems
 
 
+@pytest.mark.slow  # a second control of this tool; the first stays in the default suite
 def test_control_stock_nox_reuses_half_built_venv(project: Path, env: dict[str, str], killed: Killed) -> None:
     """A stock run killed during its installs leaves a venv that ``-R`` reuses, with installs skipped."""
     plain = {**env, "TEST_PLAIN": "1"}

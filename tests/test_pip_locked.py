@@ -111,10 +111,10 @@ def test_control_plain_pip_damages_and_pip_locked_does_not(env: dict[str, str], 
 def test_pip_locked_installs_never_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     """The control's commands through pip-locked: they take turns and leave the environment intact."""
     assert run([pip_locked(), "install", *HEAVY_SET], env).returncode == 0
-    results = run_many(_flip_flop_commands([pip_locked()], 6), env=env)
-    assert [r.returncode for r in results] == [0] * 6, [r.stderr[-2000:] for r in results if r.returncode]
+    results = run_many(_flip_flop_commands([pip_locked()], 4), env=env)
+    assert [r.returncode for r in results] == [0] * 4, [r.stderr[-2000:] for r in results if r.returncode]
     runs = read_probe(tmp_path / "probe.log")
-    assert len(runs) == 7
+    assert len(runs) == 5
     assert overlapping(runs) == []
     assert check_intact(venv) == []
     assert all(len(v) == 1 for v in installed_versions(venv).values())

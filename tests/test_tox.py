@@ -67,6 +67,7 @@ def test_control_stock_tox_concurrent_fresh_runs_break(tmp_path: Path, stock: di
     assert failed or problems_of(project)
 
 
+@pytest.mark.slow  # a second control of this tool; the first stays in the default suite
 def test_control_stock_recreate_deletes_env_under_running_commands(tmp_path: Path, stock: dict[str, str]) -> None:
     """Stock ``tox -r -e py`` deletes the environment while another run's command is using it."""
     project = write_project(tmp_path / "project")
@@ -109,7 +110,9 @@ def test_concurrent_fresh_runs_then_added_dependency(
     assert not (project / ".tox" / ".py.incomplete").exists()
 
 
-@pytest.mark.parametrize("runner", ["virtualenv", pytest.param("uv-venv-runner", marks=needs_tox_uv)])
+@pytest.mark.parametrize(
+    "runner", ["virtualenv", pytest.param("uv-venv-runner", marks=[needs_tox_uv, pytest.mark.slow])]
+)
 def test_noop_runs_run_their_commands_at_the_same_time(tmp_path: Path, env: dict[str, str], runner: str) -> None:
     """4 concurrent no-op runs whose command sleeps 2 s: every command starts before any ends."""
     project = write_project(tmp_path / "project", runner=runner)
@@ -145,6 +148,7 @@ def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str]
     assert problems_of(project) == []
 
 
+@pytest.mark.slow
 def test_packaged_runs_never_reinstall_under_running_commands(tmp_path: Path, env: dict[str, str]) -> None:
     """tox reinstalls the project's wheel on every run: with venvlock that waits for other runs' commands."""
     project = build_gated_project(tmp_path, name="project")  # an in-tree build backend: builds offline
