@@ -125,7 +125,9 @@ def test_concurrent_reuse_runs(project: Path, env: dict[str, str], processes: in
     assert "already satisfied, skipped by venvlock" in output
 
 
-@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "processes", [pytest.param(4, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow)]
+)
 def test_plain_run_with_concurrent_reinstall_free_runs(project: Path, env: dict[str, str], processes: int) -> None:
     """From a fresh ``.nox``, 1 plain run (recreates the venv) and the other processes ``-R`` runs, at once."""
     commands = [nox_command("-s", "tests")] + [nox_command("-s", "tests", "-R")] * (processes - 1)
