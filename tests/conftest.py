@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support import build_wheel, install_probe, make_venv, offline_env
+from support import Gate, build_wheel, install_probe, make_venv, offline_env
 
 # a small dependency tree with extras and markers, and heavier packages with many files and
 # `.data/data/share/...` entries, like the packages whose concurrent installs broke environments
@@ -87,6 +87,20 @@ def venv(tmp_path: Path) -> Path:
     make_venv(path)
     install_probe(path)
     return path
+
+
+@pytest.fixture
+def env(offline: dict[str, str], venv: Path) -> dict[str, str]:
+    """Subprocess environment for commands on the fresh :func:`venv`: offline, ``VIRTUAL_ENV`` set to it."""
+    return {**offline, "VIRTUAL_ENV": str(venv)}
+
+
+@pytest.fixture
+def gate(tmp_path: Path, env: dict[str, str]) -> Gate:
+    """A gate that the test installs' build backend waits at (``VENVLOCK_TEST_GATE`` in :func:`env`)."""
+    gate = Gate(tmp_path / "gate")
+    env["VENVLOCK_TEST_GATE"] = str(gate.folder)
+    return gate
 
 
 @pytest.fixture

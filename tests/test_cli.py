@@ -12,8 +12,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from support import Gate, build_gated_project, pip_locked, scripts_dir, site_packages, venv_python, wait_for
 
 
@@ -23,11 +21,6 @@ def venvlock() -> str:
 
 def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, **kwargs)  # type: ignore[call-overload,no-any-return]
-
-
-@pytest.fixture
-def env(offline: dict[str, str], venv: Path) -> dict[str, str]:
-    return {**offline, "VIRTUAL_ENV": str(venv)}
 
 
 def pip(venv: Path, env: dict[str, str], *args: str) -> None:

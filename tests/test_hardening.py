@@ -41,18 +41,6 @@ def uv() -> str:
     return str(scripts_dir() / "uv")
 
 
-@pytest.fixture
-def env(offline: dict[str, str], venv: Path) -> dict[str, str]:
-    return {**offline, "VIRTUAL_ENV": str(venv)}
-
-
-@pytest.fixture
-def gate(tmp_path: Path, env: dict[str, str]) -> Gate:
-    gate = Gate(tmp_path / "gate")
-    env["VENVLOCK_TEST_GATE"] = str(gate.folder)
-    return gate
-
-
 def started_pid(gate: Gate) -> int:
     return int(next(p.name for p in gate.folder.iterdir() if p.name.startswith("started-")).split("-")[1])
 

@@ -35,11 +35,6 @@ def versions(venv: Path) -> dict[str, str]:
     return found
 
 
-@pytest.fixture
-def env(offline: dict[str, str], venv: Path) -> dict[str, str]:
-    return {**offline, "VIRTUAL_ENV": str(venv)}
-
-
 def pip(venv: Path, env: dict[str, str], *args: str) -> None:
     result = run([str(venv_python(venv)), "-m", "pip", "install", "-q", *args], env)
     assert result.returncode == 0, result.stderr

@@ -42,18 +42,6 @@ def installed_versions(venv: Path) -> dict[str, list[str]]:
     return found
 
 
-@pytest.fixture
-def env(offline: dict[str, str], venv: Path) -> dict[str, str]:
-    return {**offline, "VIRTUAL_ENV": str(venv)}
-
-
-@pytest.fixture
-def gate(tmp_path: Path, env: dict[str, str]) -> Gate:
-    gate = Gate(tmp_path / "gate")
-    env["VENVLOCK_TEST_GATE"] = str(gate.folder)
-    return gate
-
-
 def start_holder(tmp_path: Path, env: dict[str, str], gate: Gate) -> subprocess.Popen[str]:
     """A real pip-locked install that holds the environment lock, stopped at the gate of a build."""
     project = build_gated_project(tmp_path / "projects")
