@@ -165,13 +165,14 @@ def prepare(case: Case, venv: Path, folder: Path, wheelhouse: Path) -> dict[str,
 
 
 def verdict(case: Case, venv: Path, folder: Path, env: dict[str, str]) -> tuple[bool | None, str]:
-    from venvlock.core import Environment, SyncRequest, hooks
+    from venvlock.core import Environment, Outcome, SyncRequest, hooks
 
     with environ(env):
         answer = hooks().venvlock_check(
             environment=Environment.for_venv(str(venv)), request=SyncRequest(case.args, cwd=str(folder))
         )
-    return answer.satisfied, answer.reason
+    judged = {Outcome.SATISFIED: True, Outcome.INSTALL_NEEDED: False, Outcome.CANNOT_JUDGE: None}
+    return judged[answer.outcome], answer.reason
 
 
 def judge(case: Case, venv: Path, folder: Path, wheelhouse: Path, oracle: PipOracle) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from support import venv_python
-from venvlock.core import Environment, SyncRequest, hooks
+from venvlock.core import Environment, Outcome, SyncRequest, hooks
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_check_agrees_with_pip(synced: tuple[Path, dict[str, str]], tmp_path: Pa
     verdict = hooks().venvlock_check(
         environment=Environment.for_venv(str(venv)), request=SyncRequest(args, cwd=str(tmp_path))
     )
-    assert verdict.satisfied is satisfied, verdict.reason
+    assert verdict.outcome is (Outcome.SATISFIED if satisfied else Outcome.INSTALL_NEEDED), verdict.reason
     assert pip_would_install(venv, env, args, tmp_path) is not satisfied
 
 
@@ -71,7 +71,7 @@ def test_check_agrees_with_pip(synced: tuple[Path, dict[str, str]], tmp_path: Pa
 def test_what_only_the_installer_can_judge(synced: tuple[Path, dict[str, str]], args: list[str]) -> None:
     venv, _ = synced
     verdict = hooks().venvlock_check(environment=Environment.for_venv(str(venv)), request=SyncRequest(args))
-    assert verdict.satisfied is None
+    assert verdict.outcome is Outcome.CANNOT_JUDGE
 
 
 def test_pip_settings_that_change_the_meaning_go_to_the_installer(
@@ -79,14 +79,18 @@ def test_pip_settings_that_change_the_meaning_go_to_the_installer(
 ) -> None:
     venv, _ = synced
     environment = Environment.for_venv(str(venv))
+
+    def check(args: list[str]) -> Outcome:
+        return hooks().venvlock_check(environment=environment, request=SyncRequest(args)).outcome
+
     monkeypatch.setenv("PIP_CONFIG_FILE", str(tmp_path / "pip.conf"))
     (tmp_path / "pip.conf").write_text("[install]\nupgrade = true\n")
-    assert hooks().venvlock_check(environment=environment, request=SyncRequest(["alpha"])).satisfied is None
+    assert check(["alpha"]) is Outcome.CANNOT_JUDGE
     (tmp_path / "pip.conf").write_text(f"[global]\nconstraint = {tmp_path / 'c.txt'}\n")
     (tmp_path / "c.txt").write_text("beta<2\n")
-    assert hooks().venvlock_check(environment=environment, request=SyncRequest(["alpha"])).satisfied is False
+    assert check(["alpha"]) is Outcome.INSTALL_NEEDED
     monkeypatch.setenv("PIP_FORCE_REINSTALL", "1")
-    assert hooks().venvlock_check(environment=environment, request=SyncRequest(["alpha"])).satisfied is None
+    assert check(["alpha"]) is Outcome.CANNOT_JUDGE
 
 
 def test_damage_is_not_in_sync(tmp_path: Path, wheelhouse: Path) -> None:
@@ -97,12 +101,12 @@ def test_damage_is_not_in_sync(tmp_path: Path, wheelhouse: Path) -> None:
     subprocess.run([str(python), "-m", "pip", "install", "-q", "alpha"], env=offline_env(wheelhouse), check=True)
     environment = Environment.for_venv(str(venv))
     request = SyncRequest(["alpha"])
-    assert hooks().venvlock_check(environment=environment, request=request).satisfied is True
+    assert hooks().venvlock_check(environment=environment, request=request).outcome is Outcome.SATISFIED
     site = site_packages(venv)
     (site / "~eta").mkdir()
     verdict = hooks().venvlock_check(environment=environment, request=request)
-    assert verdict.satisfied is False and str(site / "~eta") in verdict.damaged
+    assert verdict.outcome is Outcome.INSTALL_NEEDED and str(site / "~eta") in verdict.damaged
     (site / "~eta").rmdir()
     (site / "beta-1.0.dist-info").mkdir()  # a second, half-written dist-info for beta
     verdict = hooks().venvlock_check(environment=environment, request=request)
-    assert verdict.satisfied is False and "beta is damaged" in verdict.reason
+    assert verdict.outcome is Outcome.INSTALL_NEEDED and "beta is damaged" in verdict.reason

@@ -333,7 +333,7 @@ class Adapter:
 
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
         verdict: Verdict | None = hooks().venvlock_check(environment=environment, request=request)
-        return verdict if verdict is not None else Verdict(None, reason="no venvlock_check implementation")
+        return verdict if verdict is not None else Verdict.cannot_judge("no venvlock_check implementation")
 
     def install(
         self, environment: Environment, args: Sequence[str], hold: LockHold | None, *, command: str = "install"

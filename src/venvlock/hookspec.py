@@ -151,9 +151,10 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict | 
     Called twice per sync: once without the lock, once under it, and again
     after an install.  Keep it in-process: the default starts no process,
     except once per foreign interpreter to learn its marker values (cached).  Return a :class:`venvlock.core.Verdict`:
-    ``satisfied`` True (nothing to do), False (install needed), or None (this
-    request cannot be judged exactly; the installer runs).  Returning ``None``
-    from the hook itself passes the question to the next implementation.
+    ``Verdict.nothing_to_do(checked=n)``, ``Verdict.install_needed(reason)``,
+    or ``Verdict.cannot_judge(reason)`` (this request cannot be judged exactly;
+    the installer runs and decides).  Returning ``None`` from the hook itself
+    passes the question to the next implementation.
     """
 
 

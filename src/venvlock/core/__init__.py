@@ -3,7 +3,7 @@
 Public names (everything an adapter or plugin may use):
 
 * :class:`Environment`, :class:`SyncRequest`: what to sync and how it was asked.
-* :class:`SyncResult`, :class:`Verdict`: what a sync and a check found.
+* :class:`SyncResult`, :class:`Verdict` (its :class:`Outcome`): what a sync and a check found.
 * :class:`LockHold`, :class:`Holder`: a held lock and who holds a busy one.
 * :class:`VenvlockError` and its kinds :class:`LockTimeoutError`,
   :class:`LockUnavailableError`, :class:`SettingError`: the errors adapters report.
@@ -38,7 +38,7 @@ from venvlock.core._holder import Holder, redact
 from venvlock.core._lock import LockHold
 from venvlock.core._plugins import hooks, plugin_manager
 from venvlock.core._request import SyncRequest
-from venvlock.core._results import SyncResult, Verdict
+from venvlock.core._results import Outcome, SyncResult, Verdict
 from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError, VenvlockError
 
 TYPE_CHECKING = False
@@ -121,6 +121,7 @@ __all__ = [
     "LockHold",
     "LockTimeoutError",
     "LockUnavailableError",
+    "Outcome",
     "SettingError",
     "SyncRequest",
     "SyncResult",

@@ -5,7 +5,7 @@ the requested requirements recursively, as pip's resolver would see them
 when everything is already installed: specifiers (pre-releases allowed, as
 pip does for installed versions), extras, markers evaluated for the target
 interpreter, constraints.  Damage counts as not in sync.  Anything that
-cannot be judged exactly gives ``Verdict(None)``, and the installer decides.
+cannot be judged exactly gives ``Verdict.cannot_judge(reason)``, and the installer decides.
 
 The marker values are venvlock's own when the environment was made from the
 interpreter running venvlock; an environment of another interpreter (a nox
@@ -108,23 +108,23 @@ def _asked_markers(environment: Environment) -> dict[str, str] | None:
 def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest | None = None) -> Verdict:
     """Judge *request* against *environment* (see module docstring)."""
     if request.command != "install" or not request.judge:
-        return Verdict(None, reason=f"pip {request.command} is for pip to judge")
+        return Verdict.cannot_judge(f"pip {request.command} is for pip to judge")
     site_dirs = environment.site_dirs()
     if site_dirs is None:
-        return Verdict(None, reason="what pip sees as installed there is not only the environment's own folders")
+        return Verdict.cannot_judge("what pip sees as installed there is not only the environment's own folders")
     parsed = parsed or parse_request(request.args, request.cwd, environment)
     reason = parsed.cannot_judge or uv_cannot_judge(request)
     if reason:
-        return Verdict(None, reason=reason)
+        return Verdict.cannot_judge(reason)
     markers = marker_environment(environment)
     if markers is None:
-        return Verdict(None, reason="the environment's interpreter could not be asked for its markers")
+        return Verdict.cannot_judge("the environment's interpreter could not be asked for its markers")
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.version import InvalidVersion, Version
 
     inventory = Inventory(site_dirs)
     if inventory.unclear:
-        return Verdict(None, reason=inventory.unclear)
+        return Verdict.cannot_judge(inventory.unclear)
     damaged = list(inventory.leftovers)
 
     def parse(text: str) -> Requirement | None:
@@ -138,7 +138,7 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
     for text, _origin in parsed.constraints:
         constraint = parse(text)
         if constraint is None:
-            return Verdict(None, reason=f"constraint {text!r} is for pip to judge")
+            return Verdict.cannot_judge(f"constraint {text!r} is for pip to judge")
         if constraint.marker is None or constraint.marker.evaluate(markers):
             constraints.setdefault(canonical_name(constraint.name), []).append(constraint)
 
@@ -146,7 +146,7 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
     for text, origin in parsed.requirements:
         requirement = parse(text)
         if requirement is None:
-            return Verdict(None, reason=f"{text!r} ({origin}) is for pip to judge")
+            return Verdict.cannot_judge(f"{text!r} ({origin}) is for pip to judge")
         pending.append((requirement, ""))
 
     done: set[tuple[str, frozenset[str]]] = set()
@@ -158,13 +158,13 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
             continue
         name = canonical_name(requirement.name)
         if name in inventory.elsewhere:
-            return Verdict(None, reason=f"{requirement.name} is also in a folder a .pth file adds")
+            return Verdict.cannot_judge(f"{requirement.name} is also in a folder a .pth file adds")
         folders = inventory.by_name.get(name)
         if not folders:
             reason = reason or f"{requirement.name} is not installed"
             continue
         if not all(f.is_dist_info for f in folders) and (len(folders) > 1 or not folders[0].complete()):
-            return Verdict(None, reason=f"{requirement.name}: egg-info metadata venvlock does not repair")
+            return Verdict.cannot_judge(f"{requirement.name}: egg-info metadata venvlock does not repair")
         if len(folders) > 1 or not folders[0].complete():
             damaged.extend(f.folder for f in folders if len(folders) > 1 or not f.complete())
             reason = reason or f"{requirement.name} is damaged"
@@ -179,13 +179,13 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
             parsed_requires = [parse(r) for r in requires]
             dependencies = [d for d in parsed_requires if d is not None]
             if len(dependencies) != len(parsed_requires):
-                return Verdict(None, reason=f"{requirement.name} depends on a URL")
+                return Verdict.cannot_judge(f"{requirement.name} depends on a URL")
             metadata_cache[installed.folder] = (version_text, dependencies)
         version_text, dependencies = metadata_cache[installed.folder]
         try:
             version = Version(version_text)
         except InvalidVersion:
-            return Verdict(None, reason=f"{requirement.name} has version {version_text!r}")
+            return Verdict.cannot_judge(f"{requirement.name} has version {version_text!r}")
         for spec in [requirement, *constraints.get(name, ())]:
             if not spec.specifier.contains(version, prereleases=True):
                 reason = reason or f"{requirement.name} {version} does not match {spec}"
@@ -204,7 +204,7 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
                     break
     checked = len({name for name, _ in done})
     if damaged:
-        return Verdict(False, checked=checked, reason=reason or "leftovers of an interrupted install", damaged=damaged)
+        return Verdict.install_needed(reason or "leftovers of an interrupted install", checked=checked, damaged=damaged)
     if reason:
-        return Verdict(False, checked=checked, reason=reason)
-    return Verdict(True, checked=checked)
+        return Verdict.install_needed(reason, checked=checked)
+    return Verdict.nothing_to_do(checked=checked)

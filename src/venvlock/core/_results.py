@@ -2,29 +2,72 @@
 
 from __future__ import annotations
 
+import enum
+
+
+class Outcome(enum.Enum):
+    """What a check concluded: one of three, never a flag."""
+
+    #: the request is met: nothing to install
+    SATISFIED = "satisfied"
+    #: something is missing, too old or damaged: the installer must run
+    INSTALL_NEEDED = "install needed"
+    #: the check cannot tell exactly (the request or the environment is beyond it): the installer runs and decides
+    CANNOT_JUDGE = "cannot judge"
+
 
 class Verdict:
     """The answer of ``venvlock_check``.
 
-    :ivar satisfied: True (nothing to install), False (install needed), None
-        (cannot be judged exactly; the installer decides).
+    Made by one of :meth:`nothing_to_do`, :meth:`install_needed`, :meth:`cannot_judge`.
+
+    :ivar outcome: what the check concluded (:class:`Outcome`).
     :ivar checked: how many distributions the check looked at.
-    :ivar reason: why not satisfied, or why it cannot be judged.
+    :ivar reason: why an install is needed, or why it cannot be judged.
     :ivar damaged: folders of installed distributions found damaged (to repair before installing).
     """
 
-    __slots__ = ("checked", "damaged", "reason", "satisfied")
+    __slots__ = ("checked", "damaged", "outcome", "reason")
 
     def __init__(
-        self, satisfied: bool | None, *, checked: int = 0, reason: str = "", damaged: list[str] | None = None
+        self,
+        outcome: Outcome | bool | None,
+        *,
+        checked: int = 0,
+        reason: str = "",
+        damaged: list[str] | None = None,
     ) -> None:
-        self.satisfied = satisfied
+        # True / False / None: the spelling of venvlock 0.x plugins, still accepted
+        self.outcome = outcome if isinstance(outcome, Outcome) else _LEGACY[outcome]
         self.checked = checked
         self.reason = reason
         self.damaged = damaged or []
 
+    @classmethod
+    def nothing_to_do(cls, *, checked: int) -> Verdict:
+        """The request is met by the *checked* distributions installed."""
+        return cls(Outcome.SATISFIED, checked=checked)
+
+    @classmethod
+    def install_needed(cls, reason: str, *, checked: int = 0, damaged: list[str] | None = None) -> Verdict:
+        """The installer must run, for *reason* (and repair the *damaged* folders first)."""
+        return cls(Outcome.INSTALL_NEEDED, checked=checked, reason=reason, damaged=damaged)
+
+    @classmethod
+    def cannot_judge(cls, reason: str) -> Verdict:
+        """The check cannot tell, for *reason*: the installer runs and decides, as without venvlock."""
+        return cls(Outcome.CANNOT_JUDGE, reason=reason)
+
+    @property
+    def satisfied(self) -> bool:
+        """Whether nothing is to install (only a clear :attr:`Outcome.SATISFIED` is; never a guess)."""
+        return self.outcome is Outcome.SATISFIED
+
     def __repr__(self) -> str:
-        return f"Verdict({self.satisfied}, checked={self.checked}, reason={self.reason!r})"
+        return f"Verdict({self.outcome}, checked={self.checked}, reason={self.reason!r})"
+
+
+_LEGACY = {True: Outcome.SATISFIED, False: Outcome.INSTALL_NEEDED, None: Outcome.CANNOT_JUDGE}
 
 
 class SyncResult:

@@ -85,11 +85,13 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
     def look() -> tuple[Verdict, bool]:
         """Check; record when in sync and nothing changed meanwhile."""
         if not judge:
-            return Verdict(None), False
+            return Verdict.cannot_judge("the adapter asked for no check"), False
         before = fingerprint(site_dirs)[0] if site_dirs is not None else ""
-        verdict: Verdict = hook.venvlock_check(environment=environment, request=request) or Verdict(None)
+        verdict: Verdict = hook.venvlock_check(environment=environment, request=request) or Verdict.cannot_judge(
+            "no venvlock_check implementation"
+        )
         saved = (
-            bool(verdict.satisfied)
+            verdict.satisfied
             and key is not None
             and site_dirs is not None
             and write_record(environment, key, site_dirs, before, verdict.checked)
@@ -99,7 +101,10 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
     # while another venvlock process is syncing, a look now would see a half-done install: wait instead
     lock_path = hook.venvlock_lock_path(environment=environment)
     busy = read_holder(lock_path + SYNC_SUFFIX) or read_holder(lock_path)
-    verdict, saved = look() if busy is None or not busy.alive else (Verdict(None), False)
+    if busy is None or not busy.alive:
+        verdict, saved = look()
+    else:
+        verdict, saved = Verdict.cannot_judge("another sync is running"), False
     if verdict.satisfied:
         elapsed = time.monotonic() - start
         return done(SyncResult(0, installed=False, checked=verdict.checked, seconds=elapsed, recorded=saved))

@@ -273,7 +273,7 @@ class VenvlockEnvironment(VirtualEnvironment):
         what is already there).  This also spares hatch's list, which starts
         the environment's interpreter.
         """
-        if self._verdict is not None and self._verdict.satisfied is False:
+        if self._verdict is not None and not self._verdict.satisfied:  # judged, install needed
             return list(self.all_dependencies_complex)
         missing: list[Dependency] = self.distributions.missing_dependencies(self.all_dependencies_complex)
         return missing
@@ -333,7 +333,9 @@ class VenvlockEnvironment(VirtualEnvironment):
 
     def _judge(self) -> bool | None:
         """True/False when the core (and hatch's local test) can tell, else None."""
-        self._verdict = None
+        from venvlock.core import Outcome
+
+        self._verdict = None  # set to a judged verdict only
         wanted = self._wanted()
         if wanted is None:
             return None
@@ -341,10 +343,10 @@ class VenvlockEnvironment(VirtualEnvironment):
         if not requirements:
             return True
         verdict = self._adapter.check(self._core_environment, requirements)
-        if verdict.satisfied is None:
+        if verdict.outcome is Outcome.CANNOT_JUDGE:
             return None
         self._verdict = verdict
-        if not verdict.satisfied:
+        if verdict.outcome is Outcome.INSTALL_NEEDED:
             return False
         local_missing = self._local_missing(local)
         return None if local_missing is None else not local_missing
