@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import site
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support import Gate, build_wheel, install_probe, make_venv, offline_env
+from support import APP_DATA_VAR, Gate, app_data, build_wheel, install_probe, make_venv, offline_env
 
 # a small dependency tree with extras and markers, and heavier packages with many files and
 # `.data/data/share/...` entries, like the packages whose concurrent installs broke environments
@@ -40,6 +42,28 @@ def _running_distributions() -> set[str]:
 
 
 _BEFORE: set[str] = set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Once, before xdist's workers start (they inherit both): the seeded app-data, and venvlock's bytecode.
+
+    This machine sets ``PYTHONDONTWRITEBYTECODE``, so the editable venvlock
+    would be compiled again by every pip-locked, hatch, nox and tox process the
+    tests start; an installed venvlock has its bytecode from the install.
+    """
+    if hasattr(config, "workerinput"):
+        return
+    import compileall
+
+    import venvlock
+
+    compileall.compile_dir(os.path.dirname(venvlock.__file__), quiet=1)
+    app_data()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and os.environ.get(APP_DATA_VAR, "").startswith(tempfile.gettempdir()):
+        shutil.rmtree(os.environ.pop(APP_DATA_VAR), ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -5,7 +5,7 @@
   installs broke environments) with :mod:`helpers.wheel_writer`, the one
   wheel writer, which the generated build backends here use too.
 * :func:`make_venv` creates a venv with real pip (virtualenv's bundled wheel,
-  offline).
+  offline), seeded from :func:`app_data`, whose pip carries its bytecode.
 * :func:`check_intact` verifies an environment the way the races broke them:
   one dist-info per project, no ``~`` leftovers, every file matching RECORD.
 * :func:`install_probe` puts a ``.pth`` probe into a venv that logs each pip
@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+import compileall
 import csv
 import os
+import py_compile
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -67,8 +70,34 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def make_venv(path: Path) -> Path:
-    """Create a venv at *path* with real pip, offline; return its python."""
+#: where :func:`app_data` is, once made (conftest makes it before xdist's workers start, and they inherit it)
+APP_DATA_VAR = "VENVLOCK_TESTS_APP_DATA"
+
+
+def app_data() -> Path:
+    """virtualenv's app-data folder for every venv the tests make, its pip image carrying compiled bytecode.
+
+    Without bytecode (``PYTHONDONTWRITEBYTECODE`` is set on this machine, and pip
+    is seeded as sources) each pip process compiles pip in memory again, which
+    more than doubles its start-up; a user's venv has the bytecode from pip's
+    first run.  The bytecode is ``unchecked-hash`` because virtualenv copies the
+    sources with new timestamps.  Hatch's and nox's venvs are seeded from it too
+    (``VIRTUALENV_OVERRIDE_APP_DATA`` in :func:`offline_env`); tox's keep a cold
+    one of their own.
+    """
+    existing = os.environ.get(APP_DATA_VAR)
+    if existing:
+        return Path(existing)
+    folder = Path(tempfile.mkdtemp(prefix="venvlock-tests-app-data-"))
+    seed = folder / "seed-venv"
+    _virtualenv(seed, folder)
+    for image in folder.glob("wheel/*/image/*/*/pip-*"):
+        compileall.compile_dir(str(image), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    os.environ[APP_DATA_VAR] = str(folder)
+    return folder
+
+
+def _virtualenv(path: Path, app_data_folder: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -78,10 +107,17 @@ def make_venv(path: Path) -> Path:
             "--no-download",
             "--no-setuptools",
             "--no-periodic-update",
+            "--app-data",
+            str(app_data_folder),
             str(path),
         ],
         check=True,
     )
+
+
+def make_venv(path: Path) -> Path:
+    """Create a venv at *path* with real pip, offline; return its python."""
+    _virtualenv(path, app_data())
     return venv_python(path)
 
 
@@ -104,6 +140,7 @@ def offline_env(wheelhouse: Path, **extra: str) -> dict[str, str]:
         UV_OFFLINE="1",
         UV_NO_CONFIG="1",
         PYTHONDONTWRITEBYTECODE="1",
+        VIRTUALENV_OVERRIDE_APP_DATA=str(app_data()),
     )
     env.update(extra)
     return env

@@ -74,12 +74,11 @@ def write_project(
 
 
 def tox_env(wheelhouse: Path, work: Path) -> dict[str, str]:
-    """Offline, a private virtualenv app-data folder (cold, as on a fresh machine), no user tox config."""
+    """Offline, the tests' seeded virtualenv app-data (warm, as on a machine that made a venv before), no user config."""
     return offline_env(
         wheelhouse,
         VENVLOCK_CACHE_DIR=str(work / "cache"),
         VENVLOCK_TIMEOUT="180",
-        VIRTUALENV_OVERRIDE_APP_DATA=str(work / "app-data"),
         VIRTUALENV_NO_DOWNLOAD="1",
         VIRTUALENV_NO_PERIODIC_UPDATE="1",
         TOX_USER_CONFIG_FILE=str(work / "no-user-config.ini"),
