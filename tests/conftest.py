@@ -45,7 +45,7 @@ _BEFORE: set[str] = set()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Once, before xdist's workers start (they inherit both): the seeded app-data, and venvlock's bytecode.
+    """Once, before xdist's workers start (they inherit it all): venvlock's bytecode, the seeded app-data, the wheels.
 
     This machine sets ``PYTHONDONTWRITEBYTECODE``, so the editable venvlock
     would be compiled again by every pip-locked, hatch, nox and tox process the
@@ -59,11 +59,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     compileall.compile_dir(os.path.dirname(venvlock.__file__), quiet=1)
     app_data()
+    os.environ[WHEELHOUSE_VAR] = str(_build_wheelhouse(Path(tempfile.mkdtemp(prefix="venvlock-tests-wheels-"))))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and os.environ.get(APP_DATA_VAR, "").startswith(tempfile.gettempdir()):
-        shutil.rmtree(os.environ.pop(APP_DATA_VAR), ignore_errors=True)
+    if hasattr(config, "workerinput"):
+        return
+    for name in (APP_DATA_VAR, WHEELHOUSE_VAR):
+        if os.environ.get(name, "").startswith(tempfile.gettempdir()):
+            shutil.rmtree(os.environ.pop(name), ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -82,15 +86,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheelhouse")
+#: the shared wheelhouse, built once by the controlling process (tests only read it)
+WHEELHOUSE_VAR = "VENVLOCK_TESTS_WHEELHOUSE"
+
+
+def _build_wheelhouse(folder: Path) -> Path:
     for name, version, requires in SMALL:
         extras = {"fast": ["delta"]} if name == "gamma" else None
         build_wheel(folder, name, version, requires=requires, extras=extras)
     for name, version in HEAVY:
         build_wheel(folder, name, version, files=150, data_files=60, payload=2000)
     return folder
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shared = os.environ.get(WHEELHOUSE_VAR)
+    return Path(shared) if shared else _build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
 @pytest.fixture

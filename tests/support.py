@@ -91,7 +91,7 @@ def app_data() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="venvlock-tests-app-data-"))
     seed = folder / "seed-venv"
     _virtualenv(seed, folder)
-    for image in folder.glob("wheel/*/image/*/*/pip-*"):
+    for image in [found for found in folder.glob("wheel/*/image/*/*/pip-*") if found.is_dir()]:
         compileall.compile_dir(str(image), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     os.environ[APP_DATA_VAR] = str(folder)
     return folder

@@ -71,3 +71,24 @@ def test_no_import_cycles() -> None:
     for name in sorted(graph):
         visit(name, [])
     assert not cycles, "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_adapters_reach_the_core_only_through_the_adapter_layer() -> None:
+    """Tool adapters and the command line import no private core module (type-only imports included).
+
+    They go through :mod:`venvlock.adapter` (its :mod:`venvlock.adapter.pip` for
+    pip's command line) and name the core's public types; the layer is the one
+    place that knows the core's insides.
+    """
+    offenders = []
+    for name, path in sorted(_modules().items()):
+        if not name.startswith(("venvlock.plugins.", "venvlock.cli")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("venvlock.core"):
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]
+            offenders += [f"{name}: {t}" for t in targets if t.startswith("venvlock.core.") and "._" in t]
+    assert not offenders, "\n".join(offenders)

@@ -250,6 +250,7 @@ def test_pip_settings_seen_by_the_check_are_the_installers(monkeypatch: Any) -> 
     assert os.environ["PIP_CONSTRAINT"] == "outer.txt" and os.environ["PIP_NO_INDEX"] == "1"
 
 
+@pytest.mark.slow  # a variant: nox's default backend (virtualenv) is in every other test here; venv runs ensurepip
 def test_venv_backend(project: Path, env: dict[str, str]) -> None:
     venv_env = {**env, "TEST_BACKEND": "venv"}
     first = run_nox(project, venv_env, "-s", "tests")

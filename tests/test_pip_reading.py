@@ -140,11 +140,11 @@ def test_only_the_scheme_is_judged_and_repaired(tmp_path: Path, monkeypatch: pyt
 
 def test_isolation_follows_pips_exact_word(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """pip reads its configuration isolated only for the exact word ``--isolated``, not an abbreviation."""
+    from venvlock.adapter.pip import PipArguments
     from venvlock.core._request import parse_request
-    from venvlock.plugins.pip_locked import Arguments
 
-    assert Arguments(["--isolated", "install", "x"]).general == ["--isolated"]
-    abbreviated = Arguments(["--isol", "install", "x"]).general
+    assert PipArguments(["--isolated", "install", "x"]).general == ["--isolated"]
+    abbreviated = PipArguments(["--isol", "install", "x"]).general
     assert abbreviated != ["--isolated"] and INSTALL_TABLE.long(abbreviated[0]) is INSTALL_TABLE.longs["--isolated"]
     home = tmp_path / "home"
     (home / ".config" / "pip").mkdir(parents=True)

@@ -74,7 +74,7 @@ def write_project(
 
 
 def tox_env(wheelhouse: Path, work: Path) -> dict[str, str]:
-    """Offline, the tests' seeded virtualenv app-data (warm, as on a machine that made a venv before), no user config."""
+    """Offline, the tests' seeded virtualenv app-data (warm, as on a machine that made a venv before), no config."""
     return offline_env(
         wheelhouse,
         VENVLOCK_CACHE_DIR=str(work / "cache"),

@@ -16,7 +16,6 @@ import sys
 
 from venvlock.adapter import Adapter
 from venvlock.core import Environment
-from venvlock.core._environment import read_pyvenv_cfg
 from venvlock.errors import SettingError
 
 
@@ -29,7 +28,7 @@ def environment_at(path: str | None, *, must_exist: bool = True) -> Environment:
     """The environment at *path* (None: the default); a :class:`SettingError` when there is none to work on."""
     chosen = os.path.expanduser(path) if path else default_path()
     if os.path.isdir(chosen):
-        if read_pyvenv_cfg(chosen) is not None or not must_exist:
+        if Environment.is_venv(chosen) or not must_exist:
             return Adapter.environment(chosen)
         raise SettingError(f"{chosen} is not a virtual environment (it has no pyvenv.cfg)")
     if os.path.isfile(chosen):
@@ -120,6 +119,6 @@ def _hatch_environments(base: str, project_id: str) -> list[str]:
         for name in names:
             path = os.path.join(storage, name)
             half_built = os.path.lexists(os.path.join(storage, f".{name}.incomplete"))
-            if not name.startswith(".") and os.path.isdir(path) and (read_pyvenv_cfg(path) is not None or half_built):
+            if not name.startswith(".") and os.path.isdir(path) and (Environment.is_venv(path) or half_built):
                 found.append(path)
     return found

@@ -10,16 +10,15 @@ import json
 import os
 import time
 
-from venvlock.adapter import Adapter
+from venvlock.adapter import Adapter, display_path
 from venvlock.cli._environments import discover, environment_at
-from venvlock.core import Environment, probe_lock
-from venvlock.core._environment import display_path
+from venvlock.core import Environment
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from venvlock.core._probe import LockState
+    from venvlock.core import LockState
 
 #: hatch's half-built marker beside the folder (venvlock's hatch plugin)
 HATCH_INCOMPLETE = ".incomplete"
@@ -49,8 +48,8 @@ def main(options: argparse.Namespace, extra: list[str]) -> int:
 
 def environment_status(environment: Environment) -> dict[str, object]:
     """What ``status`` shows about *environment*, as JSON-ready data."""
-    env_lock = probe_lock(Adapter.lock_path(environment))
-    creation_lock = probe_lock(Adapter.creation_lock_path(environment))
+    env_lock = Adapter.lock_state(Adapter.lock_path(environment))
+    creation_lock = Adapter.lock_state(Adapter.creation_lock_path(environment))
     return {
         "environment": environment.path,
         "name": environment.name,

@@ -14,14 +14,12 @@ import time
 
 from venvlock.adapter import Adapter
 from venvlock.cli._environments import environment_at
-from venvlock.core import verify_environment
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from venvlock.core import Environment
-    from venvlock.core._integrity import Report
+    from venvlock.core import Environment, Report
 
 
 def main(options: argparse.Namespace, extra: list[str]) -> int:
@@ -29,7 +27,7 @@ def main(options: argparse.Namespace, extra: list[str]) -> int:
     adapter = Adapter("venvlock")
     start = time.monotonic()
     with adapter.environment_lock(environment):
-        report = verify_environment(environment, jobs=max(options.jobs, 0), use_cache=not options.no_cache)
+        report = adapter.verify(environment, jobs=max(options.jobs, 0), use_cache=not options.no_cache)
     elapsed = time.monotonic() - start
     if options.json:
         print(json.dumps(report_data(environment, report, elapsed), indent=2))

@@ -102,6 +102,11 @@ class Environment:
         """How messages name this environment (``.venv``, ``.nox/tests``, an absolute path)."""
         return display_path(self.path)
 
+    @staticmethod
+    def is_venv(folder: str) -> bool:
+        """Whether *folder* is a virtual environment (it has a ``pyvenv.cfg``)."""
+        return read_pyvenv_cfg(folder) is not None
+
     @classmethod
     def for_venv(cls, path: str) -> Environment:
         """The virtual environment at *path* (it need not exist yet)."""

@@ -23,19 +23,18 @@ import os
 import sys
 import time
 
-from venvlock.adapter import EX_USAGE, Adapter, describe_command, exit_code
-from venvlock.core import Environment
-from venvlock.core._pip_config import python_setting
-from venvlock.core._pip_options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
-from venvlock.core._settings import validate
+from venvlock.adapter import EX_USAGE, Adapter, check_settings, describe_command, exit_code
+from venvlock.adapter.pip import CHANGING_COMMANDS, PipArguments, target_environment
 from venvlock.errors import SettingError, VenvlockError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from venvlock.core import Environment
+
 #: the pip commands that change an environment and so take its lock
-LOCKED_COMMANDS = ("install", "uninstall")
+LOCKED_COMMANDS = CHANGING_COMMANDS
 HELP = """\
 Usage: pip-locked <pip command> [pip options]
 
@@ -73,166 +72,6 @@ def _error(message: str) -> None:
     print(f"pip-locked: error: {message}", file=sys.stderr, flush=True)
 
 
-class Arguments:
-    """pip-locked's arguments read as pip reads them.
-
-    :ivar command: the pip command word ("" when it cannot be told for sure: then pip
-        runs under the lock of the environment, and reports its own usage error).
-    :ivar general: the general options before the command, less ``--python``, each as
-        its canonical ``--name=value``; they may stand after the command too.
-    :ivar rest: the arguments after the command, less ``--python``.
-    :ivar passthrough: *argv* less ``--python``, as written.
-    :ivar python: the ``--python`` value given on the command line, if any.
-    :ivar help: whether pip would print help or its version and stop.
-    :ivar sure: False when pip's reading of the general options is not certain (unknown or
-        ambiguous options, a missing value): pip will stop with a usage error.
-    """
-
-    __slots__ = ("command", "general", "help", "passthrough", "python", "rest", "sure")
-
-    def __init__(self, argv: Sequence[str]) -> None:
-        self.command = ""
-        self.general: list[str] = []
-        self.rest: list[str] = []
-        self.passthrough: list[str] = []
-        self.python: str | None = None
-        self.help = False
-        self.sure = self._read_general(list(argv))
-
-    def _read_general(self, argv: list[str]) -> bool:
-        """Read the general options before the command; False when pip's reading of them is not certain."""
-        index = 0
-        while index < len(argv):
-            arg = argv[index]
-            if arg == "--":
-                self.passthrough.extend(argv[index:])
-                return self._found(argv, index + 1)
-            if not arg.startswith("-") or arg == "-":
-                return self._found(argv, index)
-            if arg.startswith("--"):
-                name, eq, value = arg.partition("=")
-                option = GENERAL_TABLE.long(name)
-                if isinstance(option, str):
-                    self.passthrough.extend(argv[index:])
-                    return False  # unknown or ambiguous: pip stops with a usage error
-                words = [arg]
-                if option.takes_value and not eq:
-                    if index + 1 >= len(argv):
-                        self.passthrough.extend(argv[index:])
-                        return False
-                    value = argv[index + 1]
-                    words.append(value)
-                elif not option.takes_value and eq:
-                    self.passthrough.extend(argv[index:])
-                    return False
-                index += len(words)
-                if option.name == "--python":
-                    self.python = value
-                    continue
-                self.passthrough.extend(words)
-                self.help = self.help or option.name in ("--help", "--version")
-                self.general.append(_canonical(option, arg, value))
-                continue
-            for char in arg[1:]:
-                short = GENERAL_TABLE.shorts.get("-" + char)
-                if short is None or short.takes_value:
-                    self.passthrough.extend(argv[index:])
-                    return False
-                self.help = self.help or short.name in ("--help", "--version")
-                self.general.append(short.name)
-            self.passthrough.append(arg)
-            index += 1
-        return True  # no command at all: pip prints its help
-
-    def _found(self, argv: list[str], index: int) -> bool:
-        if index >= len(argv):
-            return True
-        self.command = argv[index]
-        rest = argv[index + 1 :]
-        if self.command in LOCKED_COMMANDS:
-            for option, _value in read_options(rest, INSTALL_TABLE):
-                if isinstance(option, Option) and option.name == "--help":
-                    self.help = True
-        kept: list[str] = []
-        skip = False
-        for position, arg in enumerate(rest):  # pip refuses --python after the command; pip-locked honours it
-            if skip:
-                skip = False
-            elif arg == "--python" and position + 1 < len(rest):
-                self.python, skip = rest[position + 1], True
-            elif arg.startswith("--python="):
-                self.python = arg[len("--python=") :]
-            else:
-                kept.append(arg)
-            if arg == "--":
-                kept.extend(rest[position + 1 :])
-                break
-        self.rest = kept
-        self.passthrough.extend([self.command, *kept])
-        return True
-
-    @property
-    def quiet(self) -> int:
-        """pip's ``-q`` level."""
-        level = sum(1 for word in self.general if word == "--quiet")
-        for option, _value in read_options(self.rest, INSTALL_TABLE):
-            if isinstance(option, Option) and option.name == "--quiet":
-                level += 1
-        return level
-
-
-def _canonical(option: Option, word: str, value: str) -> str:
-    """A general option as it may stand after the command: its full name (an abbreviation there may be ambiguous).
-
-    ``--isolated`` stays an abbreviation when it was one: pip reads its
-    configuration isolated only for the exact word.
-    """
-    if option.name == "--isolated" and word != "--isolated":
-        return "--isolat"
-    return f"{option.name}={value}" if option.takes_value else option.name
-
-
-def _folder_option(rest: Sequence[str], name: str) -> str | None:
-    """The last value of install option *name* (``--target``, ``--prefix``) in *rest*, abbreviations included."""
-    found = None
-    for option, value in read_options(rest, INSTALL_TABLE):
-        if isinstance(option, Option) and option.name == name and value is not None:
-            found = value
-    return found
-
-
-def resolve_environment(arguments: Arguments) -> Environment:
-    """The environment pip would change: ``--python``, else pip's ``python`` setting, else the current one.
-
-    pip's ``python`` setting is ``PIP_PYTHON``, or ``python`` in the ``[global]``
-    section of its configuration files (the current environment's own
-    ``pip.conf`` included).  ``--target``/``--prefix`` folders of an install
-    are environments of their own.
-    """
-    python = arguments.python
-    if python is not None:
-        os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
-    else:
-        base = Environment.current()
-        python = python_setting(base.config_prefix())
-        if python is None:
-            return _folder_environment(arguments, base)
-    expanded = os.path.expanduser(python)
-    if not os.path.exists(expanded):
-        raise SettingError(f"--python {python}: no such interpreter or environment")
-    return _folder_environment(arguments, Environment.for_python(expanded))
-
-
-def _folder_environment(arguments: Arguments, base: Environment) -> Environment:
-    if arguments.command != "install":
-        return base
-    for kind, name in (("target", "--target"), ("prefix", "--prefix")):
-        folder = _folder_option(arguments.rest, name)
-        if folder is not None:
-            return Environment.for_folder(os.path.expanduser(folder), kind, python=base.python)
-    return base
-
-
 def pip_prefix(environment: Environment) -> list[str]:
     """How to run pip for *environment*: its own ``python -m pip``, else pip-locked's pip with ``--python``.
 
@@ -261,7 +100,7 @@ def _run_pip(command: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pip-locked`` command."""
     args = list(sys.argv[1:] if argv is None else argv)
-    arguments = Arguments(args)
+    arguments = PipArguments(args)
     if "PIP_AUTO_COMPLETE" in os.environ or (arguments.sure and arguments.command == "completion"):
         from venvlock.plugins import _completion  # pip's completion, bound to pip-locked
 
@@ -270,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(HELP, end="")
         return 0
     try:
-        validate()  # a bad setting is an error on every path
-        environment = resolve_environment(arguments)
+        check_settings()  # a bad setting is an error on every path
+        environment = target_environment(arguments)
     except SettingError as error:
         _error(str(error))
         return EX_USAGE

@@ -49,7 +49,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from venvlock.core import Environment, Holder, LockHold, SyncResult, Verdict
+    from venvlock.core import Environment, Holder, LockHold, LockState, RepairPlan, Report, SyncResult, Verdict
 
 #: exit status of commands for a bad setting or usage
 EX_USAGE = 2
@@ -69,7 +69,9 @@ __all__ = [
     "SettingError",
     "ToolInstall",
     "VenvlockError",
+    "check_settings",
     "describe_command",
+    "display_path",
     "exit_code",
     "installs_elsewhere",
     "remove_tree",
@@ -95,6 +97,24 @@ def installs_elsewhere(args: Sequence[str], *, uv: bool = False) -> bool:
     from venvlock.core._pip_options import goes_elsewhere
 
     return goes_elsewhere(list(args), uv=uv)
+
+
+def display_path(path: str) -> str:
+    """*path* as messages show it: relative to the working folder when inside it, as environments are named."""
+    from venvlock.core._environment import display_path as shown
+
+    return shown(path)
+
+
+def check_settings() -> None:
+    """Read every ``VENVLOCK_*`` setting; raise :class:`SettingError` for the first bad one.
+
+    A sync does this itself; a command calls it first so that a bad setting
+    is an error on every path, those that never sync included.
+    """
+    from venvlock.core._settings import validate
+
+    validate()
 
 
 def remove_tree(path: str) -> None:
@@ -326,6 +346,35 @@ class Adapter:
             return
         with manager as hold:
             yield hold
+
+    @staticmethod
+    def lock_state(lock_path: str) -> LockState:
+        """Whether the lock file *lock_path* is free or held (shared or exclusive), by whom, since when.
+
+        Holds the lock for an instant at most (when it is free) and creates
+        nothing: a missing file is a free lock.
+        """
+        from venvlock.core import probe_lock
+
+        return probe_lock(lock_path)
+
+    @staticmethod
+    def verify(environment: Environment, *, jobs: int = 0, use_cache: bool = True) -> Report:
+        """What is wrong with *environment*'s installed distributions; call it inside :meth:`environment_lock`.
+
+        *jobs*: hashing threads (0: from the CPU count).  *use_cache*: skip
+        files verified before and unchanged since.
+        """
+        from venvlock.core import verify_environment
+
+        return verify_environment(environment, jobs=jobs, use_cache=use_cache)
+
+    @staticmethod
+    def plan_repair(report: Report, environment: Environment) -> RepairPlan:
+        """What a repair of *report*'s damage in *environment* removes and reinstalls (carry it out under the locks)."""
+        from venvlock.core import plan_repair
+
+        return plan_repair(report, environment)
 
     def check(self, environment: Environment, args: Sequence[str], *, cwd: str | None = None) -> Verdict:
         """The core's in-process verdict on pip ``install`` *args* (no lock, no installer)."""
