@@ -92,4 +92,4 @@ def _entry_points(group: str) -> Iterator[tuple[str, str]]:
                     name, _, target = line.partition("=")
                     if name.strip() not in seen:
                         seen.add(name.strip())
-                        yield name.strip(), target.strip()
+                        yield name.strip(), target.partition("[")[0].strip()  # "module:attr [extra]": extras unused
