@@ -36,6 +36,10 @@ for line in sys.stdin:
     elif word == "replace":  # what nox does: the folder goes, a new one comes
         os.rename(environment.path, environment.path + ".old")
         os.mkdir(environment.path)
+    elif word == "away":  # the first half of a recreation: the folder is gone for a while
+        os.rename(environment.path, environment.path + ".old")
+    elif word == "back":
+        os.mkdir(environment.path)
     elif word == "environ":
         word += " " + os.environ.get("VENVLOCK_HELD", "unset").replace(chr(10), "|")
         word += " " + str(os.environ.get("UV_LOCK_TIMEOUT"))
@@ -123,6 +127,41 @@ def test_a_lock_file_replaced_while_waiting_is_locked_anew(folder: Path, env: di
     assert probe_lock(str(folder / ".lock")).state == "exclusive"  # the file at the path is the one held
     assert probe_lock(str(folder) + ".old/.lock").state in ("free", "missing")
     assert holder.close() == 0 and waiter.close() == 0
+
+
+def test_a_waiter_never_goes_on_unlocked_while_its_folder_is_recreated(folder: Path, env: dict[str, str]) -> None:
+    """The folder gone for a while under a living holder (a recreation): the waiter waits, then locks the new file.
+
+    Before, filelock's "no such folder" during the wait was taken for a folder that was never there, and the
+    waiter went on unlocked beside the recreation.
+    """
+    holder, waiter = Driver(folder, env), Driver(folder, env)
+    assert holder.do("env") == "ok env"
+    waiter.send("env")
+    assert waiter.stderr_line().startswith("Waiting for lock on environment")
+    assert holder.do("away") == "ok away"
+    assert waiter.proc.stdout is not None
+    ready, _, _ = select.select([waiter.proc.stdout], [], [], 2.0)  # longer than FOLDER_GRACE: the holder lives
+    assert not ready, f"the waiter went on while the folder was gone: {waiter.reply()}"
+    assert holder.do("back") == "ok back"
+    assert waiter.reply() == "ok env"
+    assert probe_lock(str(folder / ".lock")).state == "exclusive"  # the new folder's lock, held by the waiter
+    assert holder.close() == 0 and waiter.close() == 0
+
+
+def test_a_waiter_whose_folder_was_removed_goes_on_as_for_a_missing_folder(folder: Path, env: dict[str, str]) -> None:
+    """The folder removed for good and its holder gone: nothing is left to protect; a warning, as stock would run."""
+    holder, waiter = Driver(folder, env), Driver(folder, env)
+    assert holder.do("env") == "ok env"
+    waiter.send("env")
+    assert waiter.stderr_line().startswith("Waiting for lock on environment")
+    assert holder.do("away") == "ok away"
+    holder.proc.kill()
+    holder.proc.wait()
+    assert waiter.reply() == "ok env"
+    assert "does not exist" in waiter.stderr_line()
+    assert not folder.exists()
+    assert waiter.close() == 0
 
 
 def test_creation_lock_lies_beside_the_folder_and_orders_before_the_env_lock(folder: Path, env: dict[str, str]) -> None:

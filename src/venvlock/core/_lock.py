@@ -35,6 +35,11 @@ from venvlock.core._environment import display_path
 from venvlock.core._holder import Holder, describe_holder, read_holder, remove_holder, write_holder
 from venvlock.errors import LockTimeoutError, LockUnavailableError
 
+if sys.platform == "win32":
+    from venvlock.core._windows import pid_alive
+else:
+    from venvlock.core._unix import pid_alive
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -236,11 +241,20 @@ def hold(
             elif not os.path.isdir(folder):  # filelock would make it
                 raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
             reported = bool(thread_waited)  # the waiting line was said already
+            again = False  # whether an attempt was made: a folder missing after that went while we waited
             while True:
-                lock, descriptors, reported = _acquire(environment, lock_path, timeout, start, on_waiting, reported)
+                try:
+                    lock, descriptors, reported = _acquire(
+                        environment, lock_path, timeout, start, on_waiting, reported, again=again
+                    )
+                except _FolderGone as gone:
+                    _wait_for_folder(environment, lock_path, gone.holder, timeout, start)
+                    again = reported = True
+                    continue
                 if _still_at(lock_path, descriptors):
                     break
                 lock.release(force=True)  # the file was replaced while we waited: lock the one at the path now
+                again = True
         except OSError as error:
             if isinstance(error, LockTimeoutError):
                 raise
@@ -320,6 +334,44 @@ def hold_environment(
         yield result
 
 
+class _FolderGone(Exception):
+    """The lock file's folder went while this process waited for the lock (*holder*: who held it then)."""
+
+    def __init__(self, holder: Holder | None) -> None:
+        super().__init__()
+        self.holder = holder
+
+
+#: seconds a lock's folder may stay missing, once its last holder has ended, before it counts as removed
+FOLDER_GRACE = 1.0
+
+
+def _wait_for_folder(
+    environment: Environment, lock_path: str, holder: Holder | None, timeout: float, start: float
+) -> None:
+    """Wait for the folder of *lock_path*, which went while this process waited for the lock.
+
+    A recreation (nox, hatch, tox: the folder deleted and made again) makes
+    it again, under the lock of *holder*: wait while that process lives, then
+    :data:`FOLDER_GRACE` seconds more, and return once the folder is back, to
+    lock the file in it.  Never go on unlocked beside a recreation.  A folder
+    still missing after that was removed: raise ``ENOENT``, handled as a
+    folder that is not there (nothing left to protect).  The wait counts
+    against ``VENVLOCK_TIMEOUT``.
+    """
+    folder = os.path.dirname(lock_path)
+    grace_ends: float | None = None
+    while not os.path.isdir(folder):
+        now = time.monotonic()
+        if 0 <= timeout <= now - start:
+            raise _timeout_error(environment, lock_path, holder, now - start, timeout)
+        if holder is None or not pid_alive(holder.pid):
+            grace_ends = grace_ends if grace_ends is not None else now + FOLDER_GRACE
+            if now >= grace_ends:
+                raise FileNotFoundError(errno.ENOENT, "the environment's folder was removed while waiting", lock_path)
+        time.sleep(0.02)
+
+
 def _still_at(lock_path: str, descriptors: list[int]) -> bool:
     """Whether the locked descriptor is still the file at *lock_path*."""
     if not descriptors:
@@ -337,11 +389,15 @@ def _acquire(
     start: float,
     on_waiting: Callable[[Holder | None, float], None],
     reported: bool,
+    *,
+    again: bool = False,
 ) -> tuple[BaseFileLock, list[int], bool]:
     """Acquire *lock_path*, reporting waits, until *timeout* seconds after *start*.
 
     Returns the lock, its descriptor (in a list, empty where unknown) and
     whether a wait has been reported (the first report says 0 s waited).
+    Raises :class:`_FolderGone` when the folder of *lock_path* goes while
+    waiting (or is missing on an attempt *again*).
     """
     from filelock import FileLock, Timeout
 
@@ -355,6 +411,10 @@ def _acquire(
         return lock, descriptors, reported
     except Timeout:
         pass
+    except FileNotFoundError:
+        if not again:
+            raise
+        raise _FolderGone(None) from None
     holder = read_holder(lock_path)
     if timeout == 0:  # fail at once: no waiting line before the error
         raise _timeout_error(environment, lock_path, holder, time.monotonic() - start, timeout)
@@ -373,6 +433,8 @@ def _acquire(
         try:
             lock.acquire(timeout=max(until - waited, 0.0))
             return lock, descriptors, True
+        except FileNotFoundError:
+            raise _FolderGone(holder) from None
         except Timeout:
             holder = read_holder(lock_path) or holder
             waited = time.monotonic() - start
