@@ -2,10 +2,11 @@
 
 Entry points are found by reading ``entry_points.txt`` of the distributions on
 ``sys.path`` directly.  pluggy's ``load_setuptools_entrypoints`` reads every
-distribution's metadata through ``importlib.metadata``: measured at 56 to 82 ms
-here, against a few milliseconds for this reading, and the plugin manager is
-built by every adapter process that syncs (``pip-locked``, each nox and tox
-run).  Set ``VENVLOCK_NO_PLUGINS=1`` to load none.
+distribution's metadata through ``importlib.metadata``: measured at 33 ms here
+(pluggy already imported; 68 to 82 ms with its import), against 2 ms for this
+reading, and the plugin manager is built by every adapter process that syncs
+(``pip-locked``, each nox and tox run), whose whole no-op costs about 36 ms.
+Set ``VENVLOCK_NO_PLUGINS=1`` to load none.
 """
 
 from __future__ import annotations
