@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support import APP_DATA_VAR, Gate, app_data, build_wheel, install_probe, make_venv, offline_env
+from support import Gate, app_data, build_wheel, install_probe, make_venv, offline_env
 
 # a small dependency tree with extras and markers, and heavier packages with many files and
 # `.data/data/share/...` entries, like the packages whose concurrent installs broke environments
@@ -65,9 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
-    for name in (APP_DATA_VAR, WHEELHOUSE_VAR):
-        if os.environ.get(name, "").startswith(tempfile.gettempdir()):
-            shutil.rmtree(os.environ.pop(name), ignore_errors=True)
+    if os.environ.get(WHEELHOUSE_VAR, "").startswith(tempfile.gettempdir()):  # the app-data goes at exit
+        shutil.rmtree(os.environ.pop(WHEELHOUSE_VAR), ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

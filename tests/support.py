@@ -15,10 +15,12 @@
 
 from __future__ import annotations
 
+import atexit
 import compileall
 import csv
 import os
 import py_compile
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,6 +91,7 @@ def app_data() -> Path:
     if existing:
         return Path(existing)
     folder = Path(tempfile.mkdtemp(prefix="venvlock-tests-app-data-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # gone when the process that made it ends
     seed = folder / "seed-venv"
     _virtualenv(seed, folder)
     for image in [found for found in folder.glob("wheel/*/image/*/*/pip-*") if found.is_dir()]:
