@@ -342,6 +342,11 @@ class _FolderGone(Exception):
         self.holder = holder
 
 
+#: seconds between a waiter's attempts: a released lock passes on within about this long.  An attempt costs
+#: microseconds; with filelock's default of 0.05 s, seven waiters taking turns after a release took 211 ms
+#: (median), with 0.01 s 118 ms, of which 70 ms were their own holds
+POLL_INTERVAL = 0.01
+
 #: seconds a lock's folder may stay missing, once its last holder has ended, before it counts as removed
 FOLDER_GRACE = 1.0
 
@@ -431,7 +436,7 @@ def _acquire(
         next_report = next(reports, waited + 60.0)
         until = next_report if timeout < 0 else min(next_report, timeout)
         try:
-            lock.acquire(timeout=max(until - waited, 0.0))
+            lock.acquire(timeout=max(until - waited, 0.0), poll_interval=POLL_INTERVAL)
             return lock, descriptors, True
         except FileNotFoundError:
             raise _FolderGone(holder) from None
