@@ -238,14 +238,12 @@ def hold(
         try:
             if create_folder:
                 os.makedirs(folder, exist_ok=True)
-            elif not os.path.isdir(folder):  # filelock would make it
-                raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
             reported = bool(thread_waited)  # the waiting line was said already
             again = False  # whether an attempt was made: a folder missing after that went while we waited
             while True:
                 try:
                     lock, descriptors, reported = _acquire(
-                        environment, lock_path, timeout, start, on_waiting, reported, again=again
+                        environment, lock_path, timeout, start, on_waiting, reported, again=again, make=create_folder
                     )
                 except _FolderGone as gone:
                     _wait_for_folder(environment, lock_path, gone.holder, timeout, start)
@@ -377,6 +375,18 @@ def _wait_for_folder(
         time.sleep(0.02)
 
 
+def _require_folder(folder: str, lock_path: str, make: bool) -> None:
+    """Before an ``acquire`` call, which makes a missing folder: ``ENOENT`` instead, unless venvlock may *make* it.
+
+    A folder removed between this look and filelock's start (microseconds, at
+    the start of a wait and at each report) is still made by filelock; inside
+    one ``acquire`` call, filelock raises ``ENOENT`` instead (handled as a
+    folder gone while waiting).
+    """
+    if not make and not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
+
+
 def _still_at(lock_path: str, descriptors: list[int]) -> bool:
     """Whether the locked descriptor is still the file at *lock_path*."""
     if not descriptors:
@@ -396,13 +406,16 @@ def _acquire(
     reported: bool,
     *,
     again: bool = False,
+    make: bool = True,
 ) -> tuple[BaseFileLock, list[int], bool]:
     """Acquire *lock_path*, reporting waits, until *timeout* seconds after *start*.
 
     Returns the lock, its descriptor (in a list, empty where unknown) and
     whether a wait has been reported (the first report says 0 s waited).
     Raises :class:`_FolderGone` when the folder of *lock_path* goes while
-    waiting (or is missing on an attempt *again*).
+    waiting (or is missing on an attempt *again*).  *make* False: never let
+    filelock make the folder (it makes a missing one at each ``acquire``
+    call; a venv's folder is its creator's to make).
     """
     from filelock import FileLock, Timeout
 
@@ -411,7 +424,9 @@ def _acquire(
         lock = FileLock(lock_path, thread_local=False, fallback_to_soft=False, on_acquired=descriptors.append)
     except TypeError:  # a filelock without on_acquired: the installer cannot inherit the lock
         lock = FileLock(lock_path, thread_local=False)
+    folder = os.path.dirname(lock_path)
     try:
+        _require_folder(folder, lock_path, make)
         lock.acquire(blocking=False)
         return lock, descriptors, reported
     except Timeout:
@@ -436,6 +451,7 @@ def _acquire(
         next_report = next(reports, waited + 60.0)
         until = next_report if timeout < 0 else min(next_report, timeout)
         try:
+            _require_folder(folder, lock_path, make)
             lock.acquire(timeout=max(until - waited, 0.0), poll_interval=POLL_INTERVAL)
             return lock, descriptors, True
         except FileNotFoundError:
