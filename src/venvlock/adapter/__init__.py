@@ -31,7 +31,14 @@ What the layer handles once, so that adapters do not:
   while commands use an environment, so that a recreation waits for them;
 * half-built markers (:class:`Marker`): files beside or inside an
   environment that say "this is not complete", written without following
-  symbolic links.
+  symbolic links;
+* looking without changing (the ``venvlock`` command): who holds a lock
+  (:meth:`Adapter.lock_state`), what is damaged (:meth:`Adapter.verify`) and
+  what a repair would do about it (:meth:`Adapter.plan_repair`).
+
+Adapters that take pip's own arguments (``pip-locked``) read them with
+:mod:`venvlock.adapter.pip`, as pip reads them.  Neither adapters nor the
+command import a private core module (``tests/test_import_graph.py`` checks).
 
 This module imports only ``os`` and ``sys`` at first; the core, pluggy and
 filelock load when a lock or a sync is asked for.
