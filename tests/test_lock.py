@@ -111,6 +111,16 @@ def test_release_frees_the_lock_and_the_marker(folder: Path, env: dict[str, str]
     assert (folder / ".lock").exists()  # never deleted: other processes may be waiting on it
 
 
+def _holder_and_waiter(folder: Path, env: dict[str, str]) -> tuple[Driver, Driver]:
+    """A driver holding the environment lock and one waiting for it, well inside its wait."""
+    holder, waiter = Driver(folder, env), Driver(folder, env)
+    assert holder.do("env") == "ok env"
+    waiter.send("env")
+    assert waiter.stderr_line().startswith("Waiting for lock on environment")
+    time.sleep(0.5)  # into its wait (filelock makes a missing folder at the start of one: see core/_lock.py)
+    return holder, waiter
+
+
 def test_a_lock_file_replaced_while_waiting_is_locked_anew(folder: Path, env: dict[str, str]) -> None:
     """A waiter whose lock file is replaced (the folder deleted and made again) ends up holding the file AT the path.
 
@@ -118,11 +128,7 @@ def test_a_lock_file_replaced_while_waiting_is_locked_anew(folder: Path, env: di
     finds the new file while polling depends on timing; either way the lock it holds must be the one at the path,
     so that no two processes ever hold "the" lock through two different files.
     """
-    holder, waiter = Driver(folder, env), Driver(folder, env)
-    assert holder.do("env") == "ok env"
-    waiter.send("env")
-    assert waiter.stderr_line().startswith("Waiting for lock on environment")
-    time.sleep(0.5)  # into its wait (filelock makes a missing folder at the start of one: see core/_lock.py)
+    holder, waiter = _holder_and_waiter(folder, env)
     assert holder.do("replace") == "ok replace"  # what nox does: the folder goes, a new one comes
     assert holder.do("release") == "ok release"  # the old file's lock goes
     assert waiter.reply() == "ok env"
@@ -137,11 +143,7 @@ def test_a_waiter_never_goes_on_unlocked_while_its_folder_is_recreated(folder: P
     Before, filelock's "no such folder" during the wait was taken for a folder that was never there, and the
     waiter went on unlocked beside the recreation.
     """
-    holder, waiter = Driver(folder, env), Driver(folder, env)
-    assert holder.do("env") == "ok env"
-    waiter.send("env")
-    assert waiter.stderr_line().startswith("Waiting for lock on environment")
-    time.sleep(0.5)  # into its wait (filelock makes a missing folder at the start of one: see core/_lock.py)
+    holder, waiter = _holder_and_waiter(folder, env)
     assert holder.do("away") == "ok away"
     assert waiter.proc.stdout is not None
     ready, _, _ = select.select([waiter.proc.stdout], [], [], 2.0)  # longer than FOLDER_GRACE: the holder lives
@@ -154,11 +156,7 @@ def test_a_waiter_never_goes_on_unlocked_while_its_folder_is_recreated(folder: P
 
 def test_a_waiter_whose_folder_was_removed_goes_on_as_for_a_missing_folder(folder: Path, env: dict[str, str]) -> None:
     """The folder removed for good and its holder gone: nothing is left to protect; a warning, as stock would run."""
-    holder, waiter = Driver(folder, env), Driver(folder, env)
-    assert holder.do("env") == "ok env"
-    waiter.send("env")
-    assert waiter.stderr_line().startswith("Waiting for lock on environment")
-    time.sleep(0.5)  # into its wait (filelock makes a missing folder at the start of one: see core/_lock.py)
+    holder, waiter = _holder_and_waiter(folder, env)
     assert holder.do("away") == "ok away"
     holder.proc.kill()
     holder.proc.wait()
