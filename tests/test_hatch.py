@@ -113,7 +113,10 @@ def test_concurrent_runs_after_a_dependency_change_sync_once(project: HatchProje
     assert project.creations() == 1
 
 
-@pytest.mark.parametrize("processes", [4, pytest.param(10, marks=pytest.mark.slow)])
+# a variant of the fresh runs above through `hatch env create`: in the slow set only
+@pytest.mark.parametrize(
+    "processes", [pytest.param(4, marks=pytest.mark.slow), pytest.param(10, marks=pytest.mark.slow)]
+)
 def test_concurrent_env_create(project: HatchProject, processes: int) -> None:
     results = project.many(processes, "env", "create")
     assert not failures(results), failures(results)
