@@ -110,3 +110,13 @@ def test_damage_is_not_in_sync(tmp_path: Path, wheelhouse: Path) -> None:
     (site / "beta-1.0.dist-info").mkdir()  # a second, half-written dist-info for beta
     verdict = hooks().venvlock_check(environment=environment, request=request)
     assert verdict.outcome is Outcome.INSTALL_NEEDED and "beta is damaged" in verdict.reason
+
+
+def test_a_verdict_is_one_of_three_outcomes_and_plugins_of_0x_still_build_them() -> None:
+    from venvlock.core import Verdict
+
+    assert Verdict.nothing_to_do(checked=3).outcome is Outcome.SATISFIED
+    assert Verdict.install_needed("beta<2 not met", checked=3).outcome is Outcome.INSTALL_NEEDED
+    assert Verdict.cannot_judge("a URL").outcome is Outcome.CANNOT_JUDGE
+    assert [Verdict(flag).outcome for flag in (True, False, None)] == list(Outcome)  # venvlock 0.x spelling
+    assert [Verdict(flag).satisfied for flag in (True, False, None)] == [True, False, False]  # never a guess
