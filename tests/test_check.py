@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support import venv_python
+from differential import PipOracle
 from venvlock.core import Environment, Outcome, SyncRequest, hooks
 
 
@@ -22,13 +23,18 @@ def synced(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[
     return venv, env
 
 
-def pip_would_install(venv: Path, env: dict[str, str], args: list[str], cwd: Path) -> bool:
-    result = subprocess.run(
-        [str(venv_python(venv)), "-m", "pip", "install", "--dry-run", *args],
-        env=env, cwd=cwd, capture_output=True, text=True,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return "Would install" in result.stdout
+@pytest.fixture(scope="module")
+def oracle(synced: tuple[Path, dict[str, str]]) -> Iterator[PipOracle]:
+    """Real pip's ``install --dry-run --report``, asked in one pip process (pip's start-up once, not per case)."""
+    answers = PipOracle(synced[0])
+    yield answers
+    answers.close()
+
+
+def pip_would_install(oracle: PipOracle, env: dict[str, str], args: list[str], cwd: Path) -> bool:
+    answer = oracle.ask(args, cwd, env)
+    assert answer["code"] == 0 and answer["install"] is not None, answer["stderr"]
+    return answer["install"] != []
 
 
 CASES = {
@@ -48,7 +54,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_check_agrees_with_pip(synced: tuple[Path, dict[str, str]], tmp_path: Path, name: str) -> None:
+def test_check_agrees_with_pip(
+    synced: tuple[Path, dict[str, str]], oracle: PipOracle, tmp_path: Path, name: str
+) -> None:
     venv, env = synced
     (tmp_path / "constraints.txt").write_text("beta<2\n")
     (tmp_path / "requirements.txt").write_text(
@@ -60,7 +68,7 @@ def test_check_agrees_with_pip(synced: tuple[Path, dict[str, str]], tmp_path: Pa
         environment=Environment.for_venv(str(venv)), request=SyncRequest(args, cwd=str(tmp_path))
     )
     assert verdict.outcome is (Outcome.SATISFIED if satisfied else Outcome.INSTALL_NEEDED), verdict.reason
-    assert pip_would_install(venv, env, args, tmp_path) is not satisfied
+    assert pip_would_install(oracle, env, args, tmp_path) is not satisfied
 
 
 @pytest.mark.parametrize(
