@@ -401,6 +401,7 @@ def test_hatch_marker_write_error_is_one_line_and_leaves_no_marker(hatch_project
     assert not any(p.name.endswith(".tmp") for p in env_path.parent.iterdir())
 
 
+@pytest.mark.slow  # hatch's env remove waiting is in test_hatch (a preparation in progress); this is pip-locked's side
 def test_hatch_env_remove_waits_for_an_install_in_the_environment(
     hatch_project, tmp_path: Path, offline: dict[str, str]
 ) -> None:  # type: ignore[no-untyped-def]

@@ -70,7 +70,7 @@ def test_control_stock_virtual_type_fails_concurrent_fresh_runs(project: HatchPr
 @pytest.mark.parametrize(
     ("variant", "processes"),
     [
-        ("pip", 6),
+        ("pip", 4),
         pytest.param("uv", 6, marks=pytest.mark.slow),  # uv-backed hatch stays in test_hardening's cold-cache test
         pytest.param("pip", 16, marks=pytest.mark.slow),
         pytest.param("uv", 16, marks=pytest.mark.slow),
@@ -97,7 +97,7 @@ def test_concurrent_fresh_runs_create_the_environment_once(project: HatchProject
     assert all(line != "''" for line in project.held_during_hooks())
 
 
-@pytest.mark.parametrize("processes", [6, pytest.param(16, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("processes", [4, pytest.param(16, marks=pytest.mark.slow)])
 def test_concurrent_runs_after_a_dependency_change_sync_once(project: HatchProject, processes: int) -> None:
     created = project.hatch("env", "create")
     assert created.returncode == 0, created.stderr
@@ -247,7 +247,10 @@ def test_lock_is_not_held_while_the_command_runs(project: HatchProject, tmp_path
     assert started.read_text() == "", "VENVLOCK_HELD leaked into the user's command"
 
 
-@pytest.mark.parametrize("holder", ["pip-locked", pytest.param("uv", marks=pytest.mark.slow)])
+# hatch and pip-locked taking turns is in the default suite (test_pip_locked_waits_for_hatch_and_names_it)
+@pytest.mark.parametrize(
+    "holder", [pytest.param("pip-locked", marks=pytest.mark.slow), pytest.param("uv", marks=pytest.mark.slow)]
+)
 def test_hatch_waits_for_pip_locked_and_uv_on_the_same_dot_venv(
     project: HatchProject, tmp_path: Path, holder: str
 ) -> None:
@@ -391,7 +394,7 @@ def test_collector_covers_internal_environments(project: HatchProject) -> None:
         assert types[name] == "venvlock", types
 
 
-@pytest.mark.parametrize("processes", [6, pytest.param(12, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("processes", [4, pytest.param(12, marks=pytest.mark.slow)])
 def test_collector_protects_hatch_test_under_concurrency(project: HatchProject, processes: int) -> None:
     hook = json.dumps(f'python "{project.root / "tools" / "hook.py"}"')
     project.configure(

@@ -71,6 +71,7 @@ def _direct_url(site: Path, project: str) -> dict[str, object] | None:
     return None
 
 
+@pytest.mark.slow  # the documented install route (a real hatch, a built wheel): checked by CI's slow run
 def test_hatch_requires_a_direct_reference_to_a_built_wheel(
     venvlock_wheel: Path, hatch_tool_venv: Path, offline: dict[str, str], tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ from support import (
     wait_for,
 )
 
-HEAVY_SET = [f"heavy{i}==1.0" for i in range(12)]
+HEAVY_SET = [f"heavy{i}==1.0" for i in range(8)]
 
 
 def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -72,8 +72,8 @@ def test_16_concurrent_cold_installs_make_exactly_one_install(env: dict[str, str
 
 def _flip_flop_commands(tool: list[str], count: int) -> list[list[str]]:
     """Half force-reinstall version 1.0, half upgrade to 2.0: the rounds that broke environments."""
-    one = [f"heavy{i}==1.0" for i in range(12)]
-    two = [f"heavy{i}==2.0" for i in range(12)]
+    one = [f"heavy{i}==1.0" for i in range(8)]
+    two = [f"heavy{i}==2.0" for i in range(8)]
     return [[*tool, "install", "--force-reinstall", *(one if n % 2 else two)] for n in range(count)]
 
 
