@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
     from venvlock.core import Environment
 
-#: the pip commands that change an environment and so take its lock
-LOCKED_COMMANDS = CHANGING_COMMANDS
 HELP = """\
 Usage: pip-locked <pip command> [pip options]
 
@@ -114,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as error:
         _error(str(error))
         return EX_USAGE
-    if arguments.sure and (arguments.command not in LOCKED_COMMANDS or arguments.help):
+    if arguments.sure and (arguments.command not in CHANGING_COMMANDS or arguments.help):
         return _run_pip([*pip_prefix(environment), *arguments.passthrough])
 
     prefix = pip_prefix(environment)
