@@ -471,3 +471,19 @@ def _warn_once(key: str, message: str) -> None:
     if key not in _warned:
         _warned.add(key)
         print(f"venvlock: warning: {message}", file=sys.stderr, flush=True)
+
+
+def filesystem_of(path: str) -> Filesystem:
+    """The filesystem *path* lives on (``venvlock doctor``): type, mount point, options, and how far a lock reaches.
+
+    Linux reads it from ``/proc/self/mountinfo``; elsewhere its type is
+    ``"unknown"``.  ``lock_scope()`` says how far a ``flock`` reaches there,
+    ``lock_error(error)`` what a lock call's errno means.
+    """
+    from venvlock.core._filesystem import filesystem_of as of
+
+    return of(path)
+
+
+if TYPE_CHECKING:
+    from venvlock.core._filesystem import Filesystem

@@ -34,6 +34,7 @@ commands:
   verify   check installed files against their RECORD hashes, and what pip check checks
   repair   reinstall damaged distributions at their versions, remove pip's leftovers
   run      run a command while the environment is locked (the flock(1) of environments)
+  doctor   whether an environment's locks work where it lives (filesystem, a live probe, uv)
 """
 
 EPILOG = """\
@@ -115,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--creation", action="store_true", help="also hold the creation lock (around creating or deleting the folder)"
     )
     run.add_argument("argv", nargs="*", metavar="COMMAND", help="the command and its arguments")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="whether the environment's locks work where it lives",
+        description="Show the environment's filesystem, whether its locks keep other processes out (a live probe "
+        "with child processes on a new file in its folder), whether uv and venvlock lock the same file, the lock "
+        "files and their holders, and advice for network filesystems.  Exit 1 when a problem is found.",
+    )
+    doctor.add_argument("path", nargs="?", metavar="PATH", help="the environment (default: $VIRTUAL_ENV, else ./.venv)")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -160,6 +171,8 @@ def _dispatch(options: argparse.Namespace, passed_on: list[str]) -> int:
             from venvlock.cli import verify as module  # type: ignore[no-redef]
         elif options.command == "repair":
             from venvlock.cli import repair as module  # type: ignore[no-redef]
+        elif options.command == "doctor":
+            from venvlock.cli import doctor as module  # type: ignore[no-redef]
         else:
             from venvlock.cli import run as module  # type: ignore[no-redef]
         return module.main(options, passed_on)

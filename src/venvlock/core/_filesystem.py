@@ -109,6 +109,11 @@ class Filesystem:
                 return value if equals else ""
         return None
 
+    def lock_error(self, error: OSError | int) -> str:
+        """What a lock call's *error* means here: ``"ENOSYS: ... (lustre on /scratch)"``."""
+        where = f" ({self.type} on {self.mount_point})" if self.mount_point else ""
+        return lock_error_meaning(error) + where
+
     @property
     def network(self) -> bool:
         """Whether other hosts may reach the files (a network or cluster filesystem, or FUSE)."""

@@ -1,0 +1,398 @@
+"""``venvlock doctor [PATH] [--json]``: whether an environment's locks work where it lives.
+
+What it looks at:
+
+* **the filesystem** of the environment's lock folder (type, mount point,
+  options: :func:`venvlock.adapter.filesystem_of`) and how far a lock reaches
+  there (this host, the server, nowhere);
+* **a live probe**: three child processes take non-blocking ``flock`` tries
+  on a new file in that folder (``O_EXCL|O_NOFOLLOW``, removed afterwards):
+  an exclusive hold must keep a second process out (exclusive and shared
+  tries), two shared holds must coexist and keep an exclusive try out, and a
+  released lock must be free to the others.  No lock call is made by this
+  process, and every answer is awaited :data:`PROBE_TIMEOUT` seconds at most
+  (a "non-blocking" try that blocks, as cargo saw on NFS, is a failure).
+  When the folder is not writable, the probe uses the environment lock
+  itself if it is free, and gives it back at once;
+* **uv**: whether uv locks the same file as venvlock (``<env>/.lock``, both
+  with ``flock``/``LockFileEx``), and whether this user can lock it;
+* **the lock files and their holders**, as ``venvlock status`` shows them;
+* **advice** for network filesystems.
+
+Exit status: 0 no problem found, 1 a problem (locks fail, do not exclude,
+or stay on this host on a network filesystem; a lock file uv and venvlock
+cannot lock), 2 no environment at PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from venvlock.adapter import Adapter, display_path, filesystem_of
+from venvlock.cli._environments import environment_at
+from venvlock.cli.status import _lock_line, lock_status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from venvlock.core import Environment
+
+#: seconds to wait for one answer of a probe process (a lock try that takes longer blocks)
+PROBE_TIMEOUT = 10.0
+
+#: the probe's child: opens the file, then answers each line of stdin (ex, sh, un) with ok, busy or error N
+_CHILD = r"""
+import errno, fcntl, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+except OSError as e:
+    print("open %d" % e.errno, flush=True)
+    sys.exit(0)
+print("ready", flush=True)
+ops = {"ex": fcntl.LOCK_EX | fcntl.LOCK_NB, "sh": fcntl.LOCK_SH | fcntl.LOCK_NB, "un": fcntl.LOCK_UN}
+for line in sys.stdin:
+    try:
+        fcntl.flock(fd, ops[line.strip()])
+    except OSError as e:
+        busy = e.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+        print("busy" if busy else "error %d" % e.errno, flush=True)
+    else:
+        print("ok", flush=True)
+"""
+
+OK, BUSY = "ok", "busy"
+_OPS = {"ex": "an exclusive try", "sh": "a shared try", "un": "a release"}
+
+#: the probe's steps: (process, operation, the answer a working lock gives, what another answer means)
+STEPS: tuple[tuple[int, str, str, str], ...] = (
+    (0, "ex", OK, "a lock on a new file was refused as busy"),
+    (1, "ex", BUSY, "a second process took the lock exclusively while another held it exclusively"),
+    (1, "sh", BUSY, "a second process took the lock shared while another held it exclusively"),
+    (0, "un", OK, "a release failed"),
+    (1, "ex", OK, "a released lock stayed held for another process"),
+    (1, "un", OK, "a release failed"),
+    (0, "sh", OK, "a shared lock on a free file was refused"),
+    (1, "sh", OK, "two shared holders could not coexist (shared locks act as exclusive here)"),
+    (2, "ex", BUSY, "a third process took the lock exclusively while two others held it shared"),
+    (0, "un", OK, "a release failed"),
+    (2, "ex", BUSY, "a third process took the lock exclusively while another held it shared"),
+    (1, "un", OK, "a release failed"),
+    (2, "ex", OK, "a released shared lock stayed held for another process"),
+    (2, "un", OK, "a release failed"),
+)
+
+#: how far a lock reaches (venvlock.adapter.filesystem_of(...).lock_scope())
+LOCAL, NETWORK, THIS_HOST, NONE, UNKNOWN = "local", "network", "this-host", "none", "unknown"
+
+#: probe results
+WORKS, FAILS, NOT_EXCLUDED, HANGS, NOT_RUN = "works", "fails", "not-excluded", "hangs", "not-run"
+
+
+def main(options: argparse.Namespace, extra: list[str]) -> int:
+    environment = environment_at(options.path)
+    report = diagnose(environment)
+    if options.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report))
+    return 1 if report["problems"] else 0
+
+
+def diagnose(environment: Environment) -> dict[str, object]:
+    """Everything ``doctor`` finds about *environment*, as JSON-ready data."""
+    lock_path = Adapter.lock_path(environment)
+    folder = os.path.dirname(lock_path)
+    filesystem = filesystem_of(folder)
+    scope, why = filesystem.lock_scope()
+    probe = probe_locks(folder, lock_path)
+    if probe["result"] == FAILS and isinstance(probe["errno"], int):
+        probe["detail"] = filesystem.lock_error(probe["errno"])
+    uv = uv_facts(environment, lock_path)
+    problems: list[str] = []
+    if probe["result"] == FAILS:
+        problems.append(f"locks fail: {probe['detail']}")
+    elif probe["result"] in (NOT_EXCLUDED, HANGS):
+        problems.append(f"locks do not work: {probe['detail']}")
+    elif scope == THIS_HOST:
+        problems.append(f"locks are local to this host ({why}): processes on other hosts are not kept out")
+    problems.extend(str(problem) for problem in uv["problems"])  # type: ignore[attr-defined]
+    if probe["result"] == WORKS and scope == NONE:  # the probe beats the mount options: this version locks
+        scope, why = NETWORK, f"{filesystem.type}: locks work here (the probe), across hosts as the cluster does"
+    return {
+        "environment": environment.path,
+        "name": environment.name,
+        "filesystem": {
+            "type": filesystem.type,
+            "mount_point": filesystem.mount_point or None,
+            "source": filesystem.source or None,
+            "options": list(filesystem.options),
+            "network": filesystem.network,
+            "lock_scope": scope,
+            "why": why or None,
+        },
+        "probe": probe,
+        "locks": _locks_word(probe, scope),
+        "uv": uv,
+        "environment_lock": lock_status(Adapter.lock_state(lock_path)),
+        "creation_lock": lock_status(Adapter.lock_state(Adapter.creation_lock_path(environment))),
+        "problems": problems,
+        "advice": advice(filesystem.network or scope != LOCAL, bool(problems)),
+    }
+
+
+def _locks_word(probe: dict[str, object], scope: str) -> str:
+    """One word for scripts: ``work``, ``fail``, ``local-to-host``, ``unknown``."""
+    result = probe["result"]
+    if result in (FAILS, NOT_EXCLUDED, HANGS):
+        return "fail"
+    if result == NOT_RUN:
+        return "unknown"
+    return "local-to-host" if scope == THIS_HOST else "work"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def probe_locks(folder: str, lock_path: str) -> dict[str, object]:
+    """Run the live probe (see the module docstring) in *folder*; ``result`` is one of ``works``, ``fails``, ...."""
+    report: dict[str, object] = {"result": NOT_RUN, "file": None, "detail": "", "errno": None, "steps": []}
+    if sys.platform == "win32":
+        report["detail"] = "the live probe runs on Unix only"
+        return report
+    if not os.path.isdir(folder):
+        report["detail"] = f"no folder {folder} yet"
+        return report
+    path, made = _probe_file(folder, lock_path, report)
+    if path is None:
+        return report
+    report["file"] = path
+    try:
+        _run_probe(path, report, on_real_lock=not made)
+    finally:
+        if made:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    return report
+
+
+def _probe_file(folder: str, lock_path: str, report: dict[str, object]) -> tuple[str | None, bool]:
+    """A new file to probe on (made ``O_EXCL|O_NOFOLLOW``), else the free environment lock; (path, made)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    path = os.path.join(folder, f".venvlock-doctor-{os.getpid()}-{os.urandom(4).hex()}.lock")
+    try:
+        os.close(os.open(path, flags, 0o600))
+    except OSError as error:
+        cannot = error.strerror or str(error)
+    else:
+        return path, True
+    state = Adapter.lock_state(lock_path)
+    if state.state == "free":
+        return lock_path, False
+    reason = {"missing": "there is no lock file to probe", "unknown": state.reason}.get(state.state)
+    if reason is None:
+        reason = "the environment lock is in use: try again when it is free"
+    report["detail"] = f"cannot create a file in {display_path(folder)} ({cannot}), and {reason}"
+    return None, False
+
+
+def _run_probe(path: str, report: dict[str, object], *, on_real_lock: bool) -> None:
+    import errno
+
+    children: list[subprocess.Popen[bytes]] = []
+    steps: list[dict[str, object]] = []
+    report["steps"] = steps
+    try:
+        for _ in range(3):
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _CHILD, path],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            children.append(child)
+        for child in children:
+            answer = _answer(child)
+            if answer != "ready":
+                number = int(answer.split()[1]) if answer.startswith("open ") else None
+                why = os.strerror(number) if number else f"the probe process said {answer or 'nothing'}"
+                report["detail"] = f"the probe processes cannot open {display_path(path)} for writing ({why})"
+                return
+        for index, (who, op, want, meaning) in enumerate(STEPS):
+            child = children[who]
+            assert child.stdin is not None
+            child.stdin.write(f"{op}\n".encode())
+            child.stdin.flush()
+            got = _answer(child)
+            steps.append({"process": who + 1, "try": op, "want": want, "got": got or "no answer"})
+            if got == want:
+                continue
+            if not got:
+                report["result"] = HANGS
+                report["detail"] = (
+                    f"{_OPS[op]} did not answer within {PROBE_TIMEOUT:.0f}s: a non-blocking lock call blocks here "
+                    "(why cargo does not lock on NFS)"
+                )
+            elif got.startswith("error "):
+                number = int(got.split()[1])
+                report["result"], report["errno"] = FAILS, number
+                report["detail"] = f"{errno.errorcode.get(number, number)}: {os.strerror(number)}"
+            elif index == 0 and on_real_lock:
+                report["result"] = NOT_RUN
+                report["detail"] = "the environment lock was taken while probing: try again when it is free"
+            else:
+                report["result"], report["detail"] = NOT_EXCLUDED, meaning
+            return
+        report["result"] = WORKS
+        report["detail"] = "a held lock kept other processes out, exclusive and shared, and a released one was free"
+    finally:
+        _stop(children)
+
+
+def _answer(child: subprocess.Popen[bytes]) -> str:
+    """The child's next line, or ``""`` when none came within :data:`PROBE_TIMEOUT` (or it ended)."""
+    import select
+
+    assert child.stdout is not None
+    ready, _, _ = select.select([child.stdout], [], [], PROBE_TIMEOUT)
+    if not ready:
+        return ""
+    return child.stdout.readline().decode(errors="replace").strip()
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """End the probe processes: close their input (they release and exit), kill any that lingers."""
+    for child in children:
+        try:
+            if child.stdin is not None:
+                child.stdin.close()
+        except OSError:
+            pass
+    for child in children:
+        try:
+            child.wait(timeout=PROBE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            try:
+                child.wait(timeout=PROBE_TIMEOUT)
+            except subprocess.TimeoutExpired:  # stuck in the kernel (a hung network mount): leave it
+                pass
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def uv_facts(environment: Environment, lock_path: str) -> dict[str, object]:
+    """Whether uv locks the file venvlock locks, and whether this user can lock it."""
+    problems: list[str] = []
+    uv_lock = os.path.join(environment.path, ".lock") if environment.kind != "interpreter" else None
+    same = uv_lock is not None and os.path.normcase(os.path.abspath(uv_lock)) == os.path.normcase(lock_path)
+    if same:
+        note = (
+            f"uv and venvlock lock the same file ({display_path(lock_path)}) with the same lock (flock; LockFileEx "
+            "on Windows): each waits for the other"
+        )
+    elif uv_lock is None:
+        note = (
+            f"an interpreter outside any venv: venvlock locks {display_path(lock_path)}, uv a file of its own in the "
+            "temporary folder: they do not wait for each other"
+        )
+    else:
+        note = (
+            f"venvlock locks {display_path(lock_path)} (a plugin moved it), uv locks {display_path(uv_lock)}: "
+            "they do not wait for each other"
+        )
+        problems.append(note)
+    lock_file = _lock_file_problem(lock_path)
+    if lock_file:
+        problems.append(lock_file)
+    return {
+        "lock_file": uv_lock,
+        "same_file": same,
+        "uv": shutil.which("uv"),
+        "note": note,
+        "problems": problems,
+    }
+
+
+def _lock_file_problem(lock_path: str) -> str:
+    """Why uv and venvlock cannot lock *lock_path* as this user ("" when they can, or it is not there yet)."""
+    import stat
+
+    try:
+        info = os.lstat(lock_path)
+    except OSError:
+        return ""
+    where = display_path(lock_path)
+    if stat.S_ISLNK(info.st_mode):
+        return f"{where} is a symbolic link: venvlock does not follow it, and cannot lock it (remove the link)"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{where} is not a regular file: nothing can lock it (remove it)"
+    if not os.access(lock_path, os.W_OK) and os.access(os.path.dirname(lock_path), os.W_OK):
+        return (
+            f"{where} is not writable by you (mode {stat.S_IMODE(info.st_mode):04o}, owner uid {info.st_uid}): uv "
+            "and venvlock open it for writing (NFS needs it), fail, and go on unlocked; make it writable for "
+            "everyone who syncs this environment (uv makes it 0666)"
+        )
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def advice(network: bool, problems: bool) -> list[str]:
+    """What to do about locks on a network filesystem (none on a local one without problems)."""
+    if not network and not problems:
+        return []
+    return [
+        "pip takes no environment lock; cargo does not lock on NFS at all (a non-blocking lock try can hang "
+        "there); uv locks <env>/.lock and, when that fails, warns and goes on unlocked.",
+        "venvlock locks <env>/.lock as uv does; when the lock cannot be had it warns, naming the cause, and goes "
+        "on unlocked, unless the setting to fail instead of going on unlocked is set (see README Settings).",
+        "Locks that stay on one host (NFS nolock or local_lock=all|flock, Lustre localflock, SMB nobrl, FUSE) do "
+        "not protect an environment synced from several hosts: sync it from one host, or keep an environment per "
+        "host on local disk and share the wheels instead.",
+        "To lock across hosts: NFS with a lock manager (NFSv4, or NFSv3 with lockd; local_lock=none), Lustre "
+        "mounted with -o flock, SMB without nobrl; GPFS locks have been seen not to exclude across nodes.",
+        "Run venvlock doctor on each host that syncs this environment: the probe sees this host only.",
+    ]
+
+
+def format_report(report: dict[str, object]) -> str:
+    """The lines ``doctor`` prints."""
+    filesystem = report["filesystem"]
+    probe = report["probe"]
+    uv = report["uv"]
+    assert isinstance(filesystem, dict) and isinstance(probe, dict) and isinstance(uv, dict)
+    lines = [str(report["name"])]
+    where = f" on {filesystem['mount_point']}" if filesystem["mount_point"] else ""
+    source = f" ({filesystem['source']})" if filesystem["source"] else ""
+    lines.append(f"  filesystem:       {filesystem['type']}{where}{source}")
+    reach = {
+        LOCAL: "every process on this host (a local filesystem)",
+        NETWORK: "other hosts as far as the server locks",
+        THIS_HOST: "this host only",
+        NONE: "nowhere: locks are expected to fail",
+        UNKNOWN: "unknown",
+    }.get(str(filesystem["lock_scope"]), str(filesystem["lock_scope"]))
+    why = f" ({filesystem['why']})" if filesystem["why"] else ""
+    lines.append(f"  locks reach:      {reach}{why}")
+    on = f" (probed on {display_path(str(probe['file']))})" if probe["file"] else ""
+    word = {WORKS: "work", FAILS: "fail", NOT_EXCLUDED: "do not exclude", HANGS: "hang", NOT_RUN: "not probed"}
+    lines.append(f"  locks:            {word[str(probe['result'])]}: {probe['detail']}{on}")
+    lines.append(f"  uv:               {uv['note']}" + ("" if uv["uv"] else " (uv is not on PATH)"))
+    lines.append(f"  environment lock: {_lock_line(report['environment_lock'])}")  # type: ignore[arg-type]
+    lines.append(f"  creation lock:    {_lock_line(report['creation_lock'])}")  # type: ignore[arg-type]
+    problems = report["problems"]
+    assert isinstance(problems, list)
+    if problems:
+        lines.extend(f"  problem:          {problem}" for problem in problems)
+    else:
+        lines.append("  problems:         none")
+    tips = report["advice"]
+    if isinstance(tips, list) and tips:
+        lines.append("advice:")
+        lines.extend(f"  - {tip}" for tip in tips)
+    return "\n".join(lines)
