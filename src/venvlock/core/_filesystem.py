@@ -235,11 +235,11 @@ def filesystem_of(path: str) -> Filesystem:
 
 #: what an errno from a lock call means, in words (filesystems where it is seen)
 _LOCK_ERRORS = {
-    errno.ENOSYS: "the filesystem does not implement flock (Lustre mounted without the flock option)",
-    errno.ENOLCK: "no locks available: no lock manager answers (NFS without lockd/statd, some cluster filesystems)",
-    errno.EBADF: "the filesystem wants the lock file open for writing (NFS turns flock into POSIX locks)",
-    errno.EOPNOTSUPP: "the filesystem does not support locks",
-    errno.EIO: "an I/O error: the filesystem's server did not answer the lock request",
+    errno.ENOSYS: "this filesystem does not implement flock (as Lustre mounted without the flock option)",
+    errno.ENOLCK: "no locks available: no lock manager answers (as NFS without lockd/statd, some clusters)",
+    errno.EBADF: "this filesystem wants the lock file open for writing (as NFS, which turns flock into POSIX locks)",
+    errno.EOPNOTSUPP: "this filesystem does not support locks",
+    errno.EIO: "an I/O error: the filesystem (its server) failed the lock request",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.EROFS: "a read-only filesystem",
