@@ -192,6 +192,22 @@ def test_doctor_on_a_tmpfs(tmpfs: Path) -> None:
     assert leftovers(env_dir) == []
 
 
+def test_doctor_on_a_read_only_mount_falls_back_to_the_free_lock_file(tmpfs: Path) -> None:
+    env_dir = make_env(tmpfs / "venv")
+    (env_dir / ".lock").touch(mode=0o666)
+    if subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=False).returncode != 0:
+        pytest.skip("cannot remount the tmpfs read-only")
+    done = doctor(str(env_dir), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert "ro" in report["filesystem"]["options"]
+    probe = report["probe"]
+    # no file can be made here: the probe turned to the free environment lock, which cannot be opened for writing
+    assert probe["result"] == "not-run" and probe["file"] == str(env_dir / ".lock")
+    assert "cannot open" in probe["detail"] and os.strerror(errno.EROFS) in probe["detail"]
+    assert report["locks"] == "unknown" and report["environment_lock"]["state"] == "free"
+
+
 # ---------------------------------------------------------------------------------------------------
 # filesystems whose locks fail or lie: flock made to fail (or not to lock) in the probe processes
 # ---------------------------------------------------------------------------------------------------
@@ -201,10 +217,13 @@ _SHIM = r"""
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 int flock(int fd, int operation) {
     const char *mode = getenv("VENVLOCK_TEST_FLOCK");
     if (mode && strcmp(mode, "nolock") == 0) return 0;
+    if (mode && strcmp(mode, "hang") == 0 && (operation & LOCK_NB)) for (;;) pause();
     if (mode && strncmp(mode, "errno=", 6) == 0) { errno = atoi(mode + 6); return -1; }
     int (*real)(int, int) = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
     return real(fd, operation);
@@ -263,6 +282,21 @@ def test_locks_that_do_not_exclude_are_caught(flock_shim: Path, env_dir: Path) -
     report = json.loads(done.stdout)
     assert report["probe"]["result"] == "not-excluded" and report["locks"] == "fail"
     assert "a second process took the lock exclusively while another held it" in report["problems"][0]
+    assert leftovers(env_dir) == []
+
+
+def test_a_lock_try_that_blocks_is_caught_and_its_process_ended(
+    flock_shim: Path, env_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A "non-blocking" try that never returns (cargo's reason not to lock on NFS): reported, not waited for."""
+    from venvlock.cli import doctor as doctor_module
+
+    monkeypatch.setattr(doctor_module, "PROBE_TIMEOUT", 1.0)
+    monkeypatch.setenv("LD_PRELOAD", str(flock_shim))  # for the probe processes this starts
+    monkeypatch.setenv("VENVLOCK_TEST_FLOCK", "hang")
+    probe = doctor_module.probe_locks(str(env_dir), str(env_dir / ".lock"))
+    assert probe["result"] == "hangs" and "did not answer within 1s" in str(probe["detail"])
+    assert probe["steps"] == [{"process": 1, "try": "ex", "want": "ok", "got": "no answer"}]
     assert leftovers(env_dir) == []
 
 
