@@ -120,7 +120,9 @@ def diagnose(environment: Environment) -> dict[str, object]:
         problems.append(f"locks do not work: {probe['detail']}")
     elif scope == THIS_HOST:
         problems.append(f"locks are local to this host ({why}): processes on other hosts are not kept out")
-    problems.extend(str(problem) for problem in uv["problems"])  # type: ignore[attr-defined]
+    uv_problems = uv["problems"]
+    assert isinstance(uv_problems, list)
+    problems.extend(uv_problems)
     if probe["result"] == WORKS and scope == NONE:  # the probe beats the mount options: this version locks
         scope, why = NETWORK, f"{filesystem.type}: locks work here (the probe), across hosts as the cluster does"
     return {
@@ -138,11 +140,19 @@ def diagnose(environment: Environment) -> dict[str, object]:
         "probe": probe,
         "locks": _locks_word(probe, scope),
         "uv": uv,
-        "environment_lock": lock_status(Adapter.lock_state(lock_path)),
-        "creation_lock": lock_status(Adapter.lock_state(Adapter.creation_lock_path(environment))),
+        "environment_lock": _lock_files(lock_path, probe),
+        "creation_lock": _lock_files(Adapter.creation_lock_path(environment), probe),
         "problems": problems,
         "advice": advice(filesystem.network or scope != LOCAL, bool(problems)),
     }
+
+
+def _lock_files(lock_path: str, probe: dict[str, object]) -> dict[str, object]:
+    """The lock file's state and holder, as ``status`` shows it; not looked at where lock calls block."""
+    if probe["result"] != HANGS:
+        return lock_status(Adapter.lock_state(lock_path))
+    reason = "not looked at: lock calls block on this filesystem"
+    return {"path": lock_path, "state": "unknown", "held": False, "holder": None, "reason": reason}
 
 
 def _locks_word(probe: dict[str, object], scope: str) -> str:
