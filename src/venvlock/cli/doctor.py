@@ -143,7 +143,7 @@ def diagnose(environment: Environment) -> dict[str, object]:
         "environment_lock": _lock_files(lock_path, probe),
         "creation_lock": _lock_files(Adapter.creation_lock_path(environment), probe),
         "problems": problems,
-        "advice": advice(filesystem.network or scope != LOCAL, bool(problems)),
+        "advice": advice(filesystem.network or scope in (NETWORK, THIS_HOST, NONE), bool(problems)),
     }
 
 
