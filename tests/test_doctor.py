@@ -149,6 +149,17 @@ def test_a_lock_file_that_is_a_symbolic_link_is_a_problem(env_dir: Path, tmp_pat
     assert target.read_text() == ""
 
 
+def test_doctor_on_an_interpreter_outside_any_venv(tmp_path: Path) -> None:
+    base = Path(sys.base_prefix) / ("python.exe" if sys.platform == "win32" else "bin/python3")
+    if not base.is_file() or sys.base_prefix == sys.prefix:
+        pytest.skip("no interpreter outside a venv at hand")
+    done = doctor(str(base), "--json", env={**os.environ, "VENVLOCK_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["uv"]["same_file"] is False and "do not wait for each other" in report["uv"]["note"]
+    assert report["probe"]["result"] == "not-run" and not (tmp_path / "cache").exists()  # nothing made
+
+
 def test_other_commands_do_not_import_the_doctor(env_dir: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "venvlock", "status", "--json", str(env_dir)],
@@ -207,6 +218,25 @@ def test_doctor_on_a_read_only_mount_falls_back_to_the_free_lock_file(tmpfs: Pat
     assert probe["result"] == "not-run" and probe["file"] == str(env_dir / ".lock")
     assert "cannot open" in probe["detail"] and os.strerror(errno.EROFS) in probe["detail"]
     assert report["locks"] == "unknown" and report["environment_lock"]["state"] == "free"
+
+    # held by another process: the doctor neither waits for it nor takes it
+    ready, release = tmpfs.parent / "ready", tmpfs.parent / "release"
+    hold = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(env_dir / '.lock')!r}, os.O_RDONLY)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        f"open({str(ready)!r}, 'w').close()\n"
+        f"while not os.path.exists({str(release)!r}): time.sleep(0.01)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold])
+    try:
+        assert wait_for(ready.exists), "the holder never took the lock"
+        busy = json.loads(doctor(str(env_dir), "--json").stdout)
+        assert busy["probe"]["result"] == "not-run" and "in use" in busy["probe"]["detail"]
+        assert busy["environment_lock"]["state"] == "exclusive"
+    finally:
+        release.touch()
+        assert holder.wait(timeout=60) == 0
 
 
 # ---------------------------------------------------------------------------------------------------
