@@ -360,7 +360,7 @@ def advice(network: bool, problems: bool) -> list[str]:
         "pip takes no environment lock; cargo does not lock on NFS at all (a non-blocking lock try can hang "
         "there); uv locks <env>/.lock and, when that fails, warns and goes on unlocked.",
         "venvlock locks <env>/.lock as uv does; when the lock cannot be had it warns, naming the cause, and goes "
-        "on unlocked, unless the setting to fail instead of going on unlocked is set (see README Settings).",
+        "on unlocked, unless VENVLOCK_UNLOCKED=fail makes it stop instead (exit 75; see README Settings).",
         "Locks that stay on one host (NFS nolock or local_lock=all|flock, Lustre localflock, SMB nobrl, FUSE) do "
         "not protect an environment synced from several hosts: sync it from one host, or keep an environment per "
         "host on local disk and share the wheels instead.",
