@@ -1,4 +1,7 @@
-"""``venvlock run [--env PATH] [--creation] -- COMMAND ...``: the ``flock(1)`` of environments.
+"""``venvlock run [-p PATH] [--creation] [--] COMMAND ...``: the ``flock(1)`` of environments.
+
+Everything from COMMAND on is COMMAND's (``venvlock run ls -la``), as with
+``uv run``; a ``--`` before it is optional.
 
 COMMAND runs while the environment lock (``<env>/.lock``, the file uv locks)
 is held, and with ``--creation`` the creation lock first, so poetry, pdm,
@@ -41,7 +44,7 @@ FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHU
 
 
 def main(options: argparse.Namespace, command: list[str]) -> int:
-    environment = environment_at(options.env, must_exist=not options.creation)
+    environment = environment_at(options.path, must_exist=not options.creation)
     adapter = Adapter("venvlock")
     with ExitStack() as stack:
         descriptors: list[int] = []
