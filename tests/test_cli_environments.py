@@ -40,6 +40,10 @@ def test_the_default_environment_is_pip_s_and_is_named_with_why(offline: dict[st
     other = fake_venv(tmp_path / "other")
     (chosen,), said = status({**offline, "VIRTUAL_ENV": str(local), "PIP_PYTHON": str(other)}, cwd=project)
     assert chosen["environment"] == str(other) and f"(from PIP_PYTHON={other})" in said, said
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\npython = {other}\n")
+    (configured,), said = status({**offline, "PIP_CONFIG_FILE": str(config)}, cwd=project)
+    assert configured["environment"] == str(other) and "(from the python setting of pip's configuration)" in said, said
     (given,), said = status(offline, "-p", str(local), cwd=project)
     assert given["environment"] == str(local) and said == "", "a named environment needs no note"
     gone = venvlock("status", env={**offline, "VIRTUAL_ENV": str(tmp_path / "gone")}, cwd=project)

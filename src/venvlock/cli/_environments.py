@@ -39,8 +39,8 @@ def default_environment() -> tuple[Environment, str]:
         return environment, f"from PIP_PYTHON={pip_python}"
     if virtual_env and environment == Adapter.environment(virtual_env):
         return environment, "from VIRTUAL_ENV"
-    if environment != Adapter.environment_of_python(sys.executable):
-        return environment, "from pip's configuration (python = ...)"
+    if os.path.realpath(environment.path) != os.path.realpath(sys.prefix):
+        return environment, "from the python setting of pip's configuration"
     why = f"the interpreter running venvlock, {display_path(sys.executable)}: none is active"
     project = os.path.join(os.getcwd(), PROJECT_VENV)
     if Environment.is_venv(project) and Adapter.environment(project) != environment:
