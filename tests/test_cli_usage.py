@@ -87,6 +87,7 @@ def test_help_lists_each_command_once_and_names_no_source_path(offline: dict[str
         listed = re.findall(rf"^\s+{command}\s", done.stdout, flags=re.MULTILINE)
         assert len(listed) == 1, (command, done.stdout)
     assert "docs/" not in done.stdout and "venvlock COMMAND --help" in done.stdout, done.stdout
+    assert "VENVLOCK_UV" in done.stdout, "the uv repair runs is found by it"
     for command in ("status", "verify", "repair", "run"):
         own = venvlock(command, "--help", env=offline)
         assert own.returncode == 0 and own.stdout.startswith(f"usage: venvlock {command} "), own.stdout

@@ -45,6 +45,7 @@ EPILOG = """\
 environment variables:
   VENVLOCK_TIMEOUT     seconds to wait for a lock (default 300; 0 fails at once; negative waits forever)
   VENVLOCK_INSTALLER   "pip" (default) or "uv": the installer repair uses
+  VENVLOCK_UV          the uv executable for VENVLOCK_INSTALLER=uv (default: uv on PATH, else the uv package's)
   PIP_PYTHON           the default environment, as for pip
   VIRTUAL_ENV          the default environment when PIP_PYTHON is unset (else the interpreter running venvlock)
 
