@@ -105,3 +105,7 @@ def test_status_of_an_interpreter_is_never_half_built(offline: dict[str, str]) -
     text = venvlock("status", python, env=offline)
     assert text.returncode == 0 and "create.lock" not in text.stdout and "no pyvenv.cfg" not in text.stdout, text.stdout
     assert f"(the interpreter {python}, not a virtual environment)" in text.stdout, text.stdout
+    # after the assertions above (which fail on code that names /.usr.create.lock): no creation lock is ever taken
+    creation = venvlock("run", "--creation", "-p", python, sys.executable, "-c", "pass", env=offline)
+    assert creation.returncode == 2 and "has no creation lock" in creation.stderr, creation.stderr
+    assert not os.path.lexists(os.path.join(os.path.dirname(prefix), f".{os.path.basename(prefix)}.create.lock"))
