@@ -71,11 +71,14 @@ def test_status_names_the_tool_that_left_a_half_built_marker(offline: dict[str, 
     (tmp_path / "work" / ".lint.incomplete").write_text("4243\n/usr/bin/tox -e lint -- -x\n")
     hatch_env = fake_venv(tmp_path / "hatch" / "default")
     (tmp_path / "hatch" / ".default.incomplete").write_text("incomplete\n")  # what venvlock's hatch plugin writes
-    reports, _ = status(offline, str(tox_env), str(elsewhere), str(hatch_env))
+    named = fake_venv(tmp_path / "named" / "env")  # the adapter layer's markers name their tool in them
+    (tmp_path / "named" / ".env.incomplete").write_text("incomplete\ntool = tox\n")
+    reports, _ = status(offline, str(tox_env), str(elsewhere), str(hatch_env), str(named))
     tools = [[(m["tool"], m["meaning"]) for m in report["markers"]] for report in reports]
     assert tools[0] == [("tox", "its creation or removal did not finish (by pid 4242: tox -e py)")], tools
     assert tools[1][0][0] == "tox" and "pid 4243" in tools[1][0][1], tools
     assert tools[2] == [("hatch", "its creation or removal did not finish")], tools
+    assert tools[3] == [("tox", "its creation or removal did not finish")], tools
     text = venvlock("status", str(tox_env), env=offline)
     assert "half-built:       tox: its creation or removal did not finish (by pid 4242: tox -e py)" in text.stdout
 

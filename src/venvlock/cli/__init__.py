@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     repair = commands.add_parser(
         "repair",
         help="reinstall damaged distributions at their versions, remove pip's leftovers",
-        usage="venvlock repair [-h] [-p PATH] [--dry-run] [PATH] [-- PIP-OPTIONS ...]",
+        usage="venvlock repair [-h] [-p PATH] [--dry-run] [--json] [PATH] [-- PIP-OPTIONS ...]",
         description="Under the environment's locks, reinstall each damaged distribution at its installed version "
         "(--no-deps --force-reinstall, with the installer venvlock uses), remove what a second or unfinished "
         "metadata folder left, and pip's '~' leftovers.  Nothing outside the environment is touched.  Options "
@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_environment_option(repair)
     repair.add_argument("path", nargs="?", metavar="PATH", help="the environment, as -p PATH")
     repair.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    repair.add_argument(
+        "--json", action="store_true", help="print JSON: the plan, the installer's status, what is left"
+    )
     repair.set_defaults(subparser=repair)
 
     run = commands.add_parser(

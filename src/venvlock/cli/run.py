@@ -31,7 +31,7 @@ import subprocess
 from contextlib import ExitStack
 
 from venvlock.adapter import Adapter, SettingError
-from venvlock.cli._environments import environment_at
+from venvlock.cli._environments import INTERPRETER, environment_at, kind_of
 from venvlock.cli._messages import error
 
 TYPE_CHECKING = False
@@ -46,7 +46,7 @@ FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHU
 
 def main(options: argparse.Namespace, command: list[str]) -> int:
     environment = environment_at(options.path, must_exist=not options.creation)
-    if options.creation and environment.kind == "interpreter":
+    if options.creation and kind_of(environment) == INTERPRETER:
         raise SettingError(
             f"--creation: {environment.name} is an interpreter outside any venv: nothing creates it, "
             "it has no creation lock (give a virtual environment)"

@@ -18,7 +18,7 @@ import os
 import time
 
 from venvlock.adapter import Adapter, display_path
-from venvlock.cli._environments import discover, environment_at
+from venvlock.cli._environments import INTERPRETER, discover, environment_at, kind_of
 from venvlock.core import Environment
 from venvlock.errors import SettingError
 
@@ -34,8 +34,6 @@ INCOMPLETE_SUFFIX = ".incomplete"
 MARKER_TOOLS = ("tox", "hatch", "nox")
 #: what hatch's plugin writes into its marker
 HATCH_MARKER_TEXT = "incomplete"
-#: an environment outside any venv (an interpreter's own): no creation, no half-built markers
-INTERPRETER = "interpreter"
 #: nox's provisioned marker inside the folder (venvlock's nox adapter)
 NOX_PROVISIONED = "nox-provisioned"
 
@@ -73,12 +71,12 @@ def given(path: str) -> Environment:
 def environment_status(environment: Environment) -> dict[str, object]:
     """What ``status`` shows about *environment*, as JSON-ready data (``creation_lock`` None for an interpreter)."""
     env_lock = Adapter.lock_state(Adapter.lock_path(environment))
-    interpreter = environment.kind == INTERPRETER
+    interpreter = kind_of(environment) == INTERPRETER
     creation_lock = None if interpreter else Adapter.lock_state(Adapter.creation_lock_path(environment))
     return {
         "environment": environment.path,
         "name": environment.name,
-        "kind": environment.kind,
+        "kind": kind_of(environment),
         "python": environment.python if interpreter else None,
         "exists": environment.exists(),
         "environment_lock": lock_status(env_lock),
@@ -107,7 +105,7 @@ def markers(environment: Environment) -> list[dict[str, str]]:
     None for an interpreter outside any venv: nothing creates it, so it is never half-built.
     """
     found: list[dict[str, str]] = []
-    if environment.kind == INTERPRETER:
+    if kind_of(environment) == INTERPRETER:
         return found
     parent, name = os.path.split(environment.path.rstrip(os.sep))
     incomplete = os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}")
@@ -135,7 +133,8 @@ def markers(environment: Environment) -> list[dict[str, str]]:
 def marker_author(marker: str) -> tuple[str, str]:
     """Which tool left the half-built *marker*, and ``" (by pid N: COMMAND)"`` when it says so.
 
-    tox's plugin writes ``<pid>\\n<command line>``, hatch's ``incomplete``; a
+    A ``tool = NAME`` line says it (the adapter layer's markers); else tox's
+    plugin writes ``<pid>\\n<command line>``, hatch's ``incomplete``, and a
     marker in ``.tox/`` is tox's.  The marker is read without following a
     symbolic link, only if it is a small regular file.
     """
@@ -143,6 +142,10 @@ def marker_author(marker: str) -> tuple[str, str]:
     pid, command = [*lines, "", ""][:2]
     program = os.path.basename(command.split(" ", 1)[0]) if pid.strip().isdigit() else ""
     by = f" (by pid {pid.strip()}: {command})" if program else ""
+    for line in lines:  # the adapter layer's marker names its tool: "tool = hatch"
+        key, _, value = line.partition("=")
+        if key.strip() == "tool" and value.strip():
+            return value.strip(), by
     if program in MARKER_TOOLS:
         return program, by
     if os.path.basename(os.path.dirname(marker)) == ".tox":
