@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -92,3 +93,22 @@ def test_help_lists_each_command_once_and_names_no_source_path(offline: dict[str
         own = venvlock(command, "--help", env=offline)
         assert own.returncode == 0 and own.stdout.startswith(f"usage: venvlock {command} "), own.stdout
         assert "-p PATH, --python PATH, --env PATH" in own.stdout, own.stdout
+
+
+def test_a_reader_that_went_away_gets_no_error_message(offline: dict[str, str], tmp_path: Path) -> None:
+    """Before: `venvlock status | head -1` ended "venvlock: error: Broken pipe" on stderr."""
+    env = fake_venv(tmp_path / "env")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before venvlock writes a word
+    try:
+        done = subprocess.run(
+            [str(scripts_dir() / "venvlock"), "status", "-p", str(env)],
+            env=offline,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1 and done.stderr == "", done.stderr

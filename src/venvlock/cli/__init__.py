@@ -266,7 +266,20 @@ def _dispatch(options: argparse.Namespace, passed_on: list[str]) -> int:
     except KeyboardInterrupt as interrupt:
         error("interrupted")
         return exit_code(interrupt)
+    except BrokenPipeError:  # `venvlock status | head -1`: the reader has gone, as for any Unix tool: no message
+        _quiet_stdout()
+        return 1
     except OSError as failure:  # a folder that cannot be read or written: one line, not a traceback
         where = f": {failure.filename}" if failure.filename else ""
         error(f"{failure.strerror or failure}{where}")
         return exit_code(failure)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's final flush to a closed pipe says nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
