@@ -225,7 +225,11 @@ def _reject(
     """Unknown arguments: the error after the usage of the command they were given to."""
     message = f"unrecognized arguments: {' '.join(unknown)}"
     command = options.command
-    if command is None or args.index(command) > args.index(unknown[0]):
+    try:
+        before_command = command is None or args.index(command) > args.index(unknown[0])
+    except ValueError:  # not given as one word: it can only be the command's
+        before_command = False
+    if before_command:
         parser.error(message)
     subparser: argparse.ArgumentParser = options.subparser
     subparser.error(message)
