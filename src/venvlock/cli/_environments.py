@@ -1,12 +1,17 @@
 """Which environments a ``venvlock`` command is about: the default one, given paths, and ``--all``.
 
-* The default: ``$VIRTUAL_ENV``, else ``./.venv``.
-* A path: a virtual environment's folder, or an interpreter (its environment).
-* ``--all`` (status): also every folder of ``.nox/`` and ``.tox/`` in the
-  working folder, and this project's hatch environments of type ``virtual``
-  or ``venvlock`` at hatch's default location (``$HATCH_DATA_DIR``, else the
-  platform's user data folder, then ``env/<type>/<project>/<project id>/``).  Environments
-  configured elsewhere (hatch's ``dirs.env`` or ``path``) are named explicitly.
+* The default: the environment pip would use, by pip-locked's rule
+  (:func:`venvlock.adapter.pip.target_environment`): ``PIP_PYTHON`` (or
+  ``python`` in pip's configuration), else ``$VIRTUAL_ENV``, else the
+  interpreter running venvlock.  Which one and why is said on stderr.
+* A path (``-p PATH``): a virtual environment's folder, or an interpreter
+  (its environment), as pip's ``--python`` takes them.
+* ``--all`` (status): also ``./.venv``, every folder of ``.nox/`` and
+  ``.tox/`` in the working folder, and this project's hatch environments of
+  type ``virtual`` or ``venvlock`` at hatch's default location
+  (``$HATCH_DATA_DIR``, else the platform's user data folder, then
+  ``env/<type>/<project>/<project id>/``).  Environments configured elsewhere
+  (hatch's ``dirs.env`` or ``path``) are named explicitly.
 """
 
 from __future__ import annotations
@@ -14,34 +19,74 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock.adapter import Adapter
+from venvlock.adapter import Adapter, display_path
+from venvlock.cli._messages import note
 from venvlock.core import Environment
 from venvlock.errors import SettingError
 
+#: the kind of an environment outside any venv (an interpreter's own): nothing creates it, no creation lock
+INTERPRETER = "interpreter"
+#: the project's own environment, which ``--all`` adds and the default names when it is not chosen
+PROJECT_VENV = ".venv"
 
-def default_path() -> str:
-    """``$VIRTUAL_ENV``, else ``./.venv``."""
-    return os.environ.get("VIRTUAL_ENV") or os.path.join(os.getcwd(), ".venv")
+
+def default_environment() -> tuple[Environment, str]:
+    """The environment pip would use here, and why (for the line that names it)."""
+    from venvlock.adapter.pip import PipArguments, target_environment
+
+    environment = target_environment(PipArguments([]))
+    pip_python = os.environ.get("PIP_PYTHON")
+    virtual_env = os.environ.get("VIRTUAL_ENV")
+    if pip_python:
+        return environment, f"from PIP_PYTHON={pip_python}"
+    if virtual_env and environment == Adapter.environment(virtual_env):
+        return environment, "from VIRTUAL_ENV"
+    if os.path.realpath(environment.path) != os.path.realpath(sys.prefix):
+        return environment, "from the python setting of pip's configuration"
+    why = f"the interpreter running venvlock, {display_path(sys.executable)}: none is active"
+    project = os.path.join(os.getcwd(), PROJECT_VENV)
+    if Environment.is_venv(project) and Adapter.environment(project) != environment:
+        why += f"; for ./{PROJECT_VENV}, activate it or give -p {PROJECT_VENV}"
+    return environment, why
+
+
+def kind_of(environment: Environment) -> str:
+    """The environment's kind as a word (``venv``, ``interpreter``): the core may spell it as a string or an enum."""
+    kind = environment.kind
+    return str(getattr(kind, "value", kind))
 
 
 def environment_at(path: str | None, *, must_exist: bool = True) -> Environment:
-    """The environment at *path* (None: the default); a :class:`SettingError` when there is none to work on."""
-    chosen = os.path.expanduser(path) if path else default_path()
+    """The environment at *path* (None: the default, named on stderr); a :class:`SettingError` when there is none.
+
+    A folder without ``pyvenv.cfg`` is a virtual environment not (yet)
+    complete: an error unless *must_exist* is False.  A file is an
+    interpreter: its environment (a venv, or the interpreter's own).
+    """
+    if not path:
+        environment, why = default_environment()
+        note(f"environment: {environment.name} ({why})")
+        return environment
+    chosen = os.path.expanduser(path)
     if os.path.isdir(chosen):
-        if Environment.is_venv(chosen) or not must_exist:
+        if Environment.is_venv(chosen):
+            return Adapter.environment(chosen)
+        if not must_exist:
             return Adapter.environment(chosen)
         raise SettingError(f"{chosen} is not a virtual environment (it has no pyvenv.cfg)")
     if os.path.isfile(chosen):
         return Adapter.environment_of_python(chosen)
     if must_exist:
-        hint = "" if path else " (activate one, or give its path)"
-        raise SettingError(f"no environment at {chosen}{hint}")
+        raise SettingError(f"no environment at {chosen}")
     return Adapter.environment(chosen)
 
 
 def discover(cwd: str) -> list[Environment]:
-    """The environments ``--all`` adds: ``.nox/*``, ``.tox/*`` and the project's hatch environments."""
+    """The environments ``--all`` adds: ``./.venv``, ``.nox/*``, ``.tox/*`` and the project's hatch environments."""
     found: list[Environment] = []
+    project = os.path.join(cwd, PROJECT_VENV)
+    if Environment.is_venv(project):
+        found.append(Adapter.environment(project))
     for tool_folder in (".nox", ".tox"):
         base = os.path.join(cwd, tool_folder)
         try:

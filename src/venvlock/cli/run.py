@@ -1,4 +1,7 @@
-"""``venvlock run [--env PATH] [--creation] -- COMMAND ...``: the ``flock(1)`` of environments.
+"""``venvlock run [-p PATH] [--creation] [--] COMMAND ...``: the ``flock(1)`` of environments.
+
+Everything from COMMAND on is COMMAND's (``venvlock run ls -la``), as with
+``uv run``; a ``--`` before it is optional.
 
 COMMAND runs while the environment lock (``<env>/.lock``, the file uv locks)
 is held, and with ``--creation`` the creation lock first, so poetry, pdm,
@@ -16,7 +19,8 @@ Exit status: COMMAND's; 128+N when signal N ended it (as a shell says);
 SIGQUIT sent to venvlock are passed on to COMMAND; so is SIGINT, except when
 a terminal's Ctrl-C already reached COMMAND (same foreground process group).
 With ``--creation`` and no folder yet, only the creation lock is held (the
-environment lock lives inside the folder).
+environment lock lives inside the folder); an interpreter outside any venv
+has no creation lock (a usage error: nothing creates it).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import signal
 import subprocess
 from contextlib import ExitStack
 
-from venvlock.adapter import Adapter
-from venvlock.cli._environments import environment_at
+from venvlock.adapter import Adapter, SettingError
+from venvlock.cli._environments import INTERPRETER, environment_at, kind_of
 from venvlock.cli._messages import error
 
 TYPE_CHECKING = False
@@ -41,7 +45,12 @@ FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHU
 
 
 def main(options: argparse.Namespace, command: list[str]) -> int:
-    environment = environment_at(options.env, must_exist=not options.creation)
+    environment = environment_at(options.path, must_exist=not options.creation)
+    if options.creation and kind_of(environment) == INTERPRETER:
+        raise SettingError(
+            f"--creation: {environment.name} is an interpreter outside any venv: nothing creates it, "
+            "it has no creation lock (give a virtual environment)"
+        )
     adapter = Adapter("venvlock")
     with ExitStack() as stack:
         descriptors: list[int] = []
