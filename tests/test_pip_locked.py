@@ -333,6 +333,28 @@ def test_uv_installer_plugin(env: dict[str, str], venv: Path, tmp_path: Path) ->
     assert again.stderr.startswith("Checked 4 packages")
 
 
+def test_a_uv_that_cannot_be_found_is_a_bad_setting(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    settings = {**env, "VENVLOCK_INSTALLER": "uv", "VENVLOCK_UV": str(tmp_path / "no" / "uv")}
+    result = run([pip_locked(), "install", "alpha"], settings)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"pip-locked: error: VENVLOCK_UV='{tmp_path / 'no' / 'uv'}' names no executable uv"
+    )
+    assert "alpha" not in installed_versions(venv)
+
+
+def test_version_shows_venvlock_and_pip(env: dict[str, str]) -> None:
+    import venvlock
+
+    for flag in ("--version", "-V"):
+        result = run([pip_locked(), flag], env)
+        assert result.returncode == 0, result.stderr
+        ours, pips = result.stdout.splitlines()
+        assert ours.startswith(f"pip-locked (venvlock {venvlock.__version__}) from ")
+        assert pips.startswith("pip ") and " from " in pips
+
+
 # ---------------------------------------------------------------------------------------------------
 # the fast path
 # ---------------------------------------------------------------------------------------------------
