@@ -108,6 +108,17 @@ def read_config_file(path: str) -> tuple[str, dict[str, str]] | None:
         raise ConfigFileError(f"{path} contains invalid characters for its encoding: {error}") from None
     except OSError:
         return None  # absent, or RawConfigParser.read skips it as pip does (a folder, no permission)
+    values = _PARSED.get(text)
+    if values is None:
+        values = _PARSED[text] = _parse(text, path)
+    return text, values
+
+
+#: parsed configuration texts: a sync asks for the same files several times
+_PARSED: dict[str, dict[str, str]] = {}
+
+
+def _parse(text: str, path: str) -> dict[str, str]:
     import configparser
 
     parser = configparser.RawConfigParser()
@@ -120,7 +131,7 @@ def read_config_file(path: str) -> tuple[str, dict[str, str]] | None:
     for section in parser.sections():
         for key, value in parser.items(section):
             values[f"{section}.{normalise_key(key)}"] = value
-    return text, values
+    return values
 
 
 def normalise_key(name: str) -> str:
