@@ -333,6 +333,28 @@ def test_uv_installer_plugin(env: dict[str, str], venv: Path, tmp_path: Path) ->
     assert again.stderr.startswith("Checked 4 packages")
 
 
+def test_a_uv_that_cannot_be_found_is_a_bad_setting(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    settings = {**env, "VENVLOCK_INSTALLER": "uv", "VENVLOCK_UV": str(tmp_path / "no" / "uv")}
+    result = run([pip_locked(), "install", "alpha"], settings)
+    assert result.returncode == 2, result.stderr
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == f"pip-locked: error: VENVLOCK_UV='{tmp_path / 'no' / 'uv'}' names no executable uv"
+    )
+    assert "alpha" not in installed_versions(venv)
+
+
+def test_version_shows_venvlock_and_pip(env: dict[str, str]) -> None:
+    import venvlock
+
+    for flag in ("--version", "-V"):
+        result = run([pip_locked(), flag], env)
+        assert result.returncode == 0, result.stderr
+        ours, pips = result.stdout.splitlines()
+        assert ours.startswith(f"pip-locked (venvlock {venvlock.__version__}) from ")
+        assert pips.startswith("pip ") and " from " in pips
+
+
 # ---------------------------------------------------------------------------------------------------
 # the fast path
 # ---------------------------------------------------------------------------------------------------
@@ -410,3 +432,40 @@ def test_uv_settings_that_change_the_request_are_not_judged_by_pips_reading(env:
     constrained = run([pip_locked(), "install", "beta"], {**uv_env, "UV_CONSTRAINT": str(constraints)})
     assert constrained.returncode == 0, constrained.stderr
     assert installed_versions(venv)["beta"] == ["2.0"]  # uv applied its own constraint, as plain uv does
+
+
+def test_pips_environment_rule_is_one_function(venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``environment_pip_would_use``: pip's rule, with its reason; a ``./.venv`` in the folder is not pip's choice."""
+    from support import make_venv
+    from venvlock.adapter.pip import environment_pip_would_use
+
+    other = tmp_path / "other"
+    make_venv(other)
+    for name in [n for n in os.environ if n.startswith("PIP_") or n == "VIRTUAL_ENV"]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    (tmp_path / ".venv").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def chosen(python: str | None = None) -> tuple[str, str]:
+        environment, reason = environment_pip_would_use(python)
+        return os.path.realpath(environment.path), reason
+
+    assert chosen() == (os.path.realpath(sys.prefix), "this interpreter")
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv))
+    assert chosen() == (os.path.realpath(venv), "$VIRTUAL_ENV")
+    monkeypatch.setenv("PIP_PYTHON", "")  # pip ignores an empty setting
+    assert chosen() == (os.path.realpath(venv), "$VIRTUAL_ENV")
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\n  timeout = 5\n  python = {other}\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    assert chosen() == (os.path.realpath(other), f"python in [global] of {config}")
+    monkeypatch.setenv("PIP_PYTHON", str(venv_python(venv)))
+    assert chosen() == (os.path.realpath(venv), "PIP_PYTHON is set")
+    assert chosen(str(other)) == (os.path.realpath(other), "--python")
+
+
+def test_an_empty_pip_python_is_ignored_as_pip_ignores_it(env: dict[str, str], venv: Path) -> None:
+    result = run([pip_locked(), "install", "beta==1.0"], {**env, "PIP_PYTHON": ""})
+    assert result.returncode == 0, result.stderr
+    assert installed_versions(venv)["beta"] == ["1.0"]

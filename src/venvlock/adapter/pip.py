@@ -7,7 +7,10 @@ and of pip's configuration files:
 * :class:`PipArguments`: the command word, the general options, ``--python``,
   ``-q`` and ``--help`` of a pip command line, and whether pip's reading of it
   is certain;
-* :func:`target_environment`: the environment that command would change.
+* :func:`environment_pip_would_use`: pip's own rule for the environment it
+  works on (``--python``, else pip's ``python`` setting, else
+  ``$VIRTUAL_ENV``, else the running interpreter's), with the reason;
+* :func:`target_environment`: the environment a pip command line would change.
 
 (Whether install options send an install elsewhere, for adapters that pass
 pip's options through: :func:`venvlock.adapter.installs_elsewhere`.)
@@ -18,7 +21,7 @@ from __future__ import annotations
 import os
 
 from venvlock.core import Environment
-from venvlock.core._pip_config import python_setting
+from venvlock.core._pip_config import ConfigFileError, python_setting
 from venvlock.core._pip_options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
 from venvlock.errors import SettingError
 
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 #: the pip commands that change an environment (and so take its lock)
 CHANGING_COMMANDS = ("install", "uninstall")
 
-__all__ = ["CHANGING_COMMANDS", "PipArguments", "target_environment"]
+__all__ = ["CHANGING_COMMANDS", "PipArguments", "environment_pip_would_use", "target_environment"]
 
 
 class PipArguments:
@@ -160,26 +163,44 @@ def _folder_option(rest: Sequence[str], name: str) -> str | None:
     return found
 
 
-def target_environment(arguments: PipArguments) -> Environment:
-    """The environment pip would change: ``--python``, else pip's ``python`` setting, else the current one.
+def environment_pip_would_use(python: str | None = None) -> tuple[Environment, str]:
+    """The environment pip works on, by pip's own rule, and why: ``(environment, reason)``.
 
-    pip's ``python`` setting is ``PIP_PYTHON``, or ``python`` in the ``[global]``
-    section of its configuration files (the current environment's own
-    ``pip.conf`` included).  ``--target``/``--prefix`` folders of an install
-    are environments of their own.
+    *python* is a ``--python`` given on the command line; else pip's
+    ``python`` setting (``PIP_PYTHON``, else ``python`` in a ``[global]``
+    section of its configuration files, the current environment's own
+    ``pip.conf`` included; ignored in a pip that pip itself re-ran); else
+    ``$VIRTUAL_ENV``; else the running interpreter's environment.  *reason*
+    says which (``--python``, ``PIP_PYTHON is set``, ``python in [global]
+    of <file>``, ``$VIRTUAL_ENV``, ``this interpreter``).  Raises
+    :class:`~venvlock.errors.SettingError` for an interpreter that does not exist.
     """
-    python = arguments.python
-    if python is not None:
-        os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
-    else:
+    reason = "--python"
+    if python is None:
         base = Environment.current()
-        python = python_setting(base.config_prefix())
-        if python is None:
-            return _folder_environment(arguments, base)
+        try:
+            setting = python_setting(base.config_prefix())
+        except ConfigFileError:
+            setting = None  # pip stops on its configuration, and says why, in any environment
+        if setting is None:
+            return base, "$VIRTUAL_ENV" if os.environ.get("VIRTUAL_ENV") else "this interpreter"
+        python, reason = setting
     expanded = os.path.expanduser(python)
     if not os.path.exists(expanded):
-        raise SettingError(f"--python {python}: no such interpreter or environment")
-    return _folder_environment(arguments, Environment.for_python(expanded))
+        named = f"--python {python}" if reason == "--python" else f"{python} ({reason})"
+        raise SettingError(f"{named}: no such interpreter or environment")
+    return Environment.for_python(expanded), reason
+
+
+def target_environment(arguments: PipArguments) -> Environment:
+    """The environment pip would change: :func:`environment_pip_would_use`, or a ``--target``/``--prefix`` folder.
+
+    ``--target``/``--prefix`` folders of an install are environments of their own.
+    """
+    if arguments.python is not None:
+        os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
+    base, _reason = environment_pip_would_use(arguments.python)
+    return _folder_environment(arguments, base)
 
 
 def _folder_environment(arguments: PipArguments, base: Environment) -> Environment:

@@ -8,7 +8,9 @@ pip (a venv's own), then ``PIP_CONFIG_FILE``.  ``PIP_CONFIG_FILE=/dev/null``
 skips them all.  Later files win; ``PIP_*`` variables (not read with
 ``--isolated``) win over files.  ``pip install`` reads the sections
 ``[global]`` and ``[install]``; the main parser, which decides ``--python``,
-reads ``[global]`` only.
+reads ``[global]`` only.  Each file is read by the parser pip uses
+(:func:`read_config_file`); a file pip cannot load stops pip, so venvlock
+does not judge then, and pip says what is wrong.
 
 Plain Python only: this module is on the fast path.
 """
@@ -22,7 +24,7 @@ from venvlock.core._pip_options import CONSTRAINT, ELSEWHERE, HARMLESS, setting_
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
 
 _CONFIG_NAME = "pip.ini" if os.name == "nt" else "pip.conf"
 # PIP_* names pip does not read as settings
@@ -82,27 +84,54 @@ def config_files(prefix: str, *, isolated: bool, environ: Mapping[str, str] | No
     return files
 
 
-def config_items(text: str) -> Iterator[tuple[str, str, str]]:
-    """``(section, key, value)`` of an ini file as ``configparser.RawConfigParser`` reads it (keys normalised)."""
-    section, key, value = "", "", ""
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        if not stripped or stripped.startswith(("#", ";")):
-            continue
-        if raw[:1] in (" ", "\t") and key:
-            value += "\n" + stripped
-            continue
-        if key:
-            yield section, key, value
-            key = ""
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped[1:-1]
-            continue
-        cut = min((i for i in (stripped.find("="), stripped.find(":")) if i != -1), default=-1)
-        if cut != -1:
-            key, value = normalise_key(stripped[:cut].strip()), stripped[cut + 1 :].strip()
-    if key:
-        yield section, key, value
+class ConfigFileError(Exception):
+    """A configuration file pip cannot load (pip stops with "Configuration file could not be loaded")."""
+
+
+def read_config_file(path: str) -> tuple[str, dict[str, str]] | None:
+    """One configuration file as pip reads it: its text and ``{"section.key": value}``; None when pip reads nothing.
+
+    pip's own reader: ``configparser.RawConfigParser`` with pip's key
+    normalisation as ``optionxform`` and its defaults otherwise (indented
+    lines continue the previous value, ``#``/``;`` comments at line start
+    only, text after a section header's ``]`` ignored, ``[DEFAULT]`` items
+    in every section, no ``%`` interpolation, a duplicate section or key is
+    an error, a byte-order mark is not skipped), read in the locale's
+    encoding (UTF-8 in UTF-8 mode).  Raises :class:`ConfigFileError` where
+    pip stops.  The standard library's parser is imported only when a file
+    exists.
+    """
+    try:
+        with open(path, encoding="locale") as file:  # pip: utf-8 in UTF-8 mode, else the locale's encoding
+            text = file.read()
+    except UnicodeDecodeError as error:
+        raise ConfigFileError(f"{path} contains invalid characters for its encoding: {error}") from None
+    except OSError:
+        return None  # absent, or RawConfigParser.read skips it as pip does (a folder, no permission)
+    values = _PARSED.get(text)
+    if values is None:
+        values = _PARSED[text] = _parse(text, path)
+    return text, values
+
+
+#: parsed configuration texts: a sync asks for the same files several times
+_PARSED: dict[str, dict[str, str]] = {}
+
+
+def _parse(text: str, path: str) -> dict[str, str]:
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    parser.optionxform = normalise_key  # type: ignore[method-assign,assignment]  # pip's _RawConfigParser
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as error:
+        raise ConfigFileError(str(error)) from None
+    values: dict[str, str] = {}
+    for section in parser.sections():
+        for key, value in parser.items(section):
+            values[f"{section}.{normalise_key(key)}"] = value
+    return values
 
 
 def normalise_key(name: str) -> str:
@@ -111,78 +140,123 @@ def normalise_key(name: str) -> str:
     return name[2:] if name.startswith("--") else name
 
 
+class PipConfiguration:
+    """pip's configuration files and ``PIP_*`` variables, read once, as pip's ``Configuration`` holds them.
+
+    :ivar fingerprint: lines that change when any file read or variable changes.
+    :ivar error: why pip cannot load its configuration ("" when it can): pip then stops.
+    """
+
+    __slots__ = ("_environ", "_files", "error", "fingerprint")
+
+    def __init__(self, prefix: str, *, isolated: bool, environ: Mapping[str, str] | None = None) -> None:
+        environ = os.environ if environ is None else environ
+        self.fingerprint: list[str] = []
+        self.error = ""
+        self._files: dict[str, dict[str, str]] = {}  # pip: one dictionary per file, first seen first
+        for path in config_files(prefix, isolated=isolated, environ=environ):
+            try:
+                read = read_config_file(path)
+            except ConfigFileError as error:
+                self.fingerprint.append(f"config {path} unreadable")
+                self.error = self.error or f"pip cannot load its configuration file {path}: {error}"
+                continue
+            if read is None:
+                self.fingerprint.append(f"config {path} absent")
+                self._files.setdefault(path, {})
+                continue
+            text, values = read
+            self.fingerprint.append(f"config {path}\n{text}")
+            self._files.setdefault(path, {}).update(values)
+        self._environ: dict[str, tuple[str, str]] = {}
+        if not isolated:
+            for name, value in environ.items():  # pip's order: the environment's own
+                if name.startswith("PIP_") and name[4:].lower() not in ("version", "help"):
+                    self._environ[normalise_key(name[4:])] = (value, name)
+            self.fingerprint.extend(sorted(f"env {name}={value}" for value, name in self._environ.values()))
+
+    def items(self, command: str) -> list[tuple[str, str, str]]:
+        """``(key, value, where)`` that pip's parser for *command* applies, in its order (later wins).
+
+        pip's ``_get_ordered_configuration_items``: ``[global]`` then
+        ``[<command>]`` of every file (a later file's value replaces an
+        earlier one's), then the variables; empty values are dropped last,
+        so an empty value in a later file unsets the key.
+        """
+        sections: dict[str, dict[str, tuple[str, str]]] = {"global": {}, command: {}}
+        for path, values in self._files.items():
+            for section_key, value in values.items():
+                section, key = section_key.split(".", 1)
+                if section in sections:
+                    sections[section][key] = (value, f"{key} in [{section}] of {path}")
+        ordered = [(k, v, w) for s in ("global", command) for k, (v, w) in sections[s].items() if v]
+        ordered += [(k, v, f"{name} is set") for k, (v, name) in self._environ.items() if v]
+        return ordered
+
+    def value(self, command: str, key: str) -> tuple[str, str] | None:
+        """The value pip's parser for *command* gives setting *key*, and where it comes from; None when unset."""
+        found = None
+        for name, value, where in self.items(command):
+            if name == key:
+                found = (value, where)
+        return found
+
+
 def read_settings(args: list[str], prefix: str, cwd: str) -> PipSettings:
     """pip's settings for ``pip install`` *args* run by an interpreter with ``sys.prefix`` *prefix*."""
     settings = PipSettings()
     isolated = "--isolated" in args  # pip's own test: the exact word
-    read = config_files(prefix, isolated=isolated)
-    # the main parser, which decides --python, is never isolated: it reads the user's files too
-    for path in config_files(prefix, isolated=False):
-        text = _read_text(path)
-        if text is None:
-            settings.fingerprint.append(f"config {path} absent")
-            continue
-        settings.fingerprint.append(f"config {path}\n{text}")
-        for section, key, value in config_items(text):
-            if section == "global" and key == "python":
-                settings.python, settings.python_source = value, f"python in {path}"
-            elif section in ("global", "install") and path in read:
-                _apply(settings, key, value, f"{key} in [{section}] of {path}", cwd)
-    if not isolated:
-        for name in sorted(os.environ):
-            if not name.startswith("PIP_"):
-                continue
-            value = os.environ[name]
-            settings.fingerprint.append(f"env {name}={value}")
-            key = normalise_key(name[4:])
-            if key == "python":
-                settings.python, settings.python_source = value, name
-            elif key not in _IGNORED:
-                _apply(settings, key, value, f"{name} is set", cwd)
-    else:
-        python = os.environ.get("PIP_PYTHON")  # the main parser reads variables even with --isolated
-        settings.fingerprint.append(f"env PIP_PYTHON={python}")
-        if python is not None:
-            settings.python, settings.python_source = python, "PIP_PYTHON"
+    # the main parser, which decides --python, is never isolated: it reads the user's files and variables too
+    main = PipConfiguration(prefix, isolated=False)
+    settings.fingerprint = main.fingerprint
+    install = main if not isolated else PipConfiguration(prefix, isolated=True)
+    if main.error or install.error:
+        settings.refuse(main.error or install.error)
+        return settings
+    python = _python_value(main)
+    if python is not None:
+        settings.python, settings.python_source = python
+    effective: dict[str, tuple[str, str]] = {}
+    for key, value, where in install.items("install"):
+        if key not in _IGNORED:
+            effective[key] = (value, where)  # pip: later wins (the same option under two names: both refused)
+    for key, (value, where) in effective.items():
+        if key == "python" and "[install]" not in where:
+            continue  # the main parser's (settings.python); in [install] pip refuses it
+        _apply(settings, key, value, where, cwd)
     return settings
 
 
-def python_setting(prefix: str) -> str | None:
-    """pip's ``python`` setting (``PIP_PYTHON``, else the last ``python`` in a ``[global]`` section), if any.
+def python_setting(prefix: str) -> tuple[str, str] | None:
+    """pip's ``python`` setting and where it comes from (``PIP_PYTHON``, ``python`` in ``[global]``), if any.
 
-    The main parser reads it from every configuration file (*prefix* is the
-    ``sys.prefix`` of the interpreter running pip) and the variables, even with ``--isolated``.
+    pip's main parser reads it from every configuration file (*prefix* is the
+    ``sys.prefix`` of the interpreter running pip) and the variables, even
+    with ``--isolated``; pip ignores it in the pip it re-runs
+    (``_PIP_RUNNING_IN_SUBPROCESS``).  Raises :class:`ConfigFileError` when
+    pip cannot load its configuration (pip stops there).
     """
-    python = os.environ.get("PIP_PYTHON")
-    if python is not None:
-        return python
-    for path in config_files(prefix, isolated=False):
-        text = _read_text(path)
-        if text is None or "python" not in text:
-            continue
-        for section, key, value in config_items(text):
-            if section == "global" and key == "python":
-                python = value
-    return python
+    main = PipConfiguration(prefix, isolated=False)
+    if main.error:
+        raise ConfigFileError(main.error)
+    return _python_value(main)
+
+
+def _python_value(main: PipConfiguration) -> tuple[str, str] | None:
+    if "_PIP_RUNNING_IN_SUBPROCESS" in os.environ:
+        return None
+    return main.value("global", "python")
 
 
 def _apply(settings: PipSettings, key: str, value: str, where: str, cwd: str) -> None:
     option = setting_option(key)
-    if option is None:
-        settings.refuse(f"{where}: not a setting venvlock knows")
-    elif option.name == "--python":
+    if key == "python":
         settings.refuse(f"{where}: pip refuses --python after the command")
+    elif option is None:
+        settings.refuse(f"{where}: not a setting venvlock knows")
     elif option.kind == CONSTRAINT:
         settings.constraint_files.extend(os.path.join(cwd, v) for v in value.split())
     elif option.kind == ELSEWHERE:
         settings.refuse(f"{where}: the install goes elsewhere")
     elif option.kind != HARMLESS:
         settings.refuse(f"{where}: for the installer to judge")
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            return file.read()
-    except OSError:
-        return None

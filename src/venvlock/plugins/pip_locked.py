@@ -57,12 +57,15 @@ Environment variables:
   VENVLOCK_TIMEOUT     seconds to wait for the lock (default 300; 0 fails at
                        once; negative or inf waits forever)
   VENVLOCK_INSTALLER   "pip" (default) or "uv" (runs `uv pip ...`)
+  VENVLOCK_UV          the uv executable for VENVLOCK_INSTALLER=uv (a path or
+                       a name on PATH; default: uv on PATH)
   VENVLOCK_NO_PLUGINS  set to 1 to load no third-party venvlock plugins
 
 Exit status: pip's own; 75 when the lock stayed busy past VENVLOCK_TIMEOUT
 (retry later); 2 for a bad setting; 130 when interrupted.
 
 pip's own help: pip-locked help, pip-locked install --help.
+pip-locked --version shows venvlock's version, then pip's.
 """
 
 
@@ -113,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(error))
         return EX_USAGE
     if arguments.sure and (arguments.command not in CHANGING_COMMANDS or arguments.help):
+        if not arguments.command and "--version" in arguments.general:
+            from venvlock import __version__
+
+            print(f"pip-locked (venvlock {__version__}) from {os.path.dirname(os.path.dirname(__file__))}", flush=True)
         return _run_pip([*pip_prefix(environment), *arguments.passthrough])
 
     prefix = pip_prefix(environment)

@@ -3,8 +3,10 @@
 Registered under entry-point group ``venvlock`` as ``uv-installer``; it
 answers ``venvlock_install`` only when the user selects it with
 ``VENVLOCK_INSTALLER=uv`` and the adapter did not bring its own installer.
-uv is found as ``$VENVLOCK_UV``, on ``PATH``, or from the ``uv`` Python
-package.  uv takes ``<env>/.lock`` itself, so venvlock lends it that lock
+uv is found as ``$VENVLOCK_UV`` (the uv executable to run: a path, or a
+name looked up on ``PATH``), else ``uv`` on ``PATH``, else the one of the
+``uv`` Python package; none found is a bad setting (exit 2, in the
+command's own words).  uv takes ``<env>/.lock`` itself, so venvlock lends it that lock
 while uv runs (``LockHold.lend``) and keeps its own sync lock: other venvlock
 processes wait for the sync lock, other uv processes for ``<env>/.lock``, and
 uv's own lock timeouts (its cache locks too) stay as the user set them.
@@ -25,11 +27,23 @@ if TYPE_CHECKING:
 INSTALLER_VAR = "VENVLOCK_INSTALLER"
 
 
+#: environment variable that names the uv executable
+UV_VAR = "VENVLOCK_UV"
+
+
 def find_uv() -> str | None:
-    """The uv executable: ``$VENVLOCK_UV``, ``uv`` on ``PATH``, or the one of the ``uv`` package."""
-    explicit = os.environ.get("VENVLOCK_UV")
+    """The uv executable: ``$VENVLOCK_UV``, ``uv`` on ``PATH``, or the one of the ``uv`` package.
+
+    Raises :class:`~venvlock.errors.SettingError` when ``VENVLOCK_UV`` names no executable.
+    """
+    explicit = os.environ.get(UV_VAR)
     if explicit:
-        return explicit
+        named = shutil.which(explicit)
+        if named is None:
+            from venvlock.errors import SettingError
+
+            raise SettingError(f"{UV_VAR}={explicit!r} names no executable uv")
+        return named
     found = shutil.which("uv")
     if found:
         return found
@@ -49,10 +63,11 @@ def venvlock_install(environment: Environment, request: SyncRequest, hold: LockH
     from venvlock.core import run_installer
 
     uv = find_uv()
-    if uv is None:
-        import sys
+    if uv is None:  # a bad setting: the adapter says so in its own words and exits 2, before anything is done
+        from venvlock.errors import SettingError
 
-        print(f"venvlock: error: {INSTALLER_VAR}=uv but no uv was found (set VENVLOCK_UV)", file=sys.stderr)
-        return 1
+        raise SettingError(
+            f"{INSTALLER_VAR}=uv but no uv was found on PATH: install uv, or set {UV_VAR} to the uv executable"
+        )
     with hold.lend():
         return run_installer([uv, "pip", request.command, "--python", environment.python, *request.args], hold)
