@@ -36,18 +36,34 @@ All hooks take keyword arguments only (pluggy's rule).  Values passed:
 
 from __future__ import annotations
 
-import pluggy
+from venvlock._markers import hookimpl, hookspec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from venvlock.core import Environment, Holder, LockHold, SyncRequest, SyncResult, Verdict
+    # the defining modules, not the package: venvlock.core builds the plugin manager from this module
+    from venvlock.core._environment import Environment
+    from venvlock.core._holder import Holder
+    from venvlock.core._lock import LockHold
+    from venvlock.core._request import SyncRequest
+    from venvlock.core._results import SyncResult, Verdict
 
-#: Marker for hook specifications of project ``venvlock``.
-hookspec = pluggy.HookspecMarker("venvlock")
-#: Marker for hook implementations; use it in plugins: ``@hookimpl def venvlock_install(...)``.
-hookimpl = pluggy.HookimplMarker("venvlock")
+__all__ = [  # the markers live in venvlock._markers; plugins import them from here, as in 0.x
+    "hookimpl",
+    "hookspec",
+    "venvlock_acquired",
+    "venvlock_check",
+    "venvlock_creation_lock",
+    "venvlock_creation_lock_path",
+    "venvlock_environment_lock",
+    "venvlock_failed",
+    "venvlock_install",
+    "venvlock_lock_path",
+    "venvlock_sync",
+    "venvlock_synced",
+    "venvlock_waiting",
+]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from venvlock._markers import hookimpl
 from venvlock.core._environment import display_path
 from venvlock.core._holder import describe_holder
 from venvlock.core._installer import run_installer
-from venvlock.hookspec import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

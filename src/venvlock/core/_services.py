@@ -8,9 +8,9 @@ plugin manager, and plugins that answer an extension point are heard.
 
 from __future__ import annotations
 
+from venvlock._markers import hookimpl
 from venvlock.core import _lock
 from venvlock.core._environment import VENV
-from venvlock.hookspec import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
