@@ -410,3 +410,21 @@ def test_uv_settings_that_change_the_request_are_not_judged_by_pips_reading(env:
     constrained = run([pip_locked(), "install", "beta"], {**uv_env, "UV_CONSTRAINT": str(constraints)})
     assert constrained.returncode == 0, constrained.stderr
     assert installed_versions(venv)["beta"] == ["2.0"]  # uv applied its own constraint, as plain uv does
+
+
+# ---------------------------------------------------------------------------------------------------
+# venvlock's own folders
+# ---------------------------------------------------------------------------------------------------
+def test_a_symlinked_record_folder_is_not_written_through(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    """Before: with ``<env>/.venvlock -> elsewhere``, pip-locked made ``elsewhere/synced/`` and wrote records there."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (venv / ".venvlock").symlink_to(elsewhere, target_is_directory=True)
+    installed = run([pip_locked(), "install", "beta==1.0"], env)
+    assert installed.returncode == 0, installed.stderr
+    satisfied = run([pip_locked(), "install", "beta"], env)
+    assert satisfied.returncode == 0, satisfied.stderr
+    assert "Checked" in satisfied.stderr  # judged as before; only the record is not written (never worse than pip)
+    assert installed_versions(venv)["beta"] == ["1.0"]
+    assert list(elsewhere.iterdir()) == []
+    assert (venv / ".venvlock").is_symlink()

@@ -31,9 +31,7 @@ class LockTimeoutError(VenvlockError, TimeoutError):
     :ivar waited: seconds waited.
     """
 
-    def __init__(
-        self, message: str, *, environment: object, lock_path: str, holder: object, waited: float
-    ) -> None:
+    def __init__(self, message: str, *, environment: object, lock_path: str, holder: object, waited: float) -> None:
         super().__init__(message)
         self.environment = environment
         self.lock_path = lock_path

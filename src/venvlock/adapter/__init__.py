@@ -3,10 +3,10 @@
 Every adapter (``pip-locked``, hatch, nox, tox, the ``venvlock`` command)
 goes through an :class:`Adapter` and nothing else of venvlock's internals::
 
-    adapter = Adapter("tox", purpose=describe_command(sys.argv))
+    adapter = Adapter("tox")                           # holders name themselves "tox <this run's arguments>"
     environment = adapter.environment(".tox/py")
     with adapter.creation_lock(environment):          # create, recreate or delete the folder
-        install = ToolInstall(lambda: tool_install(), failures=(ToolError,), exit_code=code_of)
+        install = ToolInstall(lambda: tool_install(), failures=(ToolError,))
         result = adapter.sync(environment, ["-r", "requirements.txt"], install=install)
         install.reraise()                              # the tool's own error, after the lock is released
 
@@ -17,20 +17,23 @@ The route of a sync: adapter -> :meth:`Adapter.sync` -> ``venvlock_sync``
 
 What the layer handles once, so that adapters do not:
 
-* a hook with no implementation answering (``None``): locks then hold
-  nothing (with one warning), a sync runs the tool's installer unlocked;
-* the holder's label (:func:`describe_command`): the real command line,
-  shell-quoted, with credentials redacted;
+* the holder's label (:func:`command_label`): the tool's name and this
+  run's arguments, shell-quoted, with credentials redacted
+  (:func:`describe_command` for any other command line);
 * errors: everything venvlock raises on purpose is a
   :class:`~venvlock.errors.VenvlockError`; :func:`exit_code` maps it to the
   exit status commands use (2 settings, 75 lock busy or unavailable);
 * the tool's installer: :class:`ToolInstall` runs it as the sync's installer,
-  turns the tool's failure into an exit code the core understands, and keeps
-  the tool's exception to raise again once the lock is released;
+  turns the tool's failure into an exit code the core understands
+  (:func:`installer_exit_code`: ``SystemExit``, ``CalledProcessError``, an
+  exception carrying ``returncode``/``return_code``), and keeps the tool's
+  exception to raise again once the lock is released;
 * readers (:meth:`Adapter.using_lock`): the creation lock held *shared*
   while commands use an environment, so that a recreation waits for them;
-* half-built markers (:class:`Marker`): files beside or inside an
-  environment that say "this is not complete", written without following
+* markers (:class:`Marker`): files beside or inside an environment that say
+  "this is not complete" (``.<name>.incomplete``, naming the tool that left
+  it: :meth:`Marker.incomplete`, :meth:`Marker.find_incomplete`) or "this
+  was provisioned" (:meth:`Marker.in_records`), written without following
   symbolic links;
 * looking without changing (the ``venvlock`` command): who holds a lock
   (:meth:`Adapter.lock_state`), what is damaged (:meth:`Adapter.verify`) and
@@ -55,6 +58,7 @@ from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
+    from contextlib import AbstractContextManager
 
     from venvlock.core import Environment, Holder, LockHold, LockState, RepairPlan, Report, SyncResult, Verdict
 
@@ -77,9 +81,11 @@ __all__ = [
     "ToolInstall",
     "VenvlockError",
     "check_settings",
+    "command_label",
     "describe_command",
     "display_path",
     "exit_code",
+    "installer_exit_code",
     "installs_elsewhere",
     "remove_tree",
 ]
@@ -87,12 +93,18 @@ __all__ = [
 
 def describe_command(argv: Iterable[str]) -> str:
     """How waiting processes name a holder: *argv* shell-quoted, credentials redacted, program by base name."""
-    from venvlock.core._redact import redact_command
+    from venvlock.core._holder import describe_command as described
 
-    words = list(argv)
-    if words:
-        words[0] = os.path.basename(words[0]) or words[0]
-    return redact_command(words)
+    return described(list(argv))
+
+
+def command_label(tool: str, args: Iterable[str] | None = None) -> str:
+    """How a holder run by *tool* names itself: ``<tool> <args>`` (default: this run's ``sys.argv[1:]``).
+
+    The tool's name, not ``sys.argv[0]``: a tool started as ``python -m tox``
+    or through a shim still reads ``tox -e py`` in another process's waiting line.
+    """
+    return describe_command([tool, *(sys.argv[1:] if args is None else args)])
 
 
 def installs_elsewhere(args: Sequence[str], *, uv: bool = False) -> bool:
@@ -131,6 +143,22 @@ def remove_tree(path: str) -> None:
     remove(path)
 
 
+def installer_exit_code(failure: BaseException) -> int:
+    """The installer exit code a tool's failed install carries: never 0 (1 when it carries none).
+
+    ``SystemExit`` (hatch, tox: its code), ``subprocess.CalledProcessError``
+    and any exception with an int ``returncode`` or ``return_code`` (nox's
+    ``CommandFailed``).  The default of :class:`ToolInstall`.
+    """
+    if isinstance(failure, SystemExit):
+        code: object = failure.code
+    else:
+        code = getattr(failure, "returncode", None)
+        if not isinstance(code, int):
+            code = getattr(failure, "return_code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) and code != 0 else 1
+
+
 def exit_code(error: BaseException) -> int:
     """The exit status a command reports for *error* (pip's style: 2 usage, 75 busy, 130 interrupted, else 1)."""
     if isinstance(error, SettingError):
@@ -148,7 +176,8 @@ class ToolInstall:
     :param install: runs the tool's install; its return value is kept in :attr:`value`.
     :param failures: the exception types by which the tool reports a failed
         install (hatch's ``SystemExit``, nox's ``CommandFailed``, tox's ``Fail``).
-    :param exit_code: the installer exit code carried by such an exception (default 1).
+    :param exit_code: the installer exit code carried by such an exception
+        (default :func:`installer_exit_code`; an answer of None or 0 counts as 1).
 
     Called by the core under the environment lock, it returns an exit code;
     a failure's exception is kept and :meth:`reraise` raises it after the
@@ -177,7 +206,7 @@ class ToolInstall:
             self.value = self._install()
         except self._failures as error:
             self.error = error
-            code = self._exit_code(error) if self._exit_code is not None else None
+            code = self._exit_code(error) if self._exit_code is not None else installer_exit_code(error)
             return code if isinstance(code, int) and code != 0 else 1
         return 0
 
@@ -187,41 +216,95 @@ class ToolInstall:
             raise self.error
 
 
+#: the half-built marker's suffix: ``.<name>.incomplete`` beside the environment folder
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
 class Marker:
     """A file whose presence says something about an environment ("half-built", "provisioned").
 
-    Written atomically and never through a symbolic link; a write error
+    Written atomically and never through a symbolic link (nor through a link
+    among the folders below *below*, see :meth:`in_records`); a write error
     raises :class:`VenvlockError` (one clear line for the adapter to report)
     and leaves no file behind.
+
+    :param path: the marker file.
+    :param below: the folder the marker's own folders hang from (they are
+        made and opened without following links); None: only the file itself
+        is protected.
+    :param text: what :meth:`set` writes when given nothing.
     """
 
-    __slots__ = ("path",)
+    __slots__ = ("below", "path", "text")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, below: str | None = None, text: str = "") -> None:
         self.path = path
+        self.below = below
+        self.text = text
 
     def __repr__(self) -> str:
         return f"Marker({self.path!r})"
 
+    @classmethod
+    def incomplete(cls, environment_path: str | os.PathLike[str], *, tool: str) -> Marker:
+        """``.<name>.incomplete`` beside the environment folder: *tool* started building or removing it.
+
+        Set it before the folder changes and clear it once the change is
+        complete; a marker still there means the change never finished.
+        :meth:`set` writes *tool*'s name in it, so that :meth:`find_incomplete`
+        (``venvlock status``) can say which tool left it.
+        """
+        folder = os.path.abspath(os.fspath(environment_path))
+        parent, name = os.path.split(folder)
+        return cls(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"), text=f"incomplete\ntool = {tool}\n")
+
+    @staticmethod
+    def find_incomplete(environment_path: str | os.PathLike[str]) -> tuple[str | None, str] | None:
+        """``(tool, marker path)`` when the environment has a half-built marker, else None.
+
+        *tool* is the name the marker holds, None when it names none (written
+        by an older venvlock, or not a regular file).
+        """
+        from venvlock.core._files import read_file
+
+        path = Marker.incomplete(environment_path, tool="").path
+        if not os.path.lexists(path):
+            return None
+        for line in (read_file(path) or "").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "tool" and value.strip():
+                return value.strip(), path
+        return None, path
+
+    @classmethod
+    def in_records(cls, environment: Environment, name: str, *, text: str = "") -> Marker:
+        """The marker *name* in *environment*'s record folder (``<env>/.venvlock/<name>``).
+
+        ``<env>/.venvlock`` is venvlock's own: made and opened without
+        following links, so a link planted there is refused, never written through.
+        """
+        folder = environment.record_dir()
+        return cls(os.path.join(folder, name), below=os.path.dirname(folder), text=text)
+
     def present(self) -> bool:
         return os.path.lexists(self.path)
 
-    def set(self, text: str = "") -> None:
-        """Create or rewrite the marker; a write error (disk full, no permission) is a :class:`VenvlockError`.
+    def set(self, text: str | None = None) -> None:
+        """Create or rewrite the marker (*text*, default its own); a write error is a :class:`VenvlockError`.
 
         Nothing is left behind when the write fails: no empty marker, no temporary file.
         """
         from venvlock.core._files import write_file
 
         try:
-            write_file(self.path, text, make_folder=True)
+            write_file(self.path, self.text if text is None else text, make_folder=True, below=self.below)
         except OSError as error:
             raise VenvlockError(f"cannot write {self.path} ({error.strerror or error})") from None
 
     def clear(self) -> None:
         from venvlock.core._files import remove_file
 
-        remove_file(self.path)
+        remove_file(self.path, below=self.below)
 
 
 class Adapter:
@@ -229,7 +312,7 @@ class Adapter:
 
     :param tool: the tool's name, for messages (``"hatch"``, ``"nox"``, ``"tox"``).
     :param purpose: how other processes' waiting lines name this holder
-        (default: this process's command line, see :func:`describe_command`).
+        (default: the tool's name and this run's arguments, see :func:`command_label`).
     :param quiet: no waiting lines.
     """
 
@@ -237,7 +320,7 @@ class Adapter:
 
     def __init__(self, tool: str, *, purpose: str | None = None, quiet: bool = False) -> None:
         self.tool = tool
-        self.purpose = purpose if purpose is not None else describe_command(sys.argv or [sys.executable])
+        self.purpose = purpose if purpose is not None else command_label(tool)
         self.quiet = quiet
 
     def __repr__(self) -> str:
@@ -261,26 +344,21 @@ class Adapter:
     @contextmanager
     def creation_lock(
         self, environment: Environment, *, default_timeout: float | None = None, purpose: str | None = None
-    ) -> Iterator[LockHold | None]:
+    ) -> Iterator[LockHold]:
         """Hold the creation lock of *environment* (beside its folder) while inside.
 
         Take it around creating, recreating or deleting the folder, before the
         environment lock.  *default_timeout* applies when ``VENVLOCK_TIMEOUT``
         is unset (negative: wait forever, for a lock held through a session).
-        Yields None when no implementation answered (nothing is held).
         """
         from venvlock.core import hooks
 
-        manager = hooks().venvlock_creation_lock(
+        manager: AbstractContextManager[LockHold] = hooks().venvlock_creation_lock(
             environment=environment,
             purpose=purpose or self.purpose,
             quiet=self.quiet,
             default_timeout=default_timeout,
-        )
-        if manager is None:
-            _warn_once("venvlock_creation_lock", "no venvlock_creation_lock implementation; creation is not locked")
-            yield None
-            return
+        )  # the core's implementation always answers (a plugin's may answer first)
         with manager as hold:
             yield hold
 
@@ -335,22 +413,17 @@ class Adapter:
         return holder if holder is not None and holder.alive else None
 
     @contextmanager
-    def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold | None]:
+    def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold]:
         """Hold the environment lock (venvlock's sync lock, then uv's ``<env>/.lock``) while inside.
 
         Around installs and deletions only.  An installer that takes
         ``<env>/.lock`` itself (uv) runs inside ``with hold.lend():``.
-        Yields None when no implementation answered (nothing is held).
         """
         from venvlock.core import hooks
 
-        manager = hooks().venvlock_environment_lock(
+        manager: AbstractContextManager[LockHold] = hooks().venvlock_environment_lock(
             environment=environment, purpose=purpose or self.purpose, quiet=self.quiet
-        )
-        if manager is None:
-            _warn_once("venvlock_environment_lock", "no venvlock_environment_lock implementation; installs not locked")
-            yield None
-            return
+        )  # the core's implementation always answers
         with manager as hold:
             yield hold
 
@@ -385,11 +458,11 @@ class Adapter:
 
     def check(self, environment: Environment, args: Sequence[str], *, cwd: str | None = None) -> Verdict:
         """The core's in-process verdict on pip ``install`` *args* (no lock, no installer)."""
-        from venvlock.core import SyncRequest, Verdict, hooks
+        from venvlock.core import SyncRequest, hooks
 
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
-        verdict: Verdict | None = hooks().venvlock_check(environment=environment, request=request)
-        return verdict if verdict is not None else Verdict.cannot_judge("no venvlock_check implementation")
+        verdict: Verdict = hooks().venvlock_check(environment=environment, request=request)  # the core's answers
+        return verdict
 
     def install(
         self, environment: Environment, args: Sequence[str], hold: LockHold | None, *, command: str = "install"
@@ -404,10 +477,7 @@ class Adapter:
 
         request = SyncRequest(list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False)
         held = hold if hold is not None else LockHold(environment.path, locked=False)
-        answer: int | None = hooks().venvlock_install(environment=environment, request=request, hold=held)
-        if answer is None:
-            _warn_once("venvlock_install", "no venvlock_install implementation answered; nothing was installed")
-            return 1
+        answer: int = hooks().venvlock_install(environment=environment, request=request, hold=held)  # core answers
         return int(answer)
 
     def sync(
@@ -439,7 +509,7 @@ class Adapter:
         :class:`~venvlock.errors.VenvlockError` (timeouts, bad settings, a
         lock that cannot be had) for the adapter to report.
         """
-        from venvlock.core import SyncRequest, SyncResult, hooks, recorded_sync
+        from venvlock.core import SyncRequest, hooks, recorded_sync
 
         request = SyncRequest(
             list(args),
@@ -455,19 +525,5 @@ class Adapter:
         recorded = recorded_sync(environment, request) if judge else None
         if recorded is not None:
             return recorded
-        result: SyncResult | None = hooks().venvlock_sync(environment=environment, request=request)
-        if result is not None:
-            return result
-        _warn_once("venvlock_sync", "no venvlock_sync implementation; installing under the environment lock only")
-        with self.environment_lock(environment, purpose=purpose):
-            returncode = install() if install is not None else 1
-        return SyncResult(returncode, installed=True)
-
-
-_warned: set[str] = set()
-
-
-def _warn_once(key: str, message: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        print(f"venvlock: warning: {message}", file=sys.stderr, flush=True)
+        result: SyncResult = hooks().venvlock_sync(environment=environment, request=request)  # the core's answers
+        return result

@@ -86,9 +86,9 @@ def warn_once(key: str, message: str) -> None:
 
 def nox_purpose(session_name: str) -> str:
     """How a holder from this nox process names itself: nox's real command line and the session."""
-    from venvlock.adapter import describe_command
+    from venvlock.adapter import command_label
 
-    return f"{describe_command(['nox', *sys.argv[1:]])} (session {shlex.quote(session_name)})"
+    return f"{command_label('nox')} (session {shlex.quote(session_name)})"
 
 
 def log(message: str, *, error: bool = False) -> None:
