@@ -36,7 +36,10 @@ def venvlock_creation_lock_path(environment: Environment) -> str:
 def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
     from venvlock.core._check import check
 
-    return check(environment, request)
+    parsed = request.parsed  # the sync's one reading of the request, when it is for this environment
+    return check(
+        environment, request, parsed if parsed is not None and parsed.environment_path == environment.path else None
+    )
 
 
 @hookimpl(trylast=True)
