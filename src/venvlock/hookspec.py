@@ -167,7 +167,7 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict | 
     Called twice per sync: once without the lock, once under it, and again
     after an install.  Keep it in-process: the default starts no process,
     except once per foreign interpreter to learn its marker values (cached).  Return a :class:`venvlock.core.Verdict`:
-    ``Verdict.nothing_to_do(checked=n)``, ``Verdict.install_needed(reason)``,
+    ``Verdict.already_satisfied(checked=n)``, ``Verdict.install_needed(reason)``,
     or ``Verdict.cannot_judge(reason)`` (this request cannot be judged exactly;
     the installer runs and decides).  Returning ``None`` from the hook itself
     passes the question to the next implementation.
