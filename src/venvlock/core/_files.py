@@ -7,7 +7,9 @@ replaces a symbolic link planted at the target instead of writing through it,
 and readers see the old content or the new, never half of it.
 
 ``O_NOFOLLOW`` protects the last component only.  venvlock's own folders
-(``<env>/.venvlock``, ``<env>/.venvlock/synced``) are protected by *below*:
+(``<env>/.venvlock``, ``<env>/.venvlock/synced``) are protected by *below*
+(by default, for a path inside a folder named :data:`OWN_FOLDER`, the folder
+that holds it: every caller writing into ``<env>/.venvlock`` is covered):
 the folder a path's own folders hang from (the environment; it may itself be
 reached through links, the user chose its path).  Each folder between *below*
 and the file is opened (and made, with ``make_folder``) relative to the
@@ -32,8 +34,21 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+#: the name of venvlock's own folder in an environment (``Environment.record_dir``)
+OWN_FOLDER = ".venvlock"
 #: whether folders can be walked by descriptor (POSIX); else (Windows) by lstat
 _AT = {os.open, os.mkdir, os.rename, os.unlink} <= os.supports_dir_fd and bool(_DIRECTORY)  # os.replace as os.rename
+
+
+def _anchor(path: str, below: str | None) -> str | None:
+    """*below*, or for a path inside a folder named :data:`OWN_FOLDER`, the folder holding the last such one."""
+    if below is not None:
+        return below
+    parts = os.path.abspath(os.path.dirname(path)).split(os.sep)
+    if OWN_FOLDER not in parts:
+        return None
+    last = len(parts) - 1 - parts[::-1].index(OWN_FOLDER)
+    return os.sep.join(parts[:last]) or os.sep
 
 
 def _between(below: str, path: str) -> list[str]:
@@ -88,9 +103,10 @@ def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = F
 
     *below*: the folder whose sub-folders on the way to *path* are venvlock's
     own (made with *make_folder*, never followed when they are links).
-    Without it only *path* itself is protected, and *make_folder* makes its
-    folder as ``os.makedirs`` does.
+    Without it (and outside a :data:`OWN_FOLDER`) only *path* itself is
+    protected, and *make_folder* makes its folder as ``os.makedirs`` does.
     """
+    below = _anchor(path, below)
     if below is None:
         if make_folder:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -142,6 +158,7 @@ def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.
     """The text of *path* and the stat of the very file read, or None as :func:`read_file` says."""
     folder: int | None = None
     name = path
+    below = _anchor(path, below)
     try:
         if below is not None:
             parts = _between(below, path)
@@ -173,6 +190,7 @@ def remove_file(path: str, *, below: str | None = None) -> bool:
     """
     folder: int | None = None
     name = path
+    below = _anchor(path, below)
     try:
         if below is not None:
             parts = _between(below, path)
