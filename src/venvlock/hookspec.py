@@ -145,7 +145,8 @@ def venvlock_creation_lock(
 def venvlock_lock_path(environment: Environment) -> str | None:
     """Return the path of the environment lock file for *environment*.
 
-    Called once per lock.  The default: ``<env>/.lock`` for a virtual
+    Called once per sync (the sync's lock uses the same answer) and once per
+    lock taken outside a sync.  The default: ``<env>/.lock`` for a virtual
     environment, ``<folder>/.lock`` for ``--target``/``--prefix`` folders, and
     for an interpreter outside any venv a file in the per-user cache folder
     named by a digest of its prefix.
@@ -165,7 +166,9 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict | 
     """Tell whether *request* is already satisfied in *environment*.
 
     Called twice per sync: once without the lock, once under it, and again
-    after an install.  Keep it in-process: the default starts no process,
+    after an install; every time with the same ``request``, whose
+    ``request.parsed`` is the core's one reading of it (the default judges
+    that reading; it is read again under the lock only when a file changed).  Keep it in-process: the default starts no process,
     except once per foreign interpreter to learn its marker values (cached).  Return a :class:`venvlock.core.Verdict`:
     ``Verdict.already_satisfied(checked=n)``, ``Verdict.install_needed(reason)``,
     or ``Verdict.cannot_judge(reason)`` (this request cannot be judged exactly;
