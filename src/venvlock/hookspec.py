@@ -168,8 +168,10 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict | 
     Called twice per sync: once without the lock, once under it, and again
     after an install; every time with the same ``request``, whose
     ``request.parsed`` is the core's one reading of it (the default judges
-    that reading; it is read again under the lock only when a file changed).  Keep it in-process: the default starts no process,
-    except once per foreign interpreter to learn its marker values (cached).  Return a :class:`venvlock.core.Verdict`:
+    that reading; it is read again under the lock only when a file changed).
+    Keep it in-process: the default starts no process, except once per
+    foreign interpreter to learn its marker values (cached).  Return a
+    :class:`venvlock.core.Verdict`:
     ``Verdict.already_satisfied(checked=n)``, ``Verdict.install_needed(reason)``,
     or ``Verdict.cannot_judge(reason)`` (this request cannot be judged exactly;
     the installer runs and decides).  Returning ``None`` from the hook itself
