@@ -61,7 +61,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
-    from venvlock.core import Environment, Holder, LockHold, LockState, RepairPlan, Report, SyncResult, Verdict
+    from venvlock.core import (
+        Environment,
+        Holder,
+        LockHold,
+        LockState,
+        RepairPlan,
+        Report,
+        SyncRequest,
+        SyncResult,
+        Verdict,
+    )
 
 #: exit status of commands for a bad setting or usage
 EX_USAGE = 2
@@ -227,12 +237,14 @@ class Adapter:
     :param quiet: no waiting lines.
     """
 
-    __slots__ = ("purpose", "quiet", "tool")
+    __slots__ = ("_checked", "purpose", "quiet", "tool")
 
     def __init__(self, tool: str, *, purpose: str | None = None, quiet: bool = False) -> None:
         self.tool = tool
         self.purpose = purpose if purpose is not None else command_label(tool)
         self.quiet = quiet
+        #: the last :meth:`check`'s request, whose reading a :meth:`sync` of the same arguments reuses
+        self._checked: SyncRequest | None = None
 
     def __repr__(self) -> str:
         return f"Adapter({self.tool!r}, purpose={self.purpose!r})"
@@ -373,6 +385,7 @@ class Adapter:
 
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
         verdict: Verdict = hooks().venvlock_check(environment=environment, request=request)  # the core's answers
+        self._checked = request
         return verdict
 
     def install(
@@ -433,6 +446,16 @@ class Adapter:
             installer_takes_lock=installer_takes_lock,
             pip=list(pip) if pip is not None else None,
         )
+        checked, self._checked = self._checked, None
+        if (  # the check just before read these very arguments: one reading, if nothing it read changed since
+            judge
+            and checked is not None
+            and checked.parsed is not None
+            and (checked.args, checked.cwd) == (request.args, request.cwd)
+            and checked.parsed.environment_path == environment.path
+            and checked.parsed.current()
+        ):
+            request.parsed = checked.parsed
         recorded = recorded_sync(environment, request) if judge else None
         if recorded is not None:
             return recorded

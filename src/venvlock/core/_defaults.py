@@ -35,11 +35,14 @@ def venvlock_creation_lock_path(environment: Environment) -> str:
 @hookimpl(trylast=True)
 def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
     from venvlock.core._check import check
+    from venvlock.core._request import parse_request
 
     parsed = request.parsed  # the sync's one reading of the request, when it is for this environment
-    return check(
-        environment, request, parsed if parsed is not None and parsed.environment_path == environment.path else None
-    )
+    if parsed is None or parsed.environment_path != environment.path:
+        parsed = None
+        if request.command == "install" and request.judge:  # read once, kept for the sync that may follow
+            parsed = request.parsed = parse_request(request.args, request.cwd, environment)
+    return check(environment, request, parsed)
 
 
 @hookimpl(trylast=True)

@@ -114,6 +114,7 @@ class ParsedRequest:
     :ivar environment_path: the environment it was read for (its ``pip.conf`` is among the inputs).
     :ivar inputs: every file the reading depends on, with its stat when looked at (None: absent).
     :ivar started_ns: the wall clock when the reading started.
+    :ivar pip_variables: the ``PIP_*`` variables when it was read.
     """
 
     __slots__ = (
@@ -122,6 +123,7 @@ class ParsedRequest:
         "environment_path",
         "files",
         "inputs",
+        "pip_variables",
         "requirements",
         "settings",
         "started_ns",
@@ -138,6 +140,7 @@ class ParsedRequest:
         self.environment_path = environment_path
         self.inputs: list[tuple[str, tuple[int, ...] | None]] = []
         self.started_ns = started_ns
+        self.pip_variables = _pip_variables()
 
     def refuse(self, reason: str) -> None:
         """Mark the request as one only the installer can judge (the first reason stays)."""
@@ -151,6 +154,10 @@ class ParsedRequest:
         same tick of a coarse file-system clock unseen (as Git's "racily
         clean" entries): it counts as changed, and is read again.
         """
+        if _pip_variables() != self.pip_variables:
+            return False
+        if any(os.environ.get(name) != value for name, value in self.variables.items()):
+            return False
         for path, seen in self.inputs:
             now = _signature(path)
             if now != seen or (now is not None and now[0] >= self.started_ns - RACY_NS):
@@ -160,6 +167,10 @@ class ParsedRequest:
 
 #: a file modified this close to a reading's start (or later) counts as changed since (coarse clocks: FAT has 2 s)
 RACY_NS = 2_000_000_000
+
+
+def _pip_variables() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("PIP_")))
 
 
 def _signature(path: str, status: os.stat_result | None = None) -> tuple[int, ...] | None:
