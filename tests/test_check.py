@@ -123,7 +123,8 @@ def test_damage_is_not_in_sync(tmp_path: Path, wheelhouse: Path) -> None:
 def test_a_verdict_is_one_of_three_outcomes_and_plugins_of_0x_still_build_them() -> None:
     from venvlock.core import Verdict
 
-    assert Verdict.nothing_to_do(checked=3).outcome is Outcome.SATISFIED
+    assert Verdict.already_satisfied(checked=3).outcome is Outcome.SATISFIED
+    assert Verdict.nothing_to_do(checked=3).satisfied  # the earlier spelling, still accepted
     assert Verdict.install_needed("beta<2 not met", checked=3).outcome is Outcome.INSTALL_NEEDED
     assert Verdict.cannot_judge("a URL").outcome is Outcome.CANNOT_JUDGE
     assert [Verdict(flag).outcome for flag in (True, False, None)] == list(Outcome)  # venvlock 0.x spelling

@@ -565,5 +565,5 @@ def test_hatch_marker_and_holder_carry_no_credentials(tmp_path: Path, offline: d
     finally:
         gate.open()
     assert finish(running)[0] == 0
-    assert marker == "incomplete\n", marker  # no command line at all
+    assert marker == "incomplete\ntool = hatch\n", marker  # the tool that left it, no command line at all
     assert SECRET not in holder and "https://user:****@index.invalid/simple" in holder, holder

@@ -1,4 +1,4 @@
-"""venvlock's modules import each other without cycles, deferred imports included (only type-checking ones aside)."""
+"""venvlock's modules import each other without cycles: deferred and type-checking imports included."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ def _modules() -> dict[str, Path]:
 
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    type_only = {
-        id(node)
-        for block in ast.walk(tree)
-        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
-        for node in ast.walk(block)
-    }
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
 
     def known(target: str) -> str:
@@ -32,9 +26,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
         return target
 
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in type_only:
-            continue
+    for node in ast.walk(tree):  # every import: at the top, deferred in a function, or for type checkers only
         if isinstance(node, ast.Import):
             found.update(known(alias.name) for alias in node.names if alias.name.startswith("venvlock"))
         elif isinstance(node, ast.ImportFrom):
@@ -92,3 +84,11 @@ def test_adapters_reach_the_core_only_through_the_adapter_layer() -> None:
                 targets = [f"{node.module}.{alias.name}" for alias in node.names]
             offenders += [f"{name}: {t}" for t in targets if t.startswith("venvlock.core.") and "._" in t]
     assert not offenders, "\n".join(offenders)
+
+
+def test_plugins_still_import_the_markers_from_hookspec() -> None:
+    """0.x plugins write ``from venvlock.hookspec import hookimpl``: the leaf module's markers, re-exported."""
+    from venvlock import _markers, hookspec
+
+    assert hookspec.hookimpl is _markers.hookimpl
+    assert hookspec.hookspec is _markers.hookspec

@@ -469,3 +469,82 @@ def test_an_empty_pip_python_is_ignored_as_pip_ignores_it(env: dict[str, str], v
     result = run([pip_locked(), "install", "beta==1.0"], {**env, "PIP_PYTHON": ""})
     assert result.returncode == 0, result.stderr
     assert installed_versions(venv)["beta"] == ["1.0"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# venvlock's own folders
+# ---------------------------------------------------------------------------------------------------
+def test_a_symlinked_record_folder_is_not_written_through(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    """Before: with ``<env>/.venvlock -> elsewhere``, pip-locked made ``elsewhere/synced/`` and wrote records there."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (venv / ".venvlock").symlink_to(elsewhere, target_is_directory=True)
+    installed = run([pip_locked(), "install", "beta==1.0"], env)
+    assert installed.returncode == 0, installed.stderr
+    satisfied = run([pip_locked(), "install", "beta"], env)
+    assert satisfied.returncode == 0, satisfied.stderr
+    assert "Checked" in satisfied.stderr  # judged as before; only the record is not written (never worse than pip)
+    assert installed_versions(venv)["beta"] == ["1.0"]
+    assert list(elsewhere.iterdir()) == []
+    assert (venv / ".venvlock").is_symlink()
+
+
+# ---------------------------------------------------------------------------------------------------
+# one reading per sync
+# ---------------------------------------------------------------------------------------------------
+COUNT_OPENS = """
+import os, sys
+watched = {os.path.realpath(p): 0 for p in sys.argv[1:3]}
+def audit(event, args):
+    if event == "open" and isinstance(args[0], str) and os.path.realpath(args[0]) in watched:
+        watched[os.path.realpath(args[0])] += 1
+sys.addaudithook(audit)
+from venvlock.plugins.pip_locked import main
+code = main(sys.argv[3:])
+print("OPENS", *watched.values(), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_an_install_reads_its_requirement_file_and_pip_config_once(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    """Before: a ``pip-locked install -r req.txt`` that installed read req.txt five times and pip.conf three.
+
+    Counted by an audit hook inside the real pip-locked process (pip, its child, reads them itself).
+    """
+    requirements = tmp_path / "req.txt"
+    requirements.write_text("beta==1.0\n")
+    config = tmp_path / "pip.conf"
+    config.write_text("[install]\nno-warn-script-location = true\n")
+    old = time.time() - 60  # written well before: not "racily" new, so its stat alone says it is unchanged
+    os.utime(requirements, (old, old))
+    os.utime(config, (old, old))
+    command = [sys.executable, "-c", COUNT_OPENS, str(requirements), str(config), "install", "-r", str(requirements)]
+    result = run(command, {**env, "PIP_CONFIG_FILE": str(config)})
+    assert result.returncode == 0, result.stderr
+    assert installed_versions(venv)["beta"] == ["1.0"]
+    counts = [line for line in result.stderr.splitlines() if line.startswith("OPENS")]
+    # pip.conf: once by the sync, once by venvlock.adapter.pip choosing the environment (its `python =`)
+    assert counts == ["OPENS 1 2"], result.stderr
+
+
+def test_a_requirement_file_changed_while_waiting_is_read_again_under_the_lock(
+    env: dict[str, str], venv: Path, tmp_path: Path, gate: Gate
+) -> None:
+    """The one reading is checked under the lock: pip, started there, would read the changed file."""
+    assert run([pip_locked(), "install", "beta==1.0"], env).returncode == 0
+    requirements = tmp_path / "req.txt"
+    requirements.write_text("beta==1.0\n")  # satisfied as it stands
+    holder = start_holder(tmp_path, env, gate)
+    waiter = subprocess.Popen(
+        [pip_locked(), "install", "-r", str(requirements)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert waiter.stderr is not None
+    line = waiter.stderr.readline()  # read, and now waiting: the holder is installing
+    assert line.startswith("Waiting for lock on environment "), line
+    requirements.write_text("beta==2.0\n")
+    gate.open()
+    assert holder.wait(timeout=120) == 0
+    assert waiter.wait(timeout=120) == 0, waiter.stderr.read()
+    assert installed_versions(venv)["beta"] == ["2.0"]

@@ -1,6 +1,7 @@
 """venvlock's errors: one base class, so that an adapter catches everything venvlock raises at once.
 
-This module imports nothing, so any module may import it without a cycle.
+This module imports nothing, not even for type checkers, so any module may import it without a cycle
+(the environment and holder a timeout carries are typed as plain objects here).
 
 * :class:`VenvlockError`: the base; its message is what a user should read.
 * :class:`SettingError`: a venvlock setting or an argument makes no sense (exit 2 in commands).
@@ -11,11 +12,6 @@ This module imports nothing, so any module may import it without a cycle.
 """
 
 from __future__ import annotations
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from venvlock.core._environment import Environment
-    from venvlock.core._holder import Holder
 
 
 class VenvlockError(Exception):
@@ -29,15 +25,13 @@ class SettingError(VenvlockError, ValueError):
 class LockTimeoutError(VenvlockError, TimeoutError):
     """The lock was busy for longer than ``VENVLOCK_TIMEOUT`` allows.
 
-    :ivar environment: the environment whose lock was busy.
+    :ivar environment: the environment whose lock was busy (a :class:`venvlock.core.Environment`).
     :ivar lock_path: the lock file.
-    :ivar holder: who held it, where that is known.
+    :ivar holder: who held it, where that is known (a :class:`venvlock.core.Holder`, or None).
     :ivar waited: seconds waited.
     """
 
-    def __init__(
-        self, message: str, *, environment: Environment, lock_path: str, holder: Holder | None, waited: float
-    ) -> None:
+    def __init__(self, message: str, *, environment: object, lock_path: str, holder: object, waited: float) -> None:
         super().__init__(message)
         self.environment = environment
         self.lock_path = lock_path

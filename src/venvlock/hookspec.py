@@ -36,18 +36,34 @@ All hooks take keyword arguments only (pluggy's rule).  Values passed:
 
 from __future__ import annotations
 
-import pluggy
+from venvlock._markers import hookimpl, hookspec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from venvlock.core import Environment, Holder, LockHold, SyncRequest, SyncResult, Verdict
+    # the defining modules, not the package: venvlock.core builds the plugin manager from this module
+    from venvlock.core._environment import Environment
+    from venvlock.core._holder import Holder
+    from venvlock.core._lock import LockHold
+    from venvlock.core._request import SyncRequest
+    from venvlock.core._results import SyncResult, Verdict
 
-#: Marker for hook specifications of project ``venvlock``.
-hookspec = pluggy.HookspecMarker("venvlock")
-#: Marker for hook implementations; use it in plugins: ``@hookimpl def venvlock_install(...)``.
-hookimpl = pluggy.HookimplMarker("venvlock")
+__all__ = [  # the markers live in venvlock._markers; plugins import them from here, as in 0.x
+    "hookimpl",
+    "hookspec",
+    "venvlock_acquired",
+    "venvlock_check",
+    "venvlock_creation_lock",
+    "venvlock_creation_lock_path",
+    "venvlock_environment_lock",
+    "venvlock_failed",
+    "venvlock_install",
+    "venvlock_lock_path",
+    "venvlock_sync",
+    "venvlock_synced",
+    "venvlock_waiting",
+]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,7 +145,8 @@ def venvlock_creation_lock(
 def venvlock_lock_path(environment: Environment) -> str | None:
     """Return the path of the environment lock file for *environment*.
 
-    Called once per lock.  The default: ``<env>/.lock`` for a virtual
+    Called once per sync (the sync's lock uses the same answer) and once per
+    lock taken outside a sync.  The default: ``<env>/.lock`` for a virtual
     environment, ``<folder>/.lock`` for ``--target``/``--prefix`` folders, and
     for an interpreter outside any venv a file in the per-user cache folder
     named by a digest of its prefix.
@@ -149,9 +166,13 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict | 
     """Tell whether *request* is already satisfied in *environment*.
 
     Called twice per sync: once without the lock, once under it, and again
-    after an install.  Keep it in-process: the default starts no process,
-    except once per foreign interpreter to learn its marker values (cached).  Return a :class:`venvlock.core.Verdict`:
-    ``Verdict.nothing_to_do(checked=n)``, ``Verdict.install_needed(reason)``,
+    after an install; every time with the same ``request``, whose
+    ``request.parsed`` is the core's one reading of it (the default judges
+    that reading; it is read again under the lock only when a file changed).
+    Keep it in-process: the default starts no process, except once per
+    foreign interpreter to learn its marker values (cached).  Return a
+    :class:`venvlock.core.Verdict`:
+    ``Verdict.already_satisfied(checked=n)``, ``Verdict.install_needed(reason)``,
     or ``Verdict.cannot_judge(reason)`` (this request cannot be judged exactly;
     the installer runs and decides).  Returning ``None`` from the hook itself
     passes the question to the next implementation.

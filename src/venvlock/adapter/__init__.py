@@ -3,10 +3,10 @@
 Every adapter (``pip-locked``, hatch, nox, tox, the ``venvlock`` command)
 goes through an :class:`Adapter` and nothing else of venvlock's internals::
 
-    adapter = Adapter("tox", purpose=describe_command(sys.argv))
+    adapter = Adapter("tox")                           # holders name themselves "tox <this run's arguments>"
     environment = adapter.environment(".tox/py")
     with adapter.creation_lock(environment):          # create, recreate or delete the folder
-        install = ToolInstall(lambda: tool_install(), failures=(ToolError,), exit_code=code_of)
+        install = ToolInstall(lambda: tool_install(), failures=(ToolError,))
         result = adapter.sync(environment, ["-r", "requirements.txt"], install=install)
         install.reraise()                              # the tool's own error, after the lock is released
 
@@ -17,20 +17,23 @@ The route of a sync: adapter -> :meth:`Adapter.sync` -> ``venvlock_sync``
 
 What the layer handles once, so that adapters do not:
 
-* a hook with no implementation answering (``None``): locks then hold
-  nothing (with one warning), a sync runs the tool's installer unlocked;
-* the holder's label (:func:`describe_command`): the real command line,
-  shell-quoted, with credentials redacted;
+* the holder's label (:func:`command_label`): the tool's name and this
+  run's arguments, shell-quoted, with credentials redacted
+  (:func:`describe_command` for any other command line);
 * errors: everything venvlock raises on purpose is a
   :class:`~venvlock.errors.VenvlockError`; :func:`exit_code` maps it to the
   exit status commands use (2 settings, 75 lock busy or unavailable);
 * the tool's installer: :class:`ToolInstall` runs it as the sync's installer,
-  turns the tool's failure into an exit code the core understands, and keeps
-  the tool's exception to raise again once the lock is released;
+  turns the tool's failure into an exit code the core understands
+  (:func:`installer_exit_code`: ``SystemExit``, ``CalledProcessError``, an
+  exception carrying ``returncode``/``return_code``), and keeps the tool's
+  exception to raise again once the lock is released;
 * readers (:meth:`Adapter.using_lock`): the creation lock held *shared*
   while commands use an environment, so that a recreation waits for them;
-* half-built markers (:class:`Marker`): files beside or inside an
-  environment that say "this is not complete", written without following
+* markers (:class:`Marker`): files beside or inside an environment that say
+  "this is not complete" (``.<name>.incomplete``, naming the tool that left
+  it: :meth:`Marker.incomplete`, :meth:`Marker.find_incomplete`) or "this
+  was provisioned" (:meth:`Marker.in_records`), written without following
   symbolic links;
 * looking without changing (the ``venvlock`` command): who holds a lock
   (:meth:`Adapter.lock_state`), what is damaged (:meth:`Adapter.verify`) and
@@ -50,13 +53,26 @@ import os
 import sys
 from contextlib import contextmanager
 
+from venvlock.adapter._marker import INCOMPLETE_SUFFIX, Marker
 from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError, VenvlockError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
+    from contextlib import AbstractContextManager
 
-    from venvlock.core import Environment, Holder, LockHold, LockState, RepairPlan, Report, SyncResult, Verdict
+    from venvlock.core import (
+        Environment,
+        Holder,
+        LockHold,
+        LockState,
+        RepairPlan,
+        Report,
+        SyncRequest,
+        SyncResult,
+        Verdict,
+    )
+    from venvlock.core._filesystem import Filesystem
 
 #: exit status of commands for a bad setting or usage
 EX_USAGE = 2
@@ -69,6 +85,7 @@ __all__ = [
     "EX_INTERRUPTED",
     "EX_TEMPFAIL",
     "EX_USAGE",
+    "INCOMPLETE_SUFFIX",
     "Adapter",
     "LockTimeoutError",
     "LockUnavailableError",
@@ -77,9 +94,11 @@ __all__ = [
     "ToolInstall",
     "VenvlockError",
     "check_settings",
+    "command_label",
     "describe_command",
     "display_path",
     "exit_code",
+    "installer_exit_code",
     "installs_elsewhere",
     "remove_tree",
 ]
@@ -87,12 +106,18 @@ __all__ = [
 
 def describe_command(argv: Iterable[str]) -> str:
     """How waiting processes name a holder: *argv* shell-quoted, credentials redacted, program by base name."""
-    from venvlock.core._redact import redact_command
+    from venvlock.core._holder import describe_command as described
 
-    words = list(argv)
-    if words:
-        words[0] = os.path.basename(words[0]) or words[0]
-    return redact_command(words)
+    return described(list(argv))
+
+
+def command_label(tool: str, args: Iterable[str] | None = None) -> str:
+    """How a holder run by *tool* names itself: ``<tool> <args>`` (default: this run's ``sys.argv[1:]``).
+
+    The tool's name, not ``sys.argv[0]``: a tool started as ``python -m tox``
+    or through a shim still reads ``tox -e py`` in another process's waiting line.
+    """
+    return describe_command([tool, *(sys.argv[1:] if args is None else args)])
 
 
 def installs_elsewhere(args: Sequence[str], *, uv: bool = False) -> bool:
@@ -119,9 +144,9 @@ def check_settings() -> None:
     A sync does this itself; a command calls it first so that a bad setting
     is an error on every path, those that never sync included.
     """
-    from venvlock.core._settings import validate
+    from venvlock.core._sync import validate_settings
 
-    validate()
+    validate_settings()  # once per set of values: the sync that follows does not validate them again
 
 
 def remove_tree(path: str) -> None:
@@ -129,6 +154,22 @@ def remove_tree(path: str) -> None:
     from venvlock.core._files import remove_tree as remove
 
     remove(path)
+
+
+def installer_exit_code(failure: BaseException) -> int:
+    """The installer exit code a tool's failed install carries: never 0 (1 when it carries none).
+
+    ``SystemExit`` (hatch, tox: its code), ``subprocess.CalledProcessError``
+    and any exception with an int ``returncode`` or ``return_code`` (nox's
+    ``CommandFailed``).  The default of :class:`ToolInstall`.
+    """
+    if isinstance(failure, SystemExit):
+        code: object = failure.code
+    else:
+        code = getattr(failure, "returncode", None)
+        if not isinstance(code, int):
+            code = getattr(failure, "return_code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) and code != 0 else 1
 
 
 def exit_code(error: BaseException) -> int:
@@ -148,7 +189,8 @@ class ToolInstall:
     :param install: runs the tool's install; its return value is kept in :attr:`value`.
     :param failures: the exception types by which the tool reports a failed
         install (hatch's ``SystemExit``, nox's ``CommandFailed``, tox's ``Fail``).
-    :param exit_code: the installer exit code carried by such an exception (default 1).
+    :param exit_code: the installer exit code carried by such an exception
+        (default :func:`installer_exit_code`; an answer of None or 0 counts as 1).
 
     Called by the core under the environment lock, it returns an exit code;
     a failure's exception is kept and :meth:`reraise` raises it after the
@@ -177,7 +219,7 @@ class ToolInstall:
             self.value = self._install()
         except self._failures as error:
             self.error = error
-            code = self._exit_code(error) if self._exit_code is not None else None
+            code = self._exit_code(error) if self._exit_code is not None else installer_exit_code(error)
             return code if isinstance(code, int) and code != 0 else 1
         return 0
 
@@ -187,58 +229,23 @@ class ToolInstall:
             raise self.error
 
 
-class Marker:
-    """A file whose presence says something about an environment ("half-built", "provisioned").
-
-    Written atomically and never through a symbolic link; a write error
-    raises :class:`VenvlockError` (one clear line for the adapter to report)
-    and leaves no file behind.
-    """
-
-    __slots__ = ("path",)
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __repr__(self) -> str:
-        return f"Marker({self.path!r})"
-
-    def present(self) -> bool:
-        return os.path.lexists(self.path)
-
-    def set(self, text: str = "") -> None:
-        """Create or rewrite the marker; a write error (disk full, no permission) is a :class:`VenvlockError`.
-
-        Nothing is left behind when the write fails: no empty marker, no temporary file.
-        """
-        from venvlock.core._files import write_file
-
-        try:
-            write_file(self.path, text, make_folder=True)
-        except OSError as error:
-            raise VenvlockError(f"cannot write {self.path} ({error.strerror or error})") from None
-
-    def clear(self) -> None:
-        from venvlock.core._files import remove_file
-
-        remove_file(self.path)
-
-
 class Adapter:
     """One tool's way into venvlock: locks, checks and syncs, typed, with their odd cases handled.
 
     :param tool: the tool's name, for messages (``"hatch"``, ``"nox"``, ``"tox"``).
     :param purpose: how other processes' waiting lines name this holder
-        (default: this process's command line, see :func:`describe_command`).
+        (default: the tool's name and this run's arguments, see :func:`command_label`).
     :param quiet: no waiting lines.
     """
 
-    __slots__ = ("purpose", "quiet", "tool")
+    __slots__ = ("_checked", "purpose", "quiet", "tool")
 
     def __init__(self, tool: str, *, purpose: str | None = None, quiet: bool = False) -> None:
         self.tool = tool
-        self.purpose = purpose if purpose is not None else describe_command(sys.argv or [sys.executable])
+        self.purpose = purpose if purpose is not None else command_label(tool)
         self.quiet = quiet
+        #: the last :meth:`check`'s request, whose reading a :meth:`sync` of the same arguments reuses
+        self._checked: SyncRequest | None = None
 
     def __repr__(self) -> str:
         return f"Adapter({self.tool!r}, purpose={self.purpose!r})"
@@ -261,26 +268,21 @@ class Adapter:
     @contextmanager
     def creation_lock(
         self, environment: Environment, *, default_timeout: float | None = None, purpose: str | None = None
-    ) -> Iterator[LockHold | None]:
+    ) -> Iterator[LockHold]:
         """Hold the creation lock of *environment* (beside its folder) while inside.
 
         Take it around creating, recreating or deleting the folder, before the
         environment lock.  *default_timeout* applies when ``VENVLOCK_TIMEOUT``
         is unset (negative: wait forever, for a lock held through a session).
-        Yields None when no implementation answered (nothing is held).
         """
         from venvlock.core import hooks
 
-        manager = hooks().venvlock_creation_lock(
+        manager: AbstractContextManager[LockHold] = hooks().venvlock_creation_lock(
             environment=environment,
             purpose=purpose or self.purpose,
             quiet=self.quiet,
             default_timeout=default_timeout,
-        )
-        if manager is None:
-            _warn_once("venvlock_creation_lock", "no venvlock_creation_lock implementation; creation is not locked")
-            yield None
-            return
+        )  # the core's implementation always answers (a plugin's may answer first)
         with manager as hold:
             yield hold
 
@@ -335,22 +337,17 @@ class Adapter:
         return holder if holder is not None and holder.alive else None
 
     @contextmanager
-    def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold | None]:
+    def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold]:
         """Hold the environment lock (venvlock's sync lock, then uv's ``<env>/.lock``) while inside.
 
         Around installs and deletions only.  An installer that takes
         ``<env>/.lock`` itself (uv) runs inside ``with hold.lend():``.
-        Yields None when no implementation answered (nothing is held).
         """
         from venvlock.core import hooks
 
-        manager = hooks().venvlock_environment_lock(
+        manager: AbstractContextManager[LockHold] = hooks().venvlock_environment_lock(
             environment=environment, purpose=purpose or self.purpose, quiet=self.quiet
-        )
-        if manager is None:
-            _warn_once("venvlock_environment_lock", "no venvlock_environment_lock implementation; installs not locked")
-            yield None
-            return
+        )  # the core's implementation always answers
         with manager as hold:
             yield hold
 
@@ -385,11 +382,12 @@ class Adapter:
 
     def check(self, environment: Environment, args: Sequence[str], *, cwd: str | None = None) -> Verdict:
         """The core's in-process verdict on pip ``install`` *args* (no lock, no installer)."""
-        from venvlock.core import SyncRequest, Verdict, hooks
+        from venvlock.core import SyncRequest, hooks
 
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
-        verdict: Verdict | None = hooks().venvlock_check(environment=environment, request=request)
-        return verdict if verdict is not None else Verdict.cannot_judge("no venvlock_check implementation")
+        verdict: Verdict = hooks().venvlock_check(environment=environment, request=request)  # the core's answers
+        self._checked = request
+        return verdict
 
     def install(
         self, environment: Environment, args: Sequence[str], hold: LockHold | None, *, command: str = "install"
@@ -404,10 +402,7 @@ class Adapter:
 
         request = SyncRequest(list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False)
         held = hold if hold is not None else LockHold(environment.path, locked=False)
-        answer: int | None = hooks().venvlock_install(environment=environment, request=request, hold=held)
-        if answer is None:
-            _warn_once("venvlock_install", "no venvlock_install implementation answered; nothing was installed")
-            return 1
+        answer: int = hooks().venvlock_install(environment=environment, request=request, hold=held)  # core answers
         return int(answer)
 
     def sync(
@@ -439,7 +434,7 @@ class Adapter:
         :class:`~venvlock.errors.VenvlockError` (timeouts, bad settings, a
         lock that cannot be had) for the adapter to report.
         """
-        from venvlock.core import SyncRequest, SyncResult, hooks, recorded_sync
+        from venvlock.core import SyncRequest, hooks, recorded_sync
 
         request = SyncRequest(
             list(args),
@@ -452,25 +447,21 @@ class Adapter:
             installer_takes_lock=installer_takes_lock,
             pip=list(pip) if pip is not None else None,
         )
+        checked, self._checked = self._checked, None
+        if (  # the check just before read these very arguments: one reading, if nothing it read changed since
+            judge
+            and checked is not None
+            and checked.parsed is not None
+            and (checked.args, checked.cwd) == (request.args, request.cwd)
+            and checked.parsed.environment_path == environment.path
+            and checked.parsed.current()
+        ):
+            request.parsed = checked.parsed
         recorded = recorded_sync(environment, request) if judge else None
         if recorded is not None:
             return recorded
-        result: SyncResult | None = hooks().venvlock_sync(environment=environment, request=request)
-        if result is not None:
-            return result
-        _warn_once("venvlock_sync", "no venvlock_sync implementation; installing under the environment lock only")
-        with self.environment_lock(environment, purpose=purpose):
-            returncode = install() if install is not None else 1
-        return SyncResult(returncode, installed=True)
-
-
-_warned: set[str] = set()
-
-
-def _warn_once(key: str, message: str) -> None:
-    if key not in _warned:
-        _warned.add(key)
-        print(f"venvlock: warning: {message}", file=sys.stderr, flush=True)
+        result: SyncResult = hooks().venvlock_sync(environment=environment, request=request)  # the core's answers
+        return result
 
 
 def filesystem_of(path: str) -> Filesystem:
@@ -483,7 +474,3 @@ def filesystem_of(path: str) -> Filesystem:
     from venvlock.core._filesystem import filesystem_of as of
 
     return of(path)
-
-
-if TYPE_CHECKING:
-    from venvlock.core._filesystem import Filesystem

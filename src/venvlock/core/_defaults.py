@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from venvlock._markers import hookimpl
 from venvlock.core._environment import display_path
 from venvlock.core._holder import describe_holder
 from venvlock.core._installer import run_installer
-from venvlock.hookspec import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,8 +35,14 @@ def venvlock_creation_lock_path(environment: Environment) -> str:
 @hookimpl(trylast=True)
 def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
     from venvlock.core._check import check
+    from venvlock.core._request import parse_request
 
-    return check(environment, request)
+    parsed = request.parsed  # the sync's one reading of the request, when it is for this environment
+    if parsed is None or parsed.environment_path != environment.path:
+        parsed = None
+        if request.command == "install" and request.judge:  # read once, kept for the sync that may follow
+            parsed = request.parsed = parse_request(request.args, request.cwd, environment)
+    return check(environment, request, parsed)
 
 
 @hookimpl(trylast=True)

@@ -1,4 +1,4 @@
-"""Writing and removing venvlock's own small files, never through a symbolic link.
+"""Writing, reading and removing venvlock's own small files, never through a symbolic link.
 
 Every file venvlock writes (holder files, records, markers, caches) is written
 by :func:`write_file`: a new temporary file created with ``O_EXCL`` and
@@ -6,23 +6,129 @@ by :func:`write_file`: a new temporary file created with ``O_EXCL`` and
 replaces a symbolic link planted at the target instead of writing through it,
 and readers see the old content or the new, never half of it.
 
+``O_NOFOLLOW`` protects the last component only.  venvlock's own folders
+(``<env>/.venvlock``, ``<env>/.venvlock/synced``) are protected by *below*
+(by default, for a path inside a folder named :data:`OWN_FOLDER`, the folder
+that holds it: every caller writing into ``<env>/.venvlock`` is covered):
+the folder a path's own folders hang from (the environment; it may itself be
+reached through links, the user chose its path).  Each folder between *below*
+and the file is opened (and made, with ``make_folder``) relative to the
+descriptor of the one before, with ``O_NOFOLLOW|O_DIRECTORY``: a symbolic link
+planted there (``<env>/.venvlock -> /elsewhere``) is refused (``OSError``,
+ELOOP or ENOTDIR), never written through, and no check-then-use race is left.
+Where the platform has no ``dir_fd`` (Windows), each folder is looked at with
+``lstat`` instead.
+
+Files are read with ``O_NONBLOCK``: a FIFO or device planted at a path reads
+as absent, never hangs.
+
 Plain ``os`` only: this module is on the fast path.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+#: the name of venvlock's own folder in an environment (``Environment.record_dir``)
+OWN_FOLDER = ".venvlock"
+#: whether folders can be walked by descriptor (POSIX); else (Windows) by lstat
+_AT = {os.open, os.mkdir, os.rename, os.unlink} <= os.supports_dir_fd and bool(_DIRECTORY)  # os.replace as os.rename
 
 
-def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = False) -> None:
-    """Write *text* to *path* atomically, never following a link; raises OSError (nothing left behind)."""
+def _anchor(path: str, below: str | None) -> str | None:
+    """*below*, or for a path inside a folder named :data:`OWN_FOLDER`, the folder holding the last such one."""
+    if below is not None:
+        return below
+    parts = os.path.abspath(os.path.dirname(path)).split(os.sep)
+    if OWN_FOLDER not in parts:
+        return None
+    last = len(parts) - 1 - parts[::-1].index(OWN_FOLDER)
+    return os.sep.join(parts[:last]) or os.sep
+
+
+def _between(below: str, path: str) -> list[str]:
+    """The folder names from *below* down to *path*'s folder; ValueError when *path* is not below it."""
+    relative = os.path.relpath(os.path.dirname(path), below)
+    if relative == os.curdir:
+        return []
+    parts = relative.split(os.sep)
+    if os.pardir in parts or os.path.isabs(relative):
+        raise ValueError(f"{path} is not below {below}")
+    return parts
+
+
+def _open_folder(below: str, parts: list[str], *, create: bool) -> int:
+    """A descriptor of folder *below*/*parts*, each part opened without following links (made if *create*)."""
+    fd = os.open(below, os.O_RDONLY | _DIRECTORY)  # the environment itself: the user's path, links allowed
+    try:
+        for part in parts:
+            if create:
+                try:
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                except FileExistsError:
+                    pass
+            inner = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_folders(below: str, parts: list[str], *, create: bool) -> None:
+    """Without ``dir_fd``: make and look at each folder below *below*; a link among them is an OSError."""
+    import errno
+
+    folder = below
+    for part in parts:
+        folder = os.path.join(folder, part)
+        if create:
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                pass
+        mode = os.lstat(folder).st_mode
+        if not stat.S_ISDIR(mode):
+            raise OSError(errno.ELOOP if stat.S_ISLNK(mode) else errno.ENOTDIR, "not a folder of venvlock's", folder)
+
+
+def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = False, below: str | None = None) -> None:
+    """Write *text* to *path* atomically, never following a link; raises OSError (nothing left behind).
+
+    *below*: the folder whose sub-folders on the way to *path* are venvlock's
+    own (made with *make_folder*, never followed when they are links).
+    Without it (and outside a :data:`OWN_FOLDER`) only *path* itself is
+    protected, and *make_folder* makes its folder as ``os.makedirs`` does.
+    """
+    below = _anchor(path, below)
+    if below is None:
+        if make_folder:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_in(None, path, text, mode)
+        return
+    parts = _between(below, path)
     if make_folder:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, mode)
+        os.makedirs(below, exist_ok=True)
+    if not _AT:
+        _check_folders(below, parts, create=make_folder)
+        _write_in(None, path, text, mode)
+        return
+    folder = _open_folder(below, parts, create=make_folder)
+    try:
+        _write_in(folder, os.path.basename(path), text, mode)
+    finally:
+        os.close(folder)
+
+
+def _write_in(folder: int | None, name: str, text: str, mode: int) -> None:
+    temporary = f"{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, mode, dir_fd=folder)
     try:
         try:
             view = memoryview(text.encode("utf-8", "surrogateescape"))
@@ -30,31 +136,75 @@ def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = F
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
-        os.replace(temporary, path)
+        os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
-        remove_file(temporary)
+        try:
+            os.unlink(temporary, dir_fd=folder)
+        except OSError:
+            pass
         raise
 
 
-def read_file(path: str) -> str | None:
-    """The text of *path*, or None when it cannot be read (missing, a link, not text)."""
+def read_file(path: str, *, below: str | None = None) -> str | None:
+    """The text of *path*, or None when it cannot be read (missing, a link, not a regular file, not text).
+
+    *below* as for :func:`write_file`: a link among the folders on the way reads as absent.
+    """
+    read = read_file_and_stat(path, below=below)
+    return read[0] if read is not None else None
+
+
+def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.stat_result] | None:
+    """The text of *path* and the stat of the very file read, or None as :func:`read_file` says."""
+    folder: int | None = None
+    name = path
+    below = _anchor(path, below)
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
-    except OSError:
+        if below is not None:
+            parts = _between(below, path)
+            if _AT:
+                folder = _open_folder(below, parts, create=False)
+                name = os.path.basename(path)
+            else:
+                _check_folders(below, parts, create=False)
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY, dir_fd=folder)
+    except (OSError, ValueError):
         return None
+    finally:
+        if folder is not None:
+            os.close(folder)
     try:
         with os.fdopen(fd, "rb") as file:
-            return file.read().decode("utf-8", "replace")
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                return None
+            return file.read().decode("utf-8", "replace"), status
     except OSError:
         return None
 
 
-def remove_file(path: str) -> bool:
-    """Remove the file (or link itself) at *path*; whether something was removed."""
+def remove_file(path: str, *, below: str | None = None) -> bool:
+    """Remove the file (or link itself) at *path*; whether something was removed.
+
+    *below* as for :func:`write_file`: nothing is removed through a link among the folders on the way.
+    """
+    folder: int | None = None
+    name = path
+    below = _anchor(path, below)
     try:
-        os.remove(path)
-    except OSError:
+        if below is not None:
+            parts = _between(below, path)
+            if _AT:
+                folder = _open_folder(below, parts, create=False)
+                name = os.path.basename(path)
+            else:
+                _check_folders(below, parts, create=False)
+        os.unlink(name, dir_fd=folder)
+    except (OSError, ValueError):
         return False
+    finally:
+        if folder is not None:
+            os.close(folder)
     return True
 
 

@@ -21,7 +21,7 @@ import os
 import sys
 
 from venvlock.core._environment import Environment, short_digest
-from venvlock.core._files import read_file, remove_file, write_file
+from venvlock.core._files import read_file_and_stat, remove_file, write_file
 from venvlock.core._request import ParsedRequest
 
 TYPE_CHECKING = False
@@ -80,20 +80,24 @@ def request_key(environment: Environment, request: SyncRequest, parsed: ParsedRe
     return short_digest("\n\0".join(parts))
 
 
-def _record_path(environment: Environment, key: str) -> str:
-    return os.path.join(environment.record_dir(), "synced", key)
+def _record_path(environment: Environment, key: str) -> tuple[str, str]:
+    """``(path, below)``: the record file of *key*, and the folder venvlock's own folders on the way hang from.
+
+    ``.venvlock`` and ``synced`` are venvlock's: made and opened without following links (a
+    ``<env>/.venvlock`` planted as a link to another folder is never written through).
+    """
+    folder = environment.record_dir()
+    return os.path.join(folder, "synced", key), os.path.dirname(folder)
 
 
 def recorded_count(environment: Environment, key: str, site_dirs: list[str]) -> int | None:
     """The number of distributions checked when *key* was recorded, if the record still holds; else None."""
-    path = _record_path(environment, key)
-    content = read_file(path)
-    try:
-        record_mtime = os.stat(path, follow_symlinks=False).st_mtime_ns
-    except OSError:
+    path, below = _record_path(environment, key)
+    read = read_file_and_stat(path, below=below)
+    if read is None:
         return None
-    if content is None:
-        return None
+    content, status = read
+    record_mtime = status.st_mtime_ns
     count, _, stored = content.partition("\n")
     text, newest = fingerprint(site_dirs)
     if stored != text or record_mtime <= newest:
@@ -110,7 +114,8 @@ def write_record(environment: Environment, key: str, site_dirs: list[str], befor
     if text != before:
         return False
     try:
-        write_file(_record_path(environment, key), f"{checked}\n{text}", make_folder=True)
+        path, below = _record_path(environment, key)
+        write_file(path, f"{checked}\n{text}", make_folder=True, below=below)
     except OSError:
         return False
     return True
@@ -118,4 +123,5 @@ def write_record(environment: Environment, key: str, site_dirs: list[str], befor
 
 def forget(environment: Environment, key: str) -> None:
     """Remove the record of *key* (a failed install records nothing as synced)."""
-    remove_file(_record_path(environment, key))
+    path, below = _record_path(environment, key)
+    remove_file(path, below=below)

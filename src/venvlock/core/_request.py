@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from venvlock.core._pip_config import PipSettings, read_settings
+from venvlock.core._pip_config import PipSettings, config_files, read_settings
 from venvlock.core._pip_options import (
     CONSTRAINT,
     FILE_TABLE,
@@ -51,9 +51,23 @@ class SyncRequest:
         the core lends it that lock while it runs and keeps venvlock's sync lock (see ``LockHold.lend``).
     :param pip: the command that runs pip (before the command word), when not the
         environment's ``python -m pip`` (an environment without pip of its own).
+
+    :ivar parsed: the core's one reading of this request (a :class:`ParsedRequest`), set by the sync
+        once it has read it, so that every check of the sync judges the same reading; None before.
     """
 
-    __slots__ = ("args", "command", "cwd", "installer", "installer_takes_lock", "judge", "pip", "purpose", "quiet")
+    __slots__ = (
+        "args",
+        "command",
+        "cwd",
+        "installer",
+        "installer_takes_lock",
+        "judge",
+        "parsed",
+        "pip",
+        "purpose",
+        "quiet",
+    )
 
     def __init__(
         self,
@@ -77,6 +91,7 @@ class SyncRequest:
         self.judge = judge
         self.installer_takes_lock = installer_takes_lock
         self.pip = pip
+        self.parsed: ParsedRequest | None = None
 
     def pip_command(self, python: str) -> list[str]:
         """The pip command line of this request for an environment whose interpreter is *python*."""
@@ -96,21 +111,76 @@ class ParsedRequest:
     :ivar variables: every ``${NAME}`` a requirement file expands, with its value (None: unset).
     :ivar cannot_judge: why the check cannot judge this request (empty: it can).
     :ivar settings: pip's settings in force (variables and configuration files).
+    :ivar environment_path: the environment it was read for (its ``pip.conf`` is among the inputs).
+    :ivar inputs: every file the reading depends on, with its stat when looked at (None: absent).
+    :ivar started_ns: the wall clock when the reading started.
+    :ivar pip_variables: the ``PIP_*`` variables when it was read.
     """
 
-    __slots__ = ("cannot_judge", "constraints", "files", "requirements", "settings", "variables")
+    __slots__ = (
+        "cannot_judge",
+        "constraints",
+        "environment_path",
+        "files",
+        "inputs",
+        "pip_variables",
+        "requirements",
+        "settings",
+        "started_ns",
+        "variables",
+    )
 
-    def __init__(self, settings: PipSettings) -> None:
+    def __init__(self, settings: PipSettings, *, environment_path: str = "", started_ns: int = 0) -> None:
         self.requirements: list[tuple[str, str]] = []
         self.constraints: list[tuple[str, str]] = []
         self.files: list[tuple[str, str]] = []
         self.variables: dict[str, str | None] = {}
         self.cannot_judge = settings.cannot_judge
         self.settings = settings
+        self.environment_path = environment_path
+        self.inputs: list[tuple[str, tuple[int, ...] | None]] = []
+        self.started_ns = started_ns
+        self.pip_variables = _pip_variables()
 
     def refuse(self, reason: str) -> None:
         """Mark the request as one only the installer can judge (the first reason stays)."""
         self.cannot_judge = self.cannot_judge or reason
+
+    def current(self) -> bool:
+        """Whether every input is still what was read: same stat, and not changed in the clock tick of the reading.
+
+        A few stats, no reading.  A file whose modification time is within
+        :data:`RACY_NS` of the reading's start might have changed again in the
+        same tick of a coarse file-system clock unseen (as Git's "racily
+        clean" entries): it counts as changed, and is read again.
+        """
+        if _pip_variables() != self.pip_variables:
+            return False
+        if any(os.environ.get(name) != value for name, value in self.variables.items()):
+            return False
+        for path, seen in self.inputs:
+            now = _signature(path)
+            if now != seen or (now is not None and now[0] >= self.started_ns - RACY_NS):
+                return False
+        return True
+
+
+#: a file modified this close to a reading's start (or later) counts as changed since (coarse clocks: FAT has 2 s)
+RACY_NS = 2_000_000_000
+
+
+def _pip_variables() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("PIP_")))
+
+
+def _signature(path: str, status: os.stat_result | None = None) -> tuple[int, ...] | None:
+    """``(mtime_ns, ctime_ns, size, inode, device)`` of *path* (of *status* when given); None when absent."""
+    if status is None:
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+    return (status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_ino, status.st_dev)
 
 
 def parse_request(args: list[str], cwd: str, environment: Environment | None = None) -> ParsedRequest:
@@ -120,10 +190,16 @@ def parse_request(args: list[str], cwd: str, environment: Environment | None = N
     holds the site ``pip.conf`` pip reads (default: the running interpreter's).
     """
     import sys
+    import time
 
+    started_ns = time.time_ns()
     prefix = environment.config_prefix() if environment is not None else sys.prefix
+    # pip's configuration files, looked at before they are read: a change after this look shows in current()
+    watched = [(path, _signature(path)) for path in config_files(prefix, isolated=False)]
     settings = read_settings(args, prefix, cwd)
-    parsed = ParsedRequest(settings)
+    parsed = ParsedRequest(settings, environment_path=environment.path if environment is not None else "")
+    parsed.started_ns = started_ns
+    parsed.inputs.extend(watched)
     if settings.python is not None and (environment is None or not _names(settings.python, environment)):
         parsed.refuse(f"{settings.python_source} sends pip to {settings.python}")
     if "_PIP_IN_BUILD_IGNORE_CONSTRAINTS" in os.environ:
@@ -186,6 +262,7 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
         return
     try:
         with open(path, encoding="utf-8-sig") as file:
+            parsed.inputs.append((path, _signature(path, os.fstat(file.fileno()))))  # the file read, before reading
             text = file.read()
     except (OSError, UnicodeDecodeError) as error:
         # pip reports this with its own message and exit code

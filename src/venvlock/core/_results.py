@@ -1,4 +1,9 @@
-"""What a check and a sync found."""
+"""What a check and a sync found.
+
+One word for the state in which nothing is to install, pip's own ("Requirement
+already satisfied"): :attr:`Outcome.SATISFIED`, made by
+:meth:`Verdict.already_satisfied`, asked with :attr:`Verdict.satisfied`.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ class Outcome(enum.Enum):
 class Verdict:
     """The answer of ``venvlock_check``.
 
-    Made by one of :meth:`nothing_to_do`, :meth:`install_needed`, :meth:`cannot_judge`.
+    Made by one of :meth:`already_satisfied`, :meth:`install_needed`, :meth:`cannot_judge`
+    (``Verdict(True/False/None)`` and ``Verdict.nothing_to_do`` are earlier spellings, still accepted).
 
     :ivar outcome: what the check concluded (:class:`Outcome`).
     :ivar checked: how many distributions the check looked at.
@@ -44,9 +50,14 @@ class Verdict:
         self.damaged = damaged or []
 
     @classmethod
-    def nothing_to_do(cls, *, checked: int) -> Verdict:
-        """The request is met by the *checked* distributions installed."""
+    def already_satisfied(cls, *, checked: int) -> Verdict:
+        """The request is met by the *checked* distributions installed: :attr:`Outcome.SATISFIED`."""
         return cls(Outcome.SATISFIED, checked=checked)
+
+    @classmethod
+    def nothing_to_do(cls, *, checked: int) -> Verdict:
+        """The earlier spelling of :meth:`already_satisfied`, kept for plugins written against it."""
+        return cls.already_satisfied(checked=checked)
 
     @classmethod
     def install_needed(cls, reason: str, *, checked: int = 0, damaged: list[str] | None = None) -> Verdict:

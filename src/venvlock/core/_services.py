@@ -8,9 +8,11 @@ plugin manager, and plugins that answer an extension point are heard.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
+from venvlock._markers import hookimpl
 from venvlock.core import _lock
 from venvlock.core._environment import VENV
-from venvlock.hookspec import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
     from venvlock.core._results import SyncResult
 
 
+#: ``(environment path, lock path)`` while a sync runs in this context: the lock path it asked for once
+_sync_lock_path: ContextVar[tuple[str, str] | None] = ContextVar("venvlock_sync_lock_path", default=None)
+
+
 class CoreServices:
     """The core's implementations of ``venvlock_sync``, ``venvlock_environment_lock`` and ``venvlock_creation_lock``."""
 
@@ -36,13 +42,22 @@ class CoreServices:
     def venvlock_sync(self, environment: Environment, request: SyncRequest) -> SyncResult:
         from venvlock.core._sync import sync
 
-        return sync(environment, request, self._relay)
+        lock_path: str = self._relay.venvlock_lock_path(environment=environment)  # asked once per sync
+        token = _sync_lock_path.set((environment.path, lock_path))
+        try:
+            return sync(environment, request, self._relay, lock_path)
+        finally:
+            _sync_lock_path.reset(token)
 
     @hookimpl(trylast=True)
     def venvlock_environment_lock(
         self, environment: Environment, purpose: str, quiet: bool
     ) -> AbstractContextManager[LockHold]:
-        lock_path = self._relay.venvlock_lock_path(environment=environment)
+        asked = _sync_lock_path.get()
+        if asked is not None and asked[0] == environment.path:
+            lock_path = asked[1]  # the sync's own answer: the hook is asked once per sync
+        else:
+            lock_path = self._relay.venvlock_lock_path(environment=environment)
         waiting, acquired = self._notifications(environment, quiet)
         # A venv's folder is made only by its creator; --target/--prefix folders may be made here, as pip would.
         return _lock.hold_environment(

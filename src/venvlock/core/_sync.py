@@ -1,7 +1,7 @@
 """The double-checked sync: check, lock, check again, repair, install, record.
 
 1. *Record*: a request found in sync before, with nothing changed since,
-   returns at once (a few stats, no parsing of requirements).
+   returns at once (its reading and a few stats; no distribution is looked at).
 2. *First check*, without the lock: a clear "satisfied" returns and records.
    Skipped while another venvlock process says it holds the lock (it is
    installing: a look now would be wasted, or see a half-done install).
@@ -13,16 +13,30 @@
    itself, uv, gets it lent while venvlock's sync lock stays held), then check once more and *record* the
    result if it is in sync.  A failed install records nothing.
 7. The lock is released before :func:`sync` returns.
+
+One reading per sync: the request's ``-r``/``-c`` files and pip's
+configuration files are read once (:func:`read_request`, carried on the
+request as ``request.parsed``, so the adapter's :func:`recorded_sync` and the
+sync share it), and every check and the record key judge that reading.  Under
+the lock a few stats tell whether any of those files changed since
+(:meth:`ParsedRequest.current`); only then are they read again.  That is the
+choice pip's own behaviour dictates: pip reads its files once, when it
+starts, and an installer started by this sync starts under the lock; so the
+check under the lock, the install and the check after it (whose verdict and
+record key come from the same reading) all see the files as they were once
+the lock was had, and a change made while the sync waited is not missed.
+``VENVLOCK_*`` settings are validated once per set of values in a process.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from venvlock.core._holder import default_purpose, read_holder
 from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
-from venvlock.core._request import parse_request
+from venvlock.core._request import ParsedRequest, parse_request
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
 from venvlock.core._uv_settings import uv_cannot_judge
@@ -35,29 +49,70 @@ if TYPE_CHECKING:
     from venvlock.core._request import SyncRequest
 
 
-def _from_record(
-    environment: Environment, request: SyncRequest
-) -> tuple[SyncResult | None, str | None, list[str] | None]:
-    """``(result, key, site_dirs)``: the result when a valid record answers *request*, and what the sync needs."""
-    start = time.monotonic()
-    validate()  # a bad setting is an error on every path, before anything is judged
+class Reading:
+    """The sync's one reading of a request: what every step of the sync judges, from one parse.
+
+    :ivar parsed: the request read as pip reads it (None: not judged: not ``install``, no judging asked,
+        or the environment's package folders cannot be judged).
+    :ivar site_dirs: the environment's package folders (None: beyond the check).
+    :ivar key: the record key of :attr:`parsed` (None: nothing is recorded for this request).
+    """
+
+    __slots__ = ("key", "parsed", "site_dirs")
+
+    def __init__(self, parsed: ParsedRequest | None, site_dirs: list[str] | None, key: str | None) -> None:
+        self.parsed = parsed
+        self.site_dirs = site_dirs
+        self.key = key
+
+
+def validate_settings() -> None:
+    """Validate the ``VENVLOCK_*`` settings, once per set of values in this process (a bad one raises every time)."""
+    global _validated
+    values = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("VENVLOCK_")))
+    if values != _validated:
+        validate()
+        _validated = values
+
+
+_validated: tuple[tuple[str, str], ...] | None = None
+
+
+def read_request(environment: Environment, request: SyncRequest) -> Reading:
+    """The reading of *request* for *environment*: parsed once per request and carried on it (``request.parsed``).
+
+    A request that comes back (the adapter's :func:`recorded_sync`, then the
+    sync) is not read again; :func:`reread_if_changed` reads it again under
+    the lock only when an input changed.
+    """
+    validate_settings()  # a bad setting is an error on every path, before anything is judged
     if request.command != "install" or not request.judge:
-        return None, None, None
+        return Reading(None, None, None)
     site_dirs = environment.site_dirs()
     if site_dirs is None:
-        return None, None, None
-    parsed = parse_request(request.args, request.cwd, environment)
+        return Reading(None, None, None)
+    parsed = request.parsed
+    if parsed is None or parsed.environment_path != environment.path:
+        parsed = request.parsed = parse_request(request.args, request.cwd, environment)
+    return _reading(environment, request, parsed, site_dirs)
+
+
+def reread_if_changed(environment: Environment, request: SyncRequest, reading: Reading) -> Reading:
+    """*reading*, or a new one when a file it read changed since (a few stats when none did).
+
+    Called under the lock: the installer, if it runs, reads the files now, so
+    the check under the lock judges what the installer would read.
+    """
+    if reading.parsed is None or reading.site_dirs is None or reading.parsed.current():
+        return reading
+    parsed = request.parsed = parse_request(request.args, request.cwd, environment)
+    return _reading(environment, request, parsed, reading.site_dirs)
+
+
+def _reading(environment: Environment, request: SyncRequest, parsed: ParsedRequest, site_dirs: list[str]) -> Reading:
     if parsed.cannot_judge or uv_cannot_judge(request):
-        return None, None, site_dirs
-    key = request_key(environment, request, parsed)
-    count = recorded_count(environment, key, site_dirs)
-    if count is None:
-        return None, key, site_dirs
-    return (
-        SyncResult(0, installed=False, checked=count, seconds=time.monotonic() - start, recorded=True),
-        key,
-        site_dirs,
-    )
+        return Reading(parsed, site_dirs, None)
+    return Reading(parsed, site_dirs, request_key(environment, request, parsed))
 
 
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
@@ -66,11 +121,25 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
     Loads no plugin: a record is written only by a sync that went through the
     hooks, and its key covers the plugin set, the request and the interpreter.
     """
-    return _from_record(environment, request)[0]
+    start = time.monotonic()
+    return _recorded(read_request(environment, request), environment, start)
 
 
-def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> SyncResult:
-    """Run the double-checked sync of *request* into *environment* (see the module docstring)."""
+def _recorded(reading: Reading, environment: Environment, start: float, waited: float = 0.0) -> SyncResult | None:
+    if reading.key is None or reading.site_dirs is None:
+        return None
+    count = recorded_count(environment, reading.key, reading.site_dirs)
+    if count is None:
+        return None
+    elapsed = time.monotonic() - start
+    return SyncResult(0, installed=False, checked=count, seconds=elapsed, waited=waited, recorded=True)
+
+
+def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_path: str) -> SyncResult:
+    """Run the double-checked sync of *request* into *environment* (see the module docstring).
+
+    *lock_path*: the environment lock's file, asked of ``venvlock_lock_path`` once by the caller.
+    """
     start = time.monotonic()
     judge = request.command == "install" and request.judge
 
@@ -78,18 +147,19 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
         hook.venvlock_synced(environment=environment, request=request, result=result)
         return result
 
-    result, key, site_dirs = _from_record(environment, request)
+    reading = read_request(environment, request)
+    result = _recorded(reading, environment, start)
     if result is not None:
         return done(result)
 
     def look() -> tuple[Verdict, bool]:
-        """Check; record when in sync and nothing changed meanwhile."""
+        """Check the reading; record when in sync and nothing changed meanwhile."""
         if not judge:
             return Verdict.cannot_judge("the adapter asked for no check"), False
+        site_dirs, key = reading.site_dirs, reading.key
         before = fingerprint(site_dirs)[0] if site_dirs is not None else ""
-        verdict: Verdict = hook.venvlock_check(environment=environment, request=request) or Verdict.cannot_judge(
-            "no venvlock_check implementation"
-        )
+        request.parsed = reading.parsed  # the default venvlock_check judges this reading, not a new one
+        verdict: Verdict = hook.venvlock_check(environment=environment, request=request)  # the core's answers
         saved = (
             verdict.satisfied
             and key is not None
@@ -99,7 +169,6 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
         return verdict, saved
 
     # while another venvlock process is syncing, a look now would see a half-done install: wait instead
-    lock_path = hook.venvlock_lock_path(environment=environment)
     busy = read_holder(lock_path + SYNC_SUFFIX) or read_holder(lock_path)
     if busy is None or not busy.alive:
         verdict, saved = look()
@@ -111,12 +180,10 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
 
     purpose = request.purpose or default_purpose()
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
-        count = recorded_count(environment, key, site_dirs) if key is not None and site_dirs is not None else None
-        if count is not None:  # the process we waited for synced it and recorded that: no need to check
-            elapsed = time.monotonic() - start
-            return done(
-                SyncResult(0, installed=False, checked=count, seconds=elapsed, waited=hold.waited, recorded=True)
-            )
+        reading = reread_if_changed(environment, request, reading)
+        recorded = _recorded(reading, environment, start, hold.waited)
+        if recorded is not None:  # the process we waited for synced it and recorded that: no need to check
+            return done(recorded)
         verdict, saved = look()
         if verdict.satisfied:
             elapsed = time.monotonic() - start
@@ -125,23 +192,21 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay) -> Syn
                     0, installed=False, checked=verdict.checked, seconds=elapsed, waited=hold.waited, recorded=saved
                 )
             )
-        if key is not None:
-            forget(environment, key)
+        if reading.key is not None:
+            forget(environment, reading.key)
         if verdict.damaged:
             from venvlock.core._installed import repair
 
-            repair(list(dict.fromkeys(verdict.damaged)), site_dirs or [])
+            repair(list(dict.fromkeys(verdict.damaged)), reading.site_dirs or [])
         if request.installer_takes_lock:  # uv: it takes <env>/.lock itself; the sync lock stays held
             with hold.lend():
-                returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)
+                returncode: int = hook.venvlock_install(environment=environment, request=request, hold=hold)
         else:
-            returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)
-        if returncode is None:
-            raise RuntimeError("no venvlock_install implementation answered")
+            returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)  # core answers
         if returncode != 0:
             hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
             return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
-        after, saved = look()
+        after, saved = look()  # the reading the installer was started with, under this lock
     elapsed = time.monotonic() - start
     return done(
         SyncResult(0, installed=True, checked=after.checked, seconds=elapsed, waited=hold.waited, recorded=saved)

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from hatch.env.collectors.plugin.interface import EnvironmentCollectorInterface
 from hatch.env.virtual import VirtualEnvironment
 
-from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, describe_command
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 
 #: the name of the environment type and of the collector
 PLUGIN_NAME = "venvlock"
-#: the suffix of the marker beside a folder that is being (or was left half) created or removed
-INCOMPLETE_SUFFIX = ".incomplete"
 #: the attribute marking our wrapper of ``Project.prepare_environment``
 _GUARD_ATTRIBUTE = "_venvlock_guard"
 
@@ -148,7 +146,7 @@ class VenvlockEnvironment(VirtualEnvironment):
     @cached_property
     def _adapter(self) -> Adapter:
         """hatch's way into venvlock; waiting processes name this holder by the hatch command line."""
-        return Adapter("hatch", purpose=describe_command(["hatch", *sys.argv[1:]]), quiet=bool(self.verbosity < 0))
+        return Adapter("hatch", quiet=bool(self.verbosity < 0))
 
     @cached_property
     def _core_environment(self) -> Environment:
@@ -165,17 +163,15 @@ class VenvlockEnvironment(VirtualEnvironment):
     @cached_property
     def _incomplete(self) -> Marker:
         """``.<name>.incomplete`` beside the folder: a creation or removal has started and not finished."""
-        folder = os.path.abspath(str(self.virtual_env_path)).rstrip(os.sep)
-        parent, name = os.path.split(folder)
-        return Marker(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"))
+        return Marker.incomplete(str(self.virtual_env_path), tool="hatch")
 
     def _complete(self) -> bool:
         return os.path.isdir(self.virtual_env_path) and not self._incomplete.present()
 
     def _mark_incomplete(self) -> None:
-        """Write the marker (no command line in it: nothing reads one); a write error ends hatch in one line."""
+        """Write the marker (the tool's name, no command line); a write error ends hatch in one line."""
         try:
-            self._incomplete.set("incomplete\n")
+            self._incomplete.set()
         except VenvlockError as error:
             self.app.abort(f"venvlock: {error}; environment `{self.name}` left as it was")
 
@@ -286,7 +282,6 @@ class VenvlockEnvironment(VirtualEnvironment):
             install = ToolInstall(
                 lambda: VirtualEnvironment.sync_dependencies(self),
                 failures=(SystemExit, subprocess.CalledProcessError),
-                exit_code=_exit_code,
             )
             wanted = self._wanted()
             # the core judges only named requirements; a local project out of date needs the installer anyway
@@ -380,15 +375,6 @@ def guard_preparation(app: Any) -> None:
 
     setattr(prepare_environment, _GUARD_ATTRIBUTE, True)
     project.prepare_environment = prepare_environment
-
-
-def _exit_code(failure: BaseException) -> int | None:
-    """The installer's exit code carried by hatch's failure (``SystemExit`` or ``CalledProcessError``)."""
-    if isinstance(failure, SystemExit):
-        return failure.code if isinstance(failure.code, int) else None
-    if isinstance(failure, subprocess.CalledProcessError):
-        return failure.returncode
-    return None
 
 
 class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):

@@ -181,7 +181,7 @@ class ProtectedRun:
     def marker(self) -> Marker:
         """``<venv>/.venvlock/nox-provisioned``: a run provisioned this venv completely."""
         assert self.environment is not None
-        return Marker(os.path.join(self.environment.record_dir(), MARKER_NAME))
+        return Marker.in_records(self.environment, MARKER_NAME)
 
     # ---------------------------------------------------------------------------------------------
     def execute(self, original: Callable[[Any], Any]) -> Any:

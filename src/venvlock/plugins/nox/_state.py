@@ -1,8 +1,10 @@
 """What the nox adapter's two halves share: which sessions asked for protection, the run in progress, messages.
 
 The decorator and proxy (:mod:`.proxy`) and the runner patch
-(:mod:`._patch`) both import this module and nothing of each other's, but for
-the patch calling the proxy.  The state lives on the patched
+(:mod:`._patch`) both import this module; the patch imports the proxy, and
+nothing imports the patch back: the proxy reaches the run in progress (a
+``ProtectedRun`` of the patch) only as the :class:`RunInProgress` it
+registered here.  The state lives on the patched
 ``SessionRunner.execute`` too, so that a second import of this package (nox
 imports a noxfile anew for each parametrized call in some versions) shares it
 (:func:`adopt`).
@@ -13,10 +15,7 @@ from __future__ import annotations
 import shlex
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from venvlock.plugins.nox._patch import ProtectedRun
+from typing import Any, Protocol
 
 #: attribute set on session functions that asked for protection; survives into nox's ``Func``/``Call``
 PROTECT_ATTRIBUTE = "__venvlock_protect__"
@@ -26,13 +25,26 @@ class VenvlockNoxWarning(RuntimeWarning):
     """nox is not as venvlock's adapter expects; sessions run unprotected."""
 
 
+class RunInProgress(Protocol):
+    """What the proxy tells the protected session run in progress (the patch's ``ProtectedRun``)."""
+
+    def installing(self) -> None:
+        """An install into the venv is about to run."""
+
+    def install_ended(self, ok: bool) -> None:
+        """That install ended, well or not."""
+
+    def provisioned(self) -> None:
+        """The session went on to its commands (or ended): the venv is complete, unless an install failed."""
+
+
 class State:
     """What the adapter keeps between calls in one process."""
 
     def __init__(self) -> None:
         self.protect_all = False
         self.warned: set[str] = set()
-        self.current: list[ProtectedRun] = []
+        self.current: list[RunInProgress] = []
 
 
 #: this process's state (replaced by :func:`adopt` when an earlier import's patch is in place)
@@ -59,7 +71,7 @@ def protect_all() -> None:
     state.protect_all = True
 
 
-def current() -> ProtectedRun | None:
+def current() -> RunInProgress | None:
     """The protected session run in progress in this process, if any."""
     return state.current[-1] if state.current else None
 
@@ -74,9 +86,9 @@ def warn_once(key: str, message: str) -> None:
 
 def nox_purpose(session_name: str) -> str:
     """How a holder from this nox process names itself: nox's real command line and the session."""
-    from venvlock.adapter import describe_command
+    from venvlock.adapter import command_label
 
-    return f"{describe_command(['nox', *sys.argv[1:]])} (session {shlex.quote(session_name)})"
+    return f"{command_label('nox')} (session {shlex.quote(session_name)})"
 
 
 def log(message: str, *, error: bool = False) -> None:

@@ -241,7 +241,7 @@ class Session(_SessionProxy):
                 if run is not None:
                     run.install_ended(ok)
 
-        tool = ToolInstall(install, failures=(nox.command.CommandFailed,), exit_code=_return_code)
+        tool = ToolInstall(install, failures=(nox.command.CommandFailed,))  # its return_code, when it has one
         adapter = Adapter("nox", purpose=f"{_state.nox_purpose(self._session.name)}: {shlex.join(command)}")
         try:
             with _pip_settings_as(effective):
@@ -298,12 +298,6 @@ def _pip_install_args(words: list[str]) -> list[str] | None:
     else:
         return None
     return rest[1:] if rest[:1] == ["install"] else None
-
-
-def _return_code(failure: BaseException) -> int | None:
-    """The installer's exit code carried by nox's ``CommandFailed``."""
-    code = getattr(failure, "return_code", None)
-    return code if isinstance(code, int) else None
 
 
 def _foreign_environment(program: str) -> Any:

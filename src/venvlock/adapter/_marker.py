@@ -1,0 +1,104 @@
+"""Markers: files beside or inside an environment that say "half-built" or "provisioned", one spelling for all tools.
+
+Part of the adapter layer (:mod:`venvlock.adapter` re-exports :class:`Marker`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from venvlock.errors import VenvlockError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from venvlock.core import Environment
+
+#: the half-built marker's suffix: ``.<name>.incomplete`` beside the environment folder
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
+class Marker:
+    """A file whose presence says something about an environment ("half-built", "provisioned").
+
+    Written atomically and never through a symbolic link (nor through a link
+    among the folders below *below*, see :meth:`in_records`); a write error
+    raises :class:`VenvlockError` (one clear line for the adapter to report)
+    and leaves no file behind.
+
+    :param path: the marker file.
+    :param below: the folder the marker's own folders hang from (they are
+        made and opened without following links); None: only the file itself
+        is protected.
+    :param text: what :meth:`set` writes when given nothing.
+    """
+
+    __slots__ = ("below", "path", "text")
+
+    def __init__(self, path: str, *, below: str | None = None, text: str = "") -> None:
+        self.path = path
+        self.below = below
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Marker({self.path!r})"
+
+    @classmethod
+    def incomplete(cls, environment_path: str | os.PathLike[str], *, tool: str) -> Marker:
+        """``.<name>.incomplete`` beside the environment folder: *tool* started building or removing it.
+
+        Set it before the folder changes and clear it once the change is
+        complete; a marker still there means the change never finished.
+        :meth:`set` writes *tool*'s name in it, so that :meth:`find_incomplete`
+        (``venvlock status``) can say which tool left it.
+        """
+        folder = os.path.abspath(os.fspath(environment_path))
+        parent, name = os.path.split(folder)
+        return cls(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"), text=f"incomplete\ntool = {tool}\n")
+
+    @staticmethod
+    def find_incomplete(environment_path: str | os.PathLike[str]) -> tuple[str | None, str] | None:
+        """``(tool, marker path)`` when the environment has a half-built marker, else None.
+
+        *tool* is the name the marker holds, None when it names none (written
+        by an older venvlock, or not a regular file).
+        """
+        from venvlock.core._files import read_file
+
+        path = Marker.incomplete(environment_path, tool="").path
+        if not os.path.lexists(path):
+            return None
+        for line in (read_file(path) or "").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "tool" and value.strip():
+                return value.strip(), path
+        return None, path
+
+    @classmethod
+    def in_records(cls, environment: Environment, name: str, *, text: str = "") -> Marker:
+        """The marker *name* in *environment*'s record folder (``<env>/.venvlock/<name>``).
+
+        ``<env>/.venvlock`` is venvlock's own: made and opened without
+        following links, so a link planted there is refused, never written through.
+        """
+        folder = environment.record_dir()
+        return cls(os.path.join(folder, name), below=os.path.dirname(folder), text=text)
+
+    def present(self) -> bool:
+        return os.path.lexists(self.path)
+
+    def set(self, text: str | None = None) -> None:
+        """Create or rewrite the marker (*text*, default its own); a write error is a :class:`VenvlockError`.
+
+        Nothing is left behind when the write fails: no empty marker, no temporary file.
+        """
+        from venvlock.core._files import write_file
+
+        try:
+            write_file(self.path, self.text if text is None else text, make_folder=True, below=self.below)
+        except OSError as error:
+            raise VenvlockError(f"cannot write {self.path} ({error.strerror or error})") from None
+
+    def clear(self) -> None:
+        from venvlock.core._files import remove_file
+
+        remove_file(self.path, below=self.below)

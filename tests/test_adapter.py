@@ -1,0 +1,74 @@
+"""The adapter layer's conventions, owned once: markers, holder labels, a tool's failure as an exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from venvlock.adapter import Adapter, Marker, VenvlockError, command_label, installer_exit_code
+
+
+def test_the_half_built_marker_names_the_tool_that_left_it(tmp_path: Path) -> None:
+    folder = tmp_path / "envs" / "py"
+    folder.mkdir(parents=True)
+    assert Marker.find_incomplete(folder) is None
+    marker = Marker.incomplete(folder, tool="tox")
+    assert marker.path == str(tmp_path / "envs" / ".py.incomplete")
+    marker.set()
+    assert Marker.find_incomplete(folder) == ("tox", marker.path)
+    (tmp_path / "envs" / ".py.incomplete").write_text("incomplete\n")  # an older venvlock's marker: no tool named
+    assert Marker.find_incomplete(folder) == (None, marker.path)
+    marker.clear()
+    assert Marker.find_incomplete(folder) is None
+
+
+def test_a_marker_in_the_record_folder_is_not_written_through_a_link(tmp_path: Path) -> None:
+    """Before: ``<env>/.venvlock -> elsewhere`` made the nox provisioned marker land in ``elsewhere``."""
+    environment = Adapter.environment(tmp_path / "env")
+    (tmp_path / "env").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "env" / ".venvlock").symlink_to(elsewhere, target_is_directory=True)
+    marker = Marker.in_records(environment, "nox-provisioned", text="provisioned\n")
+    with pytest.raises(VenvlockError, match="cannot write"):
+        marker.set()
+    assert list(elsewhere.iterdir()) == []
+    (tmp_path / "env" / ".venvlock").unlink()
+    marker.set()
+    assert (tmp_path / "env" / ".venvlock" / "nox-provisioned").read_text() == "provisioned\n"
+
+
+def test_holders_name_themselves_by_tool_and_arguments_redacted() -> None:
+    assert command_label("tox", ["-e", "py", "--", "https://user:secret@host/x"]) == (
+        "tox -e py -- 'https://user:****@host/x'"
+    )
+    assert Adapter("hatch").purpose == command_label("hatch")
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        (SystemExit(3), 3),
+        (SystemExit("message"), 1),
+        (SystemExit(0), 1),
+        (subprocess.CalledProcessError(5, ["pip"]), 5),
+        (type("CommandFailed", (Exception,), {"return_code": 7})(), 7),
+        (RuntimeError("no code"), 1),
+    ],
+)
+def test_a_tools_failed_install_becomes_the_installer_exit_code(failure: BaseException, code: int) -> None:
+    assert installer_exit_code(failure) == code
+
+
+def test_markers_refuse_a_fifo_instead_of_hanging(tmp_path: Path) -> None:
+    if sys.platform == "win32":
+        pytest.skip("no FIFOs")
+    import os
+
+    folder = tmp_path / "py"
+    folder.mkdir()
+    os.mkfifo(tmp_path / ".py.incomplete")
+    assert Marker.find_incomplete(folder) == (None, str(tmp_path / ".py.incomplete"))
