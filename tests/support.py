@@ -196,6 +196,36 @@ def pip_locked() -> str:
     return str(scripts_dir() / "pip-locked")
 
 
+def uv() -> str:
+    return str(scripts_dir() / "uv")
+
+
+#: credentials the tests put into command lines, to prove they never reach files or other processes
+SECRET = "s3cret-pa55"
+TOKEN = "t0ken-abc"
+
+
+def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run *args* to the end (at most 300 s), its output captured as text."""
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def versions(venv: Path) -> dict[str, str]:
+    """``{name: version}`` of every dist-info in *venv*'s site-packages, as its folder names spell them."""
+    found = {}
+    for entry in os.listdir(site_packages(venv)):
+        if entry.endswith(".dist-info"):
+            name, _, version = entry[: -len(".dist-info")].rpartition("-")
+            found[name] = version
+    return found
+
+
+def pip_install(venv: Path, env: dict[str, str], *args: str) -> None:
+    """Install *args* into *venv* with its own plain pip (no venvlock), quietly; fail the test if pip fails."""
+    result = run([str(venv_python(venv)), "-m", "pip", "install", "-q", *args], env)
+    assert result.returncode == 0, result.stderr
+
+
 def tools_path(path: str | None = None) -> str:
     """A PATH for tool subprocesses: the test venv's console scripts, but no ``python`` or ``pip`` at all.
 
