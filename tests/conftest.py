@@ -14,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from support import Gate, app_data, build_wheel, install_probe, make_venv, offline_env
+from support import (
+    RUN_ROOT_VAR,
+    Gate,
+    app_data,
+    build_wheel,
+    install_probe,
+    make_venv,
+    offline_env,
+    run_root,
+    tools_path,
+)
 
 # a small dependency tree with extras and markers, and heavier packages with many files and
 # `.data/data/share/...` entries, like the packages whose concurrent installs broke environments
@@ -44,8 +54,60 @@ def _running_distributions() -> set[str]:
 _BEFORE: set[str] = set()
 
 
+def _user_folders() -> list[Path]:
+    """The folders under the user's HOME (and the user's own XDG folders) that the tools write caches and data to."""
+    caches = {Path.home() / ".cache"}
+    data = {Path.home() / ".local" / "share"}
+    if os.environ.get("XDG_CACHE_HOME") and RUN_ROOT_VAR not in os.environ:
+        caches.add(Path(os.environ["XDG_CACHE_HOME"]))
+    if os.environ.get("XDG_DATA_HOME") and RUN_ROOT_VAR not in os.environ:
+        data.add(Path(os.environ["XDG_DATA_HOME"]))
+    folders = [base / name for base in caches for name in ("uv", "nox", "virtualenv", "pip", "hatch", "venvlock")]
+    return folders + [base / name for base in data for name in ("hatch", "virtualenv")]
+
+
+def _listing(folder: Path) -> dict[str, int]:
+    """Every path under *folder* with its modification time (empty when the folder does not exist)."""
+    found: dict[str, int] = {}
+    for parent, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            path = os.path.join(parent, name)
+            try:
+                found[path] = os.lstat(path).st_mtime_ns
+            except OSError:
+                continue
+    try:
+        found[str(folder)] = os.lstat(folder).st_mtime_ns
+    except OSError:
+        pass
+    return found
+
+
+def _temp_folders() -> set[str]:
+    """The ``venvlock-*`` folders in the system temp folder, but for the run folders of other runs still going."""
+    return {entry.name for entry in Path(tempfile.gettempdir()).glob("venvlock-*") if not _another_run(entry.name)}
+
+
+def _another_run(name: str) -> bool:
+    pid = name.removeprefix("venvlock-tests-").partition("-")[0]
+    if not name.startswith("venvlock-tests-") or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+_USER_BEFORE: dict[Path, dict[str, int]] = {}
+_TEMP_BEFORE: set[str] = set()
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Once, before xdist's workers start (they inherit it all): venvlock's bytecode, the seeded app-data, the wheels.
+    """Once, before xdist's workers start (they inherit it all): the run's temp folder with the caches, the seeded
+    app-data, the tool links and the wheels; venvlock's bytecode.
 
     This machine sets ``PYTHONDONTWRITEBYTECODE``, so the editable venvlock
     would be compiled again by every pip-locked, hatch, nox and tox process the
@@ -57,16 +119,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
     import venvlock
 
+    _USER_BEFORE.update((folder, _listing(folder)) for folder in _user_folders())
+    _TEMP_BEFORE.update(_temp_folders())
     compileall.compile_dir(os.path.dirname(venvlock.__file__), quiet=1)
     app_data()
-    os.environ[WHEELHOUSE_VAR] = str(_build_wheelhouse(Path(tempfile.mkdtemp(prefix="venvlock-tests-wheels-"))))
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        return
-    if os.environ.get(WHEELHOUSE_VAR, "").startswith(tempfile.gettempdir()):  # the app-data goes at exit
-        shutil.rmtree(os.environ.pop(WHEELHOUSE_VAR), ignore_errors=True)
+    tools_path()
+    wheels = run_root() / "wheels"
+    wheels.mkdir(exist_ok=True)
+    os.environ[WHEELHOUSE_VAR] = str(_build_wheelhouse(wheels))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -74,7 +134,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run when a test installed into (or removed from) the interpreter running pytest."""
+    """Fail the run when a test installed into (or removed from) the interpreter running pytest, wrote under the
+    user's HOME caches, or left a ``venvlock-*`` folder in the system temp folder.
+
+    The run's own folder (:func:`support.run_root`) goes first: the tests are
+    over (xdist's workers too, when this runs in the controller).
+    """
     after = _running_distributions()
     if after != _BEFORE:
         added, removed = sorted(after - _BEFORE), sorted(_BEFORE - after)
@@ -82,6 +147,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"\nA test changed the environment running pytest ({sys.prefix}): added {added}, removed {removed}",
             file=sys.stderr,
         )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if hasattr(session.config, "workerinput"):
+        return
+    shutil.rmtree(run_root(), ignore_errors=True)
+    for folder, before in _USER_BEFORE.items():
+        now = _listing(folder)
+        changed = sorted(path for path in now.keys() | before.keys() if now.get(path) != before.get(path))
+        if changed:
+            print(f"\nThe run wrote under {folder} (outside its clone): {changed[:5]}", file=sys.stderr)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    left = sorted(_temp_folders() - _TEMP_BEFORE)
+    if left:
+        print(f"\nThe run left folders in {tempfile.gettempdir()}: {left}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

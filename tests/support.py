@@ -72,8 +72,40 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-#: where :func:`app_data` is, once made (conftest makes it before xdist's workers start, and they inherit it)
-APP_DATA_VAR = "VENVLOCK_TESTS_APP_DATA"
+#: the run's own temp folder (app-data, wheelhouse, tool links, HOME-derived caches), made once by the process that
+#: starts the run (conftest, before xdist's workers start, and they inherit it) and removed when that run ends
+RUN_ROOT_VAR = "VENVLOCK_TESTS_ROOT"
+
+
+def run_root() -> Path:
+    """The temp folder everything the run shares lives in; nothing the tests start writes under ``$HOME``.
+
+    Made on first use by a process with no :data:`RUN_ROOT_VAR` (the pytest
+    controller, or a benchmark), which removes it: conftest at the end of the
+    session, :mod:`atexit` otherwise.
+    """
+    existing = os.environ.get(RUN_ROOT_VAR)
+    if existing:
+        return Path(existing)
+    folder = Path(tempfile.mkdtemp(prefix=f"venvlock-tests-{os.getpid()}-"))  # the pid: whose run it is
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # gone when the process that made it ends
+    os.environ[RUN_ROOT_VAR] = str(folder)
+    # every subprocess of the run, with offline_env or without, keeps its caches (uv, nox, virtualenv, pip, hatch,
+    # venvlock's own) in the run's folder: platformdirs and uv read these
+    os.environ["XDG_CACHE_HOME"] = str(folder / "cache")
+    os.environ["XDG_DATA_HOME"] = str(folder / "data")
+    return folder
+
+
+def cache_home() -> dict[str, str]:
+    """The variables that send every HOME-derived cache and data folder of the tools into :func:`run_root`."""
+    root = run_root()
+    return {
+        "XDG_CACHE_HOME": str(root / "cache"),
+        "XDG_DATA_HOME": str(root / "data"),
+        "UV_CACHE_DIR": str(root / "cache" / "uv"),
+        "VIRTUALENV_OVERRIDE_APP_DATA": str(app_data()),
+    }
 
 
 def app_data() -> Path:
@@ -87,16 +119,19 @@ def app_data() -> Path:
     (``VIRTUALENV_OVERRIDE_APP_DATA`` in :func:`offline_env`); tox's keep a cold
     one of their own.
     """
-    existing = os.environ.get(APP_DATA_VAR)
-    if existing:
-        return Path(existing)
-    folder = Path(tempfile.mkdtemp(prefix="venvlock-tests-app-data-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # gone when the process that made it ends
-    seed = folder / "seed-venv"
-    _virtualenv(seed, folder)
-    for image in [found for found in folder.glob("wheel/*/image/*/*/pip-*") if found.is_dir()]:
+    folder = run_root() / "app-data"
+    if folder.is_dir():
+        return folder
+    building = Path(tempfile.mkdtemp(prefix="app-data-", dir=run_root()))
+    seed = building / "seed-venv"
+    _virtualenv(seed, building)
+    for image in [found for found in building.glob("wheel/*/image/*/*/pip-*") if found.is_dir()]:
         compileall.compile_dir(str(image), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    os.environ[APP_DATA_VAR] = str(folder)
+    shutil.rmtree(seed)
+    try:
+        building.rename(folder)  # whole or not at all
+    except OSError:  # another process of the run was quicker
+        shutil.rmtree(building, ignore_errors=True)
     return folder
 
 
@@ -130,7 +165,10 @@ def site_packages(venv: Path) -> Path:
 
 
 def offline_env(wheelhouse: Path, **extra: str) -> dict[str, str]:
-    """An environment for subprocesses: pip and uv read only *wheelhouse*, no network, no user config."""
+    """An environment for subprocesses: pip and uv read only *wheelhouse*, no network, no user config.
+
+    The tools' caches (uv, nox, virtualenv, pip, hatch) are the run's (:func:`cache_home`), never the user's.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "VENVLOCK_"))}
     env.update(
         PIP_NO_INDEX="1",
@@ -143,7 +181,7 @@ def offline_env(wheelhouse: Path, **extra: str) -> dict[str, str]:
         UV_OFFLINE="1",
         UV_NO_CONFIG="1",
         PYTHONDONTWRITEBYTECODE="1",
-        VIRTUALENV_OVERRIDE_APP_DATA=str(app_data()),
+        **cache_home(),
     )
     env.update(extra)
     return env
@@ -158,7 +196,34 @@ def pip_locked() -> str:
     return str(scripts_dir() / "pip-locked")
 
 
-_TOOLS: list[Path] = []
+def uv() -> str:
+    return str(scripts_dir() / "uv")
+
+
+#: credentials the tests put into command lines, to prove they never reach files or other processes
+SECRET = "s3cret-pa55"
+TOKEN = "t0ken-abc"
+
+
+def run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run *args* to the end (at most 300 s), its output captured as text."""
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def versions(venv: Path) -> dict[str, str]:
+    """``{name: version}`` of every dist-info in *venv*'s site-packages, as its folder names spell them."""
+    found = {}
+    for entry in os.listdir(site_packages(venv)):
+        if entry.endswith(".dist-info"):
+            name, _, version = entry[: -len(".dist-info")].rpartition("-")
+            found[name] = version
+    return found
+
+
+def pip_install(venv: Path, env: dict[str, str], *args: str) -> None:
+    """Install *args* into *venv* with its own plain pip (no venvlock), quietly; fail the test if pip fails."""
+    result = run([str(venv_python(venv)), "-m", "pip", "install", "-q", *args], env)
+    assert result.returncode == 0, result.stderr
 
 
 def tools_path(path: str | None = None) -> str:
@@ -168,22 +233,25 @@ def tools_path(path: str | None = None) -> str:
     environment finds the next ``python`` on PATH; with the test interpreter's
     folder (or a global python) there, it would install into that interpreter.
     This PATH has the tools (hatch, nox, tox, uv, pip-locked, venvlock)
-    through links in a folder of their own, followed by *path* (default: this
-    process's PATH) without the folders that hold a ``python``.
+    through links in a folder of their own (in :func:`run_root`, made once),
+    followed by *path* (default: this process's PATH) without the folders that
+    hold a ``python``.
     """
-    if not _TOOLS:
-        import tempfile
-
-        folder = Path(tempfile.mkdtemp(prefix="venvlock-tools-"))
+    tools = run_root() / "tools"
+    if not tools.is_dir():
+        building = Path(tempfile.mkdtemp(prefix="tools-", dir=run_root()))
         for script in scripts_dir().iterdir():
             name = script.name
             if name.startswith(("python", "activate")) or name in ("pip", "pip3") or name.startswith("pip3."):
                 continue
-            (folder / name).symlink_to(script)
-        _TOOLS.append(folder)
+            (building / name).symlink_to(script)
+        try:
+            building.rename(tools)
+        except OSError:  # another process of the run was quicker
+            shutil.rmtree(building, ignore_errors=True)
     kept = [entry for entry in (path or os.environ.get("PATH", os.defpath)).split(os.pathsep) if entry]
     kept = [entry for entry in kept if not (Path(entry) / "python").exists() and Path(entry) != scripts_dir()]
-    return os.pathsep.join([str(_TOOLS[0]), *kept])
+    return os.pathsep.join([str(tools), *kept])
 
 
 def check_intact(venv: Path) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support import scripts_dir
+from support import pip_locked, read_probe, run, scripts_dir
 from venvlock.core._files import read_file, remove_file, write_file
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="symbolic links and FIFOs as on POSIX")
@@ -75,3 +75,30 @@ def test_verify_does_not_write_its_cache_through_a_linked_record_folder(tmp_path
     assert result.returncode == 0, result.stderr
     assert list(elsewhere.iterdir()) == []
     assert (venv / ".venvlock").is_symlink()
+
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
+
+
+def test_a_dangling_symlink_at_the_lock_path_stops_pip_locked(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    """Before: every process warned "going on unlocked" and installed at once."""
+    victim = tmp_path / "elsewhere" / "victim"
+    victim.parent.mkdir()
+    (venv / ".lock").symlink_to(victim)
+    result = run([pip_locked(), "install", "beta"], env)
+    assert result.returncode == 75, result.stderr
+    assert "symbolic link" in result.stderr and "going on unlocked" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not victim.exists()
+    assert read_probe(tmp_path / "probe.log") == []  # pip never ran
+
+
+def test_holder_and_record_files_replace_a_planted_link(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    for name in (".lock.holder", ".lock.sync.holder"):
+        (venv / name).symlink_to(victim)
+    result = run([pip_locked(), "install", "beta"], env)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious\n"
+    assert not (venv / ".lock.holder").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Gate, build_gated_project, pip_locked, wait_for
+from support import SECRET, TOKEN, Gate, build_gated_project, pip_locked, run, wait_for
 from venvlock.core._redact import redact_command, redact_text, redact_url
 
 ORACLE = r"""
@@ -78,7 +78,7 @@ def test_a_url_pip_cannot_read_is_still_hidden() -> None:
     assert "secret" not in redact_url("https://user:secret@[::1/x")
 
 
-SECRET = "s3'c\"r:e@t"  # quotes, a colon and an @ in the password
+QUOTED_SECRET = "s3'c\"r:e@t"  # quotes, a colon and an @ in the password
 
 
 def command_lines(secret: str) -> list[list[str]]:
@@ -101,7 +101,7 @@ def command_lines(secret: str) -> list[list[str]]:
     ]
 
 
-@pytest.mark.parametrize("secret", [SECRET, "p'w", "x%27y", "pass", "a\\b"])
+@pytest.mark.parametrize("secret", [QUOTED_SECRET, "p'w", "x%27y", "pass", "a\\b"])
 def test_command_lines_never_show_the_password(secret: str) -> None:
     for argv in command_lines(secret):
         line = redact_command(argv)
@@ -203,3 +203,35 @@ def test_holder_files_and_waiting_lines_never_show_the_password(
             _, rest = waiter.communicate(timeout=120)
             assert password not in rest
             assert waiter.returncode == 0, rest
+
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
+
+
+def test_credentials_never_reach_holder_files_or_other_processes(
+    env: dict[str, str], venv: Path, tmp_path: Path, gate: Gate
+) -> None:
+    project = build_gated_project(tmp_path / "projects")
+    index = f"https://user:{SECRET}@index.invalid/simple"
+    extra = f"https://{TOKEN}@index.invalid/extra"
+    holder = subprocess.Popen(
+        [pip_locked(), "install", "-i", index, f"--extra-index-url={extra}", str(project)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert wait_for(gate.started, timeout=120)
+        held = (venv / ".lock.holder").read_text()
+        assert SECRET not in held and TOKEN not in held, held
+        assert "https://user:****@index.invalid/simple" in held and "https://****@index.invalid/extra" in held
+        assert (venv / ".lock.holder").stat().st_mode & 0o777 == 0o644
+        waiting = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "1"})
+        timed_out = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"})
+    finally:
+        gate.open()
+    assert holder.wait(timeout=120) == 0
+    assert waiting.returncode == 75 and timed_out.returncode == 75
+    for output in (waiting.stderr, timed_out.stderr):
+        assert SECRET not in output and TOKEN not in output, output
+        assert "user:****@" in output
+    assert waiting.stderr.startswith("Waiting for lock")
+    assert "Waiting" not in timed_out.stderr  # VENVLOCK_TIMEOUT=0: the error alone

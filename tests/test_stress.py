@@ -1,4 +1,4 @@
-"""Heavy concurrency: 100 processes. Not in the default run; `nox -s stress` runs it."""
+"""Heavy concurrency: 100 pip-locked processes on one venv. Not in the default run; `nox -s stress` runs it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from support import check_intact, pip_locked, read_probe, run_many
+from support import check_intact, overlapping, pip_locked, read_probe, run_many
 
 pytestmark = pytest.mark.stress
 
@@ -24,7 +24,5 @@ def test_100_concurrent_mixed_versions_never_overlap(offline: dict[str, str], ve
     commands = [[pip_locked(), "install", f"beta=={1 + n % 2}.0", "heavy0==1.0"] for n in range(100)]
     results = run_many(commands, env=env, timeout=1200)
     assert [r.returncode for r in results] == [0] * 100
-    from support import overlapping
-
     assert overlapping(read_probe(tmp_path / "probe.log")) == []
     assert check_intact(venv) == []

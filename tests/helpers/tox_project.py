@@ -44,10 +44,15 @@ if os.path.exists(flag):
 sys.exit(code)
 """
 
+# tox passes its environments (virtualenv's creation included) only the variables of pass_env: the run's caches too,
+# or virtualenv and the commands write theirs under the user's HOME
 TOX_INI = """\
 [tox]
 skipsdist = true
 {core}
+[testenv]
+pass_env = XDG_CACHE_HOME, XDG_DATA_HOME
+
 [testenv:py]
 runner = {runner}
 deps =

@@ -1,0 +1,33 @@
+"""The hatch environment collector: matrices of venvlock environments are shown as `venvlock`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import run
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
+
+
+def test_hatch_env_show_lists_matrices_as_venvlock(tmp_path: Path, offline: dict[str, str]) -> None:
+    """Before: the matrix row said `virtual` although its environments are `venvlock`."""
+    pytest.importorskip("hatch")
+    from helpers.hatch_project import HATCH
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "shown"\nversion = "0.1"\n[tool.hatch.env]\nrequires = ["venvlock"]\n'
+        "[tool.hatch.env.collectors.venvlock]\n[tool.hatch.envs.test]\n"
+        '[[tool.hatch.envs.test.matrix]]\nn = ["1", "2"]\n[tool.hatch.envs.plain]\ntype = "system"\n'
+        '[[tool.hatch.envs.plain.matrix]]\nn = ["1"]\n'
+    )
+    (tmp_path / "config.toml").write_text("")
+    env = {**offline, "HATCH_DATA_DIR": str(tmp_path / "data"), "HATCH_CONFIG": str(tmp_path / "config.toml")}
+    shown = run([HATCH, "env", "show", "--ascii"], env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    matrices = shown.stdout.split("Matrices", 1)[1]
+    assert "| test | venvlock |" in matrices.replace("  ", " ") or "test | venvlock" in matrices, matrices
+    assert "plain | system" in " ".join(matrices.split()), matrices
+    assert "virtual" not in matrices

@@ -1,0 +1,88 @@
+"""The hatch adapter's marker and holder files: no link followed, a write error in one line, no credentials."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import SECRET, Gate, wait_for
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
+
+
+@pytest.fixture
+def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-untyped-def]
+    pytest.importorskip("hatch")
+    from helpers.hatch_project import HatchProject
+
+    project = HatchProject(tmp_path / "proj", offline)
+    project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False)
+    return project
+
+
+def test_hatch_marker_replaces_a_planted_link_and_names_no_command(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: a link at .<name>.incomplete made `hatch run` overwrite the file it pointed to."""
+    from helpers.hatch_project import incomplete_marker
+
+    env_path = hatch_project.env_path()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    env_path.parent.mkdir(parents=True, exist_ok=True)
+    incomplete_marker(env_path).symlink_to(victim)
+    ran = hatch_project.hatch("run", "python", "-c", "import beta")
+    assert ran.returncode == 0, ran.stderr
+    assert victim.read_text() == "precious\n"
+    assert not incomplete_marker(env_path).exists()
+
+
+MARKER_WRITE_FAILS = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # every write of a byte fails with EFBIG, for real
+sys.argv = ["hatch", *sys.argv[1:]]
+from hatch.cli import main
+sys.exit(main())
+"""
+
+
+def test_hatch_marker_write_error_is_one_line_and_leaves_no_marker(hatch_project) -> None:  # type: ignore[no-untyped-def]
+    """Before: a traceback, and an empty .<name>.incomplete left behind."""
+    from helpers.hatch_project import incomplete_marker
+    from helpers.processes import TIMEOUT
+
+    env_path = hatch_project.env_path()
+    ran = subprocess.run(
+        [sys.executable, "-c", MARKER_WRITE_FAILS, "run", "python", "-c", "pass"],
+        cwd=hatch_project.root, env=hatch_project.env, capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert ran.returncode != 0
+    assert "Traceback" not in ran.stderr, ran.stderr
+    assert "cannot write" in ran.stderr and "File too large" in ran.stderr, ran.stderr
+    assert not incomplete_marker(env_path).exists()
+    assert not any(p.name.endswith(".tmp") for p in env_path.parent.iterdir())
+
+
+def test_hatch_marker_and_holder_carry_no_credentials(tmp_path: Path, offline: dict[str, str]) -> None:
+    """Before: `.<name>.incomplete` and the holder file held the whole command line, password included."""
+    pytest.importorskip("hatch")
+    from helpers.hatch_project import HatchProject, incomplete_marker
+    from helpers.processes import finish
+
+    project = HatchProject(tmp_path / "proj", offline)
+    project.configure(project_dependencies=(), env_dependencies=("beta>=1",))
+    env_path = project.env_path()
+    gate = Gate(tmp_path / "gate")
+    url = f"https://user:{SECRET}@index.invalid/simple"
+    running = project.start("run", "python", "-c", "import sys", url, HOOK_GATE=str(gate.folder))
+    try:
+        assert wait_for(gate.started, timeout=120), "the creation never reached its pre-install command"
+        marker = incomplete_marker(env_path).read_text()
+        holder = Path(str(env_path.parent / f".{env_path.name}.create.lock") + ".holder").read_text()
+    finally:
+        gate.open()
+    assert finish(running)[0] == 0
+    assert marker == "incomplete\ntool = hatch\n", marker  # the tool that left it, no command line at all
+    assert SECRET not in holder and "https://user:****@index.invalid/simple" in holder, holder
