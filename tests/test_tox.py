@@ -19,10 +19,12 @@ import itertools
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.processes import TIMEOUT, Lines
 from helpers.tox_project import (
     assert_all_ok,
     installed,
@@ -127,24 +129,97 @@ def test_noop_runs_run_their_commands_at_the_same_time(tmp_path: Path, env: dict
     assert last_start < first_end, f"the commands took turns: {sorted(runs.values())}"
 
 
-def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str]) -> None:
-    """``tox -r -e py`` started while another run's command sleeps waits for it, naming it, then recreates."""
+def start_watched(project: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], Lines, Path]:
+    """``tox *args`` with its stderr read line by line (its waiting lines) and its stdout in a file."""
+    out = project.parent / f"tox-{len(list(project.parent.glob('tox-*.out')))}.out"
+    with out.open("w") as stdout:
+        process = subprocess.Popen(
+            tox(*args), cwd=project, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+    return process, Lines(process), out
+
+
+def waiting_or_done(lines: Lines, process: subprocess.Popen[str], *parts: str) -> str | None:
+    """The first stderr line of *process* with every one of *parts*, or None if it ended without one."""
+
+    def found() -> str | None:
+        return next((line for line in list(lines.lines) if all(p in line for p in parts)), None)
+
+    assert wait_for(lambda: found() is not None or process.poll() is not None, timeout=TIMEOUT)
+    return found()
+
+
+def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
+    """``tox -r -e py`` started while another run's command runs waits for it, naming it, then recreates."""
     project = write_project(tmp_path / "project")
     assert run_tox(project, env, "-e", "py").returncode == 0
     (project / "stamps.log").unlink()
-    running = start_tox(project, env, "-e", "py", "--", "3")
-    assert wait_for(lambda: started(project), timeout=120)
-    recreate = run_tox(project, env, "-r", "-e", "py")
-    out, _ = running.communicate(timeout=120)
-    assert running.returncode == 0, out
-    assert recreate.returncode == 0, recreate.stdout + recreate.stderr
+    release = tmp_path / "release"
+    running = start_tox(project, env, "-e", "py", "--", str(release))  # its command runs until *release* exists
+    killed.append(running)
+    assert wait_for(lambda: started(project), timeout=TIMEOUT)
+    recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
+    killed.append(recreate)
+    line = waiting_or_done(lines, recreate, "Waiting for lock on environment")
+    assert line is not None, f"tox -r did not wait: {lines.text()}"
+    assert f"held by pid {running.pid}: tox -e py -- {release}, running commands" in line, line
+    assert recreate.poll() is None and not stamps(project)[running.pid][1]  # nobody went on meanwhile
+    release.touch()
+    output, _ = running.communicate(timeout=TIMEOUT)
+    assert running.returncode == 0, output
+    assert recreate.wait(timeout=TIMEOUT) == 0, out.read_text() + lines.text()
+    assert "remove tox env folder" in out.read_text() + lines.text()
     runs = stamps(project)
     _, end, still_there = runs[running.pid]
     assert still_there and end is not None
-    assert f"held by pid {running.pid}: tox -e py -- 3, running commands" in recreate.stderr, recreate.stderr
-    assert "remove tox env folder" in recreate.stdout + recreate.stderr
     (recreated_start,) = [s for pid, (s, _, _) in runs.items() if pid != running.pid]
     assert recreated_start > end
+    assert problems_of(project) == []
+
+
+#: a command run under ``venvlock run --env``: writes a file into the environment, says so, waits for a release file
+HOLDER = """\
+import os, sys, time
+env, signal, release = sys.argv[1:4]
+mine = os.path.join(env, "written-by-holder")
+with open(mine, "w") as file:
+    file.write("mine")
+open(signal, "w").close()
+while not os.path.exists(release):
+    time.sleep(0.01)
+sys.exit(0 if os.path.exists(mine) else 3)
+"""
+
+
+def test_recreate_waits_for_the_environment_lock(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
+    """``tox -r`` deletes nothing while ``venvlock run --env .tox/py`` holds ``<env>/.lock``: it waits, naming it."""
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "holder.py").write_text(HOLDER)
+    signal_file, release = tmp_path / "holding", tmp_path / "release"
+    venv = project / ".tox" / "py"
+    command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--", sys.executable, "holder.py"]
+    holder = subprocess.Popen(
+        [*command, str(venv), str(signal_file), str(release)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    killed.append(holder)
+    assert wait_for(signal_file.exists, timeout=TIMEOUT), holder.communicate()[0] if holder.poll() else ""
+    recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
+    killed.append(recreate)
+    line = waiting_or_done(lines, recreate, "Waiting for lock on environment", f"held by pid {holder.pid}")
+    assert line is not None, f"tox -r did not wait for the holder: {out.read_text()}{lines.text()}"
+    assert (venv / "written-by-holder").exists() and recreate.poll() is None
+    release.touch()
+    output, _ = holder.communicate(timeout=TIMEOUT)
+    assert holder.returncode == 0, f"the holder's file went while it held the lock: {output}"
+    assert recreate.wait(timeout=TIMEOUT) == 0, out.read_text() + lines.text()
+    assert not (venv / "written-by-holder").exists()  # then tox did recreate it
     assert problems_of(project) == []
 
 

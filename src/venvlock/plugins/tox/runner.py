@@ -279,6 +279,22 @@ class Guard:
         with self.adapter.environment_lock(self.environment):
             yield
 
+    @contextmanager
+    def removing(self) -> Iterator[None]:
+        """Around tox's deletion of the environment folder: the environment lock too, after the creation lock.
+
+        No installer (``pip-locked``, uv, a ``venvlock run --env`` command)
+        is inside the folder while it goes, as hatch and nox do it.
+        """
+        folder = self.folder
+        if self.mode != _MODE_EXCLUSIVE or not os.path.isdir(folder) or os.path.islink(folder):
+            yield
+            return
+        with self.adapter.environment_lock(
+            self.environment, purpose=f"{self.adapter.purpose}: removing the environment"
+        ):
+            yield
+
     def install(self, original: Callable[[], None], judged: list[str] | None) -> None:
         """Run tox's install *original*; *judged* are the pip arguments the core may judge (None: not judgeable)."""
         if self.mode == _MODE_SHARED:
@@ -431,9 +447,12 @@ class LockedRun(_Base):
 
     def _clean(self, transitive: bool = False) -> None:
         guard = self._venvlock_guard
-        if guard is not None and not self._run_state["clean"]:
-            guard.changing("recreation")
-        super()._clean(transitive)
+        if guard is None or self._run_state["clean"]:
+            super()._clean(transitive)
+            return
+        guard.changing("recreation")
+        with guard.removing():
+            super()._clean(transitive)
 
     def create_python_env(self) -> None:
         guard = self._venvlock_guard
