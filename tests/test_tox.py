@@ -356,3 +356,43 @@ def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (project / ".tox" / ".py.create.lock").exists()
     assert not (project / ".tox" / ".py.incomplete").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# which installer commands venvlock judges (the rule, without processes; the differential tests run it)
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("command", "changed", "judged"),
+    [
+        (["python", "-I", "-m", "pip", "install", "alpha"], {}, ["alpha"]),
+        (["python", "-m", "pip", "install", "-c", "c.txt", "alpha"], {}, ["-c", "c.txt", "alpha"]),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PIP_USER": "0"}, ["alpha"]),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PIP_CONSTRAINT": "c.txt"}, None),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PIP_UPGRADE": "1"}, None),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"HOME": "/elsewhere"}, None),
+        (["python", "-m", "pip", "install", "alpha"], {"PYTHONPATH": "/elsewhere"}, None),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PYTHONPATH": "/elsewhere"}, ["alpha"]),
+        (["python", "-I", "-m", "pip", "install", "-r", "req.txt"], {"PIN": "2.0"}, None),
+        (["uv", "pip", "install", "alpha"], {}, None),
+        (["python", "-m", "uv", "pip", "install", "alpha"], {}, None),
+        (["pip-locked", "--python", "python", "install", "alpha"], {}, None),
+        (["python", "install.py", "install", "alpha"], {}, None),
+        (["python", "-X", "dev", "-m", "pip", "install", "alpha"], {}, None),
+    ],
+)
+def test_what_is_judged(tmp_path: Path, command: list[str], changed: dict[str, str], judged: list[str] | None) -> None:
+    """Exactly pip, run by the environment's python, seeing the pip settings venvlock sees; else tox's installer."""
+    from venvlock.plugins.tox._judging import pip_arguments
+
+    bin_dir = tmp_path / "env" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").touch(mode=0o755)
+    (tmp_path / "req.txt").write_text("-c c2.txt\nalpha\n")
+    (tmp_path / "c2.txt").write_text("alpha==${PIN}\n")
+    ours = {"PATH": os.defpath, "HOME": "/home", "PIN": "1.0"}
+    theirs = {**ours, "PATH": f"{bin_dir}{os.pathsep}{os.defpath}", **changed}
+    arguments, why = pip_arguments(
+        command, installer_environ=theirs, bin_dir=str(bin_dir), cwd=str(tmp_path), environ=ours
+    )
+    assert arguments == judged, why
+    assert bool(why) == (judged is None)
