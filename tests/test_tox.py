@@ -8,8 +8,9 @@ environment, ``stamp.py``, writes its start and end times (and whether its
 environment was still there at the end) to ``stamps.log``, so overlap and
 waiting are proven by the commands' own timestamps.
 
-The controls run the same scenarios on stock tox (``VENVLOCK_TOX=0``) and
-skip when this machine does not provoke the race.
+The controls run the same scenarios on stock tox (``VENVLOCK_TOX=0``); the
+first must break (it is started so that it does), the slow one skips when the
+machine does not provoke its race.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import itertools
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from helpers.processes import TIMEOUT, Lines
 from helpers.tox_project import (
     assert_all_ok,
     installed,
@@ -57,14 +60,54 @@ def stock(env: dict[str, str]) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------------
 # controls: stock tox on the same scenarios
 # --------------------------------------------------------------------------------------------------
+#: starts a command when the gate file exists (after saying it is ready): processes that start at one instant
+GATED = """\
+import os, sys, time
+ready, gate = sys.argv[1:3]
+open(ready, "w").close()
+while not os.path.exists(gate):
+    time.sleep(0.002)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
+def run_at_once(commands: list[list[str]], env: dict[str, str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+    """Start *commands*, let them all go at one instant (a gate file, not a guess at timing), and wait for all."""
+    gate = cwd.parent / "gate"
+    ready = [cwd.parent / f"ready-{number}" for number in range(len(commands))]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", GATED, str(flag), str(gate), *command],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for flag, command in zip(ready, commands, strict=True)
+    ]
+    try:
+        assert wait_for(lambda: all(flag.exists() for flag in ready), timeout=TIMEOUT)
+    finally:
+        gate.touch()
+    return [
+        subprocess.CompletedProcess(command, process.returncode, process.communicate(timeout=TIMEOUT)[0], "")
+        for process, command in zip(processes, commands, strict=True)
+    ]
+
+
 def test_control_stock_tox_concurrent_fresh_runs_break(tmp_path: Path, stock: dict[str, str]) -> None:
-    """8 concurrent stock ``tox -e py`` on a fresh project: creation and installs race."""
+    """8 stock ``tox -e py`` let go at one instant on a fresh project: creation and installs race.
+
+    Measured here (2 cores shared with other work): 8 of 8 runs failed in
+    each of 4 hand-run trials (virtualenv's seeding: ``FileExistsError ...
+    RECORD``), and this test broke stock tox in 5 of 5 runs.  So it asserts
+    rather than skips: a control that cannot be provoked proves nothing.
+    """
     project = write_project(tmp_path / "project", deps=HEAVY_DEPS)
-    results = run_many([tox("-e", "py")] * 8, env=stock, cwd=project)
+    results = run_at_once([tox("-e", "py")] * 8, stock, project)
     failed = sum(r.returncode != 0 for r in results)
-    if not failed and not problems_of(project):
-        pytest.skip("control: 8 concurrent stock tox runs all succeeded here; the race could not be provoked")
-    assert failed or problems_of(project)
+    assert failed or problems_of(project), "8 concurrent stock tox runs all succeeded: the race was not provoked"
 
 
 @pytest.mark.slow  # a second control of this tool; the first stays in the default suite
@@ -127,24 +170,97 @@ def test_noop_runs_run_their_commands_at_the_same_time(tmp_path: Path, env: dict
     assert last_start < first_end, f"the commands took turns: {sorted(runs.values())}"
 
 
-def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str]) -> None:
-    """``tox -r -e py`` started while another run's command sleeps waits for it, naming it, then recreates."""
+def start_watched(project: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], Lines, Path]:
+    """``tox *args`` with its stderr read line by line (its waiting lines) and its stdout in a file."""
+    out = project.parent / f"tox-{len(list(project.parent.glob('tox-*.out')))}.out"
+    with out.open("w") as stdout:
+        process = subprocess.Popen(
+            tox(*args), cwd=project, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+    return process, Lines(process), out
+
+
+def waiting_or_done(lines: Lines, process: subprocess.Popen[str], *parts: str) -> str | None:
+    """The first stderr line of *process* with every one of *parts*, or None if it ended without one."""
+
+    def found() -> str | None:
+        return next((line for line in list(lines.lines) if all(p in line for p in parts)), None)
+
+    assert wait_for(lambda: found() is not None or process.poll() is not None, timeout=TIMEOUT)
+    return found()
+
+
+def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
+    """``tox -r -e py`` started while another run's command runs waits for it, naming it, then recreates."""
     project = write_project(tmp_path / "project")
     assert run_tox(project, env, "-e", "py").returncode == 0
     (project / "stamps.log").unlink()
-    running = start_tox(project, env, "-e", "py", "--", "3")
-    assert wait_for(lambda: started(project), timeout=120)
-    recreate = run_tox(project, env, "-r", "-e", "py")
-    out, _ = running.communicate(timeout=120)
-    assert running.returncode == 0, out
-    assert recreate.returncode == 0, recreate.stdout + recreate.stderr
+    release = tmp_path / "release"
+    running = start_tox(project, env, "-e", "py", "--", str(release))  # its command runs until *release* exists
+    killed.append(running)
+    assert wait_for(lambda: started(project), timeout=TIMEOUT)
+    recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
+    killed.append(recreate)
+    line = waiting_or_done(lines, recreate, "Waiting for lock on environment")
+    assert line is not None, f"tox -r did not wait: {lines.text()}"
+    assert f"held by pid {running.pid}: tox -e py -- {release}, running commands" in line, line
+    assert recreate.poll() is None and not stamps(project)[running.pid][1]  # nobody went on meanwhile
+    release.touch()
+    output, _ = running.communicate(timeout=TIMEOUT)
+    assert running.returncode == 0, output
+    assert recreate.wait(timeout=TIMEOUT) == 0, out.read_text() + lines.text()
+    assert "remove tox env folder" in out.read_text() + lines.text()
     runs = stamps(project)
     _, end, still_there = runs[running.pid]
     assert still_there and end is not None
-    assert f"held by pid {running.pid}: tox -e py -- 3, running commands" in recreate.stderr, recreate.stderr
-    assert "remove tox env folder" in recreate.stdout + recreate.stderr
     (recreated_start,) = [s for pid, (s, _, _) in runs.items() if pid != running.pid]
     assert recreated_start > end
+    assert problems_of(project) == []
+
+
+#: a command run under ``venvlock run --env``: writes a file into the environment, says so, waits for a release file
+HOLDER = """\
+import os, sys, time
+env, signal, release = sys.argv[1:4]
+mine = os.path.join(env, "written-by-holder")
+with open(mine, "w") as file:
+    file.write("mine")
+open(signal, "w").close()
+while not os.path.exists(release):
+    time.sleep(0.01)
+sys.exit(0 if os.path.exists(mine) else 3)
+"""
+
+
+def test_recreate_waits_for_the_environment_lock(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
+    """``tox -r`` deletes nothing while ``venvlock run --env .tox/py`` holds ``<env>/.lock``: it waits, naming it."""
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "holder.py").write_text(HOLDER)
+    signal_file, release = tmp_path / "holding", tmp_path / "release"
+    venv = project / ".tox" / "py"
+    command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--", sys.executable, "holder.py"]
+    holder = subprocess.Popen(
+        [*command, str(venv), str(signal_file), str(release)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    killed.append(holder)
+    assert wait_for(signal_file.exists, timeout=TIMEOUT), holder.communicate()[0] if holder.poll() else ""
+    recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
+    killed.append(recreate)
+    line = waiting_or_done(lines, recreate, "Waiting for lock on environment", f"held by pid {holder.pid}")
+    assert line is not None, f"tox -r did not wait for the holder: {out.read_text()}{lines.text()}"
+    assert (venv / "written-by-holder").exists() and recreate.poll() is None
+    release.touch()
+    output, _ = holder.communicate(timeout=TIMEOUT)
+    assert holder.returncode == 0, f"the holder's file went while it held the lock: {output}"
+    assert recreate.wait(timeout=TIMEOUT) == 0, out.read_text() + lines.text()
+    assert not (venv / "written-by-holder").exists()  # then tox did recreate it
     assert problems_of(project) == []
 
 
@@ -240,3 +356,43 @@ def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (project / ".tox" / ".py.create.lock").exists()
     assert not (project / ".tox" / ".py.incomplete").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# which installer commands venvlock judges (the rule, without processes; the differential tests run it)
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("command", "changed", "judged"),
+    [
+        (["python", "-I", "-m", "pip", "install", "alpha"], {}, ["alpha"]),
+        (["python", "-m", "pip", "install", "-c", "c.txt", "alpha"], {}, ["-c", "c.txt", "alpha"]),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PIP_USER": "0"}, ["alpha"]),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PIP_CONSTRAINT": "c.txt"}, None),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PIP_UPGRADE": "1"}, None),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"HOME": "/elsewhere"}, None),
+        (["python", "-m", "pip", "install", "alpha"], {"PYTHONPATH": "/elsewhere"}, None),
+        (["python", "-I", "-m", "pip", "install", "alpha"], {"PYTHONPATH": "/elsewhere"}, ["alpha"]),
+        (["python", "-I", "-m", "pip", "install", "-r", "req.txt"], {"PIN": "2.0"}, None),
+        (["uv", "pip", "install", "alpha"], {}, None),
+        (["python", "-m", "uv", "pip", "install", "alpha"], {}, None),
+        (["pip-locked", "--python", "python", "install", "alpha"], {}, None),
+        (["python", "install.py", "install", "alpha"], {}, None),
+        (["python", "-X", "dev", "-m", "pip", "install", "alpha"], {}, None),
+    ],
+)
+def test_what_is_judged(tmp_path: Path, command: list[str], changed: dict[str, str], judged: list[str] | None) -> None:
+    """Exactly pip, run by the environment's python, seeing the pip settings venvlock sees; else tox's installer."""
+    from venvlock.plugins.tox._judging import pip_arguments
+
+    bin_dir = tmp_path / "env" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").touch(mode=0o755)
+    (tmp_path / "req.txt").write_text("-c c2.txt\nalpha\n")
+    (tmp_path / "c2.txt").write_text("alpha==${PIN}\n")
+    ours = {"PATH": os.defpath, "HOME": "/home", "PIN": "1.0"}
+    theirs = {**ours, "PATH": f"{bin_dir}{os.pathsep}{os.defpath}", **changed}
+    arguments, why = pip_arguments(
+        command, installer_environ=theirs, bin_dir=str(bin_dir), cwd=str(tmp_path), environ=ours
+    )
+    assert arguments == judged, why
+    assert bool(why) == (judged is None)

@@ -19,13 +19,17 @@ TOX = str(scripts_dir() / "tox")
 
 STAMP = """\
 import os, sys, time
-log, seconds = sys.argv[1], float(sys.argv[2])
+log, until = sys.argv[1], sys.argv[2]
 import alpha
 with open(log, "a") as file:
     file.write(f"start {os.getppid()} {time.time():.6f}\\n")
-still_there, deadline = True, time.monotonic() + seconds
-while time.monotonic() < deadline:  # the environment must stay there all along, not only at the end
-    still_there = still_there and os.path.exists(alpha.__file__)
+try:  # seconds to run, or a file to wait for (the test creates it: an event, not a guess at timing)
+    deadline, release = time.monotonic() + float(until), None
+except ValueError:
+    deadline, release = float("inf"), until
+still_there = True
+while time.monotonic() < deadline and not (release and os.path.exists(release)):
+    still_there = still_there and os.path.exists(alpha.__file__)  # all along, not only at the end
     time.sleep(0.005)
 still_there = still_there and os.path.exists(alpha.__file__)
 with open(log, "a") as file:

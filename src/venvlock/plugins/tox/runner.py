@@ -24,11 +24,17 @@ plugin's), a subclass with the same ``id()``, name and behaviour, whose
    is looked at once more (a no-op unless someone changed the environment in
    between); it is held through the commands and released at teardown.
 
-Installs in the exclusive step go through the core: requirements that the
-core's check finds satisfied are not installed again where tox's own
-bookkeeping would reinstall them (tox's bookkeeping is still written); the
-package (a built wheel or sdist, reinstalled by tox on every run) and
-anything the core cannot judge always goes to tox's installer.
+Installs in the exclusive step go through the core: each installer command
+tox runs is the core's sync installer, under the environment lock.  When
+the command is exactly pip run by the environment's interpreter and tox
+runs it seeing the pip settings this process sees
+(:mod:`~venvlock.plugins.tox._judging`), requirements that the core's
+check finds satisfied are not installed again where tox's own bookkeeping
+would reinstall them (tox's bookkeeping is still written); anything else
+(the package tox force-reinstalls, uv, a custom ``install_command``, a
+``set_env`` that changes pip's settings) goes to tox's installer unjudged.
+A recreation (``-r``, a changed configuration) deletes the folder holding
+the environment lock too, after the creation lock.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from tox.tox_env.errors import Fail, Recreate, Skip
 
 from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, describe_command
+from venvlock.plugins.tox._judging import pip_arguments
 from venvlock.plugins.tox._settings import enabled
 
 if TYPE_CHECKING:
@@ -92,7 +99,6 @@ class Guard:
         self.tox_env = tox_env
         self.mode: str | None = None
         self.installing = False
-        self.skipping = False
         self._seen: Generation = None
         self._probe_failed = False
         self._shared = ExitStack()
@@ -279,44 +285,89 @@ class Guard:
         with self.adapter.environment_lock(self.environment):
             yield
 
-    def install(self, original: Callable[[], None], judged: list[str] | None) -> None:
-        """Run tox's install *original*; *judged* are the pip arguments the core may judge (None: not judgeable)."""
-        if self.mode == _MODE_SHARED:
-            self.installing = True
-            try:
-                original()  # tox's bookkeeping: any installer command it would run stops the shared attempt
-            finally:
-                self.installing = False
-            return
-        if self.mode != _MODE_EXCLUSIVE:
-            original()
-            return
-        environment = self.environment
-        cwd = str(self.tox_env.core["tox_root"])
-        tool = ToolInstall(original, failures=(SystemExit, Fail), exit_code=_exit_code_of)
-        # tox-uv's uv takes <env>/.lock itself: the core lends it that lock and keeps venvlock's sync lock
-        self.adapter.sync(
-            environment, judged or [], install=tool, judge=bool(judged), cwd=cwd, installer_takes_lock=self.uses_uv
-        )
-        if not tool.ran and tool.error is None:  # satisfied: write tox's bookkeeping, run no installer
-            self._bookkeeping_only(original)
-        tool.reraise()
+    @contextmanager
+    def removing(self) -> Iterator[None]:
+        """Around tox's deletion of the environment folder: the environment lock too, after the creation lock.
 
-    def _bookkeeping_only(self, original: Callable[[], None]) -> None:
-        self.skipping = True
+        No installer (``pip-locked``, uv, a ``venvlock run --env`` command)
+        is inside the folder while it goes, as hatch and nox do it.
+        """
+        folder = self.folder
+        if self.mode != _MODE_EXCLUSIVE or not os.path.isdir(folder) or os.path.islink(folder):
+            yield
+            return
+        with self.adapter.environment_lock(
+            self.environment, purpose=f"{self.adapter.purpose}: removing the environment"
+        ):
+            yield
+
+    def install(self, original: Callable[[], None]) -> None:
+        """Run tox's install *original* (its bookkeeping, then its installer commands: see :meth:`execute`)."""
+        self.installing = True
         try:
             original()
         finally:
-            self.skipping = False
+            self.installing = False
 
     def execute(self, original: Callable[[], Outcome], cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
-        """tox's ``execute``: stops a shared setup before a changing command; answers skipped installs."""
+        """tox's ``execute``: stops a shared setup before a changing command; installer commands go through the core."""
         changing = self.installing or run_id.startswith(_CHANGING_RUN_IDS)
         if changing:
             self.changing(run_id)
-        if self.skipping and run_id.startswith("install"):
-            return _done(self.tox_env, cmd, run_id, cwd)
+        if self.installing and self.mode == _MODE_EXCLUSIVE:
+            return self._installer(original, cmd, run_id, cwd)
         return original()
+
+    def _installer(self, original: Callable[[], Outcome], cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
+        """Run tox's installer command *cmd* as the core's sync installer, under the environment lock.
+
+        Judged only when it is exactly pip and tox runs it seeing the pip
+        settings this process sees (:func:`pip_arguments`); when the core
+        finds everything installed, no installer runs and tox gets a success.
+        """
+        words = [str(word) for word in cmd]
+        folder = str(cwd) if cwd is not None else str(self.tox_env.core["tox_root"])
+        try:
+            bin_dir = str(self.tox_env.env_bin_dir())  # type: ignore[attr-defined]
+            installer_environ = dict(self.tox_env.environment_variables)
+        except Exception:  # a run environment type without them: nothing to judge with
+            arguments: list[str] | None = None
+        else:
+            arguments, _ = pip_arguments(words, installer_environ=installer_environ, bin_dir=bin_dir, cwd=folder)
+        outcomes: list[Outcome] = []
+
+        def run() -> None:
+            outcome = original()
+            outcomes.append(outcome)
+            if outcome.exit_code != 0:  # tox's Outcome.OK
+                raise _InstallerFailed(outcome.exit_code or 1)
+
+        tool = ToolInstall(run, failures=(_InstallerFailed,), exit_code=_exit_code_of)
+        # uv takes <env>/.lock itself: the core lends it that lock and keeps venvlock's sync lock
+        takes_lock = self.uses_uv or _runs_uv(words)
+        judge = arguments is not None
+        self.adapter.sync(
+            self.environment, arguments or [], install=tool, judge=judge, cwd=folder, installer_takes_lock=takes_lock
+        )
+        if outcomes:
+            return outcomes[0]
+        return _done(self.tox_env, words, run_id, cwd)
+
+
+class _InstallerFailed(Exception):
+    """tox's installer command ended with a non-zero exit code (tox reports it from the outcome)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _runs_uv(words: list[str]) -> bool:
+    """Whether *words* run uv (``uv ...``, ``python -m uv ...``), which takes ``<env>/.lock`` itself."""
+    if not words:
+        return False
+    name = os.path.basename(words[0]).lower().removesuffix(".exe")
+    return name == "uv" or words[1:3] == ["-m", "uv"]
 
 
 def _step_failure(error: BaseException) -> bool:
@@ -329,6 +380,8 @@ def _step_failure(error: BaseException) -> bool:
 
 
 def _exit_code_of(error: BaseException) -> int | None:
+    if isinstance(error, _InstallerFailed):
+        return error.code
     if isinstance(error, SystemExit):
         return error.code if isinstance(error.code, int) else 1
     return 1
@@ -344,52 +397,6 @@ def _done(tox_env: RunToxEnv, cmd: Any, run_id: str, cwd: Path | None) -> Outcom
     request = ExecuteRequest(words, cwd or Path(str(tox_env.core["tox_root"])), {}, StdinSource.OFF, run_id)
     message = "venvlock: already satisfied, not installed again\n"
     return Outcome(request, False, Outcome.OK, message, "", now, now, words, {})
-
-
-# --------------------------------------------------------------------------------------------------
-# what the core may judge
-# --------------------------------------------------------------------------------------------------
-def judged_arguments(tox_env: RunToxEnv, arguments: object) -> list[str] | None:
-    """The pip ``install`` arguments of a tox install that the core's check may judge, or None.
-
-    Only plain requirements (tox's ``deps`` and a package's dependencies),
-    installed with tox's default install command: a package (a built wheel or
-    sdist, which tox force-reinstalls), a lock file, a custom install command
-    or anything else goes to tox's installer unjudged.
-    """
-    from tox.tox_env.python.pip.req_file import PythonDeps
-
-    try:
-        command = [str(word) for word in tox_env.conf["install_command"].args]
-    except (KeyError, AttributeError, Fail):
-        return None
-    if "install" not in command:
-        return None
-    options = [word for word in command[command.index("install") + 1 :] if word != "{packages}"]
-    if options:  # -U, --force-reinstall, --prerelease...: the installer's to judge
-        return None
-    if isinstance(arguments, PythonDeps):
-        try:
-            args = list(arguments.as_root_args)
-        except (ValueError, OSError, Fail):
-            return None
-    elif isinstance(arguments, (list, tuple)):
-        from packaging.requirements import Requirement
-
-        args = []
-        for item in arguments:
-            if not isinstance(item, Requirement):
-                return None
-            args.append(str(item))
-    else:
-        return None
-    constraints = getattr(tox_env.installer, "constraints", None)
-    if constraints is not None:
-        try:
-            args.extend(constraints.as_root_args)
-        except (ValueError, OSError, Fail):
-            return None
-    return args or None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -431,9 +438,12 @@ class LockedRun(_Base):
 
     def _clean(self, transitive: bool = False) -> None:
         guard = self._venvlock_guard
-        if guard is not None and not self._run_state["clean"]:
-            guard.changing("recreation")
-        super()._clean(transitive)
+        if guard is None or self._run_state["clean"]:
+            super()._clean(transitive)
+            return
+        guard.changing("recreation")
+        with guard.removing():
+            super()._clean(transitive)
 
     def create_python_env(self) -> None:
         guard = self._venvlock_guard
@@ -456,8 +466,7 @@ class LockedRun(_Base):
         def install() -> None:
             super(LockedRun, self)._install(arguments, section, of_type)
 
-        judged = judged_arguments(self, arguments) if guard.mode != _MODE_SHARED else None
-        guard.install(install, judged)
+        guard.install(install)
 
     def execute(self, cmd: Any, stdin: Any, *args: Any, **kwargs: Any) -> Outcome:
         """tox's ``execute(cmd, stdin, show, cwd, run_id, executor, *, capture)``, passed through as called."""
