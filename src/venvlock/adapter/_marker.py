@@ -13,6 +13,20 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from venvlock.core import Environment
 
+
+class HalfBuilt:
+    """A half-built marker found (:meth:`Marker.read_incomplete`): where, and who left it, as far as it says.
+
+    *tool* is None when the marker does not say; *pid* and *command* (``""``)
+    the process that wrote it, when it says.
+    """
+
+    __slots__ = ("command", "path", "pid", "tool")
+
+    def __init__(self, path: str, tool: str | None, pid: int | None, command: str) -> None:
+        self.path, self.tool, self.pid, self.command = path, tool, pid, command
+
+
 #: the half-built marker's suffix: ``.<name>.incomplete`` beside the environment folder
 INCOMPLETE_SUFFIX = ".incomplete"
 
@@ -43,35 +57,58 @@ class Marker:
         return f"Marker({self.path!r})"
 
     @classmethod
-    def incomplete(cls, environment_path: str | os.PathLike[str], *, tool: str) -> Marker:
+    def incomplete(
+        cls, environment_path: str | os.PathLike[str], *, tool: str, holder: tuple[int, str] | None = None
+    ) -> Marker:
         """``.<name>.incomplete`` beside the environment folder: *tool* started building or removing it.
 
         Set it before the folder changes and clear it once the change is
         complete; a marker still there means the change never finished.
-        :meth:`set` writes *tool*'s name in it, so that :meth:`find_incomplete`
-        (``venvlock status``) can say which tool left it.
+        :meth:`set` writes *tool*'s name in it, and *holder* ``(pid, command
+        line)`` when given (the command line as the holder files carry it:
+        credentials redacted), so that :meth:`read_incomplete` (``venvlock
+        status``) can say who left it.
         """
         folder = os.path.abspath(os.fspath(environment_path))
         parent, name = os.path.split(folder)
-        return cls(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"), text=f"incomplete\ntool = {tool}\n")
+        text = f"incomplete\ntool = {tool}\n"
+        if holder is not None:
+            pid, command = holder
+            text += f"pid = {pid}\ncommand = {' '.join(command.splitlines())}\n"
+        return cls(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"), text=text)
 
     @staticmethod
-    def find_incomplete(environment_path: str | os.PathLike[str]) -> tuple[str | None, str] | None:
-        """``(tool, marker path)`` when the environment has a half-built marker, else None.
+    def read_incomplete(environment_path: str | os.PathLike[str]) -> HalfBuilt | None:
+        """The half-built marker beside the environment folder, and who left it; None when there is none.
 
-        *tool* is the name the marker holds, None when it names none (written
-        by an older venvlock, or not a regular file).
+        The one reader of that marker.  Its ``tool =``, ``pid =`` and
+        ``command =`` lines say who; a marker of an older venvlock names no
+        tool: its tox plugin wrote ``<pid>\\n<command line>`` (and keeps
+        environments in ``.tox/``), its hatch plugin ``incomplete``.  Read
+        without following a link, only if it is a regular file.
         """
         from venvlock.core._files import read_file
 
         path = Marker.incomplete(environment_path, tool="").path
         if not os.path.lexists(path):
             return None
-        for line in (read_file(path) or "").splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "tool" and value.strip():
-                return value.strip(), path
-        return None, path
+        lines = (read_file(path) or "").splitlines()
+        fields = {key.strip(): value.strip() for key, sep, value in (line.partition("=") for line in lines) if sep}
+        tool, pid, command = fields.get("tool") or None, fields.get("pid", ""), fields.get("command", "")
+        if tool is None and lines[:1] != ["incomplete"] and lines[:1] and lines[0].strip().isdigit():
+            pid, command = lines[0].strip(), (lines[1] if len(lines) > 1 else "")  # an older tox plugin's
+            tool = "tox"
+        if tool is None and os.path.basename(os.path.dirname(path)) == ".tox":
+            tool = "tox"
+        elif tool is None and lines[:1] == ["incomplete"]:
+            tool = "hatch"
+        return HalfBuilt(path, tool, int(pid) if pid.isdigit() else None, command)
+
+    @staticmethod
+    def find_incomplete(environment_path: str | os.PathLike[str]) -> tuple[str | None, str] | None:
+        """``(tool, marker path)`` when the environment has a half-built marker, else None (:meth:`read_incomplete`)."""
+        found = Marker.read_incomplete(environment_path)
+        return None if found is None else (found.tool, found.path)
 
     @classmethod
     def in_records(cls, environment: Environment, name: str, *, text: str = "") -> Marker:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock.adapter import Adapter, display_path
+from venvlock.adapter import Adapter, Marker, display_path
 from venvlock.cli._messages import note
 from venvlock.core import Environment
 from venvlock.errors import SettingError
@@ -163,7 +163,10 @@ def _hatch_environments(base: str, project_id: str) -> list[str]:
             continue
         for name in names:
             path = os.path.join(storage, name)
-            half_built = os.path.lexists(os.path.join(storage, f".{name}.incomplete"))
-            if not name.startswith(".") and os.path.isdir(path) and (Environment.is_venv(path) or half_built):
+            if (
+                not name.startswith(".")
+                and os.path.isdir(path)
+                and (Environment.is_venv(path) or Marker.find_incomplete(path) is not None)
+            ):
                 found.append(path)
     return found

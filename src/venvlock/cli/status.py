@@ -5,8 +5,7 @@ nothing: a missing lock file is a free lock.  Exits 0, or 2 when a PATH names
 nothing (no folder, no creation lock, no half-built marker: a typo).
 
 A half-built marker ``.<name>.incomplete`` beside a folder is named after the
-tool that left it: tox's plugin writes its pid and command line into it (and
-keeps its environments in ``.tox/``), hatch's writes ``incomplete``.  An
+tool that left it, as the marker says (:meth:`Marker.read_incomplete`).  An
 interpreter outside any venv has neither markers nor a creation lock: nothing
 creates it.
 """
@@ -17,7 +16,7 @@ import json
 import os
 import time
 
-from venvlock.adapter import Adapter, display_path
+from venvlock.adapter import Adapter, Marker, display_path
 from venvlock.cli._environments import INTERPRETER, discover, environment_at, kind_of
 from venvlock.core import Environment
 from venvlock.errors import SettingError
@@ -28,12 +27,6 @@ if TYPE_CHECKING:
 
     from venvlock.core import LockState
 
-#: the half-built marker beside the folder: ``.<name>.incomplete`` (venvlock's hatch and tox plugins)
-INCOMPLETE_SUFFIX = ".incomplete"
-#: the tools whose plugins write that marker, known by the command line some write into it
-MARKER_TOOLS = ("tox", "hatch", "nox")
-#: what hatch's plugin writes into its marker
-HATCH_MARKER_TEXT = "incomplete"
 #: nox's provisioned marker inside the folder (venvlock's nox adapter)
 NOX_PROVISIONED = "nox-provisioned"
 
@@ -107,11 +100,17 @@ def markers(environment: Environment) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
     if kind_of(environment) == INTERPRETER:
         return found
-    parent, name = os.path.split(environment.path.rstrip(os.sep))
-    incomplete = os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}")
-    if os.path.lexists(incomplete):
-        tool, by = marker_author(incomplete)
-        found.append({"tool": tool, "marker": incomplete, "meaning": f"its creation or removal did not finish{by}"})
+    parent = os.path.dirname(environment.path.rstrip(os.sep))
+    half_built = Marker.read_incomplete(environment.path)
+    if half_built is not None:
+        by = f" (by pid {half_built.pid}: {half_built.command})" if half_built.pid and half_built.command else ""
+        found.append(
+            {
+                "tool": half_built.tool or "unknown tool",
+                "marker": half_built.path,
+                "meaning": f"its creation or removal did not finish{by}",
+            }
+        )
     if os.path.basename(parent) == ".nox" and environment.exists():
         provisioned = os.path.join(environment.record_dir(), NOX_PROVISIONED)
         if not os.path.lexists(provisioned):
@@ -128,50 +127,6 @@ def markers(environment: Environment) -> list[dict[str, str]]:
             {"tool": "venv", "marker": os.path.join(environment.path, "pyvenv.cfg"), "meaning": "no pyvenv.cfg"}
         )
     return found
-
-
-def marker_author(marker: str) -> tuple[str, str]:
-    """Which tool left the half-built *marker*, and ``" (by pid N: COMMAND)"`` when it says so.
-
-    A ``tool = NAME`` line says it (the adapter layer's markers); else tox's
-    plugin writes ``<pid>\\n<command line>``, hatch's ``incomplete``, and a
-    marker in ``.tox/`` is tox's.  The marker is read without following a
-    symbolic link, only if it is a small regular file.
-    """
-    lines = _read_small(marker).splitlines()
-    pid, command = [*lines, "", ""][:2]
-    program = os.path.basename(command.split(" ", 1)[0]) if pid.strip().isdigit() else ""
-    by = f" (by pid {pid.strip()}: {command})" if program else ""
-    for line in lines:  # the adapter layer's marker names its tool: "tool = hatch"
-        key, _, value = line.partition("=")
-        if key.strip() == "tool" and value.strip():
-            return value.strip(), by
-    if program in MARKER_TOOLS:
-        return program, by
-    if os.path.basename(os.path.dirname(marker)) == ".tox":
-        return "tox", by
-    if lines[:1] == [HATCH_MARKER_TEXT]:
-        return "hatch", by
-    return (program or "unknown tool"), by
-
-
-def _read_small(path: str, limit: int = 4096) -> str:
-    """The start of the regular file *path* ("" for a link, a FIFO or an unreadable file)."""
-    import stat
-
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        descriptor = os.open(path, flags)
-    except OSError:
-        return ""
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            return ""
-        return os.read(descriptor, limit).decode("utf-8", "replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(descriptor)
 
 
 def last_sync(environment: Environment) -> float | None:

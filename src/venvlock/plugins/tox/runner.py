@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from tox.tox_env.errors import Fail, Recreate, Skip
 
-from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, describe_command
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError
 from venvlock.plugins.tox._judging import pip_arguments
 from venvlock.plugins.tox._settings import enabled
 
@@ -66,8 +66,6 @@ else:
 
 #: attribute marking a class made by :func:`locked_runner`
 WRAPPED_ATTRIBUTE = "_venvlock_wrapped"
-#: suffix of the half-built marker beside the environment folder
-INCOMPLETE_SUFFIX = ".incomplete"
 #: run ids of tox's executions that change the environment whatever called them
 _CHANGING_RUN_IDS = ("venv", "uv-sync", "uv_sync")
 #: the holds are long (a run's commands): wait for them as long as they last unless VENVLOCK_TIMEOUT says otherwise
@@ -102,7 +100,7 @@ class Guard:
         self._seen: Generation = None
         self._probe_failed = False
         self._shared = ExitStack()
-        self.adapter = Adapter("tox", purpose=describe_command(["tox", *sys.argv[1:]]))
+        self.adapter = Adapter("tox")
 
     # ---------------------------------------------------------------------------------------------
     @property
@@ -115,8 +113,7 @@ class Guard:
 
     @property
     def marker(self) -> Marker:
-        parent, name = os.path.split(self.folder.rstrip(os.sep))
-        return Marker(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"))
+        return Marker.incomplete(self.folder, tool="tox", holder=(os.getpid(), self.adapter.purpose))
 
     @property
     def uses_uv(self) -> bool:
@@ -218,7 +215,7 @@ class Guard:
             if not recreate and self.looks_complete() and self._generation() != self._seen:
                 return _LOOK_AGAIN, None
             leftover = self.marker.present() and os.path.lexists(self.folder)
-            self.marker.set(f"{os.getpid()}\n{self.adapter.purpose}\n")
+            self.marker.set()
             self.mode = _MODE_EXCLUSIVE
             try:
                 if leftover:  # what a killed setup left: rebuilt, never reused
@@ -342,7 +339,7 @@ class Guard:
             if outcome.exit_code != 0:  # tox's Outcome.OK
                 raise _InstallerFailed(outcome.exit_code or 1)
 
-        tool = ToolInstall(run, failures=(_InstallerFailed,), exit_code=_exit_code_of)
+        tool = ToolInstall(run, failures=(_InstallerFailed,))
         # uv takes <env>/.lock itself: the core lends it that lock and keeps venvlock's sync lock
         takes_lock = self.uses_uv or _runs_uv(words)
         judge = arguments is not None
@@ -357,9 +354,9 @@ class Guard:
 class _InstallerFailed(Exception):
     """tox's installer command ended with a non-zero exit code (tox reports it from the outcome)."""
 
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
+    def __init__(self, returncode: int) -> None:
+        super().__init__(returncode)
+        self.returncode = returncode  # what the adapter layer's installer_exit_code reads
 
 
 def _runs_uv(words: list[str]) -> bool:
@@ -377,14 +374,6 @@ def _step_failure(error: BaseException) -> bool:
     if isinstance(error, (Fail, Skip, Recreate, HandledError)):
         return True
     return isinstance(error, SystemExit) and isinstance(error.code, int) and error.code > 0
-
-
-def _exit_code_of(error: BaseException) -> int | None:
-    if isinstance(error, _InstallerFailed):
-        return error.code
-    if isinstance(error, SystemExit):
-        return error.code if isinstance(error.code, int) else 1
-    return 1
 
 
 def _done(tox_env: RunToxEnv, cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
