@@ -19,7 +19,9 @@ def test_the_half_built_marker_names_the_tool_that_left_it(tmp_path: Path) -> No
     assert marker.path == str(tmp_path / "envs" / ".py.incomplete")
     marker.set()
     assert Marker.find_incomplete(folder) == ("tox", marker.path)
-    (tmp_path / "envs" / ".py.incomplete").write_text("incomplete\n")  # an older venvlock's marker: no tool named
+    (tmp_path / "envs" / ".py.incomplete").write_text("incomplete\n")  # an older venvlock's hatch marker
+    assert Marker.find_incomplete(folder) == ("hatch", marker.path)
+    (tmp_path / "envs" / ".py.incomplete").write_text("something else\n")  # names no tool
     assert Marker.find_incomplete(folder) == (None, marker.path)
     marker.clear()
     assert Marker.find_incomplete(folder) is None

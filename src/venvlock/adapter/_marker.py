@@ -95,9 +95,10 @@ class Marker:
         lines = (read_file(path) or "").splitlines()
         fields = {key.strip(): value.strip() for key, sep, value in (line.partition("=") for line in lines) if sep}
         tool, pid, command = fields.get("tool") or None, fields.get("pid", ""), fields.get("command", "")
-        if tool is None and lines[:1] != ["incomplete"] and lines[:1] and lines[0].strip().isdigit():
-            pid, command = lines[0].strip(), (lines[1] if len(lines) > 1 else "")  # an older tox plugin's
-            tool = "tox"
+        if tool is None and lines[:1] and lines[0].strip().isdigit():  # an older plugin's "<pid>\n<command line>"
+            pid, command = lines[0].strip(), (lines[1] if len(lines) > 1 else "")
+            program = os.path.basename(command.split(" ", 1)[0]).removesuffix(".exe")
+            tool = program if program in ("tox", "hatch", "nox") else None
         if tool is None and os.path.basename(os.path.dirname(path)) == ".tox":
             tool = "tox"
         elif tool is None and lines[:1] == ["incomplete"]:
