@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     repair = commands.add_parser(
         "repair",
         help="reinstall damaged distributions at their versions, remove pip's leftovers",
-        usage="venvlock repair [-h] [--dry-run] [PATH] [-- PIP-OPTIONS ...]",
+        usage="venvlock repair [-h] [--dry-run] [--json] [PATH] [-- PIP-OPTIONS ...]",
         description="Under the environment's locks, reinstall each damaged distribution at its installed version "
         "(--no-deps --force-reinstall, with the installer venvlock uses), remove what a second or unfinished "
         "metadata folder left, and pip's '~' leftovers.  Nothing outside the environment is touched.  Options "
@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     repair.add_argument("path", nargs="?", metavar="PATH", help="the environment (default: $VIRTUAL_ENV, else ./.venv)")
     repair.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    repair.add_argument(
+        "--json", action="store_true", help="print JSON: the plan, the installer's status, what is left"
+    )
 
     run = commands.add_parser(
         "run",
