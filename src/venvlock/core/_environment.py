@@ -228,7 +228,13 @@ class Environment:
         return os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:
-        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``)."""
+        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``).
+
+        An interpreter is never created by venvlock's users: its creation lock
+        lies in the user cache beside its environment lock, never at ``/.usr.create.lock``.
+        """
+        if self.kind == INTERPRETER:
+            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".create.lock")
         parent, name = os.path.split(self.path.rstrip(os.sep))
         return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
@@ -315,26 +321,30 @@ class Scheme:
         import json
 
         if python == sys.executable:  # the running interpreter answers for itself, without a process
-            _asked[python] = cls(*_own_scheme())
-            return _asked[python]
-        import subprocess
+            facts: dict[str, object] = {}
+            exec(_SCHEME_CODE, facts)  # our own constant: the very code another interpreter is asked to run
+            answer_text, returncode = str(facts["answer"]), 0
+        else:
+            import subprocess
 
+            command = [python, "-I", "-c", _SCHEME_CODE + "print(answer)\n"]
+            try:
+                answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.SubprocessError) as error:
+                raise SettingError(f"{python} is not a Python interpreter ({error})") from None
+            answer_text, returncode = answer.stdout, answer.returncode
         try:
-            answer = subprocess.run([python, "-I", "-c", _SCHEME_SCRIPT], capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.SubprocessError) as error:
-            raise SettingError(f"{python} is not a Python interpreter ({error})") from None
-        try:
-            facts = json.loads(answer.stdout)
+            said = json.loads(answer_text)
             scheme = cls(
-                str(facts["prefix"]),
-                str(facts["base_prefix"]),
-                [str(facts["purelib"]), str(facts["platlib"])],
-                [str(facts["scripts"]), str(facts["data"])],
-                [str(folder) for folder in facts["sites"]],
+                str(said["prefix"]),
+                str(said["base_prefix"]),
+                [str(said["purelib"]), str(said["platlib"])],
+                [str(said["scripts"]), str(said["data"])],
+                [str(folder) for folder in said["sites"]],
             )
         except (ValueError, KeyError, TypeError):
             raise SettingError(f"{python} is not a Python interpreter") from None
-        if answer.returncode != 0 or not os.path.isabs(scheme.prefix):
+        if returncode != 0 or not os.path.isabs(scheme.prefix):
             raise SettingError(f"{python} is not a Python interpreter")
         _asked[python] = scheme
         return scheme
@@ -343,23 +353,14 @@ class Scheme:
 #: what each interpreter asked in this process said
 _asked: dict[str, Scheme] = {}
 
-_SCHEME_SCRIPT = """
+#: what an interpreter is asked (it leaves its answer, as JSON, in ``answer``); the running one runs it in-process
+_SCHEME_CODE = """
 import json, site, sys, sysconfig
 paths = sysconfig.get_paths()
 sites = site.getsitepackages() if hasattr(site, "getsitepackages") else []
-print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
-    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"], "sites": sites}))
+answer = json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
+    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"], "sites": sites})
 """
-
-
-def _own_scheme() -> tuple[str, str, list[str], list[str], list[str]]:
-    import site
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    sites = site.getsitepackages() if hasattr(site, "getsitepackages") else []
-    packages, other = [paths["purelib"], paths["platlib"]], [paths["scripts"], paths["data"]]
-    return sys.prefix, sys.base_prefix, packages, other, sites
 
 
 def _unique_real(folders: list[str], *, existing: bool) -> list[str]:
