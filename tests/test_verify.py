@@ -42,6 +42,9 @@ def test_an_interpreter_is_asked_for_its_own_environment(offline: dict[str, str]
     report = json.loads(found.stdout)
     assert report["environment"] == sys.base_prefix and report["kind"] == "interpreter", report["environment"]
     assert all(not folder.startswith(sys.prefix + os.sep) for folder in report["site_folders"])
+    (status,) = json.loads(venvlock("status", "--json", base, env=offline).stdout)
+    assert status["environment"] == sys.base_prefix, status["environment"]
+    assert not status["creation_lock"]["path"].startswith(os.path.dirname(sys.base_prefix) + os.sep + ".")
     if os.path.isdir("/usr/lib/python3/dist-packages") and os.access("/usr/bin/python3", os.X_OK):
         debian = json.loads(venvlock("verify", "--json", "--no-cache", "/usr/bin/python3", env=offline).stdout)
         assert "/usr/lib/python3/dist-packages" in debian["site_folders"]  # Debian's packages: dist-packages

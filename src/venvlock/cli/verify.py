@@ -74,7 +74,7 @@ def print_report(environment: Environment, report: Report) -> None:
         print(f"{prefix}{problem.message}")
     damage = sum(1 for p in report.problems if p.severity.value == "damage")
     warnings = len(report.problems) - damage
-    waited = f" (after waiting {report.waited:.1f}s for the lock)" if report.waited >= 0.05 else ""
+    waited = f" (waited {report.waited:.1f}s for the lock)" if report.waited >= 0.05 else ""  # as pip-locked says
     checked = (
         f"{report.distributions} distributions, {report.files} files "
         f"({report.hashed} hashed, {report.cached} unchanged since verified) in {report.seconds * 1000:.0f}ms{waited}"
