@@ -6,6 +6,8 @@ when everything is already installed: specifiers (pre-releases allowed, as
 pip does for installed versions), extras, markers evaluated for the target
 interpreter, constraints.  Damage counts as not in sync.  Anything that
 cannot be judged exactly gives ``Verdict.cannot_judge(reason)``, and the installer decides.
+The walk (:func:`walk`) is the one requirement walk: ``venvlock verify``'s
+``pip check`` part walks every installed project with it.
 
 The marker values are venvlock's own when the environment was made from the
 interpreter running venvlock; an environment of another interpreter (a nox
