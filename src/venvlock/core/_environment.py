@@ -186,8 +186,6 @@ class Environment:
             if read_pyvenv_cfg(virtual_env) is None:
                 raise SettingError(f"VIRTUAL_ENV={virtual_env} is not a virtual environment (it has no pyvenv.cfg)")
             return cls.for_venv(virtual_env)
-        if sys.prefix != sys.base_prefix:
-            return cls(sys.prefix, kind=VENV, python=sys.executable)
         return cls.for_python(sys.executable)
 
     def config_prefix(self) -> str:
