@@ -1,10 +1,102 @@
-"""Repair touches only the target environment's own install scheme: never PYTHONPATH folders, never egg-info pairs."""
+"""``venvlock repair`` with real venvs and pip: nothing deleted outside the env's scheme, pip-less venvs, --json."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
-from support import pip_install, pip_locked, run, site_packages, venv_python, versions
+from support import pip_install, pip_locked, run, scripts_dir, site_packages, venv_python, versions
+
+
+def venvlock(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [str(scripts_dir() / "venvlock"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def pip(venv: Path, env: dict[str, str], *args: str) -> None:
+    done = subprocess.run([str(venv_python(venv)), "-m", "pip", *args], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def second_metadata_folder(site: Path, name: str, version: str, listed: list[str]) -> Path:
+    """An interleaved older install's dist-info: its own METADATA and a RECORD listing *listed*."""
+    folder = site / f"{name}-{version}.dist-info"
+    folder.mkdir()
+    (folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (folder / "INSTALLER").write_text("pip\n")
+    rows = [*listed, f"{folder.name}/METADATA", f"{folder.name}/RECORD", f"{folder.name}/INSTALLER"]
+    (folder / "RECORD").write_text("".join(f"{row},,\n" for row in rows))
+    return folder
+
+
+def test_repair_never_deletes_through_a_package_folder_linked_outside(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    """A package folder linked to a checkout outside the env, and a second metadata folder of its project."""
+    pip(venv, env, "install", "beta==2.0")
+    site = site_packages(venv)
+    checkout = tmp_path / "work" / "beta"
+    (site / "beta").rename(checkout.parent.mkdir() or checkout)
+    (site / "beta").symlink_to(checkout, target_is_directory=True)
+    (checkout / "sub").mkdir()
+    (checkout / "sub" / "old.py").write_text("mine\n")
+    second_metadata_folder(site, "beta", "1.0", ["beta/sub/old.py", "beta/__init__.py"])
+
+    plan = venvlock("repair", "--dry-run", env=env)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "Would remove beta-1.0.dist-info (" in plan.stdout, plan.stdout  # no file of it counted: all outside
+    repaired = venvlock("repair", env=env)
+    assert (checkout / "sub" / "old.py").read_text() == "mine\n", "repair deleted a file outside the environment"
+    assert (checkout / "__init__.py").exists()
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert not (site / "beta-1.0.dist-info").exists()
+
+
+def test_repair_of_a_venv_without_pip_uses_pip_with_python(env: dict[str, str], tmp_path: Path) -> None:
+    """``--without-pip`` (as ``uv venv``): repair reinstalls with ``pip --python``, as pip-locked does."""
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    env = {**env, "VIRTUAL_ENV": str(bare)}
+    done = subprocess.run([str(scripts_dir() / "pip-locked"), "install", "delta"], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    part = site_packages(bare) / "delta" / "part_0.py"
+    part.unlink()
+    repaired = venvlock("repair", env=env)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "No module named pip" not in repaired.stderr
+    assert part.exists()
+
+    # pip finds no wheel to reinstall: which, and how to point it at one; no word of leftovers there are not
+    part.unlink()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    failed = venvlock("repair", env={**env, "PIP_FIND_LINKS": str(empty)})
+    assert failed.returncode != 0, failed.stdout + failed.stderr  # pip's own status
+    assert "reinstalling delta==1.0" in failed.stderr and "venvlock repair -- --find-links DIR" in failed.stderr
+    assert "leftovers" not in failed.stderr, failed.stderr
+    fixed = venvlock("repair", str(bare), "--", "--find-links", env["PIP_FIND_LINKS"], env=env)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_repair_json_and_dry_run_json(env: dict[str, str], venv: Path) -> None:
+    pip(venv, env, "install", "delta")
+    site = site_packages(venv)
+    (site / "delta" / "part_1.py").unlink()
+    (site / "~elta").mkdir()
+    dry = venvlock("repair", "--dry-run", "--json", env=env)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert plan["dry_run"] is True and plan["after"] is None and plan["installer_exit"] is None
+    assert [item["name"] for item in plan["plan"]["reinstall"]] == ["delta"]
+    assert plan["plan"]["leftovers"] == [str(site / "~elta")]
+    assert (site / "~elta").exists()
+    done = venvlock("repair", "--json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)  # the installer's own output does not spoil it
+    assert result["installer_exit"] == 0 and result["after"]["damaged"] is False and result["exit"] == 0
+    assert not (site / "~elta").exists() and (site / "delta" / "part_1.py").exists()
 
 
 def test_repair_touches_nothing_outside_the_environment(env: dict[str, str], venv: Path, tmp_path: Path) -> None:

@@ -61,17 +61,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
-    from venvlock.core import (
-        Environment,
-        Holder,
-        LockHold,
-        LockState,
-        RepairPlan,
-        Report,
-        SyncRequest,
-        SyncResult,
-        Verdict,
-    )
+    from venvlock.audit import RepairPlan, Report
+    from venvlock.core import Environment, Holder, LockHold, LockState, SyncRequest, SyncResult, Verdict
     from venvlock.core._filesystem import Filesystem
 
 #: exit status of commands for a bad setting or usage
@@ -369,14 +360,14 @@ class Adapter:
         *jobs*: hashing threads (0: from the CPU count).  *use_cache*: skip
         files verified before and unchanged since.
         """
-        from venvlock.core import verify_environment
+        from venvlock.audit import verify
 
-        return verify_environment(environment, jobs=jobs, use_cache=use_cache)
+        return verify(environment, jobs=jobs, use_cache=use_cache)
 
     @staticmethod
     def plan_repair(report: Report, environment: Environment) -> RepairPlan:
         """What a repair of *report*'s damage in *environment* removes and reinstalls (carry it out under the locks)."""
-        from venvlock.core import plan_repair
+        from venvlock.audit import plan_repair
 
         return plan_repair(report, environment)
 
@@ -400,7 +391,8 @@ class Adapter:
         """
         from venvlock.core import LockHold, SyncRequest, hooks
 
-        request = SyncRequest(list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False)
+        pip = environment.pip_command()  # a venv without pip (uv venv, --without-pip): pip --python, as pip-locked
+        request = SyncRequest(list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False, pip=pip)
         held = hold if hold is not None else LockHold(environment.path, locked=False)
         answer: int = hooks().venvlock_install(environment=environment, request=request, hold=held)  # core answers
         return int(answer)

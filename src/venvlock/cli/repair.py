@@ -1,4 +1,4 @@
-"""``venvlock repair [PATH] [--dry-run] [-- PIP-OPTIONS]``: put a damaged environment back whole.
+"""``venvlock repair [PATH] [--dry-run] [--json] [-- PIP-OPTIONS]``: put a damaged environment back whole.
 
 Under the creation lock, then the environment lock:
 
@@ -6,56 +6,87 @@ Under the creation lock, then the environment lock:
 2. plan the repair (:meth:`Adapter.plan_repair <venvlock.adapter.Adapter.plan_repair>`: what to remove before,
    what to reinstall at its installed version, pip's leftovers to remove after);
 3. carry it out, the reinstall with the installer venvlock uses (through the
-   ``venvlock_install`` hook: pip, or uv with ``VENVLOCK_INSTALLER=uv``);
+   ``venvlock_install`` hook: pip, or uv with ``VENVLOCK_INSTALLER=uv``; in a
+   venv without pip, ``pip --python``);
 4. verify again.
 
-Only the environment's own package folders and the files their RECORDs list
-inside the environment are ever touched.  Unmet requirements and files no
-distribution owns are reported, not changed.  Exit 0 when the environment is
-intact afterwards, 1 when damage remains, the installer's status when it failed.
+Nothing outside the environment's own scheme (its real package, scripts and
+data folders) is ever deleted.  Unmet requirements and files no distribution
+owns are reported, not changed.  Exit 0 when the environment is intact
+afterwards, 1 when damage remains, the installer's status when it failed, 3
+when nothing could be verified (see ``venvlock verify``).  ``--json`` prints
+one object: the plan, the installer's status and what verify found after.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 
 from venvlock.adapter import Adapter
 from venvlock.cli._environments import environment_at
+from venvlock.cli.verify import exit_status, report_data
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from venvlock.core import Environment, LockHold, RepairPlan
+    from venvlock.audit import RepairPlan
+    from venvlock.core import Environment, LockHold
 
 
 def main(options: argparse.Namespace, pip_options: list[str]) -> int:
     environment = environment_at(options.path)
     adapter = Adapter("venvlock")
+    as_json = getattr(options, "json", False)
+    out: dict[str, object] = {"environment": environment.path, "dry_run": options.dry_run}
     with adapter.creation_lock(environment), adapter.environment_lock(environment) as hold:
         report = adapter.verify(environment)
         plan = adapter.plan_repair(report, environment)
-        for line in plan.lines(dry_run=options.dry_run):
-            print(line)
-        if options.dry_run:
-            if plan.empty():
-                print("Nothing to repair")
-            return 0
-        if plan.empty():
-            print("Nothing to repair" if not report.damaged else "Nothing venvlock can repair")
-            return 1 if report.damaged else 0
-        returncode = execute(plan, adapter, environment, hold, pip_options)
+        out.update(before=report_data(environment, report), plan=plan.as_dict(), installer_exit=None, after=None)
+        if not as_json:
+            for line in plan.lines(dry_run=options.dry_run):
+                print(line)
+        if options.dry_run or plan.empty():
+            if not as_json:
+                if report.covered_nothing:
+                    print(f"Nothing verified in {environment.name}: no distribution in its package folders")
+                elif plan.empty():
+                    print("Nothing to repair" if not report.damaged else "Nothing venvlock can repair")
+            status = exit_status(report) if not options.dry_run or report.covered_nothing else 0
+            return _done(out, status, as_json)
+        returncode = execute(plan, adapter, environment, hold, [*pip_options, *(["--quiet"] if as_json else [])])
+        out["installer_exit"] = returncode
         if returncode != 0:
-            print(f"venvlock: error: the installer failed (exit {returncode}); leftovers kept", file=sys.stderr)
-            return returncode
+            _installer_failed(plan, returncode)
+            return _done(out, returncode, as_json)
         after = adapter.verify(environment)
-    damage = [p for p in after.problems if p.severity == "damage"]
-    for problem in damage:
-        print(f"Still damaged: {problem.message}")
-    if damage:
-        return 1
-    print(f"Repaired: {after.distributions} distributions verified, no damage found")
-    return 0
+        out["after"] = report_data(environment, after)
+    damage = [p for p in after.problems if p.severity.value == "damage"]
+    if not as_json:
+        for problem in damage:
+            print(f"Still damaged: {problem.message}")
+        if not damage:
+            print(f"Repaired: {after.distributions} distributions verified, no damage found")
+    return _done(out, exit_status(after), as_json)
+
+
+def _done(out: dict[str, object], status: int, as_json: bool) -> int:
+    if as_json:
+        out["exit"] = status
+        print(json.dumps(out, indent=2))
+    return status
+
+
+def _installer_failed(plan: RepairPlan, returncode: int) -> None:
+    wanted = ", ".join(f"{name}=={version}" for name, version, _ in plan.installs.values())
+    kept = f"; {len(plan.leftovers)} leftovers of pip kept" if plan.leftovers else ""
+    print(f"venvlock: error: the installer failed (exit {returncode}) reinstalling {wanted}{kept}", file=sys.stderr)
+    print(
+        "venvlock: if it found no such distribution (no index, or a version gone from it), point it at the wheels: "
+        "venvlock repair -- --find-links DIR",
+        file=sys.stderr,
+    )
 
 
 def execute(

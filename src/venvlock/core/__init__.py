@@ -19,11 +19,6 @@ Public names (everything an adapter or plugin may use):
 * :func:`probe_lock`: whether a lock file is held now (shared or exclusive)
   and by whom since when, without taking it for longer than an instant and
   without creating anything (a :class:`LockState`).
-* :func:`verify_environment`: what is wrong with an installed environment
-  (files against RECORD, duplicate or unfinished metadata, leftovers, orphans,
-  unmet requirements), as a :class:`Report` of :class:`Problem`; call it
-  under the environment lock.  :func:`plan_repair`: what ``venvlock repair``
-  does about it (a :class:`RepairPlan`).
 * :func:`hooks`: the hook relay; adapters call ``hooks().venvlock_sync(...)``,
   ``hooks().venvlock_environment_lock(...)`` and
   ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
@@ -47,21 +42,16 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from contextlib import AbstractContextManager
 
-    from venvlock.core._integrity import Problem, Report
     from venvlock.core._probe import LockState
-    from venvlock.core._repair import RepairPlan
 
 #: public types whose modules load only when asked for (see :func:`__getattr__`)
 _DEFERRED = {
     "LockState": "venvlock.core._probe",
-    "Problem": "venvlock.core._integrity",
-    "RepairPlan": "venvlock.core._repair",
-    "Report": "venvlock.core._integrity",
 }
 
 
 def __getattr__(name: str) -> object:
-    """The public types of the integrity check, the lock probe and repair, imported on first use."""
+    """The public types of the lock probe, imported on first use."""
     module = _DEFERRED.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -123,29 +113,6 @@ def probe_lock(lock_path: str) -> LockState:
     return probe(lock_path)
 
 
-def verify_environment(environment: Environment, *, jobs: int = 0, use_cache: bool = True) -> Report:
-    """What is wrong with *environment*'s installed distributions (see :mod:`venvlock.core._integrity`).
-
-    Call it under the environment lock.  *jobs*: hashing threads (0: from the
-    CPU count).  *use_cache*: skip files verified before and unchanged since
-    (``<env>/.venvlock/verified``).
-    """
-    from venvlock.core._integrity import verify_environment as verify
-
-    return verify(environment, jobs=jobs, use_cache=use_cache)
-
-
-def plan_repair(report: Report, environment: Environment) -> RepairPlan:
-    """What ``venvlock repair`` would do about *report*'s damage in *environment* (see :mod:`venvlock.core._repair`).
-
-    Only the environment's own package folders and files their RECORDs list
-    inside it are ever in a plan; carry it out under the environment lock.
-    """
-    from venvlock.core._repair import plan_repair as plan
-
-    return plan(report, environment)
-
-
 __all__ = [
     "Environment",
     "Holder",
@@ -154,21 +121,16 @@ __all__ = [
     "LockTimeoutError",
     "LockUnavailableError",
     "Outcome",
-    "Problem",
-    "RepairPlan",
-    "Report",
     "SettingError",
     "SyncRequest",
     "SyncResult",
     "VenvlockError",
     "Verdict",
     "hooks",
-    "plan_repair",
     "plugin_manager",
     "probe_lock",
     "recorded_sync",
     "redact",
     "run_installer",
     "shared_lock",
-    "verify_environment",
 ]

@@ -6,6 +6,8 @@ when everything is already installed: specifiers (pre-releases allowed, as
 pip does for installed versions), extras, markers evaluated for the target
 interpreter, constraints.  Damage counts as not in sync.  Anything that
 cannot be judged exactly gives ``Verdict.cannot_judge(reason)``, and the installer decides.
+The walk (:func:`walk`) is the one requirement walk: ``venvlock verify``'s
+``pip check`` part walks every installed project with it.
 
 The marker values are venvlock's own when the environment was made from the
 interpreter running venvlock; an environment of another interpreter (a nox
@@ -14,18 +16,23 @@ interpreter running venvlock; an environment of another interpreter (a nox
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 
 from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short_digest
 from venvlock.core._files import write_file
-from venvlock.core._installed import Installed, Inventory, canonical_name
+from venvlock.core._installed import Distribution, Scan, canonical_name, scan
 from venvlock.core._request import ParsedRequest, parse_request
 from venvlock.core._results import Verdict
 from venvlock.core._uv_settings import uv_cannot_judge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from packaging.requirements import Requirement
+
     from venvlock.core._request import SyncRequest
 
 
@@ -105,6 +112,131 @@ def _asked_markers(environment: Environment) -> dict[str, str] | None:
     return markers
 
 
+class Finding(enum.Enum):
+    """What the walk found for one requirement."""
+
+    SATISFIED = "satisfied"
+    MISSING = "missing"
+    MISMATCH = "mismatch"
+    DAMAGED = "damaged"
+    UNJUDGED = "unjudged"
+
+
+class Step:
+    """One requirement met by :func:`walk`: who asked for it, what answers it, and what is wrong.
+
+    :ivar parent: the distribution whose Requires-Dist it is (None for a root).
+    :ivar found: the installed distributions of its project.
+    :ivar detail: the failing specifier (MISMATCH), or why it cannot be judged (UNJUDGED).
+    """
+
+    __slots__ = ("detail", "finding", "found", "parent", "requirement")
+
+    def __init__(
+        self,
+        requirement: Requirement | str,
+        parent: Distribution | None,
+        finding: Finding,
+        found: list[Distribution] | None = None,
+        detail: str = "",
+    ) -> None:
+        self.requirement = requirement
+        self.parent = parent
+        self.finding = finding
+        self.found = found or []
+        self.detail = detail
+
+    @property
+    def name(self) -> str:
+        return self.requirement if isinstance(self.requirement, str) else self.requirement.name
+
+
+def walk(
+    roots: list[Requirement],
+    found: Scan,
+    markers: dict[str, str],
+    constraints: dict[str, list[Requirement]] | None = None,
+) -> Iterator[Step]:
+    """The one requirement walk: *roots*, then the Requires-Dist of what answers them, recursively.
+
+    As pip's resolver sees an environment where everything is installed:
+    markers evaluated for *markers* (with the extras asked for), specifiers
+    with pre-releases allowed, *constraints* applied.  Yields a
+    :class:`Step` for each requirement met (a project reached with new extras
+    is expanded again).
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion, Version
+
+    constraints = constraints or {}
+    pending: list[tuple[Requirement, str, Distribution | None]] = [(root, "", None) for root in reversed(roots)]
+    done: set[tuple[str, frozenset[str]]] = set()
+    while pending:
+        requirement, extra, parent = pending.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({**markers, "extra": extra}):
+            continue
+        name = canonical_name(requirement.name)
+        if name in found.elsewhere:
+            yield Step(
+                requirement, parent, Finding.UNJUDGED, detail=f"{requirement.name} is also in a folder a .pth file adds"
+            )
+            continue
+        folders = found.by_key.get(name)
+        if not folders:
+            yield Step(requirement, parent, Finding.MISSING)
+            continue
+        if len(folders) > 1 or not folders[0].complete():
+            if not all(f.is_dist_info for f in folders):
+                detail = f"{requirement.name}: egg-info metadata venvlock does not repair"
+                yield Step(requirement, parent, Finding.UNJUDGED, folders, detail)
+            else:
+                yield Step(requirement, parent, Finding.DAMAGED, folders)
+            continue
+        installed = folders[0]
+        try:
+            _name, version_text, requires = installed.headers()
+        except OSError:
+            yield Step(requirement, parent, Finding.DAMAGED, folders)
+            continue
+        try:
+            version = Version(version_text)
+        except InvalidVersion:
+            yield Step(
+                requirement, parent, Finding.UNJUDGED, folders, f"{requirement.name} has version {version_text!r}"
+            )
+            continue
+        failing = [
+            s for s in [requirement, *constraints.get(name, ())] if not s.specifier.contains(version, prereleases=True)
+        ]
+        yield Step(
+            requirement,
+            parent,
+            Finding.MISMATCH if failing else Finding.SATISFIED,
+            folders,
+            str(failing[0]) if failing else "",
+        )
+        extras = frozenset(canonical_name(e) for e in requirement.extras)
+        if (name, extras) in done:
+            continue
+        done.add((name, extras))
+        for text in requires:
+            try:
+                dependency = Requirement(text)
+            except InvalidRequirement as error:
+                yield Step(text, installed, Finding.UNJUDGED, detail=f"requirement {text!r} cannot be read ({error})")
+                continue
+            if dependency.url:
+                yield Step(dependency, installed, Finding.UNJUDGED, detail=f"{requirement.name} depends on a URL")
+                continue
+            if dependency.marker is None:
+                pending.append((dependency, "", installed))
+                continue
+            for wanted in ("", *sorted(extras)):
+                if dependency.marker.evaluate({**markers, "extra": wanted}):
+                    pending.append((dependency, wanted, installed))
+                    break
+
+
 def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest | None = None) -> Verdict:
     """Judge *request* against *environment* (see module docstring)."""
     if request.command != "install" or not request.judge:
@@ -120,12 +252,10 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
     if markers is None:
         return Verdict.cannot_judge("the environment's interpreter could not be asked for its markers")
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.version import InvalidVersion, Version
 
-    inventory = Inventory(site_dirs)
-    if inventory.unclear:
-        return Verdict.cannot_judge(inventory.unclear)
-    damaged = list(inventory.leftovers)
+    found = scan(site_dirs)
+    if found.unclear:
+        return Verdict.cannot_judge(found.unclear)
 
     def parse(text: str) -> Requirement | None:
         try:
@@ -141,70 +271,33 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
             return Verdict.cannot_judge(f"constraint {text!r} is for pip to judge")
         if constraint.marker is None or constraint.marker.evaluate(markers):
             constraints.setdefault(canonical_name(constraint.name), []).append(constraint)
-
-    pending: list[tuple[Requirement, str]] = []
+    roots: list[Requirement] = []
     for text, origin in parsed.requirements:
         requirement = parse(text)
         if requirement is None:
             return Verdict.cannot_judge(f"{text!r} ({origin}) is for pip to judge")
-        pending.append((requirement, ""))
+        roots.append(requirement)
 
-    done: set[tuple[str, frozenset[str]]] = set()
-    metadata_cache: dict[str, tuple[str, list[Requirement]]] = {}
+    damaged = list(found.leftovers)
     reason = ""
-    while pending:
-        requirement, extra = pending.pop()
-        if requirement.marker is not None and not requirement.marker.evaluate({**markers, "extra": extra}):
-            continue
-        name = canonical_name(requirement.name)
-        if name in inventory.elsewhere:
-            return Verdict.cannot_judge(f"{requirement.name} is also in a folder a .pth file adds")
-        folders = inventory.by_name.get(name)
-        if not folders:
-            reason = reason or f"{requirement.name} is not installed"
-            continue
-        if not all(f.is_dist_info for f in folders) and (len(folders) > 1 or not folders[0].complete()):
-            return Verdict.cannot_judge(f"{requirement.name}: egg-info metadata venvlock does not repair")
-        if len(folders) > 1 or not folders[0].complete():
-            damaged.extend(f.folder for f in folders if len(folders) > 1 or not f.complete())
-            reason = reason or f"{requirement.name} is damaged"
-            continue
-        installed: Installed = folders[0]
-        if installed.folder not in metadata_cache:
-            try:
-                _name, version_text, requires = installed.metadata()
-            except OSError:
-                damaged.append(installed.folder)
-                continue
-            parsed_requires = [parse(r) for r in requires]
-            dependencies = [d for d in parsed_requires if d is not None]
-            if len(dependencies) != len(parsed_requires):
-                return Verdict.cannot_judge(f"{requirement.name} depends on a URL")
-            metadata_cache[installed.folder] = (version_text, dependencies)
-        version_text, dependencies = metadata_cache[installed.folder]
-        try:
-            version = Version(version_text)
-        except InvalidVersion:
-            return Verdict.cannot_judge(f"{requirement.name} has version {version_text!r}")
-        for spec in [requirement, *constraints.get(name, ())]:
-            if not spec.specifier.contains(version, prereleases=True):
-                reason = reason or f"{requirement.name} {version} does not match {spec}"
-        extras = frozenset(canonical_name(e) for e in requirement.extras)
-        key = (name, extras)
-        if key in done:
-            continue
-        done.add(key)
-        for dependency in dependencies:
-            if dependency.marker is None:
-                pending.append((dependency, ""))
-                continue
-            for wanted in ("", *sorted(extras)):
-                if dependency.marker.evaluate({**markers, "extra": wanted}):
-                    pending.append((dependency, wanted))
-                    break
-    checked = len({name for name, _ in done})
+    checked: set[str] = set()
+    for step in walk(roots, found, markers, constraints):
+        if step.finding is Finding.UNJUDGED:
+            return Verdict.cannot_judge(step.detail)
+        if step.finding is Finding.MISSING:
+            reason = reason or f"{step.name} is not installed"
+        elif step.finding is Finding.DAMAGED:
+            damaged.extend(f.folder for f in step.found)
+            reason = reason or f"{step.name} is damaged"
+        else:
+            checked.add(canonical_name(step.name))
+            if step.finding is Finding.MISMATCH:
+                reason = reason or f"{step.name} {step.found[0].version} does not match {step.detail}"
     if damaged:
-        return Verdict.install_needed(reason or "leftovers of an interrupted install", checked=checked, damaged=damaged)
+        damaged = list(dict.fromkeys(damaged))
+        return Verdict.install_needed(
+            reason or "leftovers of an interrupted install", checked=len(checked), damaged=damaged
+        )
     if reason:
-        return Verdict.install_needed(reason, checked=checked)
-    return Verdict.nothing_to_do(checked=checked)
+        return Verdict.install_needed(reason, checked=len(checked))
+    return Verdict.nothing_to_do(checked=len(checked))

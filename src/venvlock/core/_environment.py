@@ -5,6 +5,7 @@ Plain ``os``/``sys`` only: this module is on the fast path.
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 
@@ -18,8 +19,21 @@ _WINDOWS = sys.platform == "win32"
 _BIN = "Scripts" if _WINDOWS else "bin"
 _PYTHON = "python.exe" if _WINDOWS else "python"
 
-#: the kinds of environment venvlock knows
-VENV, TARGET, PREFIX, INTERPRETER = "venv", "target", "prefix", "interpreter"
+
+class Kind(enum.Enum):
+    """What an environment is: a venv, a ``--target`` or ``--prefix`` folder, or an interpreter outside any venv."""
+
+    VENV = "venv"
+    TARGET = "target"
+    PREFIX = "prefix"
+    INTERPRETER = "interpreter"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: the kinds, by the names the core has always used
+VENV, TARGET, PREFIX, INTERPRETER = Kind.VENV, Kind.TARGET, Kind.PREFIX, Kind.INTERPRETER
 
 
 def user_cache_dir() -> str:
@@ -77,19 +91,20 @@ class Environment:
 
     :param path: the environment's folder (a venv, a ``--target``/``--prefix``
         folder) or, for an interpreter outside any venv, its ``sys.prefix``.
-    :param kind: one of ``"venv"``, ``"target"``, ``"prefix"``, ``"interpreter"``.
+    :param kind: a :class:`Kind` (or its value).
     :param python: the interpreter that runs the installer (for a venv, its own).
     """
 
-    __slots__ = ("kind", "path", "python")
+    __slots__ = ("_scheme", "kind", "path", "python")
 
-    def __init__(self, path: str, *, kind: str = VENV, python: str | None = None) -> None:
+    def __init__(self, path: str, *, kind: Kind | str = VENV, python: str | None = None) -> None:
         self.path = os.path.abspath(path)
-        self.kind = kind
-        self.python = python or (os.path.join(self.path, _BIN, _PYTHON) if kind == VENV else sys.executable)
+        self.kind = Kind(kind)
+        self.python = python or (os.path.join(self.path, _BIN, _PYTHON) if self.kind is VENV else sys.executable)
+        self._scheme: Scheme | None = None
 
     def __repr__(self) -> str:
-        return f"Environment({self.path!r}, kind={self.kind!r})"
+        return f"Environment({self.path!r}, kind={self.kind.value!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Environment) and (self.path, self.kind) == (other.path, other.kind)
@@ -102,9 +117,18 @@ class Environment:
         """How messages name this environment (``.venv``, ``.nox/tests``, an absolute path)."""
         return display_path(self.path)
 
+    @property
+    def root(self) -> str:
+        """The environment's folder with every symbolic link resolved, as its package folders are."""
+        return os.path.realpath(self.path)
+
     @staticmethod
     def is_venv(folder: str) -> bool:
-        """Whether *folder* is a virtual environment (it has a ``pyvenv.cfg``)."""
+        """Whether *folder* is a virtual environment (it has a ``pyvenv.cfg``).
+
+        An environment's own kind says it too: an :data:`INTERPRETER` is
+        never a venv, so never a half-built one.
+        """
         return read_pyvenv_cfg(folder) is not None
 
     @classmethod
@@ -113,7 +137,7 @@ class Environment:
         return cls(path, kind=VENV)
 
     @classmethod
-    def for_folder(cls, path: str, kind: str, python: str | None = None) -> Environment:
+    def for_folder(cls, path: str, kind: Kind | str, python: str | None = None) -> Environment:
         """A ``--target`` (kind ``"target"``) or ``--prefix`` (kind ``"prefix"``) folder."""
         return cls(path, kind=kind, python=python)
 
@@ -122,9 +146,12 @@ class Environment:
         """The environment of interpreter *python*: its venv, or the interpreter itself.
 
         *python* may also be a venv folder (pip's ``--python`` accepts both).
-        Raises :class:`~venvlock.errors.SettingError` when *python* is not a
-        Python interpreter (an interpreter outside any venv, not the running
-        one, is asked for its ``sys.prefix``: that proves it is one).
+        An interpreter outside any venv is asked once for its ``sys.prefix``
+        and its install scheme (:class:`Scheme`), as pip asks the interpreter
+        it installs for: its real path says nothing (a venv's python is a
+        link to its base interpreter).  Raises
+        :class:`~venvlock.errors.SettingError` when *python* is not a Python
+        interpreter.
         """
         if os.path.isdir(python):
             if read_pyvenv_cfg(python) is not None:
@@ -139,9 +166,12 @@ class Environment:
         folder = os.path.dirname(os.path.dirname(absolute))
         if read_pyvenv_cfg(folder) is not None:
             return cls(folder, kind=VENV, python=absolute)
-        if os.path.realpath(absolute) == os.path.realpath(sys.executable):
-            return cls(sys.prefix, kind=INTERPRETER, python=absolute)
-        return cls(_probe_prefix(absolute), kind=INTERPRETER, python=absolute)
+        scheme = Scheme.of_interpreter(absolute)
+        if scheme.prefix != scheme.base_prefix and read_pyvenv_cfg(scheme.prefix) is not None:
+            return cls(scheme.prefix, kind=VENV, python=absolute)  # a venv's python installed elsewhere
+        environment = cls(scheme.prefix, kind=INTERPRETER, python=absolute)
+        environment._scheme = scheme
+        return environment
 
     @classmethod
     def current(cls) -> Environment:
@@ -165,13 +195,24 @@ class Environment:
         folder = os.path.dirname(os.path.dirname(os.path.abspath(self.python)))
         if read_pyvenv_cfg(folder) is not None:
             return folder
-        return sys.prefix if os.path.realpath(self.python) == os.path.realpath(sys.executable) else folder
+        return Scheme.of_interpreter(self.python).prefix
 
     def has_pip(self) -> bool:
         """Whether the environment's interpreter can run ``-m pip`` itself (a venv may have no pip)."""
         if self.kind == VENV or read_pyvenv_cfg(self.config_prefix()) is not None:
             return any(os.path.isdir(os.path.join(d, "pip")) for d in _venv_site_dirs(self.config_prefix()))
         return True  # an interpreter outside a venv: its pip may be anywhere on its path; let it say
+
+    def pip_command(self) -> list[str]:
+        """How to run pip for this environment: its own ``python -m pip``, else ``pip --python`` (pip's pip-less route).
+
+        The second runs the pip of the interpreter running venvlock, which
+        then runs itself under this environment's interpreter, as ``pip
+        --python X`` does (a venv made by ``uv venv`` or ``--without-pip``).
+        """
+        if self.has_pip():
+            return [self.python, "-m", "pip"]
+        return [sys.executable, "-m", "pip", "--python", self.python]
 
     # ---------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -185,7 +226,13 @@ class Environment:
         return os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:
-        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``)."""
+        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``).
+
+        An interpreter is never created by venvlock's users: its creation lock
+        lies in the user cache beside its environment lock, never at ``/.usr.create.lock``.
+        """
+        if self.kind == INTERPRETER:
+            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".create.lock")
         parent, name = os.path.split(self.path.rstrip(os.sep))
         return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
@@ -195,8 +242,31 @@ class Environment:
             return os.path.join(user_cache_dir(), "records", short_digest(os.path.realpath(self.path)))
         return os.path.join(self.path, ".venvlock")
 
+    # ---------------------------------------------------------------------------------------------
+    def scheme(self) -> Scheme:
+        """Where this environment's installer puts things (see :class:`Scheme`): on disk for a venv, else asked."""
+        if self._scheme is None:
+            if self.kind is TARGET:
+                self._scheme = Scheme(self.path, self.path, [self.path], [], [])
+            elif self.kind is INTERPRETER:
+                self._scheme = Scheme.of_interpreter(self.python)
+            else:  # a venv, or a --prefix folder: the same layout
+                root = self.root
+                scripts = os.path.join(root, _BIN)
+                self._scheme = Scheme(root, root, list(_venv_site_dirs(root)), [scripts, root], [])
+        return self._scheme
+
+    def site_folders(self) -> list[str]:
+        """The environment's package folders (purelib/platlib, and an interpreter's site folders): real, existing.
+
+        The one answer to "where are this environment's packages" that
+        check, record, verify and repair use.  Never ``PYTHONPATH`` or the
+        user site.
+        """
+        return self.scheme().site_folders()
+
     def site_dirs(self) -> list[str] | None:
-        """The environment's own install scheme (purelib/platlib), or None when it cannot be judged from them.
+        """The package folders the in-process check may judge, or None when it cannot judge from them.
 
         Only a virtual environment without system site-packages is judged,
         and only while nothing outside its scheme can change what pip sees as
@@ -205,17 +275,99 @@ class Environment:
         is None and the installer decides.  Nothing outside these folders is
         ever read as installed, recorded or repaired.
         """
-        if self.kind != VENV or any(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+        if self.kind is not VENV or any(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
             return None
         config = read_pyvenv_cfg(self.path)
         if config is None or config.get("include-system-site-packages", "false").strip().lower() != "false":
             return None
-        unique: list[str] = []
-        for folder in _venv_site_dirs(self.path):
-            real = os.path.realpath(folder)
-            if real not in unique and os.path.isdir(real):
-                unique.append(real)
-        return unique
+        return self.site_folders()
+
+
+class Scheme:
+    """Where an environment's installer puts things, as its interpreter says.
+
+    :ivar prefix: ``sys.prefix``; :ivar base_prefix: ``sys.base_prefix`` (equal outside a venv).
+    :ivar packages: purelib and platlib; :ivar other: the scripts and data folders.
+    :ivar extra_sites: the interpreter's other site folders (``site.getsitepackages()``: Debian's
+        ``/usr/lib/python3/dist-packages``), read by verify, never written.
+    """
+
+    __slots__ = ("base_prefix", "extra_sites", "other", "packages", "prefix")
+
+    def __init__(
+        self, prefix: str, base_prefix: str, packages: list[str], other: list[str], extra_sites: list[str]
+    ) -> None:
+        self.prefix = prefix
+        self.base_prefix = base_prefix
+        self.packages = packages
+        self.other = other
+        self.extra_sites = extra_sites
+
+    def site_folders(self) -> list[str]:
+        """Real paths of the existing package folders, purelib/platlib first, no duplicates."""
+        return _unique_real([*self.packages, *self.extra_sites], existing=True)
+
+    def roots(self) -> list[str]:
+        """Real paths of the folders the installer writes to: the one containment of every delete."""
+        return _unique_real([*self.packages, *self.other], existing=False)
+
+    @classmethod
+    def of_interpreter(cls, python: str) -> Scheme:
+        """Ask *python* (once per process) for its prefixes and install scheme; SettingError when it cannot answer."""
+        if python in _asked:
+            return _asked[python]
+        import json
+
+        if python == sys.executable:  # the running interpreter answers for itself, without a process
+            facts: dict[str, object] = {}
+            exec(_SCHEME_CODE, facts)  # our own constant: the very code another interpreter is asked to run
+            answer_text, returncode = str(facts["answer"]), 0
+        else:
+            import subprocess
+
+            command = [python, "-I", "-c", _SCHEME_CODE + "print(answer)\n"]
+            try:
+                answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.SubprocessError) as error:
+                raise SettingError(f"{python} is not a Python interpreter ({error})") from None
+            answer_text, returncode = answer.stdout, answer.returncode
+        try:
+            said = json.loads(answer_text)
+            scheme = cls(
+                str(said["prefix"]),
+                str(said["base_prefix"]),
+                [str(said["purelib"]), str(said["platlib"])],
+                [str(said["scripts"]), str(said["data"])],
+                [str(folder) for folder in said["sites"]],
+            )
+        except (ValueError, KeyError, TypeError):
+            raise SettingError(f"{python} is not a Python interpreter") from None
+        if returncode != 0 or not os.path.isabs(scheme.prefix):
+            raise SettingError(f"{python} is not a Python interpreter")
+        _asked[python] = scheme
+        return scheme
+
+
+#: what each interpreter asked in this process said
+_asked: dict[str, Scheme] = {}
+
+#: what an interpreter is asked (it leaves its answer, as JSON, in ``answer``); the running one runs it in-process
+_SCHEME_CODE = """
+import json, site, sys, sysconfig
+paths = sysconfig.get_paths()
+sites = site.getsitepackages() if hasattr(site, "getsitepackages") else []
+answer = json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
+    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"], "sites": sites})
+"""
+
+
+def _unique_real(folders: list[str], *, existing: bool) -> list[str]:
+    unique: list[str] = []
+    for folder in folders:
+        real = os.path.realpath(folder)
+        if real not in unique and (not existing or os.path.isdir(real)):
+            unique.append(real)
+    return unique
 
 
 def _venv_site_dirs(root: str) -> Iterator[str]:
@@ -225,25 +377,9 @@ def _venv_site_dirs(root: str) -> Iterator[str]:
     for lib in ("lib", "lib64"):
         base = os.path.join(root, lib)
         try:
-            names = os.listdir(base)
+            names = sorted(os.listdir(base))
         except OSError:
             continue
         for name in names:
             if name.startswith(("python", "pypy")):
                 yield os.path.join(base, name, "site-packages")
-
-
-def _probe_prefix(python: str) -> str:
-    """``sys.prefix`` of the interpreter *python*; SettingError when it is not a Python interpreter."""
-    import subprocess
-
-    try:
-        answer = subprocess.run(
-            [python, "-I", "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True, timeout=60
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        raise SettingError(f"{python} is not a Python interpreter ({error})") from None
-    prefix = answer.stdout.strip()
-    if answer.returncode != 0 or not prefix or not os.path.isabs(prefix):
-        raise SettingError(f"{python} is not a Python interpreter")
-    return prefix

@@ -1,23 +1,42 @@
-"""What is installed in an environment's install scheme, read from its folders, and what is damaged.
+"""The installed distributions of an environment's own package folders: the one model and the one reader.
 
-Only the scheme's own folders (a venv's purelib/platlib) are read.  Damage is
-what interrupted or concurrent pip runs leave there, and nothing else:
+:func:`scan` lists the metadata folders of a list of package folders (a
+scheme's purelib/platlib, see :meth:`Environment.site_folders
+<venvlock.core._environment.Environment.site_folders>`) as
+:class:`Distribution` objects; the check (:mod:`venvlock.core._check`),
+``venvlock verify`` and ``venvlock repair`` (:mod:`venvlock.audit`) all read
+them through it.  A distribution's METADATA headers and its RECORD are read
+here and nowhere else, each once.
 
-* ``~``-prefixed folders: pip's stash of a distribution it was replacing;
-* a dist-info folder without RECORD or METADATA (an install killed before its end);
-* two dist-info folders for one project (two installs interleaved).
+A distribution is :attr:`State.UNFINISHED` when the install that wrote it did
+not end: a dist-info without METADATA or RECORD, or one with the wheel's own
+RECORD but no INSTALLER (the installer writes INSTALLER and rewrites RECORD
+last) of which files RECORD lists are missing.  An unfinished distribution is
+never counted as installed.
 
-Anything else that is unusual (a ``~`` file, a dist-info beside an egg-info of
-one project, a project also found in a folder a ``.pth`` file adds) is not
-damage: the check cannot judge it, and the installer decides.  Repair removes
-only damage, only inside the scheme's folders, never through a link.
+:func:`remove_distribution` is the one way venvlock deletes an installed
+distribution's files, under one containment rule (:func:`contained`).
+
+Plain ``os`` (and ``enum``, which the results already load): on the fast path.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 
 from venvlock.core._files import remove_file, remove_tree
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+class State(enum.Enum):
+    """Whether the install that wrote a metadata folder finished."""
+
+    COMPLETE = "complete"
+    UNFINISHED = "unfinished"
 
 
 def canonical_name(name: str) -> str:
@@ -28,48 +47,122 @@ def canonical_name(name: str) -> str:
     return lowered
 
 
-class Installed:
-    """One metadata folder (or egg-info file) of an installed distribution."""
+class Distribution:
+    """One metadata folder (a ``.dist-info``, or a legacy ``.egg-info`` folder or file) in a package folder.
 
-    __slots__ = ("folder", "name", "version")
+    :ivar site: the package folder it lies in; :ivar folder: its path.
+    :ivar name: the project's name (from METADATA once read, else from the folder's name); :ivar version: likewise.
+    :ivar key: the canonical name.
+    """
 
-    def __init__(self, folder: str, name: str, version: str) -> None:
-        self.folder = folder
-        self.name = name
+    __slots__ = ("_headers", "_record", "_state", "folder", "key", "name", "site", "version")
+
+    def __init__(self, site: str, entry: str) -> None:
+        self.site = site
+        self.folder = os.path.join(site, entry)
+        stem = entry.rsplit(".", 1)[0]
+        if entry.endswith(".dist-info"):
+            name, _, version = stem.rpartition("-")
+        else:  # name-version[-pyX.Y].egg-info
+            name, _, rest = stem.partition("-")
+            version = rest.partition("-")[0]
+        self.name = name or stem
         self.version = version
+        self.key = canonical_name(self.name)
+        self._headers: tuple[str, str, list[str]] | None = None
+        self._record: list[tuple[str, str, str]] | None = None
+        self._state: State | None = None
+
+    def __repr__(self) -> str:
+        return f"Distribution({self.folder!r})"
 
     @property
     def is_dist_info(self) -> bool:
         return self.folder.endswith(".dist-info")
+
+    def label(self) -> str:
+        return f"{self.name} {self.version}".strip()
 
     def _metadata_file(self) -> str:
         if self.is_dist_info:
             return os.path.join(self.folder, "METADATA")
         return os.path.join(self.folder, "PKG-INFO") if os.path.isdir(self.folder) else self.folder
 
-    def complete(self) -> bool:
-        """Whether the install that wrote this folder finished (METADATA and RECORD; PKG-INFO for an egg-info)."""
+    def missing(self) -> list[str]:
+        """Which of METADATA and RECORD a dist-info lacks (PKG-INFO for an egg-info)."""
         if not self.is_dist_info:
-            return os.path.isfile(self._metadata_file())
-        return os.path.isfile(os.path.join(self.folder, "RECORD")) and os.path.isfile(self._metadata_file())
+            return [] if os.path.isfile(self._metadata_file()) else ["PKG-INFO"]
+        return [n for n in ("METADATA", "RECORD") if not os.path.isfile(os.path.join(self.folder, n))]
 
-    def metadata(self) -> tuple[str, str, list[str]]:
-        """``(name, version, requires_dist)`` from METADATA (PKG-INFO and requires.txt for an egg-info)."""
-        name, version, requires = self.name, self.version, []
-        with open(self._metadata_file(), encoding="utf-8", errors="replace") as file:
-            for line in file:
-                if line in ("\n", "\r\n"):
-                    break
-                key, _, value = line.partition(":")
-                if key == "Requires-Dist":
-                    requires.append(value.strip())
-                elif key == "Name":
-                    name = value.strip()
-                elif key == "Version":
-                    version = value.strip()
-        if not self.is_dist_info and os.path.isdir(self.folder):
-            requires = _egg_requires(os.path.join(self.folder, "requires.txt"))
-        return name, version, requires
+    @property
+    def state(self) -> State:
+        """:attr:`State.UNFINISHED` for an install that did not end (see the module docstring)."""
+        if self._state is None:
+            self._state = State.UNFINISHED if self._unfinished() else State.COMPLETE
+        return self._state
+
+    def complete(self) -> bool:
+        return self.state is State.COMPLETE
+
+    def _unfinished(self) -> bool:
+        if self.missing():
+            return True
+        if not self.is_dist_info or os.path.isfile(os.path.join(self.folder, "INSTALLER")):
+            return False
+        try:
+            rows = self.record()
+        except (OSError, ValueError):
+            return True
+        return any(not os.path.lexists(path) for path in self.record_files(rows))
+
+    def headers(self) -> tuple[str, str, list[str]]:
+        """``(name, version, requires_dist)`` from METADATA (PKG-INFO and requires.txt for an egg-info), read once.
+
+        Raises OSError when the metadata cannot be read.
+        """
+        if self._headers is None:
+            name, version, requires = self.name, self.version, []
+            with open(self._metadata_file(), encoding="utf-8", errors="replace") as file:
+                for line in file:
+                    if line in ("\n", "\r\n"):
+                        break
+                    key, _, value = line.partition(":")
+                    if key == "Requires-Dist":
+                        requires.append(value.strip())
+                    elif key == "Name":
+                        name = value.strip()
+                    elif key == "Version":
+                        version = value.strip()
+            if not self.is_dist_info and os.path.isdir(self.folder):
+                requires = _egg_requires(os.path.join(self.folder, "requires.txt"))
+            self._headers = (name, version, requires)
+            self.name, self.version = name or self.name, version or self.version
+        return self._headers
+
+    def record(self) -> list[tuple[str, str, str]]:
+        """``(path, "algorithm=digest", size)`` of each RECORD row (digest and size "" when not recorded), read once.
+
+        Raises OSError (FileNotFoundError when there is none) or ValueError (not CSV, not UTF-8).
+        """
+        if self._record is None:
+            import csv
+
+            try:
+                with open(os.path.join(self.folder, "RECORD"), encoding="utf-8", newline="") as file:
+                    padded = ([*row, "", ""] for row in csv.reader(file) if row)
+                    self._record = [(row[0], row[1], row[2]) for row in padded]
+            except csv.Error as error:
+                raise ValueError(str(error)) from None
+        return self._record
+
+    def record_files(self, rows: Iterable[tuple[str, str, str]] | None = None) -> list[str]:
+        """The absolute, normalised paths of the files RECORD lists ([] when it cannot be read)."""
+        if rows is None:
+            try:
+                rows = self.record()
+            except (OSError, ValueError):
+                return []
+        return [os.path.normpath(os.path.join(self.site, row[0])) for row in rows]
 
 
 def _egg_requires(path: str) -> list[str]:
@@ -96,110 +189,138 @@ def _egg_requires(path: str) -> list[str]:
     return requires
 
 
-class Inventory:
-    """Every distribution found in an environment's install scheme.
+class Scan:
+    """What :func:`scan` found in package folders.
 
-    :ivar by_name: canonical project name -> its metadata folders (more than one dist-info is damage).
-    :ivar leftovers: pip's ``~``-prefixed stash folders.
-    :ivar unclear: why the scheme holds something the check does not understand ("" when nothing).
+    :ivar distributions: every metadata folder, by package folder then name.
+    :ivar by_key: canonical project name -> its metadata folders (more than one is damage).
+    :ivar leftovers: pip's ``~``-prefixed stash entries.
+    :ivar unclear: why the folders hold something the check does not understand ("" when nothing).
     :ivar elsewhere: canonical names of projects found in folders ``.pth`` files add (pip sees those too).
     """
 
-    __slots__ = ("by_name", "elsewhere", "leftovers", "unclear")
+    __slots__ = ("by_key", "distributions", "elsewhere", "leftovers", "unclear")
 
-    def __init__(self, site_dirs: list[str]) -> None:
-        self.by_name: dict[str, list[Installed]] = {}
+    def __init__(self) -> None:
+        self.distributions: list[Distribution] = []
+        self.by_key: dict[str, list[Distribution]] = {}
         self.leftovers: list[str] = []
         self.unclear = ""
         self.elsewhere: set[str] = set()
-        for folder in site_dirs:
-            try:
-                entries = os.listdir(folder)
-            except OSError:
-                continue
-            for entry in entries:
-                path = os.path.join(folder, entry)
-                if entry.startswith("~"):
-                    if os.path.isdir(path) and not os.path.islink(path):
-                        self.leftovers.append(path)
-                    else:
-                        self.unclear = self.unclear or f"{path} is not pip's"
-                elif entry.endswith(".dist-info"):
-                    name, _, version = entry[: -len(".dist-info")].rpartition("-")
-                    self._add(Installed(path, name, version))
-                elif entry.endswith(".egg-info"):
-                    self._add(_egg_info(path, entry))
-                elif entry.endswith(".pth"):
-                    self._read_pth(folder, path, site_dirs)
 
-    def _add(self, installed: Installed) -> None:
-        self.by_name.setdefault(canonical_name(installed.name), []).append(installed)
 
-    def _read_pth(self, site: str, path: str, site_dirs: list[str]) -> None:
-        """Note the projects in the folders a ``.pth`` file puts on ``sys.path``."""
+def scan(site_dirs: list[str]) -> Scan:
+    """The distributions, leftovers and ``.pth``-added projects of *site_dirs* (see :class:`Scan`)."""
+    found = Scan()
+    for site in site_dirs:
         try:
-            with open(path, encoding="utf-8", errors="replace") as file:
-                lines = file.read().splitlines()
+            entries = sorted(os.listdir(site))
         except OSError:
-            return
-        for line in lines:
-            line = line.rstrip()
-            if not line or line.startswith(("#", "import ", "import\t")):
-                continue
-            folder = os.path.realpath(os.path.join(site, line))
-            if folder in site_dirs or not os.path.isdir(folder):
-                continue
-            try:
-                entries = os.listdir(folder)
-            except OSError:
-                continue
-            for entry in entries:
-                for suffix in (".dist-info", ".egg-info"):
-                    if entry.endswith(suffix):
-                        self.elsewhere.add(canonical_name(entry[: -len(suffix)].partition("-")[0]))
+            continue
+        for entry in entries:
+            path = os.path.join(site, entry)
+            if entry.startswith("~"):
+                found.leftovers.append(path)
+                if not os.path.isdir(path) or os.path.islink(path):
+                    found.unclear = found.unclear or f"{path} is not pip's"
+            elif entry.endswith((".dist-info", ".egg-info")):
+                distribution = Distribution(site, entry)
+                if not distribution.is_dist_info:
+                    try:
+                        distribution.headers()  # an egg-info's folder name may not say its name and version
+                    except OSError:
+                        pass
+                    distribution.key = canonical_name(distribution.name)
+                found.distributions.append(distribution)
+                found.by_key.setdefault(distribution.key, []).append(distribution)
+            elif entry.endswith(".pth"):
+                _read_pth(found, site, path, site_dirs)
+    return found
 
 
-def _egg_info(path: str, entry: str) -> Installed:
-    name, _, rest = entry[: -len(".egg-info")].partition("-")
-    installed = Installed(path, name, rest.partition("-")[0])
+def _read_pth(found: Scan, site: str, path: str, site_dirs: list[str]) -> None:
+    """Note the projects in the folders a ``.pth`` file puts on ``sys.path``."""
     try:
-        found_name, version, _ = installed.metadata()
+        with open(path, encoding="utf-8", errors="replace") as file:
+            lines = file.read().splitlines()
     except OSError:
-        return installed
-    return Installed(path, found_name or name, version)
+        return
+    for line in lines:
+        line = line.rstrip()
+        if not line or line.startswith(("#", "import ", "import\t")):
+            continue
+        folder = os.path.realpath(os.path.join(site, line))
+        if folder in site_dirs or not os.path.isdir(folder):
+            continue
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for entry in entries:
+            for suffix in (".dist-info", ".egg-info"):
+                if entry.endswith(suffix):
+                    found.elsewhere.add(canonical_name(entry[: -len(suffix)].partition("-")[0]))
+
+
+# --------------------------------------------------------------------------------------------------
+# removal: one containment rule for every delete
+# --------------------------------------------------------------------------------------------------
+def contained(path: str, roots: Iterable[str]) -> bool:
+    """Whether removing *path* changes nothing outside *roots* (real paths of an environment's scheme folders).
+
+    What a removal changes is the directory entry: *path*'s name in the real
+    path of its folder.  A folder reached through a symbolic link that leads
+    outside the roots (a package folder linked to a checkout) is outside, so
+    nothing is ever deleted through it; a link inside is removed itself, never
+    what it points to.  This is the rule of every delete venvlock does.
+    """
+    entry = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+    return any(entry.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def removable_files(distribution: Distribution, roots: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
+    """The files of *distribution*'s RECORD a removal deletes: present, :func:`contained`, not in *keep*.
+
+    Never the files inside its own metadata folder (the folder goes as a whole).
+    """
+    roots, kept = list(roots), set(keep)
+    inner = distribution.folder + os.sep
+    return sorted(
+        path
+        for path in set(distribution.record_files())
+        if path not in kept and not path.startswith(inner) and os.path.lexists(path) and contained(path, roots)
+    )
+
+
+def remove_distribution(distribution: Distribution, roots: Iterable[str], keep: Iterable[str] = ()) -> None:
+    """Delete *distribution*'s files (:func:`removable_files`) and its metadata folder, if :func:`contained`."""
+    roots = list(roots)
+    for path in removable_files(distribution, roots, keep):
+        if not os.path.isdir(path) or os.path.islink(path):
+            remove_file(path)
+    remove_leftover(distribution.folder, roots)
+
+
+def remove_leftover(path: str, roots: Iterable[str]) -> None:
+    """Delete the folder (or file, or link itself) *path* when it is :func:`contained` in *roots*."""
+    if contained(path, roots):
+        remove_tree(path)
 
 
 def repair(damaged: list[str], site_dirs: list[str]) -> None:
-    """Remove what interrupted installs left, so the installer puts the projects back whole.
+    """Remove what interrupted installs left, so that the installer puts the projects back whole.
 
-    *damaged* lists ``~`` stash folders and dist-info folders inside
-    *site_dirs* (anything else is skipped).  A dist-info with a RECORD is
-    uninstalled file by file (only files inside its scheme folder); one
-    without is removed (its install never finished, the installer writes its
-    files again).  Call only under the environment lock.
+    *damaged* lists ``~`` stash folders and dist-info folders directly inside
+    *site_dirs* (anything else is skipped): a stash is removed, a dist-info
+    with its files (:func:`remove_distribution`, contained in *site_dirs*).
+    Call only under the environment lock.
     """
     inside = {os.path.realpath(d) for d in site_dirs}
     for path in damaged:
-        site = os.path.dirname(path)
-        name = os.path.basename(path)
+        site, name = os.path.split(path)
         if os.path.realpath(site) not in inside or os.path.islink(path) or not os.path.isdir(path):
             continue
         if name.startswith("~"):
-            remove_tree(path)
-            continue
-        if not name.endswith(".dist-info"):
-            continue
-        record = os.path.join(path, "RECORD")
-        if os.path.isfile(record):
-            import csv
-
-            root = os.path.realpath(site) + os.sep
-            with open(record, encoding="utf-8", errors="replace", newline="") as file:
-                for row in csv.reader(file):
-                    if not row:
-                        continue
-                    target = os.path.normpath(os.path.join(site, row[0]))
-                    real_folder = os.path.realpath(os.path.dirname(target))
-                    if (real_folder + os.sep).startswith(root) and os.path.isfile(target):
-                        remove_file(target)
-        remove_tree(path)
+            remove_leftover(path, inside)
+        elif name.endswith(".dist-info"):
+            remove_distribution(Distribution(site, name), inside)
