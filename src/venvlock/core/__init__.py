@@ -88,12 +88,13 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
 def shared_lock(
     environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
 ) -> AbstractContextManager[LockHold]:
-    """A context manager holding *environment*'s creation lock shared (see :mod:`venvlock.core._shared_lock`).
+    """A context manager holding *environment*'s creation lock shared (see :func:`venvlock.core._lock.hold`).
 
     Waits while a creation holds it exclusively, reporting through
-    ``venvlock_waiting``; many shared holders hold it at once.
+    ``venvlock_waiting``; many shared holders hold it at once.  Under an
+    ancestor's exclusive hold it goes on at once (nested).
     """
-    from venvlock.core._shared_lock import hold_shared
+    from venvlock.core._lock import SHARED, hold
 
     lock_path: str = hooks().venvlock_creation_lock_path(environment=environment)
 
@@ -102,7 +103,9 @@ def shared_lock(
             environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
         )
 
-    return hold_shared(environment, lock_path, purpose=purpose, on_waiting=waiting, default_timeout=default_timeout)
+    return hold(
+        environment, lock_path, purpose=purpose, on_waiting=waiting, mode=SHARED, default_timeout=default_timeout
+    )
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:

@@ -15,6 +15,7 @@ import os
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = False) -> None:
@@ -37,12 +38,17 @@ def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = F
 
 
 def read_file(path: str) -> str | None:
-    """The text of *path*, or None when it cannot be read (missing, a link, not text)."""
+    """The text of *path*, or None when it cannot be read (missing, a link, a FIFO or anything not a file)."""
+    import stat
+
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO would block a reader forever
+            os.close(fd)
+            return None
         with os.fdopen(fd, "rb") as file:
             return file.read().decode("utf-8", "replace")
     except OSError:
