@@ -175,9 +175,11 @@ class _Wait:
         lock_path: str,
         timeout: float,
         on_waiting: Callable[[Holder | None, float], None],
+        shown_path: str | None = None,
     ) -> None:
         self.environment = environment
         self.lock_path = lock_path
+        self.shown_path = shown_path or lock_path
         self.timeout = timeout
         self.on_waiting = on_waiting
         self.start = time.monotonic()
@@ -227,7 +229,7 @@ class _Wait:
         waited = self.waited()
         message = (
             f"timed out after {waited:.0f}s waiting for lock on environment {self.environment.name} "
-            f"(held by {who}; lock file {display_path(self.lock_path)}). "
+            f"(held by {who}; lock file {display_path(self.shown_path)}). "
             f"Set {TIMEOUT_VAR} to the seconds to wait (now {format_timeout(self.timeout)}; "
             "a negative value waits forever)."
         )
@@ -337,6 +339,7 @@ def hold(
     mode: str = EXCLUSIVE,
     create_folder: bool = True,
     default_timeout: float | None = None,
+    shown_path: str | None = None,
 ) -> Iterator[LockHold]:
     """Hold *lock_path* for *environment* in *mode* (:data:`EXCLUSIVE` or :data:`SHARED`) inside the ``with`` block.
 
@@ -350,6 +353,8 @@ def hold(
     locked raises :class:`LockUnavailableError`, except in a read-only
     environment or on a file system without locks, which is warned about and
     runs unlocked (``LockHold.locked`` False); see :func:`unlockable`.
+    *shown_path*: the lock file messages name (the environment lock's
+    ``<env>/.lock`` for its sync lock: one name for the lock a user sees).
 
     *create_folder* makes the lock file's folder when missing (not for a
     venv's own folder: that is its creator's job; a missing venv folder is
@@ -360,7 +365,8 @@ def hold(
     a shared one in ``<lock>.holder.<pid>``; leaving removes it and releases.
     """
     exclusive = mode == EXCLUSIVE
-    wait = _Wait(environment, lock_path, lock_timeout(default_timeout), on_waiting)
+    unlocked()  # a bad VENVLOCK_UNLOCKED is an error before any lock is taken, not only where one fails
+    wait = _Wait(environment, lock_path, lock_timeout(default_timeout), on_waiting, shown_path)
     real = os.path.realpath(lock_path)
 
     def thread_waiting() -> None:
@@ -519,9 +525,10 @@ def hold_environment(
                 environment,
                 path,
                 purpose=purpose,
-                on_waiting=lambda holder, waited: on_waiting(path, holder, waited),
-                on_acquired=lambda waited: on_acquired(path, waited),
+                on_waiting=lambda holder, waited: on_waiting(lock_path, holder, waited),
+                on_acquired=lambda waited: on_acquired(lock_path, waited),
                 create_folder=create_folder,
+                shown_path=lock_path,
             )
         )
 
