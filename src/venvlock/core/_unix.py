@@ -28,6 +28,8 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 #: errors of a non-blocking lock attempt that mean "somebody else holds it"
 _BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+#: the kinds of lock in /proc/locks that flock takes (FLOCK; POSIX on NFS) or that exclude it
+_LOCK_KINDS = ("FLOCK", "POSIX", "OFDLCK")
 #: the test-only seam (see the module docstring)
 TEST_ERRNO_VAR = "VENVLOCK_TEST_LOCK_ERRNO"
 
@@ -140,7 +142,9 @@ def unlock(fd: int) -> None:
 
 
 def lock_table(fd: int) -> list[tuple[int, bool, bool]] | None:
-    """The ``flock`` locks on *fd*'s file from ``/proc/locks``: ``(pid, exclusive, blocked)`` each; None: unknown.
+    """The locks on *fd*'s file from ``/proc/locks``: ``(pid, exclusive, blocked)`` each; None: unknown.
+
+    ``flock`` locks, and the POSIX locks NFS turns them into.
 
     A blocked entry (``->``) is a process waiting in a blocking ``flock`` (uv
     waits so).  Linux only; elsewhere None.
@@ -158,7 +162,7 @@ def lock_table(fd: int) -> list[tuple[int, bool, bool]] | None:
         blocked = len(words) > 1 and words[1] == "->"
         if blocked:
             del words[1]
-        if len(words) < 6 or words[1] != "FLOCK" or words[5].rpartition(":")[2] != wanted:
+        if len(words) < 6 or words[1] not in _LOCK_KINDS or words[5].rpartition(":")[2] != wanted:
             continue
         try:
             pid = int(words[4])
