@@ -308,3 +308,52 @@ def test_lock_files_are_opened_read_write(folder: Path, env: dict[str, str]) -> 
     finally:
         holder.close()
     assert modes and all(mode == os.O_RDWR for mode in modes), modes
+
+
+GIVES_UP = """
+import os, sys, time
+from venvlock.core import Environment, LockTimeoutError, hooks
+environment = Environment.for_venv(sys.argv[1])
+try:
+    with hooks().venvlock_environment_lock(environment=environment, purpose="gives up", quiet=True):
+        sys.exit(3)
+except LockTimeoutError:
+    open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.02)
+"""
+
+
+def test_a_wait_given_up_never_takes_the_lock_later(folder: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """The wait is a blocking lock call in a thread: after a timeout, a lock it gets later is let go at once."""
+    gave_up, go = tmp_path / "gave-up", tmp_path / "go"
+    holder = Driver(folder, env)
+    assert holder.do("env") == "ok env"
+    quitter = subprocess.Popen(
+        [sys.executable, "-c", GIVES_UP, str(folder), str(gave_up), str(go)], env={**env, "VENVLOCK_TIMEOUT": "1"}
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not gave_up.exists() and quitter.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gave_up.exists(), "the waiter did not time out"
+        assert holder.do("release") == "ok release"
+        second = Driver(folder, env)
+        assert second.do("env") == "ok env"  # while the process that gave up still runs
+        assert second.close() == 0
+    finally:
+        go.touch()
+        assert quitter.wait(timeout=30) == 0
+        holder.close()
+
+
+def test_ctrl_c_ends_a_wait_and_leaves_the_lock_to_others(folder: Path, env: dict[str, str]) -> None:
+    import signal
+
+    holder, waiter = _holder_and_waiter(folder, env)
+    waiter.proc.send_signal(signal.SIGINT)
+    assert waiter.proc.wait(timeout=30) != 0
+    assert holder.do("release") == "ok release"
+    second = Driver(folder, {**env, "VENVLOCK_TIMEOUT": "0"})
+    assert second.do("env") == "ok env"
+    assert second.close() == 0 and holder.close() == 0
