@@ -134,17 +134,6 @@ def try_lock(fd: int, *, exclusive: bool) -> bool:
     return True
 
 
-def lock_blocking(fd: int, *, exclusive: bool) -> None:
-    """Lock *fd* (``flock``) exclusive or shared, waiting in the kernel until it is free (no polling)."""
-    import fcntl
-
-    injected = os.environ.get(TEST_ERRNO_VAR)
-    if injected:
-        code = getattr(errno, injected, errno.EIO)
-        raise OSError(code, os.strerror(code))
-    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-
-
 def unlock(fd: int) -> None:
     """Release the lock on *fd*."""
     import fcntl

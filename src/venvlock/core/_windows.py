@@ -108,14 +108,6 @@ def try_lock(fd: int, *, exclusive: bool) -> bool:
     raise OSError(error, "LockFileEx failed")
 
 
-def lock_blocking(fd: int, *, exclusive: bool) -> None:
-    """Lock byte 0 of *fd* exclusive or shared, waiting in the kernel until it is free (no polling)."""
-    overlapped = _Overlapped()
-    flags = _LOCKFILE_EXCLUSIVE_LOCK if exclusive else 0
-    if not _kernel32().LockFileEx(_handle(fd), flags, 0, 1, 0, ctypes.byref(overlapped)):
-        raise OSError(ctypes.get_last_error(), "LockFileEx failed")  # type: ignore[attr-defined,unused-ignore]
-
-
 def unlock(fd: int) -> None:
     """Release the lock on byte 0 of *fd*."""
     overlapped = _Overlapped()
