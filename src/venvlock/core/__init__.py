@@ -28,8 +28,9 @@ Public names (everything an adapter or plugin may use):
   ``hooks().venvlock_environment_lock(...)`` and
   ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
 
-This package imports only ``os``/``sys``-level modules at first; ``filelock``,
-``pluggy`` and ``packaging`` load when the work needs them.
+This package imports only ``os``/``sys``-level modules at first; ``pluggy``
+and ``packaging`` load when the work needs them (the lock itself is plain
+``os`` and ``fcntl``).
 """
 
 from __future__ import annotations
