@@ -89,6 +89,7 @@ class Driver:
 def folder(tmp_path: Path) -> Path:
     venv = tmp_path / "env"
     venv.mkdir()
+    (venv / "pyvenv.cfg").write_text(f"home = {os.path.dirname(sys.executable)}\n")
     return venv
 
 
@@ -187,3 +188,172 @@ def test_env_lock_does_not_make_a_missing_venv_folder(tmp_path: Path, env: dict[
     assert "cannot lock environment" in driver.stderr_line()  # a warning, and on unlocked
     assert not missing.exists()  # an empty folder here would look like an environment to hatch
     assert driver.close() == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# lock files that are not files, names too long, file systems whose locks fail
+# ---------------------------------------------------------------------------------------------------
+VENVLOCK = str(Path(sys.executable).parent / "venvlock")
+
+
+def _venvlock(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run([VENVLOCK, *args], env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"venvlock {' '.join(args)} hung")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_at_the_lock_path_is_refused_in_one_line(folder: Path, env: dict[str, str]) -> None:
+    """Before: a FIFO at ``<env>/.lock`` hung ``venvlock status``; locking it is refused, not retried later."""
+    os.mkfifo(folder / ".lock")
+    status = _venvlock("status", str(folder), env=env)
+    assert "FIFO" in status.stdout + status.stderr or "regular" in status.stdout + status.stderr, status
+    result = _venvlock("run", "--env", str(folder), "--", sys.executable, "-c", "pass", env=env)
+    assert result.returncode == 1, result.stderr  # permanent: not 75 ("retry later")
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "a FIFO, not a lock file; remove it" in errors[0], result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_at_a_holder_path_never_hangs_a_waiter(folder: Path, env: dict[str, str]) -> None:
+    """Before: a FIFO at the holder path hung every process that looked for the lock's holder."""
+    os.mkfifo(folder / ".lock.sync.holder")
+    holder = Driver(folder, env)
+    try:
+        assert holder.do("env") == "ok env"  # the holder file is replaced, never written through
+        os.remove(folder / ".lock.sync.holder")
+        os.mkfifo(folder / ".lock.sync.holder")
+        result = _venvlock("run", "--env", str(folder), "--", "true", env={**env, "VENVLOCK_TIMEOUT": "1"})
+    finally:
+        holder.close()
+    assert result.returncode == 75, result.stderr
+    assert "timed out" in result.stderr
+
+
+def test_a_name_too_long_is_not_retry_later(tmp_path: Path, env: dict[str, str]) -> None:
+    """Before: a 245-character environment name exited 75 ("retry later") for a permanent error."""
+    long_env = tmp_path / ("e" * 245)
+    result = _venvlock("run", "--creation", "--env", str(long_env), "--", "true", env=env)
+    assert result.returncode not in (0, 75), result.stderr
+    assert "too long" in result.stderr, result.stderr
+
+
+def test_the_timeout_names_the_lock_a_user_sees(folder: Path, env: dict[str, str]) -> None:
+    """Before: the waiting line and the timeout named ``.lock.sync``; status and the README name ``.lock``."""
+    holder = Driver(folder, env)
+    try:
+        assert holder.do("env") == "ok env"
+        result = _venvlock("run", "--env", str(folder), "--", "true", env={**env, "VENVLOCK_TIMEOUT": "1"})
+    finally:
+        holder.close()
+    assert result.returncode == 75, result.stderr
+    assert ".lock.sync" not in result.stderr and "lock file " in result.stderr, result.stderr
+    assert all(".lock)" in line or ".lock. " in line for line in result.stderr.splitlines() if "lock file" in line)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the test-only errno seam is in the Unix half")
+@pytest.mark.parametrize(
+    ("name", "meaning"),
+    [
+        ("ENOSYS", "does not support locks"),
+        ("ENOLCK", "gives no locks"),
+        ("EBADF", "refused the lock on this descriptor"),
+        ("EROFS", "read-only"),
+    ],
+)
+def test_a_lock_failure_names_its_cause_and_can_fail(
+    folder: Path, env: dict[str, str], name: str, meaning: str
+) -> None:
+    """Before: every such failure said "a read-only environment: going on unlocked", and could not be refused."""
+    broken = {**env, "VENVLOCK_TEST_LOCK_ERRNO": name}
+    warned = _venvlock("run", "--env", str(folder), "--", "true", env=broken)
+    assert warned.returncode == 0, warned.stderr
+    assert name in warned.stderr and meaning in warned.stderr and "going on unlocked" in warned.stderr, warned.stderr
+    if name != "EROFS":
+        assert "a read-only environment" not in warned.stderr, warned.stderr
+    failed = _venvlock("run", "--env", str(folder), "--", "true", env={**broken, "VENVLOCK_UNLOCKED": "fail"})
+    assert failed.returncode == 75, failed.stderr
+    assert name in failed.stderr and "VENVLOCK_UNLOCKED=fail" in failed.stderr, failed.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the test-only errno seam is in the Unix half")
+def test_a_permission_error_in_a_writable_folder_is_refused(folder: Path, env: dict[str, str]) -> None:
+    """EACCES where this user may write the folder is not a read-only environment: no install without the lock."""
+    result = _venvlock("run", "--env", str(folder), "--", "true", env={**env, "VENVLOCK_TEST_LOCK_ERRNO": "EACCES"})
+    assert result.returncode == 75, result.stderr
+    assert "EACCES" in result.stderr and "without its lock" in result.stderr, result.stderr
+
+
+def test_a_bad_unlocked_setting_is_a_usage_error(folder: Path, env: dict[str, str]) -> None:
+    result = _venvlock("run", "--env", str(folder), "--", "true", env={**env, "VENVLOCK_UNLOCKED": "maybe"})
+    assert result.returncode == 2, result.stderr
+    assert "VENVLOCK_UNLOCKED" in result.stderr
+
+
+def test_lock_files_are_opened_read_write(folder: Path, env: dict[str, str]) -> None:
+    """NFS turns flock into POSIX locks, which need a descriptor open for writing (uv #18061)."""
+    holder = Driver(folder, env)
+    try:
+        assert holder.do("env") == "ok env"
+        modes = []
+        for fd in os.listdir(f"/proc/{holder.proc.pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{holder.proc.pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target in (str(folder / ".lock"), str(folder / ".lock.sync")):
+                flags = int(Path(f"/proc/{holder.proc.pid}/fdinfo/{fd}").read_text().split("flags:")[1].split()[0], 8)
+                modes.append(flags & os.O_ACCMODE)
+    finally:
+        holder.close()
+    assert modes and all(mode == os.O_RDWR for mode in modes), modes
+
+
+GIVES_UP = """
+import os, sys, time
+from venvlock.core import Environment, LockTimeoutError, hooks
+environment = Environment.for_venv(sys.argv[1])
+try:
+    with hooks().venvlock_environment_lock(environment=environment, purpose="gives up", quiet=True):
+        sys.exit(3)
+except LockTimeoutError:
+    open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.02)
+"""
+
+
+def test_a_wait_given_up_never_takes_the_lock_later(folder: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """The wait is a blocking lock call in a thread: after a timeout, a lock it gets later is let go at once."""
+    gave_up, go = tmp_path / "gave-up", tmp_path / "go"
+    holder = Driver(folder, env)
+    assert holder.do("env") == "ok env"
+    quitter = subprocess.Popen(
+        [sys.executable, "-c", GIVES_UP, str(folder), str(gave_up), str(go)], env={**env, "VENVLOCK_TIMEOUT": "1"}
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not gave_up.exists() and quitter.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gave_up.exists(), "the waiter did not time out"
+        assert holder.do("release") == "ok release"
+        second = Driver(folder, env)
+        assert second.do("env") == "ok env"  # while the process that gave up still runs
+        assert second.close() == 0
+    finally:
+        go.touch()
+        assert quitter.wait(timeout=30) == 0
+        holder.close()
+
+
+def test_ctrl_c_ends_a_wait_and_leaves_the_lock_to_others(folder: Path, env: dict[str, str]) -> None:
+    import signal
+
+    holder, waiter = _holder_and_waiter(folder, env)
+    waiter.proc.send_signal(signal.SIGINT)
+    assert waiter.proc.wait(timeout=30) != 0
+    assert holder.do("release") == "ok release"
+    second = Driver(folder, {**env, "VENVLOCK_TIMEOUT": "0"})
+    assert second.do("env") == "ok env"
+    assert second.close() == 0 and holder.close() == 0

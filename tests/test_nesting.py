@@ -1,13 +1,116 @@
-"""Threads of one process: a lock another thread holds is waited for, never taken as nested; syncs never overlap."""
+"""Nesting between real processes: a descendant of a holder goes on under its hold, whatever its environment.
+
+A tool that filters the environment of its children (tox does, for its
+``install_command``) drops ``VENVLOCK_HELD``; the process tree still says
+that the holder is an ancestor.  The lock is the truth: a holder file that
+names a live process holding nothing names no holder.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support import overlapping, read_probe, run
+from support import overlapping, pip_locked, read_probe, run, scripts_dir, tools_path
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the process tree is read from /proc")
+
+VENVLOCK = str(scripts_dir() / "venvlock")
+
+
+def _run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def test_nesting_survives_a_filtered_environment(env: dict[str, str], venv: Path) -> None:
+    """Before: with ``VENVLOCK_HELD`` dropped, pip-locked waited for its own parent's hold until the timeout (75)."""
+    filtered = ["env", "-u", "VENVLOCK_HELD", pip_locked(), "install", "beta"]
+    result = _run([VENVLOCK, "run", "--env", str(venv), "--", *filtered], {**env, "VENVLOCK_TIMEOUT": "5"})
+    assert result.returncode == 0, result.stderr
+    assert "Waiting" not in result.stderr, result.stderr
+
+
+def test_tox_with_pip_locked_as_install_command(wheelhouse: Path, tmp_path: Path) -> None:
+    """Before: tox's filtered environment made pip-locked wait for its tox parent: exit 75 after the timeout."""
+    pytest.importorskip("tox")
+    from helpers.tox_project import run_tox, tox_env, write_project
+
+    extra = (
+        "allowlist_externals = pip-locked\ninstall_command = pip-locked --python {envpython} install {opts} {packages}"
+    )
+    project = write_project(tmp_path / "project", extra=extra)
+    env = {**tox_env(wheelhouse, tmp_path), "PATH": tools_path(), "VENVLOCK_TIMEOUT": "10"}
+    result = run_tox(project, env, "-e", "py")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "timed out" not in result.stdout + result.stderr
+
+
+def test_a_stale_holder_file_naming_a_live_process_is_not_a_holder(wheelhouse: Path, tmp_path: Path) -> None:
+    """Before: a stale ``.py.create.lock.holder`` naming a live pid beside ``.py.incomplete`` made tox spin forever."""
+    pytest.importorskip("tox")
+    from helpers.tox_project import run_tox, tox_env, write_project
+
+    project = write_project(tmp_path / "project")
+    env = {**tox_env(wheelhouse, tmp_path), "VENVLOCK_TIMEOUT": "20"}
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    # what kill -9 of `tox -r` leaves, its pid later reused by a live process (here: this one)
+    (project / ".tox" / ".py.incomplete").write_text(f"{os.getpid()}\ntox -r -e py\n")
+    (project / ".tox" / ".py.create.lock.holder").write_text(f"{os.getpid()}\ntox -r -e py\n")
+    try:
+        result = subprocess.run(
+            [str(scripts_dir() / "tox"), "-e", "py"], cwd=project, env=env, capture_output=True, text=True, timeout=90
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("tox spun on a stale holder file")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert not (project / ".tox" / ".py.incomplete").exists()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_waiters_never_make_files_in_a_folder_being_removed(
+    env: dict[str, str], venv: Path, tmp_path: Path, round_: int
+) -> None:
+    """Before: waiters made ``.lock.sync`` again every poll inside the folder ``rm -rf`` was removing.
+
+    The docs' own recreation, ``venvlock run --creation --env E -- sh -c 'rm -rf E && python -m venv E'``,
+    failed "Directory not empty" about 1 time in 3 while other venvlock processes waited for E's lock.
+    """
+    started, go = tmp_path / "started", tmp_path / "go"
+    script = (
+        f"touch {started}; while [ ! -e {go} ]; do sleep 0.02; done; "
+        f"rm -rf {venv} && {sys.executable} -m venv --without-pip {venv}"
+    )
+    holder = subprocess.Popen(
+        [VENVLOCK, "run", "--creation", "--env", str(venv), "--", "sh", "-c", script],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    waiters: list[subprocess.Popen[str]] = []
+    try:
+        from support import wait_for
+
+        assert wait_for(started.exists, timeout=120), "the holder never ran its command"
+        for _ in range(3):
+            waiter = subprocess.Popen(
+                [VENVLOCK, "run", "--env", str(venv), "--", "true"],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            waiters.append(waiter)
+            assert waiter.stderr is not None
+            line = waiter.stderr.readline()
+            assert line.startswith("Waiting for lock"), line
+    finally:
+        go.touch()
+        _, err = holder.communicate(timeout=120)
+    assert holder.returncode == 0, err
+    for waiter in waiters:
+        _, rest = waiter.communicate(timeout=120)
+        assert waiter.returncode == 0, rest
+    assert (venv / "pyvenv.cfg").exists()
+
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
 

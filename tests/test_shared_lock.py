@@ -161,3 +161,37 @@ def test_probe_names_a_shared_holder(tmp_path: Path) -> None:
     assert state.state == "shared"
     assert state.holder is not None and state.holder.pid == reader.pid
     assert state.holder.command == f"holder shared {reader.pid}"
+
+
+def test_exclusive_timeout_names_the_shared_holders_the_wait_named(tmp_path: Path) -> None:
+    """Before: the waiting line named "pid N: ..., running commands", the timeout "another process (uv, ...)"."""
+    log = tmp_path / "log"
+    reader = _start(tmp_path, "shared", 30.0)
+    try:
+        assert wait_for(lambda: _started(log, 1), timeout=30)
+        writer = _start(tmp_path, "exclusive", 0.0, VENVLOCK_TIMEOUT="1")
+        _, err = writer.communicate(timeout=60)
+    finally:
+        reader.kill()
+        reader.wait(30)
+    assert writer.returncode == 75, err
+    named = f"held by pid {reader.pid}: holder shared {reader.pid}, running commands"
+    waiting, timeout = (line for line in err.splitlines() if "held by" in line)
+    assert named in waiting and named in timeout, err
+    assert "another process" not in err, err
+
+
+def test_a_child_asking_shared_under_its_parents_exclusive_hold_goes_through(tmp_path: Path) -> None:
+    """Before: ``venvlock run --creation --env E -- tox -e py`` waited forever; nesting covers the shared side."""
+    from support import scripts_dir
+
+    (tmp_path / "env").mkdir()
+    child = [sys.executable, "-c", HOLDER, "shared", str(tmp_path / "env"), "0", str(tmp_path / "log")]
+    venvlock = str(scripts_dir() / "venvlock")
+    result = subprocess.run(
+        [venvlock, "run", "--creation", "--env", str(tmp_path / "env"), "--", *child],
+        env=_env(tmp_path, VENVLOCK_TIMEOUT="5"), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Waiting" not in result.stderr, result.stderr
+    assert "start shared" in (tmp_path / "log").read_text()

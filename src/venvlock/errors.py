@@ -40,4 +40,11 @@ class LockTimeoutError(VenvlockError, TimeoutError):
 
 
 class LockUnavailableError(VenvlockError, OSError):
-    """A lock file cannot be locked where it should be (not a read-only environment): venvlock will not go on."""
+    """A lock file cannot be locked where it should be (not a read-only environment): venvlock will not go on.
+
+    :ivar temporary: whether trying again later may help (exit 75); False for
+        a permanent problem such as a name too long for the file system or a
+        FIFO at the lock path (exit 1).
+    """
+
+    temporary = True

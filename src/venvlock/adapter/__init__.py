@@ -167,6 +167,8 @@ def exit_code(error: BaseException) -> int:
     """The exit status a command reports for *error* (pip's style: 2 usage, 75 busy, 130 interrupted, else 1)."""
     if isinstance(error, SettingError):
         return EX_USAGE
+    if isinstance(error, LockUnavailableError) and not error.temporary:
+        return 1  # a permanent problem (a name too long, a FIFO at the lock path): "retry later" would mislead
     if isinstance(error, (LockTimeoutError, LockUnavailableError)):
         return EX_TEMPFAIL
     if isinstance(error, KeyboardInterrupt):
@@ -318,14 +320,14 @@ class Adapter:
     def creation_holder(environment: Environment) -> Holder | None:
         """Who holds the creation lock of *environment* exclusively now, as its holder file says (None: nobody known).
 
-        Only a live process counts.  For an adapter deciding whether to wait
-        for a creation in progress (:meth:`using_lock` waits for it) rather
-        than to queue for the lock itself.
+        Only a live process that holds the lock counts (a stale holder file
+        names nobody).  For an adapter deciding whether to wait for a creation
+        in progress (:meth:`using_lock` waits for it) rather than to queue for
+        the lock itself.
         """
-        from venvlock.core._holder import read_holder
+        from venvlock.core._probe import exclusive_holder
 
-        holder = read_holder(Adapter.creation_lock_path(environment))
-        return holder if holder is not None and holder.alive else None
+        return exclusive_holder(Adapter.creation_lock_path(environment))
 
     @contextmanager
     def environment_lock(self, environment: Environment, *, purpose: str | None = None) -> Iterator[LockHold]:

@@ -8,11 +8,13 @@ is held, and with ``--creation`` the creation lock first, so poetry, pdm,
 pip-sync, conda or a Makefile step take turns with uv, pip-locked, hatch, nox
 and tox.  Waiting says who holds the lock; ``VENVLOCK_TIMEOUT`` bounds the
 wait (exit 75).  COMMAND inherits the locked descriptors (it keeps the lock
-if this process is killed) and ``VENVLOCK_HELD``, so a ``pip-locked`` inside
-it goes on under this hold instead of waiting for it.  When COMMAND is uv
-itself, which takes ``<env>/.lock`` on its own, that lock is lent to it and
-venvlock's sync lock stays held (uv's own timeouts are never changed); a uv
-started deeper inside COMMAND waits for the lock held around it.
+if this process is killed); a ``pip-locked`` inside it goes on under this
+hold instead of waiting for it (its holder is an ancestor).  A uv inside
+COMMAND, which takes ``<env>/.lock`` on its own, gets that lock lent while
+venvlock's sync lock stays held (uv's own timeouts are never changed): on
+Linux whichever route started it (the hold sees it blocked in
+``/proc/locks``); elsewhere when COMMAND itself is uv (``uv``, ``uv.exe``,
+``python -m uv``).
 
 Exit status: COMMAND's; 128+N when signal N ended it (as a shell says);
 127 when it cannot be found, 126 when it cannot be run.  SIGTERM, SIGHUP and
@@ -61,16 +63,23 @@ def main(options: argparse.Namespace, command: list[str]) -> int:
         if environment.exists():
             hold = stack.enter_context(adapter.environment_lock(environment))
             if hold is not None:
-                if _is_uv(command[0]):  # uv takes <env>/.lock itself: lend it, keep venvlock's sync lock
+                if _is_uv(command):  # uv takes <env>/.lock itself: lend it, keep venvlock's sync lock
                     stack.enter_context(hold.lend())
                 descriptors.extend(hold.fds)
         return run_command(command, descriptors)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _is_uv(program: str) -> bool:
-    name = os.path.basename(program).lower()
-    return (name[:-4] if name.endswith(".exe") else name) == "uv"
+def _is_uv(command: Sequence[str]) -> bool:
+    """Whether *command* runs uv: ``uv``, ``uv.exe``, a path to one, or ``python -m uv`` (any python)."""
+
+    def program(word: str) -> str:
+        name = os.path.basename(word).lower()
+        return name[:-4] if name.endswith(".exe") else name
+
+    if program(command[0]) == "uv":
+        return True
+    return program(command[0]).startswith(("python", "py")) and list(command[1:3]) == ["-m", "uv"]
 
 
 def run_command(command: Sequence[str], descriptors: Sequence[int]) -> int:

@@ -23,8 +23,9 @@ Public names (everything an adapter or plugin may use):
   ``hooks().venvlock_environment_lock(...)`` and
   ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
 
-This package imports only ``os``/``sys``-level modules at first; ``filelock``,
-``pluggy`` and ``packaging`` load when the work needs them.
+This package imports only ``os``/``sys``-level modules at first; ``pluggy``
+and ``packaging`` load when the work needs them (the lock itself is plain
+``os`` and ``fcntl``).
 """
 
 from __future__ import annotations
@@ -78,12 +79,13 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
 def shared_lock(
     environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
 ) -> AbstractContextManager[LockHold]:
-    """A context manager holding *environment*'s creation lock shared (see :mod:`venvlock.core._shared_lock`).
+    """A context manager holding *environment*'s creation lock shared (see :func:`venvlock.core._lock.hold`).
 
     Waits while a creation holds it exclusively, reporting through
-    ``venvlock_waiting``; many shared holders hold it at once.
+    ``venvlock_waiting``; many shared holders hold it at once.  Under an
+    ancestor's exclusive hold it goes on at once (nested).
     """
-    from venvlock.core._shared_lock import hold_shared
+    from venvlock.core._lock import SHARED, hold
 
     lock_path: str = hooks().venvlock_creation_lock_path(environment=environment)
 
@@ -92,7 +94,9 @@ def shared_lock(
             environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
         )
 
-    return hold_shared(environment, lock_path, purpose=purpose, on_waiting=waiting, default_timeout=default_timeout)
+    return hold(
+        environment, lock_path, purpose=purpose, on_waiting=waiting, mode=SHARED, default_timeout=default_timeout
+    )
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:

@@ -10,7 +10,7 @@ import sys
 
 from venvlock._markers import hookimpl
 from venvlock.core._environment import display_path
-from venvlock.core._holder import describe_holder
+from venvlock.core._holder import describe_busy
 from venvlock.core._installer import run_installer
 
 TYPE_CHECKING = False
@@ -64,13 +64,7 @@ def venvlock_waiting(
     _named[lock_path] = holder
     if quiet:
         return
-    if holder is None:  # readers holding the lock shared (a tox run's commands) name themselves in their own files
-        from venvlock.core._shared_lock import describe_shared_holders, shared_holders
-
-        readers = shared_holders(lock_path)
-        who = describe_shared_holders(readers) if readers else describe_holder(None)
-    else:
-        who = describe_holder(holder)
+    who = describe_busy(lock_path, holder)  # no holder: readers (a tox run's commands) name themselves apart
     where = display_path(lock_path)
     if waited == 0.0:
         line = f"Waiting for lock on environment {environment.name} (held by {who}; lock file {where})"

@@ -174,6 +174,9 @@ def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.
         if folder is not None:
             os.close(folder)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO would block a reader forever
+            os.close(fd)
+            return None
         with os.fdopen(fd, "rb") as file:
             status = os.fstat(file.fileno())
             if not stat.S_ISREG(status.st_mode):

@@ -1,6 +1,7 @@
-"""Who holds a lock: the holder file beside it, how holders describe themselves, and credential redaction.
+"""Who holds a lock: the holder files beside it, how holders describe themselves, and credential redaction.
 
-The *holder file* ``<lock>.holder`` says which process holds a lock and what
+The *holder file* ``<lock>.holder`` (``<lock>.holder.<pid>`` for each shared holder)
+says which process holds a lock and what
 it is doing (``<pid>\\n<description>\\n``), so that waiters can name it.  It
 is written through :func:`venvlock.core._files.write_file` (a new file,
 never through a symbolic link, mode 0644) after the lock is taken, and
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock.core._files import read_file, remove_file, write_file
+from venvlock.core._files import read_file, write_file
 
 if sys.platform == "win32":
     from venvlock.core._windows import pid_alive
@@ -90,6 +91,55 @@ def holder_path(lock_path: str) -> str:
     return lock_path + ".holder"
 
 
+def shared_holder_path(lock_path: str, pid: int | None = None) -> str:
+    """The holder file of the shared holder *pid* (default: this process): each shared holder has its own."""
+    return f"{lock_path}.holder.{os.getpid() if pid is None else pid}"
+
+
+def shared_holders(lock_path: str) -> list[Holder]:
+    """The live processes that say they hold *lock_path* shared, oldest holder file first."""
+    folder, base = os.path.split(lock_path)
+    prefix = base + ".holder."
+    try:
+        names = [name for name in os.listdir(folder or ".") if name.startswith(prefix)]
+    except OSError:
+        return []
+    found: list[tuple[float, Holder]] = []
+    for name in names:
+        pid_text = name[len(prefix) :]
+        path = os.path.join(folder, name)
+        text = read_file(path) if pid_text.isdigit() else None
+        if text is None:
+            continue
+        pid_line, _, command = text.partition("\n")
+        if pid_line.strip() != pid_text or not pid_alive(int(pid_text)):
+            continue
+        try:
+            stamp = os.stat(path, follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        found.append((stamp, Holder(int(pid_text), command.strip(), True)))
+    found.sort(key=lambda item: item[0])
+    return [holder for _, holder in found]
+
+
+def describe_shared_holders(holders: list[Holder]) -> str:
+    """The shared holders as a waiting line names them."""
+    if not holders:
+        return describe_holder(None)
+    first = describe_holder(holders[0])
+    if len(holders) == 1:
+        return f"{first}, running commands"
+    return f"{first} and {len(holders) - 1} more, running commands"
+
+
+def describe_busy(lock_path: str, holder: Holder | None) -> str:
+    """Who holds the busy *lock_path*, as every waiting line and the timeout name it: *holder*, else its readers."""
+    if holder is not None:
+        return describe_holder(holder)
+    return describe_shared_holders(shared_holders(lock_path))
+
+
 def read_holder(lock_path: str) -> Holder | None:
     """Who holds *lock_path*, from its holder file; None when unknown (never follows a link)."""
     text = read_file(holder_path(lock_path))
@@ -103,14 +153,10 @@ def read_holder(lock_path: str) -> Holder | None:
     return Holder(pid, command.strip(), pid_alive(pid))
 
 
-def write_holder(lock_path: str, purpose: str) -> None:
-    """Say that this process holds *lock_path* for *purpose* (redacted); a failure is ignored (a courtesy)."""
+def write_holder(path: str, purpose: str) -> None:
+    """Say in the holder file *path* that this process holds a lock for *purpose* (redacted); a failure is ignored."""
     first_line = redact(purpose).replace("\n", " ").replace("\r", " ")
     try:
-        write_file(holder_path(lock_path), f"{os.getpid()}\n{first_line}\n", mode=0o644)
+        write_file(path, f"{os.getpid()}\n{first_line}\n", mode=0o644)
     except OSError:
         pass
-
-
-def remove_holder(lock_path: str) -> None:
-    remove_file(holder_path(lock_path))

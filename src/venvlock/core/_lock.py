@@ -1,25 +1,37 @@
-"""The locks: an exclusive OS file lock, taken with waiting, a timeout, thread exclusion and nesting.
+"""The lock: one OS file lock, held exclusive or shared, with waiting, a timeout, thread exclusion and nesting.
 
-The lock is :class:`filelock.FileLock` (flock on Unix, LockFileEx on Windows).
-:func:`hold` holds one lock file; around the OS lock it
+:func:`hold` is the one primitive (uv's ``LockedFile::acquire(path, mode,
+resource)`` is the model): ``hold(environment, path, mode=EXCLUSIVE|SHARED,
+...)``.  The OS calls (``flock`` on Unix, ``LockFileEx`` on Windows) are in
+the platform halves :mod:`._unix` and :mod:`._windows`.  Around the OS lock
+it
 
 * makes other threads of this process wait (:mod:`venvlock.core._nesting`),
-  and lets a child process of a holder through (``VENVLOCK_HELD``);
+  and lets a descendant of a holder through: the lock is busy and its holder
+  file names a live ancestor of this process (``VENVLOCK_HELD`` where the OS
+  does not tell ancestors), whatever environment the child was given;
 * writes the holder file (:mod:`venvlock.core._holder`) so waiters can name
   the holder;
-* reports waits now and then, and gives up after ``VENVLOCK_TIMEOUT``;
-* refuses to run unlocked where the lock should be had
-  (:class:`LockUnavailableError`): only a read-only environment (or a file
-  system without locks) goes on unlocked, with a warning.
+* when busy, says so at once, again after the seconds in :data:`REPORT_AT`,
+  then every minute, and gives up after ``VENVLOCK_TIMEOUT``; the timeout
+  names the holder the last waiting line named;
+* keeps the descriptor it opened while it waits: a waiter never makes the
+  lock file again in a folder its holder is removing (only a folder made
+  anew, or one whose holder let go, gets a new lock file);
+* decides about a lock file that cannot be locked (:func:`unlockable`):
+  going on unlocked with a warning that names the cause, or
+  :class:`LockUnavailableError`.
 
 :func:`hold_environment` is *the environment lock*: first venvlock's own
 *sync lock* (``<env>/.lock.sync``, taken by venvlock processes only), then
 uv's ``<env>/.lock``, so uv, pip-locked, hatch and nox exclude each other.
-While an installer that takes ``<env>/.lock`` itself runs (uv),
-:meth:`LockHold.lend` releases uv's lock and keeps the sync lock: uv waits
-for other holders of ``<env>/.lock`` with its own timeout, and venvlock
-processes keep waiting for the sync lock, so no lock timeout of uv's is ever
-changed (``UV_LOCK_TIMEOUT`` applies to uv's cache locks too).
+A uv that runs under the hold never waits for it (the *uv hand-off*):
+:meth:`LockHold.lend` lets go of ``<env>/.lock`` for an installer known to
+take it (uv), and on Linux the holder watches ``/proc/locks`` and lends
+``<env>/.lock`` to any descendant process blocked on it (uv started by any
+route: tox's ``install_command``, a script), taking it back once free.  The
+sync lock stays held, so venvlock processes keep waiting; a uv that is not a
+descendant still takes turns.  ``UV_LOCK_TIMEOUT`` is never changed.
 """
 
 from __future__ import annotations
@@ -32,40 +44,65 @@ from contextlib import ExitStack, contextmanager
 
 from venvlock.core import _nesting
 from venvlock.core._environment import display_path
-from venvlock.core._holder import Holder, describe_holder, read_holder, remove_holder, write_holder
+from venvlock.core._files import remove_file
+from venvlock.core._holder import (
+    Holder,
+    describe_busy,
+    holder_path,
+    read_holder,
+    shared_holder_path,
+    write_holder,
+)
+from venvlock.core._settings import TIMEOUT_VAR, UNLOCKED_VAR, format_timeout, timeout, unlocked
 from venvlock.errors import LockTimeoutError, LockUnavailableError
 
 if sys.platform == "win32":
-    from venvlock.core._windows import pid_alive
+    from venvlock.core import _windows as _os_lock
 else:
-    from venvlock.core._unix import pid_alive
+    from venvlock.core import _unix as _os_lock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from filelock import BaseFileLock
-
     from venvlock.core._environment import Environment
 
-#: environment variable with the lock timeout in seconds
-TIMEOUT_VAR = "VENVLOCK_TIMEOUT"
-DEFAULT_TIMEOUT = 300.0
+#: the two modes of :func:`hold`
+EXCLUSIVE, SHARED = "exclusive", "shared"
 #: seconds waited when the "still waiting" line is repeated; then every minute
 REPORT_AT = (5.0, 15.0, 30.0, 60.0)
 #: the suffix of venvlock's sync lock beside the environment lock
 SYNC_SUFFIX = ".sync"
+#: seconds between a waiter's attempts: a released lock passes on within about this long.  Seven waiters taking
+#: turns after a release (each holding it 10 ms) took 177 ms at 0.05 s, 155 ms at 0.02 s and 132 ms at 0.01 s
+#: (medians of 5); an attempt costs about 0.2 ms, so a waiter polls away about 1 % of a core at 0.02 s
+POLL_INTERVAL = 0.02
+#: seconds a lock's folder may stay missing, once its last holder has ended, before it counts as removed
+FOLDER_GRACE = 1.0
+#: seconds a holder waits for a busy lock's holder to name itself (it does just after it locks)
+NAMING_GRACE = 0.1
+#: seconds between two looks at ``/proc/locks`` for a descendant blocked on a held ``<env>/.lock``
+LEND_POLL = 0.02
 
 # errors that mean "this folder cannot be locked at all": a read-only environment, a file system without locks
-_READ_ONLY_ERRNOS = {errno.EROFS, errno.ENOSYS, errno.ENOLCK}
+_NO_LOCKS = {
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSYS: "the file system does not support locks (Lustre mounted without -o flock?)",
+    errno.ENOLCK: "the file system gives no locks (NFS without a lock manager?)",
+    errno.EBADF: "the file system refused the lock on this descriptor (NFS and a lock file not open for writing?)",
+    errno.EOPNOTSUPP: "the file system does not support locks",
+}
 # errors that mean "no permission": read-only only when the folder is not writable for this user
 _PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
+# errors about the lock path itself that waiting will not cure (exit 1, not 75)
+_PERMANENT = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR}
 
 
 class LockHold:
     """What entering a lock gives: where it is and how it is held.
 
     :ivar path: the lock file.
+    :ivar mode: :data:`EXCLUSIVE` or :data:`SHARED`.
     :ivar locked: False when the lock could not be taken at all (a read-only
         environment) and the caller goes on unlocked.
     :ivar nested: True when an ancestor process (or this thread, again) holds
@@ -76,7 +113,7 @@ class LockHold:
     :ivar waited: seconds spent waiting.
     """
 
-    __slots__ = ("_lender", "fd", "fds", "locked", "nested", "path", "waited")
+    __slots__ = ("_lender", "fd", "fds", "locked", "mode", "nested", "path", "waited")
 
     def __init__(
         self,
@@ -87,8 +124,10 @@ class LockHold:
         fd: int | None = None,
         fds: tuple[int, ...] | None = None,
         waited: float = 0.0,
+        mode: str = EXCLUSIVE,
     ) -> None:
         self.path = path
+        self.mode = mode
         self.locked = locked
         self.nested = nested
         self.fd = fd
@@ -116,73 +155,177 @@ class LockHold:
             self._lender = lender
 
 
-def _format_seconds(value: float) -> str:
-    return "forever" if value < 0 else f"{value:g}s"
-
-
 def lock_timeout(default: float | None = None) -> float:
     """``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative waits forever; unset: *default* or 300."""
-    from venvlock.core._settings import timeout
-
     return timeout(default)
 
 
-def _timeout_error(
-    environment: Environment, lock_path: str, holder: Holder | None, waited: float, timeout: float
-) -> LockTimeoutError:
-    message = (
-        f"timed out after {waited:.0f}s waiting for lock on environment {environment.name} "
-        f"(held by {describe_holder(holder)}; lock file {display_path(lock_path)}). "
-        f"Set {TIMEOUT_VAR} to the seconds to wait (now {_format_seconds(timeout)}; "
-        "a negative value waits forever)."
-    )
-    return LockTimeoutError(message, environment=environment, lock_path=lock_path, holder=holder, waited=waited)
+class _Wait:
+    """The one waiting loop's state: when it started, what it said, and when it gives up.
+
+    :meth:`busy` is called after each failed attempt: the first call names
+    the holder (giving it :data:`NAMING_GRACE` to name itself) and reports at
+    once; later calls report at the times of :data:`REPORT_AT` and raise the
+    timeout, which names the holder the last report named.
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        lock_path: str,
+        timeout: float,
+        on_waiting: Callable[[Holder | None, float], None],
+        shown_path: str | None = None,
+    ) -> None:
+        self.environment = environment
+        self.lock_path = lock_path
+        self.shown_path = shown_path or lock_path
+        self.timeout = timeout
+        self.on_waiting = on_waiting
+        self.start = time.monotonic()
+        self.holder: Holder | None = None
+        self.reported = False
+        self._who: str | None = None
+        self._reports = iter(REPORT_AT)
+        self._next_report = 0.0
+
+    def waited(self) -> float:
+        return time.monotonic() - self.start
+
+    def first_holder(self) -> Holder | None:
+        """Who holds the busy lock, waiting a moment for a holder that has just locked to name itself."""
+        holder = read_holder(self.lock_path)
+        named_by = time.monotonic() + NAMING_GRACE
+        while holder is None and time.monotonic() < named_by:
+            time.sleep(0.01)
+            holder = read_holder(self.lock_path)
+        return holder
+
+    def busy(self, holder: Holder | None = None) -> None:
+        """One failed attempt: report when due, raise :class:`LockTimeoutError` when the time is up."""
+        waited = self.waited()
+        if not self.reported:
+            if self.timeout == 0:  # fail at once: no waiting line before the error
+                self.holder = holder if holder is not None else read_holder(self.lock_path)
+                raise self.error()
+            self.report(holder if holder is not None else self.first_holder(), 0.0)
+            return
+        if 0 <= self.timeout <= waited:
+            raise self.error()
+        if waited >= self._next_report:
+            self.report(read_holder(self.lock_path) or self.holder, waited)
+
+    def report(self, holder: Holder | None, waited: float) -> None:
+        self.holder = holder
+        self._who = describe_busy(self.lock_path, holder)
+        if self.timeout < 0 or waited < self.timeout or not self.reported:
+            self.on_waiting(holder, waited)
+        self.reported = True
+        self._next_report = next(self._reports, waited + 60.0)
+
+    def error(self) -> LockTimeoutError:
+        """The timeout, naming the holder the last waiting line named."""
+        who = self._who if self._who is not None else describe_busy(self.lock_path, self.holder)
+        waited = self.waited()
+        message = (
+            f"timed out after {waited:.0f}s waiting for lock on environment {self.environment.name} "
+            f"(held by {who}; lock file {display_path(self.shown_path)}). "
+            f"Set {TIMEOUT_VAR} to the seconds to wait (now {format_timeout(self.timeout)}; "
+            "a negative value waits forever)."
+        )
+        return LockTimeoutError(
+            message, environment=self.environment, lock_path=self.lock_path, holder=self.holder, waited=waited
+        )
 
 
 def _warn(message: str) -> None:
     print(f"venvlock: warning: {message}", file=sys.stderr, flush=True)
 
 
-def _read_only(folder: str, error: OSError) -> bool:
-    """Whether *error* on a lock file in *folder* means the environment is read-only for this process."""
-    if error.errno in _READ_ONLY_ERRNOS:
-        return True
-    if error.errno in _PERMISSION_ERRNOS:
-        return not os.access(folder, os.W_OK)
-    return False
+def _cause(error: OSError) -> str:
+    """*error* as a warning names it: its errno name and what it means."""
+    name = errno.errorcode.get(error.errno or 0, "error")
+    return f"{name}: {error.strerror or os.strerror(error.errno or 0)}"
 
 
-def _unavailable(environment: Environment, lock_path: str, error: OSError) -> LockUnavailableError:
-    if error.errno == errno.ELOOP or os.path.islink(lock_path):
-        reason = "it is a symbolic link, which venvlock never follows; remove it"
-    else:
-        reason = error.strerror or str(error)
-    message = (
-        f"cannot lock environment {environment.name}: {reason} (lock file {display_path(lock_path)}); "
-        "venvlock does not install into a writable environment without its lock"
-    )
-    return LockUnavailableError(error.errno or errno.EIO, message)
+def _no_locks_here(folder: str, error: OSError) -> str | None:
+    """What *error* on a lock file in *folder* says about the place, when it means no lock can be had there."""
+    meaning = _NO_LOCKS.get(error.errno or 0)
+    if meaning is not None:
+        return meaning
+    if error.errno in _PERMISSION_ERRNOS and not os.access(folder, os.W_OK):
+        return "this user may not write the environment (a read-only environment)"
+    return None
+
+
+def _not_a_file(lock_path: str) -> str | None:
+    """What is at *lock_path* when it exists and is not a regular file (a FIFO, a folder), else None."""
+    import stat
+
+    try:
+        mode = os.stat(lock_path, follow_symlinks=False).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        return None
+    return _os_lock.describe_mode(mode)
 
 
 def unlockable(environment: Environment, lock_path: str, error: OSError, *, folder_made: bool) -> None:
     """Decide about a lock file that could not be locked: warn and return (go on unlocked), or raise.
 
-    Going on unlocked is only for a read-only environment (or a file system
-    without locks) and, where venvlock does not make the folder, a folder
-    that is not there yet (nothing to protect); anything else (a symbolic link
-    at the lock path, a file of another user in a writable folder) raises
-    :class:`LockUnavailableError`.
+    Going on unlocked is only for a read-only environment or a file system
+    whose locks fail (the warning names the errno and what it means;
+    ``VENVLOCK_UNLOCKED=fail`` raises instead) and, where venvlock does not
+    make the folder, a folder that is not there yet (nothing to protect).
+    Anything else (a symbolic link or a FIFO at the lock path, a file of
+    another user in a writable folder, a name too long) raises
+    :class:`LockUnavailableError`, marked not temporary where waiting will
+    not help.
     """
     folder = os.path.dirname(lock_path)
-    if error.errno == errno.ENOENT and not folder_made:
+    where = display_path(lock_path)
+    if error.errno == errno.ENOENT and not folder_made and not os.path.isdir(folder):
         _warn(f"cannot lock environment {environment.name} (its folder {folder} does not exist); going on")
-    elif _read_only(folder, error):
+        return
+    meaning = _no_locks_here(folder, error)
+    if meaning is not None:
+        if unlocked() == "fail":
+            raise LockUnavailableError(
+                error.errno or errno.EIO,
+                f"cannot lock environment {environment.name} ({_cause(error)} on {where}): {meaning}; "
+                f"stopping, as {UNLOCKED_VAR}=fail asks",
+            ) from error
         _warn(
-            f"cannot lock environment {environment.name} ({error.strerror}: {display_path(lock_path)}); "
-            "a read-only environment: going on unlocked"
+            f"cannot lock environment {environment.name} ({_cause(error)} on {where}): {meaning}; "
+            f"going on unlocked, so concurrent installs are not kept apart (set {UNLOCKED_VAR}=fail to stop instead)"
         )
+        return
+    raise _unavailable(environment, lock_path, error) from error
+
+
+def _unavailable(environment: Environment, lock_path: str, error: OSError) -> LockUnavailableError:
+    temporary = error.errno not in _PERMANENT
+    what = _not_a_file(lock_path)
+    if error.errno == errno.ELOOP or os.path.islink(lock_path):
+        reason = "it is a symbolic link, which venvlock never follows; remove it"
+    elif what is not None:
+        reason, temporary = f"it is {what}, not a lock file; remove it", False
+    elif error.errno == errno.ENAMETOOLONG:
+        reason = "its name is too long for the file system; use a shorter environment name"
     else:
-        raise _unavailable(environment, lock_path, error) from error
+        reason = _cause(error)
+    message = (
+        f"cannot lock environment {environment.name}: {reason} (lock file {display_path(lock_path)}); "
+        "venvlock does not install into a writable environment without its lock"
+    )
+    failure = LockUnavailableError(error.errno or errno.EIO, message)
+    failure.temporary = temporary
+    return failure
+
+
+class _Nested(Exception):
+    """The busy lock is held by an ancestor of this process: go on under its hold."""
 
 
 @contextmanager
@@ -192,84 +335,169 @@ def hold(
     *,
     purpose: str,
     on_waiting: Callable[[Holder | None, float], None],
-    on_acquired: Callable[[float], None],
+    on_acquired: Callable[[float], None] | None = None,
+    mode: str = EXCLUSIVE,
     create_folder: bool = True,
     default_timeout: float | None = None,
+    shown_path: str | None = None,
 ) -> Iterator[LockHold]:
-    """Hold the exclusive lock *lock_path* for *environment* while inside the ``with`` block.
+    """Hold *lock_path* for *environment* in *mode* (:data:`EXCLUSIVE` or :data:`SHARED`) inside the ``with`` block.
 
     Tries at once; when busy calls *on_waiting* at once, again after the
     seconds in :data:`REPORT_AT`, then every minute, until ``VENVLOCK_TIMEOUT``
-    runs out (:class:`LockTimeoutError`; with a timeout of 0 at once, without a
-    waiting line).  Another thread of this process holding it counts as busy;
-    this thread holding it already, or an ancestor process, lets the block
-    run at once (``LockHold.nested``).  A lock file that cannot be locked
-    raises :class:`LockUnavailableError`, except in a read-only environment,
-    which is warned about and runs unlocked (``LockHold.locked`` False).
+    (else *default_timeout*, else 300 s) runs out (:class:`LockTimeoutError`;
+    with a timeout of 0 at once, without a waiting line).  Another thread of
+    this process holding it counts as busy; this thread holding it already,
+    or an ancestor process (either mode asked under an exclusive hold), lets
+    the block run at once (``LockHold.nested``).  A lock file that cannot be
+    locked raises :class:`LockUnavailableError`, except in a read-only
+    environment or on a file system without locks, which is warned about and
+    runs unlocked (``LockHold.locked`` False); see :func:`unlockable`.
+    *shown_path*: the lock file messages name (the environment lock's
+    ``<env>/.lock`` for its sync lock: one name for the lock a user sees).
 
     *create_folder* makes the lock file's folder when missing (not for a
     venv's own folder: that is its creator's job; a missing venv folder is
-    warned about and runs unlocked, as there is nothing to protect yet).
-    *default_timeout* applies when ``VENVLOCK_TIMEOUT`` is unset.  A lock file
-    replaced while this process waited (its folder deleted and made again)
-    is locked anew, so two processes never hold "the" lock through two
-    different files.
+    warned about and runs unlocked, as there is nothing to protect yet).  A
+    lock file replaced while this process waited (its folder deleted and made
+    again) is locked anew, so two processes never hold "the" lock through two
+    different files.  An exclusive holder names itself in ``<lock>.holder``,
+    a shared one in ``<lock>.holder.<pid>``; leaving removes it and releases.
     """
-    timeout = lock_timeout(default_timeout)
-    start = time.monotonic()
+    exclusive = mode == EXCLUSIVE
+    unlocked()  # a bad VENVLOCK_UNLOCKED is an error before any lock is taken, not only where one fails
+    wait = _Wait(environment, lock_path, lock_timeout(default_timeout), on_waiting, shown_path)
     real = os.path.realpath(lock_path)
 
-    thread_waited: list[bool] = []
-
     def thread_waiting() -> None:
-        if timeout != 0:
-            thread_waited.append(True)
-            on_waiting(read_holder(lock_path), 0.0)
+        if wait.timeout != 0:
+            wait.report(read_holder(lock_path), 0.0)
 
-    def thread_timeout() -> BaseException:
-        return _timeout_error(environment, lock_path, read_holder(lock_path), time.monotonic() - start, timeout)
-
-    deadline = None if timeout < 0 else start + timeout
-    with _nesting.claimed(real, deadline=deadline, on_waiting=thread_waiting, on_timeout=thread_timeout) as again:
-        if _nesting.held_here(real, lock_path) if again else _nesting.held_by_ancestor(lock_path):
-            yield LockHold(lock_path, locked=True, nested=True)
+    deadline = None if wait.timeout < 0 else wait.start + wait.timeout
+    with _nesting.claimed(real, deadline=deadline, on_waiting=thread_waiting, on_timeout=wait.error) as again:
+        if again and _nesting.held_here(real, lock_path):
+            yield LockHold(lock_path, locked=True, nested=True, mode=mode)
             return
-        folder = os.path.dirname(lock_path)
         try:
             if create_folder:
-                os.makedirs(folder, exist_ok=True)
-            reported = bool(thread_waited)  # the waiting line was said already
-            again = False  # whether an attempt was made: a folder missing after that went while we waited
-            while True:
-                try:
-                    lock, descriptors, reported = _acquire(
-                        environment, lock_path, timeout, start, on_waiting, reported, again=again, make=create_folder
-                    )
-                except _FolderGone as gone:
-                    _wait_for_folder(environment, lock_path, gone.holder, timeout, start)
-                    again = reported = True
-                    continue
-                if _still_at(lock_path, descriptors):
-                    break
-                lock.release(force=True)  # the file was replaced while we waited: lock the one at the path now
-                again = True
+                os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+            fd = _acquire(lock_path, exclusive, wait)
+        except _Nested:
+            yield LockHold(lock_path, locked=True, nested=True, mode=mode)
+            return
         except OSError as error:
             if isinstance(error, LockTimeoutError):
                 raise
-            unlockable(environment, lock_path, error, folder_made=create_folder)  # raises unless read-only
-            yield LockHold(lock_path, locked=False)
+            unlockable(environment, lock_path, error, folder_made=create_folder)  # raises unless it may go on
+            yield LockHold(lock_path, locked=False, mode=mode)
             return
-
-        waited = time.monotonic() - start
+        waited = wait.waited()
+        named_in = holder_path(lock_path) if exclusive else shared_holder_path(lock_path)
         try:
-            write_holder(lock_path, purpose)
-            on_acquired(waited)
-            fd = descriptors[-1] if descriptors else None
+            write_holder(named_in, purpose)
+            if on_acquired is not None:
+                on_acquired(waited)
             with _nesting.marked_held(real, fd):
-                yield LockHold(lock_path, locked=True, fd=fd, waited=waited)
+                yield LockHold(lock_path, locked=True, fd=fd, waited=waited, mode=mode)
         finally:
-            remove_holder(lock_path)
-            lock.release(force=True)
+            remove_file(named_in)
+            _release(fd)
+
+
+def _release(fd: int) -> None:
+    try:
+        _os_lock.unlock(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _folder_id(folder: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _same_file(fd: int, lock_path: str) -> bool:
+    """Whether *fd* is still the file at *lock_path*."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(lock_path, follow_symlinks=False))
+    except OSError:
+        return False
+
+
+def _acquire(lock_path: str, exclusive: bool, wait: _Wait) -> int:
+    """A descriptor of *lock_path* locked in the mode asked, after waiting (reporting) while it is busy.
+
+    The descriptor opened first is kept while waiting; the lock file is made
+    again only in a folder made anew, or once the file's holder let go of it
+    (never in a folder its holder is removing).  Raises :class:`_Nested`
+    when an ancestor holds it, ``FileNotFoundError`` when the folder is
+    missing (at the first attempt) or was removed while waiting, and
+    :class:`LockTimeoutError`.
+    """
+    folder = os.path.dirname(lock_path) or "."
+    fd: int | None = None
+    folder_id: tuple[int, int] | None = None
+    gone_since: float | None = None
+    try:
+        while True:
+            if fd is None:
+                try:
+                    fd = _os_lock.open_lock(lock_path, create=True)
+                    folder_id = _folder_id(folder)
+                    gone_since = None
+                except FileNotFoundError:
+                    if not wait.reported:
+                        raise
+                    gone_since = _folder_missing(wait, gone_since)
+                    time.sleep(POLL_INTERVAL)
+                    continue
+            if _os_lock.try_lock(fd, exclusive=exclusive):
+                if _same_file(fd, lock_path):
+                    locked, fd = fd, None
+                    return locked
+                _release(fd)  # the file was replaced while we waited: lock the one at the path now
+                fd = None
+                continue
+            if not wait.reported:
+                holder = wait.first_holder()
+                if _nesting.held_by_ancestor(lock_path, holder):
+                    raise _Nested
+                wait.busy(holder)
+            else:
+                wait.busy()
+            time.sleep(POLL_INTERVAL)
+            if not _same_file(fd, lock_path) and _folder_id(folder) != folder_id:
+                # the folder went, or was made anew: wait on the path now (a new folder gets a new lock file)
+                _release(fd)
+                fd = None
+    finally:
+        if fd is not None:
+            _release(fd)
+
+
+def _folder_missing(wait: _Wait, gone_since: float | None) -> float:
+    """The lock's folder went while waiting: raise the timeout, or ``ENOENT`` once it counts as removed.
+
+    A recreation (nox, hatch, tox: the folder deleted and made again) makes
+    it again under the lock of the holder the wait named: wait while that
+    process lives, then :data:`FOLDER_GRACE` seconds more.  Never go on
+    unlocked beside a recreation.  Returns when the missing folder started
+    to count against the grace.
+    """
+    wait.busy()
+    holder = wait.holder
+    now = time.monotonic()
+    if holder is not None and holder.alive and _os_lock.pid_alive(holder.pid):
+        return now
+    since = gone_since if gone_since is not None else now
+    if now - since >= FOLDER_GRACE:
+        raise FileNotFoundError(errno.ENOENT, "the environment's folder was removed while waiting", wait.lock_path)
+    return since
 
 
 @contextmanager
@@ -285,7 +513,9 @@ def hold_environment(
     """The environment lock: venvlock's sync lock ``<lock>.sync``, then *lock_path* (uv's), both held inside.
 
     The hold it gives can :meth:`~LockHold.lend` *lock_path* to an installer
-    that takes it itself (uv) while the sync lock stays held.
+    that takes it itself (uv) while the sync lock stays held; where
+    ``/proc/locks`` tells, it is lent to any descendant blocked on it (the
+    uv hand-off, see the module docstring).
     """
     sync_path = lock_path + SYNC_SUFFIX
 
@@ -295,9 +525,10 @@ def hold_environment(
                 environment,
                 path,
                 purpose=purpose,
-                on_waiting=lambda holder, waited: on_waiting(path, holder, waited),
-                on_acquired=lambda waited: on_acquired(path, waited),
+                on_waiting=lambda holder, waited: on_waiting(lock_path, holder, waited),
+                on_acquired=lambda waited: on_acquired(lock_path, waited),
                 create_folder=create_folder,
+                shown_path=lock_path,
             )
         )
 
@@ -317,6 +548,8 @@ def hold_environment(
             fds=sync.fds + env.fds,
             waited=sync.waited + env.waited,
         )
+        if env.fd is not None and not env.nested:
+            inner.enter_context(_lending_to_descendants(env.fd))
 
         def lender() -> Iterator[None]:
             inner.close()
@@ -326,139 +559,49 @@ def hold_environment(
             finally:
                 again = enter(inner, lock_path)
                 result.fd, result.fds = again.fd, sync.fds + again.fds
+                if again.fd is not None and not again.nested:
+                    inner.enter_context(_lending_to_descendants(again.fd))
 
         if env.locked and not env.nested:
             result._lender = lender
         yield result
 
 
-class _FolderGone(Exception):
-    """The lock file's folder went while this process waited for the lock (*holder*: who held it then)."""
+@contextmanager
+def _lending_to_descendants(fd: int) -> Iterator[None]:
+    """While inside, lend the exclusive lock on *fd* to a descendant process blocked on it; take it back after.
 
-    def __init__(self, holder: Holder | None) -> None:
-        super().__init__()
-        self.holder = holder
-
-
-#: seconds between a waiter's attempts: a released lock passes on within about this long.  Seven waiters taking
-#: turns after a release (each holding it 10 ms) took 177 ms at filelock's default of 0.05 s, 155 ms at 0.02 s and
-#: 132 ms at 0.01 s (medians of 5); an attempt costs filelock about 0.2 ms, so a waiter polls away about 1 % of a
-#: core at 0.02 s and twice that at 0.01 s, which a hundred waiters on two cores would feel
-POLL_INTERVAL = 0.02
-
-#: seconds a lock's folder may stay missing, once its last holder has ended, before it counts as removed
-FOLDER_GRACE = 1.0
-
-
-def _wait_for_folder(
-    environment: Environment, lock_path: str, holder: Holder | None, timeout: float, start: float
-) -> None:
-    """Wait for the folder of *lock_path*, which went while this process waited for the lock.
-
-    A recreation (nox, hatch, tox: the folder deleted and made again) makes
-    it again, under the lock of *holder*: wait while that process lives, then
-    :data:`FOLDER_GRACE` seconds more, and return once the folder is back, to
-    lock the file in it.  Never go on unlocked beside a recreation.  A folder
-    still missing after that was removed: raise ``ENOENT``, handled as a
-    folder that is not there (nothing left to protect).  The wait counts
-    against ``VENVLOCK_TIMEOUT``.
+    A thread looks at ``/proc/locks`` every :data:`LEND_POLL` seconds: a
+    process blocked on the file that descends from this one (uv, started by
+    any route) gets the lock (released on *fd*); once nobody holds it, it is
+    locked on *fd* again.  Does nothing where the OS keeps no such table.
     """
-    folder = os.path.dirname(lock_path)
-    grace_ends: float | None = None
-    while not os.path.isdir(folder):
-        now = time.monotonic()
-        if 0 <= timeout <= now - start:
-            raise _timeout_error(environment, lock_path, holder, now - start, timeout)
-        if holder is None or not pid_alive(holder.pid):
-            grace_ends = grace_ends if grace_ends is not None else now + FOLDER_GRACE
-            if now >= grace_ends:
-                raise FileNotFoundError(errno.ENOENT, "the environment's folder was removed while waiting", lock_path)
-        time.sleep(0.02)
+    if _os_lock.lock_table(fd) is None:
+        yield
+        return
+    import threading
 
+    stop = threading.Event()
+    me = os.getpid()
 
-def _require_folder(folder: str, lock_path: str, make: bool) -> None:
-    """Before an ``acquire`` call, which makes a missing folder: ``ENOENT`` instead, unless venvlock may *make* it.
+    def watch() -> None:
+        lent = False
+        while not stop.wait(LEND_POLL):
+            try:
+                if lent:
+                    lent = not _os_lock.try_lock(fd, exclusive=True)
+                    continue
+                table = _os_lock.lock_table(fd) or []
+                if any(blocked and _os_lock.descends_from(pid, me) for pid, _, blocked in table):
+                    _os_lock.unlock(fd)
+                    lent = True
+            except OSError:
+                return
 
-    A folder removed between this look and filelock's start (microseconds, at
-    the start of a wait and at each report) is still made by filelock; inside
-    one ``acquire`` call, filelock raises ``ENOENT`` instead (handled as a
-    folder gone while waiting).
-    """
-    if not make and not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, "the environment's folder does not exist", lock_path)
-
-
-def _still_at(lock_path: str, descriptors: list[int]) -> bool:
-    """Whether the locked descriptor is still the file at *lock_path*."""
-    if not descriptors:
-        return True
+    watcher = threading.Thread(target=watch, name="venvlock-uv-hand-off", daemon=True)
+    watcher.start()
     try:
-        return os.path.samestat(os.fstat(descriptors[-1]), os.stat(lock_path, follow_symlinks=False))
-    except OSError:
-        return False
-
-
-def _acquire(
-    environment: Environment,
-    lock_path: str,
-    timeout: float,
-    start: float,
-    on_waiting: Callable[[Holder | None, float], None],
-    reported: bool,
-    *,
-    again: bool = False,
-    make: bool = True,
-) -> tuple[BaseFileLock, list[int], bool]:
-    """Acquire *lock_path*, reporting waits, until *timeout* seconds after *start*.
-
-    Returns the lock, its descriptor (in a list, empty where unknown) and
-    whether a wait has been reported (the first report says 0 s waited).
-    Raises :class:`_FolderGone` when the folder of *lock_path* goes while
-    waiting (or is missing on an attempt *again*).  *make* False: never let
-    filelock make the folder (it makes a missing one at each ``acquire``
-    call; a venv's folder is its creator's to make).
-    """
-    from filelock import FileLock, Timeout
-
-    descriptors: list[int] = []
-    try:
-        lock = FileLock(lock_path, thread_local=False, fallback_to_soft=False, on_acquired=descriptors.append)
-    except TypeError:  # a filelock without on_acquired: the installer cannot inherit the lock
-        lock = FileLock(lock_path, thread_local=False)
-    folder = os.path.dirname(lock_path)
-    try:
-        _require_folder(folder, lock_path, make)
-        lock.acquire(blocking=False)
-        return lock, descriptors, reported
-    except Timeout:
-        pass
-    except FileNotFoundError:
-        if not again:
-            raise
-        raise _FolderGone(None) from None
-    holder = read_holder(lock_path)
-    if timeout == 0:  # fail at once: no waiting line before the error
-        raise _timeout_error(environment, lock_path, holder, time.monotonic() - start, timeout)
-    named_by = time.monotonic() + 0.1
-    while holder is None and time.monotonic() < named_by:  # a holder names itself just after it locks
-        time.sleep(0.01)
-        holder = read_holder(lock_path)
-    on_waiting(holder, time.monotonic() - start if reported else 0.0)
-    reports = iter(REPORT_AT)
-    while True:
-        waited = time.monotonic() - start
-        if 0 <= timeout <= waited:
-            raise _timeout_error(environment, lock_path, read_holder(lock_path) or holder, waited, timeout)
-        next_report = next(reports, waited + 60.0)
-        until = next_report if timeout < 0 else min(next_report, timeout)
-        try:
-            _require_folder(folder, lock_path, make)
-            lock.acquire(timeout=max(until - waited, 0.0), poll_interval=POLL_INTERVAL)
-            return lock, descriptors, True
-        except FileNotFoundError:
-            raise _FolderGone(holder) from None
-        except Timeout:
-            holder = read_holder(lock_path) or holder
-            waited = time.monotonic() - start
-            if timeout < 0 or waited < timeout:
-                on_waiting(holder, waited)
+        yield
+    finally:
+        stop.set()
+        watcher.join()

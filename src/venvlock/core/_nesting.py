@@ -6,8 +6,11 @@ Two rules:
   thread of the same process would get it "again" at once.  A process-wide
   registry (lock path -> owning thread) makes a second thread wait until the
   first releases; the owning thread itself may enter again (re-entrant).
-* **Nesting is for child processes only.**  ``VENVLOCK_HELD`` in
-  ``os.environ`` names the locks this process holds (``<pid> <real path>``
+* **Nesting is for descendant processes only.**  A process asking for a
+  lock that is busy, whose holder file names a live ancestor, goes on under
+  that hold (:func:`held_by_ancestor`; the process tree survives a tool that
+  filters the environment, as tox does).  Where the OS does not tell
+  ancestors, ``VENVLOCK_HELD`` in ``os.environ`` names the locks this process holds (``<pid> <real path>``
   lines, after those inherited from ancestors), so that a child that asks for
   one of them (the installer, a pre-install command) goes on under its
   ancestor's hold instead of deadlocking.  It is rewritten from the registry
@@ -21,16 +24,22 @@ Two rules:
 from __future__ import annotations
 
 import os
+import sys
 import time
 from _thread import allocate_lock, get_ident
 from contextlib import contextmanager
 
-from venvlock.core._holder import read_holder
+if sys.platform == "win32":
+    from venvlock.core._windows import ancestors
+else:
+    from venvlock.core._unix import ancestors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from threading import Condition
+
+    from venvlock.core._holder import Holder
 
 #: environment variable that tells child processes which locks their ancestors hold
 HELD_VAR = "VENVLOCK_HELD"
@@ -74,15 +83,20 @@ def _inherited_lines() -> list[str]:
     return _inherited
 
 
-def held_by_ancestor(lock_path: str) -> bool:
-    """Whether an ancestor process holds *lock_path* now: ``VENVLOCK_HELD`` names it and its holder file agrees."""
+def held_by_ancestor(lock_path: str, holder: Holder | None) -> bool:
+    """Whether the busy *lock_path*, whose holder file names *holder*, is held by an ancestor of this process.
+
+    The process tree says so where the OS tells it (``/proc``): the holder is
+    a live ancestor, whatever environment the child was given (tox filters
+    it).  Elsewhere ``VENVLOCK_HELD`` must name the lock and that holder.
+    """
+    if holder is None or not holder.alive or holder.pid == os.getpid():
+        return False
+    line = ancestors()
+    if line is not None:
+        return holder.pid in line
     real = os.path.realpath(lock_path)
-    own = os.getpid()
-    for pid, path in _parse(os.environ.get(HELD_VAR, "")):
-        if path == real and pid != own:
-            holder = read_holder(lock_path)
-            return holder is not None and holder.pid == pid and holder.alive
-    return False
+    return any(pid == holder.pid and path == real for pid, path in _parse(os.environ.get(HELD_VAR, "")))
 
 
 def _environ_value(paths: list[str]) -> str:

@@ -1,14 +1,14 @@
 """Looking at a lock without taking it: free, held shared, held exclusively, and by whom since when.
 
-:func:`probe_lock` opens the lock file read-only (never creating it, never
-following a symbolic link) and tries a non-blocking lock, released at once:
-on Unix ``LOCK_SH|LOCK_NB`` then ``LOCK_EX|LOCK_NB`` tell a shared holder
-from an exclusive one.  A missing lock file is a free lock: nothing is
-created while probing.  The holder file (``<lock>.holder``) names the holder;
-its modification time says since when.
-
-The probe takes the lock for an instant when it is free.  A process that
-tries it in that instant sees it busy and waits, as it would for any holder.
+:func:`probe_lock` opens the lock file (never creating it, never following
+a symbolic link, never blocking on a FIFO) and asks the platform half
+(:mod:`._unix`, :mod:`._windows`): on Linux ``/proc/locks`` says whether it
+is held and how, without touching it; elsewhere a non-blocking shared, then
+exclusive, attempt released at once tells a shared holder from an exclusive
+one (a process that tries it in that instant sees it busy and waits, as it
+would for any holder).  A missing lock file is a free lock.  The holder file
+(``<lock>.holder``, or each shared holder's ``<lock>.holder.<pid>``) names
+the holder; its modification time says since when.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ import errno
 import os
 import sys
 
-from venvlock.core._holder import Holder, holder_path, read_holder
+from venvlock.core._holder import Holder, holder_path, read_holder, shared_holder_path, shared_holders
 from venvlock.core._redact import redact_text
+
+if sys.platform == "win32":
+    from venvlock.core import _windows as _os_lock
+else:
+    from venvlock.core import _unix as _os_lock
 
 #: states of a probed lock
 FREE, SHARED, EXCLUSIVE, MISSING, UNKNOWN = "free", "shared", "exclusive", "missing", "unknown"
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class LockState:
@@ -59,7 +62,7 @@ class LockState:
 def probe_lock(lock_path: str) -> LockState:
     """Whether *lock_path* is held now, and by whom (see the module docstring); creates nothing."""
     try:
-        fd = os.open(lock_path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd = _os_lock.open_lock(lock_path, create=False)
     except OSError as error:
         if error.errno == errno.ENOENT:
             return LockState(lock_path, MISSING)
@@ -75,12 +78,21 @@ def probe_lock(lock_path: str) -> LockState:
     return LockState(lock_path, state, holder=holder, since=since)
 
 
+def exclusive_holder(lock_path: str) -> Holder | None:
+    """Who holds *lock_path* exclusively now: its holder file, only while the lock itself is held (else None).
+
+    The lock is the truth, not the holder file: a stale file naming a live
+    process that holds nothing (its pid reused, pid 1 in a container) names
+    no holder here.
+    """
+    state = probe_lock(lock_path)
+    return state.holder if state.state == EXCLUSIVE and state.holder is not None and state.holder.alive else None
+
+
 def _holder_of(lock_path: str, state: str) -> tuple[Holder | None, float | None]:
     holder = read_holder(lock_path)
     named_in = holder_path(lock_path)
     if holder is None and state == SHARED:  # shared holders (a tox run's commands) name themselves in their own files
-        from venvlock.core._shared_lock import shared_holder_path, shared_holders
-
         readers = shared_holders(lock_path)
         if readers:
             holder, named_in = readers[0], shared_holder_path(lock_path, readers[0].pid)
@@ -93,41 +105,21 @@ def _holder_of(lock_path: str, state: str) -> tuple[Holder | None, float | None]
     return Holder(holder.pid, redact_text(holder.command), holder.alive), since
 
 
-if sys.platform == "win32":
-
-    def _probe_descriptor(fd: int) -> tuple[str, str]:
-        import msvcrt
-
+def _probe_descriptor(fd: int) -> tuple[str, str]:
+    table = _os_lock.lock_table(fd)
+    if table is not None:
+        held = [exclusive for _, exclusive, blocked in table if not blocked]
+        if not held:
+            return FREE, ""
+        return (EXCLUSIVE if any(held) else SHARED), ""
+    try:
+        if not _os_lock.try_lock(fd, exclusive=False):
+            return EXCLUSIVE, ""
         try:
-            msvcrt.locking(fd, msvcrt.LK_NBRLCK, 1)
-        except OSError as error:
-            if error.errno in (errno.EACCES, errno.EDEADLK):
-                return EXCLUSIVE, ""
-            return UNKNOWN, error.strerror or str(error)
-        try:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        except OSError:
-            pass
-        return FREE, ""
-
-else:
-
-    def _probe_descriptor(fd: int) -> tuple[str, str]:
-        import fcntl
-
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return EXCLUSIVE, ""
-            return UNKNOWN, error.strerror or str(error)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            if not _os_lock.try_lock(fd, exclusive=True):
                 return SHARED, ""
-            return UNKNOWN, error.strerror or str(error)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        return FREE, ""
+            _os_lock.unlock(fd)
+    except OSError as error:
+        return UNKNOWN, error.strerror or str(error)
+    return FREE, ""

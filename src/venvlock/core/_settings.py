@@ -10,6 +10,9 @@ error on every path (the record fast path included) before anything is judged.
 * ``VENVLOCK_NO_PLUGINS``: ``1``/``true``/``yes`` loads no third-party plugin
   (``0``/``false``/``no``/empty: load them).
 * ``VENVLOCK_CACHE_DIR``: venvlock's per-user cache folder.
+* ``VENVLOCK_UNLOCKED``: what to do where an environment cannot be locked at
+  all (read-only, or a file system whose locks fail): ``warn`` (the default,
+  as uv: say so and go on unlocked) or ``fail`` (stop, exit 75).
 
 Plain ``os`` only: this module is on the fast path.
 """
@@ -24,6 +27,7 @@ TIMEOUT_VAR = "VENVLOCK_TIMEOUT"
 INSTALLER_VAR = "VENVLOCK_INSTALLER"
 NO_PLUGINS_VAR = "VENVLOCK_NO_PLUGINS"
 CACHE_DIR_VAR = "VENVLOCK_CACHE_DIR"
+UNLOCKED_VAR = "VENVLOCK_UNLOCKED"
 #: seconds to wait for a lock when ``VENVLOCK_TIMEOUT`` is unset
 DEFAULT_TIMEOUT = 300.0
 #: the installers ``VENVLOCK_INSTALLER`` may name
@@ -77,8 +81,24 @@ def cache_dir() -> str | None:
     return os.path.abspath(raw) if raw else None
 
 
+def unlocked() -> str:
+    """``VENVLOCK_UNLOCKED``: ``"warn"`` (unset or empty: go on unlocked with a warning) or ``"fail"``."""
+    raw = os.environ.get(UNLOCKED_VAR, "").strip().lower()
+    if raw in ("", "warn"):
+        return "warn"
+    if raw == "fail":
+        return "fail"
+    raise SettingError(f"{UNLOCKED_VAR}={raw!r} is neither warn (go on unlocked, the default) nor fail")
+
+
+def format_timeout(value: float) -> str:
+    """A timeout as messages show it: ``300s``, or ``forever``."""
+    return "forever" if value < 0 else f"{value:g}s"
+
+
 def validate() -> None:
     """Read every ``VENVLOCK_*`` setting; raise :class:`SettingError` for the first bad one."""
     timeout()
+    unlocked()
     installer()
     no_plugins()

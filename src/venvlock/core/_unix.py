@@ -1,9 +1,37 @@
-"""Process facts on Unix."""
+"""The OS half of the lock on Unix: open a lock file, ``flock`` it, see who waits for it; process facts.
+
+Every OS lock call of venvlock is here (and in :mod:`._windows`).
+
+* :func:`open_lock`: open a lock file read-write (NFS turns ``flock`` into
+  POSIX locks, which need a descriptor open for writing), never through a
+  symbolic link, never blocking on a FIFO, and only a regular file.
+* :func:`try_lock`, :func:`unlock`: ``flock`` ``LOCK_EX``/``LOCK_SH`` without
+  waiting; the same lock uv takes on ``<env>/.lock``.
+* :func:`lock_table`: on Linux, ``/proc/locks``: who holds a lock file and who
+  is blocked waiting for it (the uv hand-off), without touching the lock.
+* :func:`ancestors`: this process's parent, its parent, ... (nesting).
+
+Test-only seam: ``VENVLOCK_TEST_LOCK_ERRNO=<name>`` (e.g. ``ENOLCK``) makes
+:func:`try_lock` fail with that error, so that the handling of file systems
+whose locks fail is tested with real processes; it is read by the test suite
+only and documented nowhere else.
+"""
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+#: errors of a non-blocking lock attempt that mean "somebody else holds it"
+_BUSY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
+#: the kinds of lock in /proc/locks that flock takes (FLOCK; POSIX on NFS) or that exclude it
+_LOCK_KINDS = ("FLOCK", "POSIX", "OFDLCK")
+#: the test-only seam (see the module docstring)
+TEST_ERRNO_VAR = "VENVLOCK_TEST_LOCK_ERRNO"
 
 
 def pid_alive(pid: int) -> bool:
@@ -15,27 +43,130 @@ def pid_alive(pid: int) -> bool:
     except OSError as error:
         return error.errno == errno.EPERM
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rpartition(b")")[2].split()[0] != b"Z"
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rpartition(b")")[2].split()[0] != b"Z"
     except OSError:
         return True
 
 
-def try_lock_shared(fd: int) -> bool:
-    """Lock *fd* shared (``flock LOCK_SH``) without waiting; whether it is locked now (False: held exclusively)."""
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return int(stat_file.read().rpartition(b")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def ancestors() -> list[int] | None:
+    """The pids of this process's parent, grandparent, ... up to pid 1; None where the OS does not say (no /proc)."""
+    found: list[int] = []
+    pid: int | None = os.getppid()
+    if not os.path.isdir(f"/proc/{pid}"):
+        return None
+    while pid is not None and pid > 0 and pid not in found:
+        found.append(pid)
+        if pid == 1:
+            break
+        pid = _parent_of(pid)
+    return found
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Whether process *pid* is *ancestor* or one of its descendants (False where unknown)."""
+    seen: set[int] = set()
+    current: int | None = pid
+    while current is not None and current > 0 and current not in seen:
+        if current == ancestor:
+            return True
+        seen.add(current)
+        current = _parent_of(current)
+    return False
+
+
+def open_lock(path: str, *, create: bool) -> int:
+    """A descriptor of the lock file *path*, read-write; made (mode 0644 less umask) when *create* and missing.
+
+    Never follows a symbolic link (``ELOOP``) and never hangs on a FIFO:
+    anything but a regular file raises ``OSError(EINVAL)`` naming what it is.
+    A file this user may not write is opened read-only (an environment
+    installed by another user, or read-only): it can still be locked locally.
+    """
+    flags = os.O_RDWR | _NOFOLLOW | _NONBLOCK | _CLOEXEC | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EROFS, errno.EPERM) or not os.path.isfile(path):
+            raise
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({describe_mode(mode)})", path)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def describe_mode(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
+
+
+def try_lock(fd: int, *, exclusive: bool) -> bool:
+    """Lock *fd* (``flock``) exclusive or shared without waiting; whether it is locked now (False: busy)."""
     import fcntl
 
+    injected = os.environ.get(TEST_ERRNO_VAR)
+    if injected:
+        code = getattr(errno, injected, errno.EIO)
+        raise OSError(code, os.strerror(code))
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
     except OSError as error:
-        if error.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+        if error.errno in _BUSY:
             return False
         raise
     return True
 
 
-def unlock_shared(fd: int) -> None:
+def unlock(fd: int) -> None:
     """Release the lock on *fd*."""
     import fcntl
 
     fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def lock_table(fd: int) -> list[tuple[int, bool, bool]] | None:
+    """The locks on *fd*'s file from ``/proc/locks``: ``(pid, exclusive, blocked)`` each; None: unknown.
+
+    ``flock`` locks, and the POSIX locks NFS turns them into.
+
+    A blocked entry (``->``) is a process waiting in a blocking ``flock`` (uv
+    waits so).  Linux only; elsewhere None.
+    """
+    try:
+        info = os.fstat(fd)
+        with open("/proc/locks", "rb") as table:
+            text = table.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    wanted = str(info.st_ino)  # the device is left out: overlay and btrfs show another one than stat
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        blocked = len(words) > 1 and words[1] == "->"
+        if blocked:
+            del words[1]
+        if len(words) < 6 or words[1] not in _LOCK_KINDS or words[5].rpartition(":")[2] != wanted:
+            continue
+        try:
+            pid = int(words[4])
+        except ValueError:
+            continue
+        found.append((pid, words[3] == "WRITE", blocked))
+    return found

@@ -1,11 +1,26 @@
-"""Process facts on Windows."""
+"""The OS half of the lock on Windows: open a lock file, ``LockFileEx`` it; process facts.
+
+Every OS lock call of venvlock is here (and in :mod:`._unix`).  Both modes
+lock byte 0 with ``LockFileEx`` (exclusive with ``LOCKFILE_EXCLUSIVE_LOCK``);
+uv locks the whole file exclusively, which covers byte 0, so the two exclude
+each other.  Windows has no ``/proc``: :func:`lock_table` and
+:func:`ancestors` know nothing, and the callers fall back (the uv hand-off to
+recognising uv's command line, nesting to ``VENVLOCK_HELD``).
+"""
 
 from __future__ import annotations
 
 import ctypes
+import errno
+import os
+import stat
 
 _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 _STILL_ACTIVE = 259
+_BINARY = getattr(os, "O_BINARY", 0)
+_NOINHERIT = getattr(os, "O_NOINHERIT", 0)
+#: the test-only seam (see :mod:`._unix`)
+TEST_ERRNO_VAR = "VENVLOCK_TEST_LOCK_ERRNO"
 
 
 def pid_alive(pid: int) -> bool:
@@ -25,6 +40,16 @@ def pid_alive(pid: int) -> bool:
         kernel32.CloseHandle(handle)
 
 
+def ancestors() -> list[int] | None:
+    """Unknown on Windows (None): nesting falls back to ``VENVLOCK_HELD``."""
+    return None
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Unknown on Windows: False."""
+    return False
+
+
 class _Overlapped(ctypes.Structure):
     _fields_ = (
         ("Internal", ctypes.c_void_p),
@@ -36,6 +61,7 @@ class _Overlapped(ctypes.Structure):
 
 
 _LOCKFILE_FAIL_IMMEDIATELY = 0x1
+_LOCKFILE_EXCLUSIVE_LOCK = 0x2
 _ERROR_LOCK_VIOLATION = 33
 _ERROR_NOT_LOCKED = 158
 
@@ -50,14 +76,31 @@ def _handle(fd: int) -> int:
     return int(msvcrt.get_osfhandle(fd))  # type: ignore[attr-defined,unused-ignore]
 
 
-def try_lock_shared(fd: int) -> bool:
-    """Lock byte 0 of *fd* shared (``LockFileEx`` without ``LOCKFILE_EXCLUSIVE_LOCK``) without waiting.
+def open_lock(path: str, *, create: bool) -> int:
+    """A descriptor of the lock file *path*, read-write; made when *create* and missing; a regular file only."""
+    if os.path.islink(path):
+        raise OSError(errno.ELOOP, "a symbolic link", path)
+    fd = os.open(path, os.O_RDWR | _BINARY | _NOINHERIT | (os.O_CREAT if create else 0), 0o644)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return fd
 
-    Byte 0 is the byte ``filelock`` locks exclusively with ``LockFileEx``, so
-    the two exclude each other.  False when it is held exclusively.
-    """
+
+def describe_mode(mode: int) -> str:
+    return "not a file"
+
+
+def try_lock(fd: int, *, exclusive: bool) -> bool:
+    """Lock byte 0 of *fd* exclusive or shared without waiting; whether it is locked now (False: busy)."""
+    injected = os.environ.get(TEST_ERRNO_VAR)
+    if injected:
+        code = getattr(errno, injected, errno.EIO)
+        raise OSError(code, os.strerror(code))
+    flags = _LOCKFILE_FAIL_IMMEDIATELY | (_LOCKFILE_EXCLUSIVE_LOCK if exclusive else 0)
     overlapped = _Overlapped()
-    if _kernel32().LockFileEx(_handle(fd), _LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, ctypes.byref(overlapped)):
+    if _kernel32().LockFileEx(_handle(fd), flags, 0, 1, 0, ctypes.byref(overlapped)):
         return True
     error = ctypes.get_last_error()  # type: ignore[attr-defined,unused-ignore]
     if error == _ERROR_LOCK_VIOLATION:
@@ -65,10 +108,15 @@ def try_lock_shared(fd: int) -> bool:
     raise OSError(error, "LockFileEx failed")
 
 
-def unlock_shared(fd: int) -> None:
-    """Release the shared lock on byte 0 of *fd*."""
+def unlock(fd: int) -> None:
+    """Release the lock on byte 0 of *fd*."""
     overlapped = _Overlapped()
     if not _kernel32().UnlockFileEx(_handle(fd), 0, 1, 0, ctypes.byref(overlapped)):
         error = ctypes.get_last_error()  # type: ignore[attr-defined,unused-ignore]
         if error != _ERROR_NOT_LOCKED:
             raise OSError(error, "UnlockFileEx failed")
+
+
+def lock_table(fd: int) -> list[tuple[int, bool, bool]] | None:
+    """Unknown on Windows (None): the uv hand-off falls back to recognising uv's command line."""
+    return None
