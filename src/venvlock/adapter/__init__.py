@@ -43,8 +43,8 @@ Adapters that take pip's own arguments (``pip-locked``) read them with
 :mod:`venvlock.adapter.pip`, as pip reads them.  Neither adapters nor the
 command import a private core module (``tests/test_import_graph.py`` checks).
 
-This module imports only ``os`` and ``sys`` at first; the core, pluggy and
-filelock load when a lock or a sync is asked for.
+This module imports only ``os`` and ``sys`` at first; the core and pluggy
+load when a lock or a sync is asked for.
 """
 
 from __future__ import annotations
