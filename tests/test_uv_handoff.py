@@ -11,9 +11,9 @@ that a uv that does wait says so quickly; venvlock never sets it.
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,22 +77,22 @@ def test_a_uv_outside_venvlock_still_takes_turns(env: dict[str, str], venv: Path
             env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert other.stderr is not None
-        seen = ""
-        deadline = time.monotonic() + 120
-        while "Waiting to acquire" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([other.stderr], [], [], 1.0)
-            if ready:
-                line = other.stderr.readline()
-                assert line, f"uv ended without waiting: {seen}"
-                seen += line
-        assert "Waiting to acquire" in seen, seen
+        lines: list[str] = []  # read by a thread: select() on a buffered text stream misses lines already read ahead
+        stream = other.stderr
+
+        def read() -> None:
+            for line in stream:
+                lines.append(line)
+
+        threading.Thread(target=read, daemon=True).start()
+        assert wait_for(lambda: "Waiting to acquire" in "".join(lines) or other.poll() is not None, timeout=120)
+        assert "Waiting to acquire" in "".join(lines), "".join(lines)
         time.sleep(0.5)  # many looks of the holder at /proc/locks: it must not lend to a stranger
         assert other.poll() is None, "a uv outside venvlock got the lock held by venvlock run"
     finally:
         go.touch()
         assert holder.wait(timeout=120) == 0
-    _, rest = other.communicate(timeout=120)
-    assert other.returncode == 0, rest
+    assert other.wait(timeout=120) == 0, "".join(lines)
 
 
 def test_tox_with_uv_as_install_command_never_waits_on_its_own_lock(wheelhouse: Path, tmp_path: Path) -> None:
