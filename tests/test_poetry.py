@@ -113,7 +113,7 @@ def test_concurrent_fresh_installs_then_added_dependency(
     output = "".join(r.stderr for r in results)
     assert "Waiting for lock on environment .venv (held by pid" in output
     assert ": poetry install" in output  # the waiting lines name the holder
-    assert not (project / ".venv.incomplete").exists()
+    assert not (project / "..venv.incomplete").exists()
 
     write_project(project, index, deps=(*HEAVY_DEPS, "gamma"))
     (project / "poetry.lock").unlink()
@@ -202,7 +202,7 @@ def test_install_releases_its_locks(tmp_path: Path, index: str, env: dict[str, s
     locks = [str(project / ".venv" / ".lock"), str(project / ".venv.create.lock")]
     subprocess.run([sys.executable, "probe.py", str(tmp_path / "seen"), *locks], cwd=project, check=True)
     assert (tmp_path / "seen").read_text() == "free free"
-    assert not (project / ".venv.incomplete").exists()
+    assert not (project / "..venv.incomplete").exists()
 
 
 def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict[str, str]) -> None:
@@ -210,12 +210,12 @@ def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict
     project = write_project(tmp_path / "project", index)
     (project / ".venv" / "lib").mkdir(parents=True)
     (project / ".venv" / "leftover").write_text("from a killed creation\n")
-    (project / ".venv.incomplete").write_text("1\npoetry install\n")
+    (project / "..venv.incomplete").write_text("1\npoetry install\n")
     result = run_poetry(project, env, "install")
     assert result.returncode == 0, result.stderr
     assert "half-built" in result.stderr
     assert not (project / ".venv" / "leftover").exists()
-    assert not (project / ".venv.incomplete").exists()
+    assert not (project / "..venv.incomplete").exists()
     assert installed(project, "alpha") and problems_of(project) == []
 
 
