@@ -74,7 +74,9 @@ def poetry(*args: str) -> list[str]:
     return [POETRY, *args]
 
 
-def run_poetry(project: Path, env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_poetry(
+    project: Path, env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         poetry(*args), cwd=project, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
