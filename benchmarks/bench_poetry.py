@@ -20,7 +20,7 @@ from pathlib import Path
 from _common import build_wheel, prepare_sources, row, timed
 
 from helpers.pep503 import Index
-from helpers.poetry_project import poetry, poetry_env, write_project
+from helpers.poetry_project import make_poetry_venv, poetry, poetry_env, use_poetry, write_project
 
 
 def main() -> None:
@@ -37,6 +37,7 @@ def main() -> None:
         names = [f"pkg{i:02d}" for i in range(options.packages)]
         for i, name in enumerate(names):
             build_wheel(wheels, name, "1.0", requires=names[i + 1 : i + 2], files=20)
+        use_poetry(make_poetry_venv(work / "poetry-venv"))
         with Index(wheels) as index:
             project = write_project(work / "project", index.url, deps=tuple(names))
             env = poetry_env(wheels, work)

@@ -4,9 +4,9 @@ Every test makes its own project (``package-mode = false``) whose only source
 is the session's wheelhouse served as a PEP 503 index on 127.0.0.1
 (:mod:`helpers.pep503`); poetry runs offline with private cache, config and
 data folders and an in-project ``.venv`` (:mod:`helpers.poetry_project`).
-The poetry is the one installed beside the test interpreter, which finds
-venvlock's plugin through its entry point; ``VENVLOCK_POETRY=0`` makes it
-stock poetry (the controls).
+poetry runs from a venv the tests make (:func:`helpers.poetry_project.make_poetry_venv`),
+with venvlock beside it: it finds venvlock's plugin through its entry point;
+``VENVLOCK_POETRY=0`` makes it stock poetry (the control).
 """
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ from pathlib import Path
 import pytest
 
 from helpers.pep503 import Index
-from helpers.poetry_project import installed, poetry, poetry_env, problems_of, run_poetry, write_project
+from helpers.poetry_project import (
+    installed,
+    make_poetry_venv,
+    poetry,
+    poetry_env,
+    problems_of,
+    run_poetry,
+    use_poetry,
+    write_project,
+)
 from helpers.processes import Lines, finish
 from support import Gate, build_gated_project, pip_locked, run_many, scripts_dir, wait_for
 
@@ -53,7 +62,9 @@ with open(sys.argv[1], "w") as file:
 
 
 @pytest.fixture(scope="module")
-def index(wheelhouse: Path) -> Iterator[str]:
+def index(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The wheelhouse as a PEP 503 index on 127.0.0.1 (and poetry's own venv, made once per module)."""
+    use_poetry(make_poetry_venv(tmp_path_factory.mktemp("poetry-venv") / "venv"))
     with Index(wheelhouse) as served:
         yield served.url
 
@@ -113,7 +124,7 @@ def test_concurrent_fresh_installs_then_added_dependency(
     output = "".join(r.stderr for r in results)
     assert "Waiting for lock on environment .venv (held by pid" in output
     assert ": poetry install" in output  # the waiting lines name the holder
-    assert not (project / "..venv.incomplete").exists()
+    assert not (project / ".venv.incomplete").exists()
 
     write_project(project, index, deps=(*HEAVY_DEPS, "gamma"))
     (project / "poetry.lock").unlink()
@@ -202,7 +213,7 @@ def test_install_releases_its_locks(tmp_path: Path, index: str, env: dict[str, s
     locks = [str(project / ".venv" / ".lock"), str(project / ".venv.create.lock")]
     subprocess.run([sys.executable, "probe.py", str(tmp_path / "seen"), *locks], cwd=project, check=True)
     assert (tmp_path / "seen").read_text() == "free free"
-    assert not (project / "..venv.incomplete").exists()
+    assert not (project / ".venv.incomplete").exists()
 
 
 def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict[str, str]) -> None:
@@ -210,12 +221,12 @@ def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict
     project = write_project(tmp_path / "project", index)
     (project / ".venv" / "lib").mkdir(parents=True)
     (project / ".venv" / "leftover").write_text("from a killed creation\n")
-    (project / "..venv.incomplete").write_text("1\npoetry install\n")
+    (project / ".venv.incomplete").write_text("1\npoetry install\n")
     result = run_poetry(project, env, "install")
     assert result.returncode == 0, result.stderr
     assert "half-built" in result.stderr
     assert not (project / ".venv" / "leftover").exists()
-    assert not (project / "..venv.incomplete").exists()
+    assert not (project / ".venv.incomplete").exists()
     assert installed(project, "alpha") and problems_of(project) == []
 
 

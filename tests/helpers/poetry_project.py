@@ -5,17 +5,26 @@ runs offline: the project's only source is :class:`helpers.pep503.Index` on
 127.0.0.1, proxies point at a dead port (``NO_PROXY=127.0.0.1``), poetry's
 cache, config and data folders are the test's, the keyring is the null one,
 and the venv is in-project (``.venv``).
+
+poetry runs from a venv of its own (:func:`make_poetry_venv`), not from the
+interpreter running pytest: whatever a poetry that went wrong would install
+into "its own" environment lands there.  That venv sees the test
+interpreter's poetry and venvlock (the ``test`` extra installs poetry beside
+venvlock) through a ``.pth`` file, so poetry finds venvlock's plugin through
+its entry point, as beside a ``poetry self add venvlock``.
 """
 
 from __future__ import annotations
 
+import site
 import subprocess
+import venv
 from pathlib import Path
 
-from support import check_intact, offline_env, scripts_dir, site_packages, tools_path
+from support import check_intact, offline_env, site_packages, tools_path
 
-#: the poetry installed beside the test interpreter (it finds venvlock's plugin through its entry point)
-POETRY = str(scripts_dir() / "poetry")
+#: ``bin/poetry`` of a venv made by :func:`make_poetry_venv`
+POETRY_SCRIPT = "#!{python}\nimport sys\nfrom poetry.console.application import main\nsys.exit(main())\n"
 #: a port nothing listens on: any request that is not for the local index fails at once
 DEAD_PROXY = "http://127.0.0.1:9"
 
@@ -70,8 +79,30 @@ def poetry_env(wheelhouse: Path, work: Path, **extra: str) -> dict[str, str]:
     )
 
 
+def make_poetry_venv(folder: Path) -> Path:
+    """A venv at *folder* whose ``bin/poetry`` runs the test interpreter's poetry (with venvlock beside it)."""
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(folder)
+    (found,) = (folder / "lib").glob("python*/site-packages")
+    # addsitedir, not plain lines: the editable venvlock is itself a .pth file there, which must run too
+    lines = [f"import site; site.addsitedir({folder!r})" for folder in site.getsitepackages()]
+    (found / "_venvlock_tests_poetry.pth").write_text("\n".join(lines) + "\n")
+    script = folder / "bin" / "poetry"
+    script.write_text(POETRY_SCRIPT.format(python=folder / "bin" / "python"))
+    script.chmod(0o755)
+    return script
+
+
+_POETRY: list[str] = []
+
+
+def use_poetry(script: Path) -> None:
+    """Run poetry as *script* (made by :func:`make_poetry_venv`) from now on in this process."""
+    _POETRY[:] = [str(script)]
+
+
 def poetry(*args: str) -> list[str]:
-    return [POETRY, *args]
+    assert _POETRY, "make_poetry_venv() and use_poetry() first"
+    return [*_POETRY, *args]
 
 
 def run_poetry(

@@ -6,7 +6,7 @@ application plugin :class:`VenvlockPlugin` (entry-point group
 
 * a command that finds its environment missing or half-built (``install``,
   ``run``, ``show``, ``lock``, any of poetry's environment commands) creates
-  it under the creation lock, marked half-built (``.<name>.incomplete``
+  it under the creation lock, marked half-built (``.venv.incomplete``
   beside the folder) until done; a half-built folder is rebuilt;
 * ``install``, ``sync``, ``add``, ``remove`` and ``update`` (not with
   ``--dry-run`` or ``--lock``) hold the environment lock (uv's

@@ -153,8 +153,10 @@ def environment_folder(poetry: Poetry, io: IO) -> str | None:
 
 
 def incomplete_marker(folder: str) -> Marker:
+    """``.<name>.incomplete`` beside the folder (``.venv.incomplete``: a leading dot is not doubled, as for the
+    creation lock ``.venv.create.lock``)."""
     parent, name = os.path.split(os.path.abspath(folder).rstrip(os.sep))
-    return Marker(os.path.join(parent, f".{name}{INCOMPLETE_SUFFIX}"))
+    return Marker(os.path.join(parent, f"{name if name.startswith('.') else '.' + name}{INCOMPLETE_SUFFIX}"))
 
 
 def complete(folder: str, marker: Marker) -> bool:
