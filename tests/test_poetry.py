@@ -193,27 +193,24 @@ def test_nested_under_venvlock_run(tmp_path: Path, index: str, env: dict[str, st
     assert installed(project, "heavy4") and problems_of(project) == []
 
 
-def test_poetry_run_holds_nothing_while_its_command_runs(tmp_path: Path, index: str, env: dict[str, str]) -> None:
-    """The program of ``poetry run`` can take ``.venv/.lock`` and the creation lock itself."""
+@pytest.mark.parametrize("fresh", [False, True], ids=["existing", "fresh"])
+def test_poetry_run_holds_nothing_while_its_command_runs(
+    tmp_path: Path, index: str, env: dict[str, str], fresh: bool
+) -> None:
+    """The program of ``poetry run`` can take ``.venv/.lock`` and the creation lock itself (fresh: after creating)."""
     project = write_project(tmp_path / "project", index)
-    assert run_poetry(project, env, "install").returncode == 0
     (project / "probe.py").write_text(PROBE_LOCKS)
     locks = [str(project / ".venv" / ".lock"), str(project / ".venv.create.lock")]
+    if not fresh:  # a poetry install (creation and install) released both locks when it ended
+        assert run_poetry(project, env, "install").returncode == 0
+        assert (project / ".venv" / ".lock").exists()  # the plugin took it
+        subprocess.run([sys.executable, "probe.py", str(tmp_path / "seen"), *locks], cwd=project, check=True)
+        assert (tmp_path / "seen").read_text() == "free free"
+        assert not (project / ".venv.incomplete").exists()
+        (tmp_path / "seen").unlink()
     result = run_poetry(project, env, "run", "python", "probe.py", str(tmp_path / "seen"), *locks)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "seen").read_text() == "free free"
-
-
-def test_install_releases_its_locks(tmp_path: Path, index: str, env: dict[str, str]) -> None:
-    """After ``poetry install`` (fresh: creation too) ends, both lock files are free and no marker is left."""
-    project = write_project(tmp_path / "project", index)
-    assert run_poetry(project, env, "install").returncode == 0
-    assert (project / ".venv" / ".lock").exists()  # the plugin took it
-    (project / "probe.py").write_text(PROBE_LOCKS)
-    locks = [str(project / ".venv" / ".lock"), str(project / ".venv.create.lock")]
-    subprocess.run([sys.executable, "probe.py", str(tmp_path / "seen"), *locks], cwd=project, check=True)
-    assert (tmp_path / "seen").read_text() == "free free"
-    assert not (project / ".venv.incomplete").exists()
 
 
 def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict[str, str]) -> None:
