@@ -56,7 +56,7 @@ class Guard:
         self.application = application
         self.held = ExitStack()
         self.failed: int | None = None
-        self.adapter = Adapter("poetry", purpose=describe_command(["poetry", *sys.argv[1:]]))
+        self.adapter = Adapter("poetry", purpose="poetry")  # named by its command line once it is an env command
 
     def on_command(self, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
         from poetry.console.commands.env_command import EnvCommand
@@ -69,6 +69,7 @@ class Guard:
         try:
             if not enabled_for(command.poetry):
                 return
+            self.adapter.purpose = describe_command(["poetry", *sys.argv[1:]])
             folder = environment_folder(command.poetry, command_event.io)
             if folder is None:  # no venv: poetry installs into the interpreter it found, which venvlock leaves alone
                 return
