@@ -133,8 +133,15 @@ def test_concurrent_fresh_installs_then_added_dependency(
     assert installed(project, "gamma")
 
 
-def test_poetry_and_pip_locked_take_turns(tmp_path: Path, index: str, env: dict[str, str]) -> None:
-    """A ``poetry install`` waits while ``pip-locked`` installs into the same ``.venv``, then both are done."""
+@pytest.mark.parametrize(
+    "installer",
+    [("pip-locked", "install"), pytest.param(("uv", "pip", "install"), marks=pytest.mark.slow)],
+    ids=["pip-locked", "uv"],
+)
+def test_poetry_and_other_installers_take_turns(
+    tmp_path: Path, index: str, env: dict[str, str], installer: tuple[str, ...]
+) -> None:
+    """A ``poetry install`` waits while ``pip-locked`` (or uv) installs into the same ``.venv``, then both are done."""
     project = write_project(tmp_path / "project", index)
     assert run_poetry(project, env, "install").returncode == 0
     write_project(project, index, deps=("alpha", "heavy3"))
@@ -142,8 +149,9 @@ def test_poetry_and_pip_locked_take_turns(tmp_path: Path, index: str, env: dict[
     gate = Gate(tmp_path / "gate")
     gated = build_gated_project(tmp_path)
     pip_env = {**env, "VIRTUAL_ENV": str(project / ".venv"), "VENVLOCK_TEST_GATE": str(gate.folder)}
+    program = pip_locked() if installer[0] == "pip-locked" else str(scripts_dir() / installer[0])
     pip = subprocess.Popen(
-        [pip_locked(), "install", str(gated)], env=pip_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [program, *installer[1:], str(gated)], env=pip_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert wait_for(gate.started, timeout=240)
@@ -151,7 +159,8 @@ def test_poetry_and_pip_locked_take_turns(tmp_path: Path, index: str, env: dict[
             poetry("install"), cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         lines = Lines(waiting)
-        lines.wait_for("Waiting for lock on environment .venv", "pip-locked install")
+        named = ["pip-locked install"] if installer[0] == "pip-locked" else []  # uv does not name itself
+        lines.wait_for("Waiting for lock on environment .venv", *named)
         assert waiting.poll() is None
     finally:
         gate.open()
