@@ -11,6 +11,8 @@ with venvlock beside it: it finds venvlock's plugin through its entry point;
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -233,6 +235,33 @@ def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict
     assert "half-built" in result.stderr
     assert not (project / ".venv" / "leftover").exists()
     assert not (project / ".venv.incomplete").exists()
+    assert installed(project, "alpha") and problems_of(project) == []
+
+
+def test_poetry_killed_while_creating_is_healed_by_the_next_run(
+    tmp_path: Path, index: str, env: dict[str, str], killed: list[subprocess.Popen[str]]
+) -> None:
+    """SIGKILL to a ``poetry install`` in the middle of creating ``.venv``: the next run rebuilds it and passes."""
+    project = write_project(tmp_path / "project", index)
+    first = subprocess.Popen(
+        poetry("install"),
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    killed.append(first)
+    marker, venv = project / ".venv.incomplete", project / ".venv"
+    assert wait_for(lambda: marker.exists() and (venv / "pyvenv.cfg").exists(), timeout=240)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    assert marker.exists()  # killed before its creation finished
+    result = run_poetry(project, env, "install")
+    assert result.returncode == 0, result.stderr
+    assert "half-built" in result.stderr
+    assert not marker.exists()
     assert installed(project, "alpha") and problems_of(project) == []
 
 
