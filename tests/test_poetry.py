@@ -204,7 +204,7 @@ def test_nested_under_venvlock_run(tmp_path: Path, index: str, env: dict[str, st
     assert installed(project, "heavy4") and problems_of(project) == []
 
 
-@pytest.mark.parametrize("fresh", [False, True], ids=["existing", "fresh"])
+@pytest.mark.parametrize("fresh", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["existing", "fresh"])
 def test_poetry_run_holds_nothing_while_its_command_runs(
     tmp_path: Path, index: str, env: dict[str, str], fresh: bool
 ) -> None:
@@ -224,6 +224,7 @@ def test_poetry_run_holds_nothing_while_its_command_runs(
     assert (tmp_path / "seen").read_text() == "free free"
 
 
+@pytest.mark.slow  # the killed-while-creating test covers the rebuild in the default suite, with a real signal
 def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict[str, str]) -> None:
     """A ``.venv`` marked half-built (a creation killed midway) is removed and made again, not reused."""
     project = write_project(tmp_path / "project", index)
