@@ -174,13 +174,20 @@ def test_poetry_and_other_installers_take_turns(
 
 
 def test_busy_lock_past_timeout_exits_75(tmp_path: Path, index: str, env: dict[str, str]) -> None:
-    """``VENVLOCK_TIMEOUT`` passed while another process holds ``.venv``: exit 75, holder and setting named."""
+    """``VENVLOCK_TIMEOUT`` passed while another process holds ``.venv``: exit 75, holder and setting named.
+
+    ``install --dry-run`` and ``show`` meanwhile go on without waiting.
+    """
     project = write_project(tmp_path / "project", index)
     assert run_poetry(project, env, "install").returncode == 0
     flags = tmp_path / "flags"
     holder = start_holder(project, env, flags)
     try:
         result = run_poetry(project, {**env, "VENVLOCK_TIMEOUT": "1"}, "install")
+        # commands that change nothing in the environment do not wait for it
+        for args in (("install", "--dry-run"), ("show",)):
+            looking = run_poetry(project, {**env, "VENVLOCK_TIMEOUT": "1"}, *args)
+            assert looking.returncode == 0 and "Waiting" not in looking.stderr, (args, looking.stderr)
     finally:
         (flags / "release").touch()
     assert finish(holder)[0] == 0
