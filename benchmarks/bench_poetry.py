@@ -1,10 +1,12 @@
 """The poetry plugin against stock poetry (``VENVLOCK_POETRY=0``), in one run, medians side by side.
 
-    python benchmarks/bench_poetry.py [--quick] [--packages N]
+    python benchmarks/bench_poetry.py [--quick] [--packages N] [--cache-venv]
 
 A project (``package-mode = false``) with N local wheels as dependencies,
 served as a PEP 503 index on 127.0.0.1 (poetry takes no local folder), an
-in-project ``.venv``, poetry's folders private and offline.  Timed as whole
+in-project ``.venv`` (``--cache-venv``: poetry's default, a venv in its cache
+folder, found by asking the interpreter its version), poetry's folders
+private and offline.  Timed as whole
 ``poetry install`` processes on a project whose environment is in sync
 (no-op), venvlock vs stock, interleaved.  Target: <= 1.10x.
 """
@@ -28,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (under a minute)")
     parser.add_argument("--packages", type=int, default=5, help="wheels in the dependencies")
+    parser.add_argument("--cache-venv", action="store_true", help="the venv in poetry's cache, not in the project")
     options = parser.parse_args()
     repeat = 5 if options.quick else 15
     prepare_sources()
@@ -41,10 +44,13 @@ def main() -> None:
         with Index(wheels) as index:
             project = write_project(work / "project", index.url, deps=tuple(names))
             env = poetry_env(wheels, work)
+            if options.cache_venv:
+                env["POETRY_VIRTUALENVS_IN_PROJECT"] = "false"
             stock_env = {**env, "VENVLOCK_POETRY": "0"}
             install = poetry("install")
             timed(install, env, cwd=project)  # creates the venv, resolves, writes poetry.lock, installs
-            print(f"# poetry install: {options.packages} local wheels as dependencies, in-project .venv")
+            where = "a venv in poetry's cache" if options.cache_venv else "in-project .venv"
+            print(f"# poetry install: {options.packages} local wheels as dependencies, {where}")
             samples: dict[str, list[float]] = {"venvlock": [], "stock": []}
             for _ in range(repeat + 1):  # no-op runs, interleaved; the first round warms caches and is dropped
                 samples["venvlock"].append(timed(install, env, cwd=project))
