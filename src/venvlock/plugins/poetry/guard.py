@@ -1,0 +1,175 @@
+"""The locks and the half-built marker of one poetry command (see :mod:`venvlock.plugins.poetry`).
+
+On COMMAND, before poetry's own listeners:
+
+1. the environment's folder, as poetry's ``EnvManager`` will choose it
+   (``VIRTUAL_ENV``, an in-project ``.venv``, the cache's virtualenvs), is
+   looked at without creating anything;
+2. missing, half-built (``.<name>.incomplete`` beside it) or without its
+   python: the creation lock is taken, the folder looked at again, a
+   half-built one removed, the marker set, poetry's ``configure_env`` run
+   here (it creates the venv; poetry's own listener then finds it set), the
+   marker cleared and the lock released;
+3. a command that changes the environment takes the environment lock, held
+   until TERMINATE (poetry's installer snapshots the installed set right
+   after this listener).
+
+A lock busy past ``VENVLOCK_TIMEOUT`` (or any other venvlock error) ends the
+command before poetry does anything: the command is disabled and, on
+TERMINATE, the exit status becomes 75 (2 for a bad setting).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from venvlock.adapter import Adapter, Marker, SettingError, VenvlockError, describe_command, exit_code, remove_tree
+
+if TYPE_CHECKING:
+    from cleo.events.console_command_event import ConsoleCommandEvent
+    from cleo.events.console_terminate_event import ConsoleTerminateEvent
+    from cleo.events.event import Event
+    from cleo.events.event_dispatcher import EventDispatcher
+    from cleo.io.io import IO
+    from poetry.console.application import Application
+    from poetry.console.commands.env_command import EnvCommand
+    from poetry.poetry import Poetry
+
+#: commands that change the installed packages (unless ``--dry-run`` or ``--lock``)
+CHANGING_COMMANDS = frozenset({"install", "sync", "add", "remove", "update"})
+#: options with which those commands change nothing in the environment
+NOT_CHANGING_OPTIONS = ("dry-run", "lock")
+#: suffix of the half-built marker beside the environment folder (as hatch's and tox's)
+INCOMPLETE_SUFFIX = ".incomplete"
+#: the project's setting: ``[tool.venvlock] poetry = false`` turns the plugin off
+SETTING = "poetry"
+
+
+class Guard:
+    """What one poetry command holds: taken on COMMAND, released on TERMINATE."""
+
+    def __init__(self, application: Application) -> None:
+        self.application = application
+        self.held = ExitStack()
+        self.failed: int | None = None
+        self.adapter = Adapter("poetry", purpose="poetry")  # named by its command line once it is an env command
+
+    def on_command(self, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
+        from poetry.console.commands.env_command import EnvCommand
+        from poetry.console.commands.self.self_command import SelfCommand
+
+        command_event: ConsoleCommandEvent = event  # type: ignore[assignment]
+        command = command_event.command
+        if not isinstance(command, EnvCommand) or isinstance(command, SelfCommand) or command._env is not None:
+            return
+        try:
+            if not enabled_for(command.poetry):
+                return
+            self.adapter.purpose = describe_command(["poetry", *sys.argv[1:]])
+            folder = environment_folder(command.poetry, command_event.io)
+            if folder is None:  # no venv: poetry installs into the interpreter it found, which venvlock leaves alone
+                return
+            environment = self.adapter.environment(folder)
+            marker = incomplete_marker(folder)
+            if not complete(folder, marker):
+                self._create(folder, marker, event, event_name, dispatcher)
+            if changes_environment(command, command_event.io):
+                self.held.enter_context(self.adapter.environment_lock(environment))
+        except VenvlockError as error:
+            self.held.close()
+            command_event.io.write_error_line(f"<error>venvlock: {error}</error>")
+            self.failed = exit_code(error)
+            command_event.disable_command()
+            command_event.stop_propagation()
+
+    def _create(self, folder: str, marker: Marker, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
+        """Create (or rebuild) the environment with poetry's ``configure_env``, creation lock held."""
+        environment = self.adapter.environment(folder)
+        with self.adapter.creation_lock(environment) as hold:
+            if complete(folder, marker) or (hold is not None and hold.nested):
+                return  # made while we waited, or being made by the process that started us
+            if marker.present() and os.path.lexists(folder):  # what a killed creation left: rebuilt, never reused
+                io: IO = event.io  # type: ignore[attr-defined]
+                io.write_error_line(f"venvlock: {_shown(folder)} was left half-built; recreating it")
+                with self.adapter.environment_lock(environment):
+                    remove_tree(folder)
+            marker.set(f"{os.getpid()}\n{self.adapter.purpose}\n")
+            try:
+                self.application.configure_env(event, event_name, dispatcher)
+            except BaseException:
+                if not os.path.lexists(folder):  # nothing made: nothing half-built
+                    marker.clear()
+                raise  # a folder made halfway keeps the marker: the next run rebuilds it
+            marker.clear()
+
+    def on_terminate(self, event: Event) -> None:
+        self.held.close()
+        if self.failed is not None:
+            terminate_event: ConsoleTerminateEvent = event  # type: ignore[assignment]
+            terminate_event.set_exit_code(self.failed)
+
+
+def enabled_for(poetry: Poetry) -> bool:
+    """Whether ``[tool.venvlock] poetry`` in the project's ``pyproject.toml`` leaves the plugin on (default true)."""
+    tool = poetry.pyproject.data.get("tool")
+    section = tool.get("venvlock") if isinstance(tool, dict) else None
+    value: Any = section.get(SETTING, True) if isinstance(section, dict) else True
+    if not isinstance(value, bool):
+        raise SettingError(f"[tool.venvlock] {SETTING} in pyproject.toml must be true or false, not {value!r}")
+    return value
+
+
+def changes_environment(command: EnvCommand, io: IO) -> bool:
+    """Whether *command* installs or removes packages (``install``, ``add``...; not ``--dry-run``, ``--lock``)."""
+    if command.name not in CHANGING_COMMANDS:
+        return False
+    definition = command.definition
+    return not any(definition.has_option(name) and io.input.option(name) for name in NOT_CHANGING_OPTIONS)
+
+
+def environment_folder(poetry: Poetry, io: IO) -> str | None:
+    """The venv folder the command will use, as poetry's ``EnvManager.create_venv`` chooses it; creates nothing.
+
+    None when poetry will use no venv (``virtualenvs.create = false`` outside one).
+    """
+    from poetry.utils.env import EnvManager
+
+    manager = EnvManager(poetry, io=io)
+    env = manager.get(reload=True)  # VIRTUAL_ENV, the in-project .venv, the cache's venv when they exist
+    if env.is_venv():
+        return str(env.path)
+    if not poetry.config.get("virtualenvs.create", True):
+        return None
+    if manager.use_in_project_venv():
+        return str(manager.in_project_venv)
+    from poetry.utils.env.python import Python
+
+    python = Python.get_preferred_python(config=poetry.config, io=io)
+    name = manager.generate_env_name(poetry.package.name, str(poetry.file.path.parent))
+    return str(Path(poetry.config.virtualenvs_path) / f"{name}-py{python.minor_version.to_string()}")
+
+
+def incomplete_marker(folder: str) -> Marker:
+    """``.<name>.incomplete`` beside the folder (``.venv.incomplete``: a leading dot is not doubled, as for the
+    creation lock ``.venv.create.lock``)."""
+    parent, name = os.path.split(os.path.abspath(folder).rstrip(os.sep))
+    return Marker(os.path.join(parent, f"{name if name.startswith('.') else '.' + name}{INCOMPLETE_SUFFIX}"))
+
+
+def complete(folder: str, marker: Marker) -> bool:
+    """Whether *folder* is a finished venv: there (looked at first), not marked half-built, with its python."""
+    if not os.path.isdir(folder) or marker.present():
+        return False
+    from poetry.utils.env import VirtualEnv
+
+    return VirtualEnv(Path(folder)).is_sane()
+
+
+def _shown(folder: str) -> str:
+    from venvlock.adapter import display_path
+
+    return f"environment {display_path(folder)}"

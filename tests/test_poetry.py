@@ -1,0 +1,296 @@
+"""The poetry plugin, between real ``poetry`` processes: concurrent installs that never race.
+
+Every test makes its own project (``package-mode = false``) whose only source
+is the session's wheelhouse served as a PEP 503 index on 127.0.0.1
+(:mod:`helpers.pep503`); poetry runs offline with private cache, config and
+data folders and an in-project ``.venv`` (:mod:`helpers.poetry_project`).
+poetry runs from a venv the tests make (:func:`helpers.poetry_project.make_poetry_venv`),
+with venvlock beside it: it finds venvlock's plugin through its entry point;
+``VENVLOCK_POETRY=0`` makes it stock poetry (the control).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers.pep503 import Index
+from helpers.poetry_project import (
+    installed,
+    make_poetry_venv,
+    poetry,
+    poetry_env,
+    problems_of,
+    run_poetry,
+    use_poetry,
+    write_project,
+)
+from helpers.processes import Lines, finish
+from support import Gate, build_gated_project, pip_locked, run_many, scripts_dir, wait_for
+
+#: dependencies with many files, whose concurrent installs break environments
+HEAVY_DEPS = ("alpha", "heavy0", "heavy1", "heavy2")
+#: the control's: with 8 heavy wheels, 8 stock installs failed in 7 of 7 trials here (with 4, in 5 of 6)
+CONTROL_DEPS = ("alpha", *(f"heavy{i}" for i in range(8)))
+#: a command that holds a lock for the test: says so in <folder>/started, lets go when <folder>/release exists
+HOLD = """\
+import os, sys, time
+folder = sys.argv[1]
+open(os.path.join(folder, "started"), "w").close()
+deadline = time.monotonic() + 120
+while not os.path.exists(os.path.join(folder, "release")) and time.monotonic() < deadline:
+    time.sleep(0.02)
+"""
+#: run by ``poetry run``: whether <env>/.lock and the creation lock can be had exclusively right now
+PROBE_LOCKS = """\
+import fcntl, os, sys
+results = []
+for path in sys.argv[2:]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        results.append("free")
+    except OSError:
+        results.append("held")
+    finally:
+        os.close(fd)
+with open(sys.argv[1], "w") as file:
+    file.write(" ".join(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def index(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The wheelhouse as a PEP 503 index on 127.0.0.1 (and poetry's own venv, made once per module)."""
+    use_poetry(make_poetry_venv(tmp_path_factory.mktemp("poetry-venv") / "venv"))
+    with Index(wheelhouse) as served:
+        yield served.url
+
+
+@pytest.fixture
+def env(wheelhouse: Path, tmp_path: Path) -> dict[str, str]:
+    return poetry_env(wheelhouse, tmp_path)
+
+
+@pytest.fixture
+def stock(env: dict[str, str]) -> dict[str, str]:
+    return {**env, "VENVLOCK_POETRY": "0"}
+
+
+def assert_all_ok(results: list[subprocess.CompletedProcess[str]], project: Path) -> None:
+    failed = [r for r in results if r.returncode != 0]
+    assert not failed, "\n".join(f"exit {r.returncode}:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}" for r in failed[:2])
+    assert problems_of(project) == []
+
+
+def start_holder(project: Path, env: dict[str, str], flags: Path) -> subprocess.Popen[str]:
+    """``venvlock run --env .venv`` holding the environment lock until ``flags/release`` exists."""
+    flags.mkdir(parents=True, exist_ok=True)
+    (project / "hold.py").write_text(HOLD)
+    command = [str(scripts_dir() / "venvlock"), "run", "--env", ".venv", "--", sys.executable, "hold.py", str(flags)]
+    holder = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: (flags / "started").exists(), timeout=120), holder.stderr
+    return holder
+
+
+# --------------------------------------------------------------------------------------------------
+# the control: stock poetry on the same scenario
+# --------------------------------------------------------------------------------------------------
+def test_control_stock_poetry_concurrent_fresh_installs_break(
+    tmp_path: Path, index: str, stock: dict[str, str]
+) -> None:
+    """8 concurrent stock ``poetry install`` on a fresh project: the venv's creation and the installs race."""
+    project = write_project(tmp_path / "project", index, deps=CONTROL_DEPS)
+    results = run_many([poetry("install")] * 8, env=stock, cwd=project)
+    failed = sum(r.returncode != 0 for r in results)
+    if not failed and not problems_of(project):
+        pytest.skip("control: 8 concurrent stock poetry installs all succeeded here; the race could not be provoked")
+    assert failed or problems_of(project)
+
+
+# --------------------------------------------------------------------------------------------------
+# concurrency, with venvlock
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+def test_concurrent_fresh_installs_then_added_dependency(
+    tmp_path: Path, index: str, env: dict[str, str], processes: int
+) -> None:
+    """Concurrent ``poetry install`` on a fresh project, then as many after a dependency is added: all pass, intact."""
+    project = write_project(tmp_path / "project", index, deps=HEAVY_DEPS)
+    results = run_many([poetry("install")] * processes, env=env, cwd=project)
+    assert_all_ok(results, project)
+    output = "".join(r.stderr for r in results)
+    assert "Waiting for lock on environment .venv (held by pid" in output
+    assert ": poetry install" in output  # the waiting lines name the holder
+    assert not (project / ".venv.incomplete").exists()
+
+    write_project(project, index, deps=(*HEAVY_DEPS, "gamma"))
+    (project / "poetry.lock").unlink()
+    results = run_many([poetry("install")] * processes, env=env, cwd=project)
+    assert_all_ok(results, project)
+    assert installed(project, "gamma")
+
+
+@pytest.mark.parametrize(
+    "installer",
+    [("pip-locked", "install"), pytest.param(("uv", "pip", "install"), marks=pytest.mark.slow)],
+    ids=["pip-locked", "uv"],
+)
+def test_poetry_and_other_installers_take_turns(
+    tmp_path: Path, index: str, env: dict[str, str], installer: tuple[str, ...]
+) -> None:
+    """A ``poetry install`` waits while ``pip-locked`` (or uv) installs into the same ``.venv``, then both are done."""
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    write_project(project, index, deps=("alpha", "heavy3"))
+    (project / "poetry.lock").unlink()  # poetry installs only from a lock file that matches pyproject.toml
+    gate = Gate(tmp_path / "gate")
+    gated = build_gated_project(tmp_path)
+    pip_env = {**env, "VIRTUAL_ENV": str(project / ".venv"), "VENVLOCK_TEST_GATE": str(gate.folder)}
+    program = pip_locked() if installer[0] == "pip-locked" else str(scripts_dir() / installer[0])
+    pip = subprocess.Popen(
+        [program, *installer[1:], str(gated)], env=pip_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert wait_for(gate.started, timeout=240)
+        waiting = subprocess.Popen(
+            poetry("install"), cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        lines = Lines(waiting)
+        named = ["pip-locked install"] if installer[0] == "pip-locked" else []  # uv does not name itself
+        lines.wait_for("Waiting for lock on environment .venv", *named)
+        assert waiting.poll() is None
+    finally:
+        gate.open()
+    code, _, err = finish(pip)
+    assert code == 0, err
+    assert waiting.wait(timeout=300) == 0, lines.text()
+    assert problems_of(project) == []
+    assert installed(project, "gated") and installed(project, "heavy3")
+
+
+def test_busy_lock_past_timeout_exits_75(tmp_path: Path, index: str, env: dict[str, str]) -> None:
+    """``VENVLOCK_TIMEOUT`` passed while another process holds ``.venv``: exit 75, holder and setting named.
+
+    ``install --dry-run`` and ``show`` meanwhile go on without waiting.
+    """
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    flags = tmp_path / "flags"
+    holder = start_holder(project, env, flags)
+    try:
+        result = run_poetry(project, {**env, "VENVLOCK_TIMEOUT": "1"}, "install")
+        # commands that change nothing in the environment do not wait for it
+        for args in (("install", "--dry-run"), ("show",)):
+            looking = run_poetry(project, {**env, "VENVLOCK_TIMEOUT": "1"}, *args)
+            assert looking.returncode == 0 and "Waiting" not in looking.stderr, (args, looking.stderr)
+    finally:
+        (flags / "release").touch()
+    assert finish(holder)[0] == 0
+    assert result.returncode == 75, result.stderr
+    assert "VENVLOCK_TIMEOUT" in result.stderr and ".venv" in result.stderr and "hold.py" in result.stderr
+    assert run_poetry(project, env, "install").returncode == 0  # nothing was left held
+
+
+def test_nested_under_venvlock_run(tmp_path: Path, index: str, env: dict[str, str]) -> None:
+    """``venvlock run --env .venv -- poetry install``: the install goes on under the hold around it."""
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    write_project(project, index, deps=("alpha", "heavy4"))
+    (project / "poetry.lock").unlink()
+    command = [str(scripts_dir() / "venvlock"), "run", "--env", ".venv", "--", *poetry("install")]
+    result = subprocess.run(
+        command, cwd=project, env={**env, "VENVLOCK_TIMEOUT": "2"}, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Waiting" not in result.stderr
+    assert installed(project, "heavy4") and problems_of(project) == []
+
+
+@pytest.mark.parametrize("fresh", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["existing", "fresh"])
+def test_poetry_run_holds_nothing_while_its_command_runs(
+    tmp_path: Path, index: str, env: dict[str, str], fresh: bool
+) -> None:
+    """The program of ``poetry run`` can take ``.venv/.lock`` and the creation lock itself (fresh: after creating)."""
+    project = write_project(tmp_path / "project", index)
+    (project / "probe.py").write_text(PROBE_LOCKS)
+    locks = [str(project / ".venv" / ".lock"), str(project / ".venv.create.lock")]
+    if not fresh:  # a poetry install (creation and install) released both locks when it ended
+        assert run_poetry(project, env, "install").returncode == 0
+        assert (project / ".venv" / ".lock").exists()  # the plugin took it
+        subprocess.run([sys.executable, "probe.py", str(tmp_path / "seen"), *locks], cwd=project, check=True)
+        assert (tmp_path / "seen").read_text() == "free free"
+        assert not (project / ".venv.incomplete").exists()
+        (tmp_path / "seen").unlink()
+    result = run_poetry(project, env, "run", "python", "probe.py", str(tmp_path / "seen"), *locks)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "seen").read_text() == "free free"
+
+
+@pytest.mark.slow  # the killed-while-creating test covers the rebuild in the default suite, with a real signal
+def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict[str, str]) -> None:
+    """A ``.venv`` marked half-built (a creation killed midway) is removed and made again, not reused."""
+    project = write_project(tmp_path / "project", index)
+    (project / ".venv" / "lib").mkdir(parents=True)
+    (project / ".venv" / "leftover").write_text("from a killed creation\n")
+    (project / ".venv.incomplete").write_text("1\npoetry install\n")
+    result = run_poetry(project, env, "install")
+    assert result.returncode == 0, result.stderr
+    assert "half-built" in result.stderr
+    assert not (project / ".venv" / "leftover").exists()
+    assert not (project / ".venv.incomplete").exists()
+    assert installed(project, "alpha") and problems_of(project) == []
+
+
+def test_poetry_killed_while_creating_is_healed_by_the_next_run(
+    tmp_path: Path, index: str, env: dict[str, str], killed: list[subprocess.Popen[str]]
+) -> None:
+    """SIGKILL to a ``poetry install`` in the middle of creating ``.venv``: the next run rebuilds it and passes."""
+    project = write_project(tmp_path / "project", index)
+    first = subprocess.Popen(
+        poetry("install"),
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    killed.append(first)
+    marker, venv = project / ".venv.incomplete", project / ".venv"
+    assert wait_for(lambda: marker.exists() and (venv / "pyvenv.cfg").exists(), timeout=240)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    assert marker.exists()  # killed before its creation finished
+    result = run_poetry(project, env, "install")
+    assert result.returncode == 0, result.stderr
+    assert "half-built" in result.stderr
+    assert not marker.exists()
+    assert installed(project, "alpha") and problems_of(project) == []
+
+
+@pytest.mark.parametrize("how", ["environment", "pyproject"])
+def test_opt_out(tmp_path: Path, index: str, env: dict[str, str], how: str) -> None:
+    """``VENVLOCK_POETRY=0`` or ``[tool.venvlock] poetry = false``: stock poetry, no lock file made."""
+    extra = "\n[tool.venvlock]\npoetry = false\n" if how == "pyproject" else ""
+    project = write_project(tmp_path / "project", index, extra=extra)
+    run_env = {**env, "VENVLOCK_POETRY": "0"} if how == "environment" else env
+    result = run_poetry(project, run_env, "install")
+    assert result.returncode == 0, result.stderr
+    assert installed(project, "alpha")
+    assert not (project / ".venv" / ".lock").exists()
+    assert not (project / ".venv.create.lock").exists()
+
+
+def test_bad_setting_exits_2(tmp_path: Path, index: str, env: dict[str, str]) -> None:
+    project = write_project(tmp_path / "project", index, extra='\n[tool.venvlock]\npoetry = "maybe"\n')
+    result = run_poetry(project, env, "install")
+    assert result.returncode == 2, result.stderr
+    assert "[tool.venvlock] poetry" in result.stderr
+    assert not (project / ".venv").exists()
