@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 CHANGING_COMMANDS = frozenset({"install", "sync", "add", "remove", "update"})
 #: options with which those commands change nothing in the environment
 NOT_CHANGING_OPTIONS = ("dry-run", "lock")
-#: suffix of the half-built marker beside the environment folder (as hatch's and tox's)
-INCOMPLETE_SUFFIX = ".incomplete"
 #: the project's setting: ``[tool.venvlock] poetry = false`` turns the plugin off
 SETTING = "poetry"
 
@@ -74,7 +72,7 @@ class Guard:
             if folder is None:  # no venv: poetry installs into the interpreter it found, which venvlock leaves alone
                 return
             environment = self.adapter.environment(folder)
-            marker = incomplete_marker(folder)
+            marker = Marker.incomplete(folder, tool="poetry", holder=(os.getpid(), self.adapter.purpose))
             if not complete(folder, marker):
                 self._create(folder, marker, event, event_name, dispatcher)
             if changes_environment(command, command_event.io):
@@ -97,7 +95,7 @@ class Guard:
                 io.write_error_line(f"venvlock: {_shown(folder)} was left half-built; recreating it")
                 with self.adapter.environment_lock(environment):
                     remove_tree(folder)
-            marker.set(f"{os.getpid()}\n{self.adapter.purpose}\n")
+            marker.set()
             try:
                 self.application.configure_env(event, event_name, dispatcher)
             except BaseException:
@@ -151,13 +149,6 @@ def environment_folder(poetry: Poetry, io: IO) -> str | None:
     python = Python.get_preferred_python(config=poetry.config, io=io)
     name = manager.generate_env_name(poetry.package.name, str(poetry.file.path.parent))
     return str(Path(poetry.config.virtualenvs_path) / f"{name}-py{python.minor_version.to_string()}")
-
-
-def incomplete_marker(folder: str) -> Marker:
-    """``.<name>.incomplete`` beside the folder (``.venv.incomplete``: a leading dot is not doubled, as for the
-    creation lock ``.venv.create.lock``)."""
-    parent, name = os.path.split(os.path.abspath(folder).rstrip(os.sep))
-    return Marker(os.path.join(parent, f"{name if name.startswith('.') else '.' + name}{INCOMPLETE_SUFFIX}"))
 
 
 def complete(folder: str, marker: Marker) -> bool:
