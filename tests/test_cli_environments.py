@@ -43,7 +43,10 @@ def test_the_default_environment_is_pip_s_and_is_named_with_why(offline: dict[st
     config = tmp_path / "pip.conf"
     config.write_text(f"[global]\npython = {other}\n")
     (configured,), said = status({**offline, "PIP_CONFIG_FILE": str(config)}, cwd=project)
-    assert configured["environment"] == str(other) and "(from the python setting of pip's configuration)" in said, said
+    assert (
+        configured["environment"] == str(other)
+        and "(from the python setting of pip's configuration (python in [global] of" in said
+    ), said
     (given,), said = status(offline, "-p", str(local), cwd=project)
     assert given["environment"] == str(local) and said == "", "a named environment needs no note"
     gone = venvlock("status", env={**offline, "VIRTUAL_ENV": str(tmp_path / "gone")}, cwd=project)

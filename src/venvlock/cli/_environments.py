@@ -1,7 +1,7 @@
 """Which environments a ``venvlock`` command is about: the default one, given paths, and ``--all``.
 
 * The default: the environment pip would use, by pip-locked's rule
-  (:func:`venvlock.adapter.pip.target_environment`): ``PIP_PYTHON`` (or
+  (:func:`venvlock.adapter.pip.environment_pip_would_use`): ``PIP_PYTHON`` (or
   ``python`` in pip's configuration), else ``$VIRTUAL_ENV``, else the
   interpreter running venvlock.  Which one and why is said on stderr.
 * A path (``-p PATH``): a virtual environment's folder, or an interpreter
@@ -31,18 +31,16 @@ PROJECT_VENV = ".venv"
 
 
 def default_environment() -> tuple[Environment, str]:
-    """The environment pip would use here, and why (for the line that names it)."""
-    from venvlock.adapter.pip import PipArguments, target_environment
+    """The environment pip would use here, and why (for the line that names it): pip-locked's rule, shared."""
+    from venvlock.adapter.pip import environment_pip_would_use
 
-    environment = target_environment(PipArguments([]))
-    pip_python = os.environ.get("PIP_PYTHON")
-    virtual_env = os.environ.get("VIRTUAL_ENV")
-    if pip_python:
-        return environment, f"from PIP_PYTHON={pip_python}"
-    if virtual_env and environment == Adapter.environment(virtual_env):
+    environment, reason = environment_pip_would_use()
+    if reason == "PIP_PYTHON is set":
+        return environment, f"from PIP_PYTHON={os.environ.get('PIP_PYTHON', '')}"
+    if reason == "$VIRTUAL_ENV":
         return environment, "from VIRTUAL_ENV"
-    if os.path.realpath(environment.path) != os.path.realpath(sys.prefix):
-        return environment, "from the python setting of pip's configuration"
+    if reason.startswith("python in [global]"):
+        return environment, f"from the python setting of pip's configuration ({reason})"
     why = f"the interpreter running venvlock, {display_path(sys.executable)}: none is active"
     project = os.path.join(os.getcwd(), PROJECT_VENV)
     if Environment.is_venv(project) and Adapter.environment(project) != environment:

@@ -21,7 +21,7 @@ import os
 import sys
 
 from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short_digest
-from venvlock.core._files import write_file
+from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
 from venvlock.core._request import ParsedRequest, parse_request
 from venvlock.core._results import Verdict
@@ -90,12 +90,13 @@ def _asked_markers(environment: Environment) -> dict[str, str] | None:
         return None
     key = short_digest(f"{real} {stat.st_size} {stat.st_mtime_ns}")
     cache = os.path.join(environment.record_dir(), f"markers-{key}.json")
-    try:
-        with open(cache, encoding="utf-8") as file:
-            cached: dict[str, str] = json.load(file)
-        return cached
-    except (OSError, ValueError):
-        pass
+    text = read_file(cache)  # venvlock's own folder: never read through a link
+    if text is not None:
+        try:
+            cached: dict[str, str] = json.loads(text)
+            return cached
+        except ValueError:
+            pass
     import subprocess
 
     try:
@@ -300,4 +301,4 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
         )
     if reason:
         return Verdict.install_needed(reason, checked=len(checked))
-    return Verdict.nothing_to_do(checked=len(checked))
+    return Verdict.already_satisfied(checked=len(checked))

@@ -209,7 +209,7 @@ class Guard:
             # the lock behind the commands of every run that comes after it
             return _LOOK_AGAIN, None
         with self.adapter.creation_lock(self.environment, default_timeout=WAIT_FOREVER) as hold:
-            if hold is None or not hold.locked:
+            if not hold.locked:
                 self._unlocked_setup(original)
                 return _UNLOCKED, None
             if not recreate and self.looks_complete() and self._generation() != self._seen:
