@@ -343,6 +343,26 @@ class Adapter:
             yield hold
 
     @staticmethod
+    def begin_journal(environment: Environment, command: str) -> bool:
+        """Inside :meth:`environment_lock`, before a command that may change *environment* runs (``venvlock run``).
+
+        Heals what a sync interrupted earlier left (its journal says so), then
+        writes this one's journal (:mod:`venvlock.core._journal`).  Whether
+        this process owns the journal: then :meth:`end_journal` once the command ended by itself with success.
+        """
+        from venvlock.core._journal import begin, heal
+
+        heal(environment)
+        return begin(environment, command)
+
+    @staticmethod
+    def end_journal(environment: Environment) -> None:
+        """Clear the journal :meth:`begin_journal` wrote."""
+        from venvlock.core._journal import end
+
+        end(environment)
+
+    @staticmethod
     def lock_state(lock_path: str) -> LockState:
         """Whether the lock file *lock_path* is free or held (shared or exclusive), by whom, since when.
 

@@ -1,0 +1,146 @@
+"""The sync journal: an install interrupted for real (SIGKILL of the group, Ctrl-C) is healed by the next run.
+
+The wheel ``heavy`` carries its dist-info first and a large module last, so
+pip writes the metadata, then every file, then byte-compiles the large module
+(the slow step), and only then writes the console script, INSTALLER and its
+own RECORD.  The test kills when the large module is written in full: pip is
+compiling.  What it leaves looks installed to pip and to the check (every
+file RECORD lists is there) but is not whole (no console script, no
+INSTALLER, the wheel's RECORD).  Plain pip and the code before the journal
+take it as installed; the journal makes the next holder repair it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers.wheel_writer import write_wheel
+from support import check_intact, offline_env, pip_locked, run, scripts_dir, site_packages, venv_python, wait_for
+
+#: lines in heavy's large module: enough that byte-compiling it takes a while
+_LINES = 60_000
+
+
+def build_heavy_wheel(dest: Path) -> Path:
+    """``heavy 1.0``: dist-info first in the archive, a console script ``heavy-cli``, a large module last."""
+    big = "".join(f"def f_{i}(a, b=({i}, {i + 1})):\n    return [a, b, {i}]\n" for i in range(_LINES)).encode()
+    files = [
+        ("heavy/__init__.py", b'__version__ = "1.0"\n\ndef main():\n    return 0\n'),
+        ("heavy-1.0.dist-info/entry_points.txt", b"[console_scripts]\nheavy-cli = heavy:main\n"),
+        ("heavy/big.py", big),
+    ]
+    built = Path(dest) / write_wheel(dest, "heavy", "1.0", files)
+    with zipfile.ZipFile(built) as archive:
+        entries = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    entries.sort(key=lambda entry: (".dist-info/" not in entry[0], entry[0] == "heavy/big.py"))
+    built.unlink()
+    with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return built
+
+
+@pytest.fixture
+def heavy_env(tmp_path: Path, venv: Path) -> dict[str, str]:
+    """An offline environment whose only wheel is ``heavy`` (pip byte-compiles: no PYTHONDONTWRITEBYTECODE)."""
+    wheels = tmp_path / "heavy-wheels"
+    wheels.mkdir()
+    build_heavy_wheel(wheels)
+    env = offline_env(wheels, VENVLOCK_CACHE_DIR=str(tmp_path / "cache"), VENVLOCK_TIMEOUT="120")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["VIRTUAL_ENV"] = str(venv)
+    return env
+
+
+def _big_written(venv: Path) -> bool:
+    big = site_packages(venv) / "heavy" / "big.py"
+    try:
+        return big.stat().st_size >= _LINES * 40
+    except OSError:
+        return False
+
+
+def interrupt_install(command: list[str], env: dict[str, str], venv: Path, signum: int) -> int:
+    """Run *command* in a new process group, send *signum* to the group while pip compiles; its exit code."""
+    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: _big_written(venv) or process.poll() is not None, timeout=240)
+        assert process.poll() is None, "the install ended before it could be interrupted"
+        os.killpg(process.pid, signum)
+        process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
+def damage(venv: Path) -> list[str]:
+    """What an interrupted install of heavy left: besides check_intact's, no INSTALLER and no console script."""
+    site = site_packages(venv)
+    problems = check_intact(venv)
+    info = site / "heavy-1.0.dist-info"
+    if info.is_dir() and not (info / "INSTALLER").is_file():
+        problems.append("heavy-1.0.dist-info: no INSTALLER (the install did not end)")
+    if info.is_dir() and not (venv / "bin" / "heavy-cli").exists():
+        problems.append("heavy-cli: console script missing")
+    return problems
+
+
+def assert_interrupted(venv: Path) -> None:
+    site = site_packages(venv)
+    assert (site / "heavy-1.0.dist-info" / "METADATA").is_file()
+    assert damage(venv), "the kill did not land while pip was compiling"
+    assert (venv / ".venvlock" / "journal").is_file()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_pip_locked_interrupted_install_is_healed_by_the_next_run(
+    heavy_env: dict[str, str], venv: Path, signum: int
+) -> None:
+    command = [pip_locked(), "install", "heavy"]
+    returncode = interrupt_install(command, heavy_env, venv, signum)
+    assert returncode in (-signal.SIGKILL, 130, 1)
+    assert_interrupted(venv)
+
+    again = run(command, heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert damage(venv) == []
+    assert f"venvlock: the last sync of {venv} was interrupted (pid " in again.stderr
+    assert "`pip install heavy`); repairing 1 distribution" in again.stderr
+    assert not (venv / ".venvlock" / "journal").exists()
+    verify = run([str(scripts_dir() / "venvlock"), "verify", str(venv)], heavy_env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    third = run(command, heavy_env)  # healed: the next run is a no-op again, and says nothing about it
+    assert third.returncode == 0 and "interrupted" not in third.stderr
+
+
+def test_venvlock_run_interrupted_install_is_healed_by_the_next_run(heavy_env: dict[str, str], venv: Path) -> None:
+    command = [str(scripts_dir() / "venvlock"), "run", "-p", str(venv), "--", str(venv_python(venv)), "-m", "pip"]
+    returncode = interrupt_install([*command, "install", "heavy"], heavy_env, venv, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
+    assert_interrupted(venv)
+
+    again = run([*command, "install", "heavy"], heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert damage(venv) == []
+    assert "was interrupted" in again.stderr and "repairing 1 distribution" in again.stderr
+    assert not (venv / ".venvlock" / "journal").exists()
+
+
+def test_a_failed_install_leaves_a_journal_that_heals_silently(heavy_env: dict[str, str], venv: Path) -> None:
+    """pip failing by itself (no such project) leaves nothing half-done: the next run clears the journal quietly."""
+    failed = run([pip_locked(), "install", "no-such-project"], heavy_env)
+    assert failed.returncode == 1
+    assert (venv / ".venvlock" / "journal").is_file()
+    again = run([pip_locked(), "install", "heavy"], heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert "interrupted" not in again.stderr
+    assert damage(venv) == [] and not (venv / ".venvlock" / "journal").exists()
