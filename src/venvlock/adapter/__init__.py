@@ -350,10 +350,13 @@ class Adapter:
         writes this one's journal (:mod:`venvlock.core._journal`).  Whether
         this process owns the journal: then :meth:`end_journal` once the command ended by itself with success.
         """
-        from venvlock.core._journal import begin, heal
+        from venvlock.core._journal import begin, heal, inject_fault
 
+        inject_fault("locked")
         heal(environment)
-        return begin(environment, command)
+        owned = begin(environment, command)
+        inject_fault("journal")
+        return owned
 
     @staticmethod
     def end_journal(environment: Environment) -> None:

@@ -27,6 +27,13 @@ holder this sync runs under (``venvlock run -- pip-locked ...``): it is left
 alone, and the inner sync writes none of its own.
 
 Plain ``os``: :func:`pending` is one ``lstat`` on the fast path.
+
+**Test-only fault injection** (:func:`inject_fault`): ``VENVLOCK_TEST_FAULT=<phase>:<signal>``
+sends *signal* (``SIGKILL``, ``SIGINT``, ``SIGTERM``) to this process's group
+(``<signal>-self``: to this process alone) when a sync reaches *phase*
+(:data:`PHASES`).  The suite's fault matrix (``tests/test_fault_matrix.py``,
+``nox -s chaos``) uses it; unset, it costs one ``os.environ.get`` on the
+locked (slow) path, never on the no-op path.
 """
 
 from __future__ import annotations
@@ -43,6 +50,34 @@ if TYPE_CHECKING:
 
 #: the journal's file name, in the environment's record folder (``<env>/.venvlock``)
 JOURNAL_NAME = "journal"
+
+
+#: test-only: where a fault is injected (see the module docstring)
+FAULT_VARIABLE = "VENVLOCK_TEST_FAULT"
+#: the named points of a sync, in order: the lock taken; the journal written (the installer about to run);
+#: the installer ended with success (nothing recorded yet); the result recorded (the journal not cleared yet);
+#: a repair of an interrupted sync under way (removals done, the journal not cleared yet)
+PHASES = ("locked", "journal", "installed", "recorded", "heal")
+
+
+def inject_fault(phase: str) -> None:
+    """Test-only: send the signal ``VENVLOCK_TEST_FAULT`` names when *phase* is its phase; else nothing."""
+    wanted = os.environ.get(FAULT_VARIABLE)
+    if not wanted:
+        return
+    at, _, how = wanted.partition(":")
+    name, _, target = how.partition("-")
+    if at != phase or not name.startswith("SIG"):
+        return
+    import signal
+
+    signum = getattr(signal, name, None)
+    if not isinstance(signum, int):
+        return
+    if target == "self" or not hasattr(os, "killpg"):
+        os.kill(os.getpid(), signum)
+    else:
+        os.killpg(os.getpgrp(), signum)
 
 
 def journal_path(environment: Environment) -> str:
@@ -198,5 +233,6 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> int:
             flush=True,
         )
         repair(damaged, folders)
+    inject_fault("heal")
     end(environment)
     return len(damaged)

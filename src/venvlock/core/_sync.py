@@ -37,7 +37,7 @@ import os
 import time
 
 from venvlock.core._holder import default_purpose, describe_command, read_holder
-from venvlock.core._journal import begin, end, heal, pending
+from venvlock.core._journal import begin, end, heal, inject_fault, pending
 from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
 from venvlock.core._request import ParsedRequest, looks_like_path_or_url, parse_request
@@ -184,6 +184,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
 
     purpose = request.purpose or default_purpose()
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
+        inject_fault("locked")
         reading = reread_if_changed(environment, request, reading)
         heal(environment, reading.site_dirs)  # a sync that was interrupted: repair what it left before judging
         recorded = _recorded(reading, environment, start, hold.waited)
@@ -204,6 +205,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
 
             repair(list(dict.fromkeys(verdict.damaged)), reading.site_dirs or [])
         journal = begin(environment, describe_command(["pip", request.command, *request.args]), _names(reading))
+        inject_fault("journal")
         if request.installer_takes_lock:  # uv: it takes <env>/.lock itself; the sync lock stays held
             with hold.lend():
                 returncode: int = hook.venvlock_install(environment=environment, request=request, hold=hold)
@@ -212,7 +214,9 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
         if returncode != 0:
             hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
             return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
+        inject_fault("installed")
         after, saved = look()  # the reading the installer was started with, under this lock
+        inject_fault("recorded")
         if journal:  # the installer ended by itself, with success, and its result is recorded
             end(environment)
     elapsed = time.monotonic() - start
