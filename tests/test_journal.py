@@ -212,3 +212,16 @@ def test_tox_interrupted_install_is_healed_by_the_next_run(
     assert problems_of(project) == [] and damage(venv) == []
     said = again.stderr + again.stdout  # tox's plugin recreates a half-built env; else the journal heals it
     assert "half-built; recreating it" in said or "was interrupted" in said
+
+
+def test_what_the_heal_removes_is_put_back_at_its_version_whatever_the_next_request(
+    heavy_env: dict[str, str], venv: Path
+) -> None:
+    """The next request does not name the half-installed project: the heal reinstalls it at its version anyway."""
+    interrupt_install([pip_locked(), "install", "heavy"], heavy_env, venv, signal.SIGKILL)
+    assert_interrupted(venv)
+    again = run([pip_locked(), "install", "pip"], heavy_env)  # satisfied: no installer of its own would run
+    assert again.returncode == 0, again.stderr
+    assert damage(venv) == []
+    assert (site_packages(venv) / "heavy-1.0.dist-info" / "INSTALLER").is_file()
+    assert "repairing 1 distribution" in again.stderr and "not reinstalled" not in again.stderr

@@ -342,18 +342,22 @@ class Adapter:
         with manager as hold:
             yield hold
 
-    @staticmethod
-    def begin_journal(environment: Environment, command: str) -> bool:
+    def begin_journal(self, environment: Environment, command: str, hold: LockHold | None) -> bool:
         """Inside :meth:`environment_lock`, before a command that may change *environment* runs (``venvlock run``).
 
-        Heals what a sync interrupted earlier left (its journal says so), then
-        writes this one's journal (:mod:`venvlock.core._journal`).  Whether
-        this process owns the journal: then :meth:`end_journal` once the command ended by itself with success.
+        Heals what a sync interrupted earlier left (its journal says so: the
+        half-installed distributions are removed and put back at their
+        versions), then writes this one's journal (:mod:`venvlock.core._journal`).
+        Whether this process owns the journal: then :meth:`end_journal` once the
+        command ended by itself with success.
         """
-        from venvlock.core._journal import begin, heal, inject_fault
+        from venvlock.core._journal import begin, heal, inject_fault, reinstall_args
 
         inject_fault("locked")
-        heal(environment)
+        healed = heal(environment)
+        if healed and self.install(environment, reinstall_args(healed, []), hold) != 0:
+            specs = ", ".join(f"{name}=={version}" for name, version in healed)
+            print(f"venvlock: {specs}: removed (half-installed), not reinstalled: install it again", file=sys.stderr)
         owned = begin(environment, command)
         inject_fault("journal")
         return owned

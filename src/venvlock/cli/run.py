@@ -60,12 +60,12 @@ def main(options: argparse.Namespace, command: list[str]) -> int:
                 descriptors.append(hold.fd)
         if environment.exists():
             hold = stack.enter_context(adapter.environment_lock(environment))
+            # COMMAND may change the environment: a journal says so until it ends by itself with success
+            journal = adapter.begin_journal(environment, describe_command(command), hold)
             if hold is not None:
                 if _is_uv(command[0]):  # uv takes <env>/.lock itself: lend it, keep venvlock's sync lock
                     stack.enter_context(hold.lend())
                 descriptors.extend(hold.fds)
-            # COMMAND may change the environment: a journal says so until it ends by itself with success
-            journal = adapter.begin_journal(environment, describe_command(command))
             returncode = run_command(command, descriptors)
             if journal and returncode == 0:
                 adapter.end_journal(environment)

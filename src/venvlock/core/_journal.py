@@ -19,8 +19,9 @@ missing), and among the dist-infos written since the journal began, those
 without INSTALLER (the installer writes it after every file) or with a file
 of their RECORD missing.  Those are removed (:func:`venvlock.core._installed.repair`,
 only inside the environment's scheme, under its one containment rule), the
-journal is cleared, and only then is the environment judged: the installer
-puts the removed projects back.  One line on stderr says so.
+journal is cleared, the removed distributions are put back at their versions by the sync's
+installer (:func:`reinstall_args`), and only then is the environment judged.
+One line on stderr says so.
 
 A journal whose holder is alive and is not this process belongs to an outer
 holder this sync runs under (``venvlock run -- pip-locked ...``): it is left
@@ -206,23 +207,30 @@ def suspects(site_dirs: list[str], since_ns: int) -> list[str]:
     return damaged
 
 
-def heal(environment: Environment, site_dirs: list[str] | None = None) -> int:
+def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[tuple[str, str]]:
     """Under the environment lock: if a journal was left behind, remove what its sync left; clear it.
 
-    Returns the number of distributions (and ``~`` leftovers) removed.  A
-    journal of a live outer holder is left alone (0).
+    Returns ``(name, version)`` of each distribution removed (to put back at
+    that version: :func:`reinstall_args`).  A journal of a live outer holder
+    is left alone.
     """
     entry = read(environment)
     if entry is None:
         if pending(environment):  # there, but not a file venvlock reads (a link, a folder): not ours to trust
             end(environment)
-        return 0
+        return []
     if not entry.left_behind():
-        return 0
-    from venvlock.core._installed import repair
+        return []
+    from venvlock.core._installed import Distribution, repair
 
     folders = site_dirs if site_dirs is not None else environment.site_folders()
     damaged = suspects(folders, entry.began_ns)
+    removed = []
+    for folder in damaged:
+        if folder.endswith(".dist-info"):
+            dist = Distribution(os.path.dirname(folder), os.path.basename(folder))
+            if dist.name and dist.version:
+                removed.append((dist.name, dist.version))
     if damaged:
         count = len(damaged)
         what = f"{count} distribution" + ("s" if count != 1 else "")
@@ -235,4 +243,22 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> int:
         repair(damaged, folders)
     inject_fault("heal")
     end(environment)
-    return len(damaged)
+    return removed
+
+
+def reinstall_args(removed: list[tuple[str, str]], args: list[str]) -> list[str]:
+    """pip ``install`` arguments that put back *removed* at their versions, from where a request's *args* install.
+
+    The request's options that say where and how to find distributions (index, find-links, binaries, ``--pre``)
+    are kept; its requirements, files and options that change what is installed are not.
+    """
+    from venvlock.core._pip_options import HARMLESS, read_options
+
+    kept: list[str] = []
+    for option, value in read_options(args):
+        if isinstance(option, str) or option.kind != HARMLESS or option.name in ("--help", "--version"):
+            continue
+        kept.append(option.name)
+        if option.takes_value and value is not None:
+            kept.append(value)
+    return [*kept, "--no-deps", *(f"{name}=={version}" for name, version in removed)]

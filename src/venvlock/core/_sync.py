@@ -34,13 +34,14 @@ the lock was had, and a change made while the sync waited is not missed.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from venvlock.core._holder import default_purpose, describe_command, read_holder
-from venvlock.core._journal import begin, end, heal, inject_fault, pending
+from venvlock.core._journal import begin, end, heal, inject_fault, pending, reinstall_args
 from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
-from venvlock.core._request import ParsedRequest, looks_like_path_or_url, parse_request
+from venvlock.core._request import ParsedRequest, SyncRequest, looks_like_path_or_url, parse_request
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
 from venvlock.core._uv_settings import uv_cannot_judge
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from pluggy import HookRelay
 
     from venvlock.core._environment import Environment
-    from venvlock.core._request import SyncRequest
+    from venvlock.core._lock import LockHold
 
 
 class Reading:
@@ -186,7 +187,9 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
         inject_fault("locked")
         reading = reread_if_changed(environment, request, reading)
-        heal(environment, reading.site_dirs)  # a sync that was interrupted: repair what it left before judging
+        healed = heal(environment, reading.site_dirs)  # a sync that was interrupted: repair what it left, then judge
+        if healed:
+            _put_back(healed, environment, request, hook, hold)
         recorded = _recorded(reading, environment, start, hold.waited)
         if recorded is not None:  # the process we waited for synced it and recorded that: no need to check
             return done(recorded)
@@ -237,3 +240,32 @@ def _names(reading: Reading) -> list[str]:
         if name and not looks_like_path_or_url(text):
             names.append(name)
     return names
+
+
+def _put_back(
+    removed: list[tuple[str, str]], environment: Environment, request: SyncRequest, hook: HookRelay, hold: LockHold
+) -> None:
+    """Reinstall what the heal removed, at its version, with the sync's installer (pip or uv; a tool's own: not)."""
+    specs = ", ".join(f"{name}=={version}" for name, version in removed)
+    if request.installer is None:
+        again = SyncRequest(
+            reinstall_args(removed, request.args if request.command == "install" else []),
+            cwd=request.cwd,
+            quiet=True,
+            purpose=request.purpose,
+            judge=False,
+            installer_takes_lock=request.installer_takes_lock,
+            pip=request.pip,
+        )
+        if again.installer_takes_lock:
+            with hold.lend():
+                returncode: int = hook.venvlock_install(environment=environment, request=again, hold=hold)
+        else:
+            returncode = hook.venvlock_install(environment=environment, request=again, hold=hold)  # core answers
+        if returncode == 0:
+            return
+    print(
+        f"venvlock: {specs}: removed (the interrupted sync left it half-installed), not reinstalled: install it again",
+        file=sys.stderr,
+        flush=True,
+    )
