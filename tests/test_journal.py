@@ -225,3 +225,37 @@ def test_what_the_heal_removes_is_put_back_at_its_version_whatever_the_next_requ
     assert damage(venv) == []
     assert (site_packages(venv) / "heavy-1.0.dist-info" / "INSTALLER").is_file()
     assert "repairing 1 distribution" in again.stderr and "not reinstalled" not in again.stderr
+
+
+def test_a_sync_nested_in_venvlock_run_leaves_the_outer_journal_alone(heavy_env: dict[str, str], venv: Path) -> None:
+    """``venvlock run -- pip-locked install``: the inner sync goes on under the outer hold, its journal too."""
+    venvlock = str(scripts_dir() / "venvlock")
+    nested = run([venvlock, "run", "-p", str(venv), "--", pip_locked(), "install", "heavy"], heavy_env)
+    assert nested.returncode == 0, nested.stderr
+    assert "interrupted" not in nested.stderr
+    assert damage(venv) == [] and not (venv / ".venvlock" / "journal").exists()
+
+
+def test_a_journal_is_left_behind_only_by_a_process_that_is_gone(venv: Path) -> None:
+    """A live holder's journal is its own (an outer holder); a dead or reused pid's, or this process's, is left."""
+    import sys
+
+    from venvlock.core import Environment
+    from venvlock.core._journal import journal_path, process_start, read
+
+    environment = Environment.for_venv(str(venv))
+    (venv / ".venvlock").mkdir(exist_ok=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: process_start(sleeper.pid) != "")
+        for start, left in ((process_start(sleeper.pid), False), ("1", True)):  # "1": the pid was reused
+            Path(journal_path(environment)).write_text(f"pid {sleeper.pid}\nstart {start}\nbegan 0\ncommand x\n")
+            entry = read(environment)
+            assert entry is not None and entry.left_behind() is left
+    finally:
+        sleeper.communicate(b"")
+    entry = read(environment)
+    assert entry is not None and entry.left_behind()  # the holder is gone
+    Path(journal_path(environment)).write_text(f"pid {os.getpid()}\nstart {process_start(os.getpid())}\n")
+    entry = read(environment)
+    assert entry is not None and entry.ours() and entry.left_behind()
