@@ -25,7 +25,7 @@ from helpers.wheel_writer import write_wheel
 from support import check_intact, offline_env, pip_locked, run, scripts_dir, site_packages, venv_python, wait_for
 
 #: lines in heavy's large module: enough that byte-compiling it takes a while
-_LINES = 60_000
+_LINES = 30_000
 
 
 def build_heavy_wheel(dest: Path) -> Path:
@@ -118,7 +118,7 @@ def assert_interrupted(venv: Path) -> None:
 
 @pytest.mark.parametrize(
     ("signum", "child_alone"),
-    [(signal.SIGKILL, False), (signal.SIGINT, False), (signal.SIGKILL, True)],
+    [(signal.SIGKILL, False), (signal.SIGINT, False), pytest.param(signal.SIGKILL, True, marks=pytest.mark.slow)],
     ids=["SIGKILL", "SIGINT", "SIGKILL-installer-alone"],
 )
 def test_pip_locked_interrupted_install_is_healed_by_the_next_run(
@@ -160,7 +160,7 @@ def test_a_failed_install_leaves_a_journal_that_heals_silently(heavy_env: dict[s
     failed = run([pip_locked(), "install", "no-such-project"], heavy_env)
     assert failed.returncode == 1
     assert (venv / ".venvlock" / "journal").is_file()
-    again = run([pip_locked(), "install", "heavy"], heavy_env)
+    again = run([pip_locked(), "install", "pip"], heavy_env)
     assert again.returncode == 0, again.stderr
     assert "interrupted" not in again.stderr
     assert damage(venv) == [] and not (venv / ".venvlock" / "journal").exists()
@@ -230,7 +230,7 @@ def test_what_the_heal_removes_is_put_back_at_its_version_whatever_the_next_requ
 def test_a_sync_nested_in_venvlock_run_leaves_the_outer_journal_alone(heavy_env: dict[str, str], venv: Path) -> None:
     """``venvlock run -- pip-locked install``: the inner sync goes on under the outer hold, its journal too."""
     venvlock = str(scripts_dir() / "venvlock")
-    nested = run([venvlock, "run", "-p", str(venv), "--", pip_locked(), "install", "heavy"], heavy_env)
+    nested = run([venvlock, "run", "-p", str(venv), "--", pip_locked(), "install", "--no-compile", "heavy"], heavy_env)
     assert nested.returncode == 0, nested.stderr
     assert "interrupted" not in nested.stderr
     assert damage(venv) == [] and not (venv / ".venvlock" / "journal").exists()
