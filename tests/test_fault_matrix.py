@@ -3,7 +3,8 @@
 Faults are injected through the test-only hook ``VENVLOCK_TEST_FAULT=<phase>:<signal>``
 (:func:`venvlock.core._journal.inject_fault`): the process sends the signal to
 its own process group (SIGKILL, SIGINT, SIGTERM: what a terminal's Ctrl-C, a
-CI runner's timeout and ``kill -9`` of a job do) when it reaches the phase.
+CI runner's timeout and ``kill -9`` of a job do) when it reaches the phase,
+for pip-locked, ``venvlock run`` and nox (a reused environment).
 After each fault the same command runs again without it: it must exit 0,
 ``venvlock verify`` must find no damage, the lock must be free, and nothing
 outside the environment may have changed.  A killed installer mid-run (the
@@ -27,7 +28,7 @@ import pytest
 from support import check_intact, make_venv, pip_locked, run, scripts_dir, venv_python, versions
 from venvlock.adapter import Adapter
 
-ADAPTERS = ("pip-locked", "run")
+ADAPTERS = ("pip-locked", "run", "nox")
 PHASES = ("locked", "journal", "installed", "recorded", "heal")
 FAULTS = ("SIGKILL", "SIGINT", "SIGTERM")
 #: the cases the default suite runs (seconds); the rest are marked slow
@@ -36,16 +37,31 @@ SAMPLE = {("pip-locked", "journal", "SIGKILL"), ("pip-locked", "heal", "SIGINT")
 TABLE_VAR = "VENVLOCK_CHAOS_TABLE"
 
 
+NOXFILE = """
+import nox
+from venvlock.plugins.nox import session
+
+
+@session(venv_backend="virtualenv", reuse_venv=True)
+def env(session):
+    session.install("alpha")
+"""
+
+
 def _command(adapter: str, venv: Path) -> list[str]:
     if adapter == "pip-locked":
         return [pip_locked(), "install", "alpha"]
+    if adapter == "nox":  # its project is the folder of .nox, the folder of venv
+        return [sys.executable, "-m", "nox", "-f", str(venv.parent.parent / "noxfile.py"), "-s", "env"]
     venvlock = str(scripts_dir() / "venvlock")
     return [venvlock, "run", "-p", str(venv), "--", str(venv_python(venv)), "-m", "pip", "install", "alpha"]
 
 
-def _run_in_group(command: list[str], env: dict[str, str]) -> int:
+def _run_in_group(command: list[str], env: dict[str, str], cwd: Path) -> int:
     """Run *command* in a process group of its own (the fault signals the group), to the end."""
-    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
+    )
     try:
         process.communicate(timeout=300)
     finally:
@@ -78,23 +94,29 @@ CASES = [
 def test_the_run_after_a_fault_leaves_a_whole_environment(
     offline: dict[str, str], tmp_path: Path, adapter: str, phase: str, fault: str
 ) -> None:
-    venv = tmp_path / "env"
-    make_venv(venv)
-    env = {**offline, "VIRTUAL_ENV": str(venv)}
+    if adapter == "nox":
+        venv = tmp_path / ".nox" / "env"
+        (tmp_path / "noxfile.py").write_text(NOXFILE)
+        env = dict(offline)
+    else:
+        venv = tmp_path / "env"
+        make_venv(venv)
+        env = {**offline, "VIRTUAL_ENV": str(venv)}
     cache = Path(env["VENVLOCK_CACHE_DIR"])
     command = _command(adapter, venv)
-    before = _outside(tmp_path, venv, cache)
+    own = venv.parent if adapter == "nox" else venv  # nox's work folder (.nox: its markers, its creation lock)
+    before = _outside(tmp_path, own, cache)
     if phase == "heal":  # a sync to heal first: one killed with its journal written
-        _run_in_group(command, {**env, "VENVLOCK_TEST_FAULT": "journal:SIGKILL"})
-    returncode = _run_in_group(command, {**env, "VENVLOCK_TEST_FAULT": f"{phase}:{fault}"})
+        _run_in_group(command, {**env, "VENVLOCK_TEST_FAULT": "journal:SIGKILL"}, tmp_path)
+    returncode = _run_in_group(command, {**env, "VENVLOCK_TEST_FAULT": f"{phase}:{fault}"}, tmp_path)
     injected = returncode != 0
 
-    again = run(command, env)
+    again = run(command, env, cwd=tmp_path)
     verify = run([str(scripts_dir() / "venvlock"), "verify", str(venv)], env)
     environment = Adapter.environment(str(venv))
     state = Adapter.lock_state(Adapter.lock_path(environment)).state
     problems = check_intact(venv)
-    changed = _outside(tmp_path, venv, cache) != before
+    changed = _outside(tmp_path, own, cache) != before
     survived = (
         again.returncode == 0
         and verify.returncode == 0
@@ -111,7 +133,7 @@ def test_the_run_after_a_fault_leaves_a_whole_environment(
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert problems == []
     assert state in ("free", "missing")
-    assert not changed
+    assert not changed, set(_outside(tmp_path, own, cache).items()) ^ set(before.items())
     assert survived, versions(venv)
 
 
