@@ -4,7 +4,7 @@ Faults are injected through the test-only hook ``VENVLOCK_TEST_FAULT=<phase>:<si
 (:func:`venvlock.core._journal.inject_fault`): the process sends the signal to
 its own process group (SIGKILL, SIGINT, SIGTERM: what a terminal's Ctrl-C, a
 CI runner's timeout and ``kill -9`` of a job do) when it reaches the phase,
-for pip-locked, ``venvlock run`` and nox (a reused environment).
+for pip-locked, ``venvlock run``, nox (a reused environment) and tox.
 After each fault the same command runs again without it: it must exit 0,
 ``venvlock verify`` must find no damage, the lock must be free, and nothing
 outside the environment may have changed.  A killed installer mid-run (the
@@ -28,7 +28,7 @@ import pytest
 from support import check_intact, make_venv, pip_locked, run, scripts_dir, venv_python, versions
 from venvlock.adapter import Adapter
 
-ADAPTERS = ("pip-locked", "run", "nox")
+ADAPTERS = ("pip-locked", "run", "nox", "tox")
 PHASES = ("locked", "journal", "installed", "recorded", "heal")
 FAULTS = ("SIGKILL", "SIGINT", "SIGTERM")
 #: the cases the default suite runs (seconds); the rest are marked slow
@@ -51,6 +51,10 @@ def env(session):
 def _command(adapter: str, venv: Path) -> list[str]:
     if adapter == "pip-locked":
         return [pip_locked(), "install", "alpha"]
+    if adapter == "tox":
+        from helpers.tox_project import TOX
+
+        return [TOX, "-e", "py"]
     if adapter == "nox":  # its project is the folder of .nox, the folder of venv
         return [sys.executable, "-m", "nox", "-f", str(venv.parent.parent / "noxfile.py"), "-s", "env"]
     venvlock = str(scripts_dir() / "venvlock")
@@ -78,6 +82,8 @@ def _outside(folder: Path, venv: Path, cache: Path) -> dict[str, int]:
         dirs[:] = [d for d in dirs if Path(root, d) not in (venv, cache)]
         for name in files:
             path = Path(root, name)
+            if name == "stamps.log":  # the tox project's command writes it
+                continue
             found[str(path)] = path.lstat().st_size
     return found
 
@@ -98,13 +104,22 @@ def test_the_run_after_a_fault_leaves_a_whole_environment(
         venv = tmp_path / ".nox" / "env"
         (tmp_path / "noxfile.py").write_text(NOXFILE)
         env = dict(offline)
+    elif adapter == "tox":
+        from helpers.tox_project import tox_env, write_project
+
+        write_project(tmp_path, deps=("alpha",))
+        venv = tmp_path / ".tox" / "py"
+        env = {
+            **tox_env(Path(offline["PIP_FIND_LINKS"]), tmp_path),
+            "VENVLOCK_CACHE_DIR": offline["VENVLOCK_CACHE_DIR"],
+        }
     else:
         venv = tmp_path / "env"
         make_venv(venv)
         env = {**offline, "VIRTUAL_ENV": str(venv)}
     cache = Path(env["VENVLOCK_CACHE_DIR"])
     command = _command(adapter, venv)
-    own = venv.parent if adapter == "nox" else venv  # nox's work folder (.nox: its markers, its creation lock)
+    own = venv if adapter in ("pip-locked", "run") else venv.parent  # the tool's work folder: .nox, .tox
     before = _outside(tmp_path, own, cache)
     if phase == "heal":  # a sync to heal first: one killed with its journal written
         _run_in_group(command, {**env, "VENVLOCK_TEST_FAULT": "journal:SIGKILL"}, tmp_path)
