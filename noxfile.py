@@ -4,12 +4,15 @@ nox -s tests     the default suite (what `.ci/run` runs)
 nox -s slow      the slow cases: default-suite scenarios at a larger scale or on more variants (CI runs them)
 nox -s stress    100-process stress tests, not in the default suite
 nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
+nox -s chaos     the whole fault-injection matrix (adapter x phase x signal), printed as a table
 nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox and uv
 nox -s lint      ruff and mypy
 nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
 """
 
 from __future__ import annotations
+
+import os
 
 import nox
 
@@ -47,6 +50,21 @@ def differential(session: nox.Session) -> None:
         "tests/test_differential.py", "tests/test_pip_config.py", "tests/test_redact.py",
         *session.posargs,
     )  # fmt: skip
+
+
+@session
+def chaos(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    table = f"{session.create_tmp()}/chaos-table.txt"
+    if os.path.exists(table):
+        os.remove(table)
+    env = {"VENVLOCK_CHAOS_TABLE": table}
+    try:
+        session.run(
+            "python", "-m", "pytest", "-m", "slow or not slow", "tests/test_fault_matrix.py", *session.posargs, env=env
+        )  # fmt: skip
+    finally:
+        session.run("python", "tests/test_fault_matrix.py", table)
 
 
 @session

@@ -344,6 +344,33 @@ class Adapter:
         with manager as hold:
             yield hold
 
+    def begin_journal(self, environment: Environment, command: str, hold: LockHold | None) -> bool:
+        """Inside :meth:`environment_lock`, before a command that may change *environment* runs (``venvlock run``).
+
+        Heals what a sync interrupted earlier left (its journal says so: the
+        half-installed distributions are removed and put back at their
+        versions), then writes this one's journal (:mod:`venvlock.core._journal`).
+        Whether this process owns the journal: then :meth:`end_journal` once the
+        command ended by itself with success.
+        """
+        from venvlock.core._journal import begin, heal, inject_fault, reinstall_args
+
+        inject_fault("locked")
+        healed = heal(environment)
+        if healed and self.install(environment, reinstall_args(healed, []), hold) != 0:
+            specs = ", ".join(f"{name}=={version}" for name, version in healed)
+            print(f"venvlock: {specs}: removed (half-installed), not reinstalled: install it again", file=sys.stderr)
+        owned = begin(environment, command)
+        inject_fault("journal")
+        return owned
+
+    @staticmethod
+    def end_journal(environment: Environment) -> None:
+        """Clear the journal :meth:`begin_journal` wrote."""
+        from venvlock.core._journal import end
+
+        end(environment)
+
     @staticmethod
     def lock_state(lock_path: str) -> LockState:
         """Whether the lock file *lock_path* is free or held (shared or exclusive), by whom, since when.

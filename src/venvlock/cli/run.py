@@ -32,7 +32,7 @@ import signal
 import subprocess
 from contextlib import ExitStack
 
-from venvlock.adapter import Adapter, SettingError
+from venvlock.adapter import Adapter, SettingError, describe_command
 from venvlock.cli._environments import INTERPRETER, environment_at, kind_of
 from venvlock.cli._messages import error
 
@@ -62,10 +62,16 @@ def main(options: argparse.Namespace, command: list[str]) -> int:
                 descriptors.append(hold.fd)
         if environment.exists():
             hold = stack.enter_context(adapter.environment_lock(environment))
+            # COMMAND may change the environment: a journal says so until it ends by itself with success
+            journal = adapter.begin_journal(environment, describe_command(command), hold)
             if hold is not None:
                 if _is_uv(command):  # uv takes <env>/.lock itself: lend it, keep venvlock's sync lock
                     stack.enter_context(hold.lend())
                 descriptors.extend(hold.fds)
+            returncode = run_command(command, descriptors)
+            if journal and returncode == 0:
+                adapter.end_journal(environment)
+            return returncode
         return run_command(command, descriptors)
     raise AssertionError("unreachable")  # pragma: no cover
 

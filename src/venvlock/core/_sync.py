@@ -8,8 +8,11 @@
 3. *Lock* the environment (``venvlock_environment_lock``).
 4. *Second check*: another process may have just synced it (its record,
    when it wrote one, answers without checking again).
-5. *Repair* damage that interrupted installs left (only what the check found).
-6. *Install* (``venvlock_install``; an installer that takes ``<env>/.lock``
+5. *Repair* damage that interrupted installs left: first, when a sync journal
+   was left by a holder that is gone, what that sync may have left
+   (:func:`venvlock.core._journal.heal`, before anything is judged); then what the check found.
+6. *Install* under a sync journal (:mod:`venvlock.core._journal`, cleared once the installer
+   succeeded and the result is recorded) (``venvlock_install``; an installer that takes ``<env>/.lock``
    itself, uv, gets it lent while venvlock's sync lock stays held), then check once more and *record* the
    result if it is in sync.  A failed install records nothing.
 7. The lock is released before :func:`sync` returns.
@@ -31,12 +34,14 @@ the lock was had, and a change made while the sync waited is not missed.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
-from venvlock.core._holder import default_purpose, read_holder
+from venvlock.core._holder import default_purpose, describe_command, read_holder
+from venvlock.core._journal import begin, end, heal, inject_fault, pending, reinstall_args
 from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
-from venvlock.core._request import ParsedRequest, parse_request
+from venvlock.core._request import ParsedRequest, SyncRequest, looks_like_path_or_url, parse_request
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
 from venvlock.core._uv_settings import uv_cannot_judge
@@ -46,7 +51,7 @@ if TYPE_CHECKING:
     from pluggy import HookRelay
 
     from venvlock.core._environment import Environment
-    from venvlock.core._request import SyncRequest
+    from venvlock.core._lock import LockHold
 
 
 class Reading:
@@ -126,7 +131,7 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
 
 
 def _recorded(reading: Reading, environment: Environment, start: float, waited: float = 0.0) -> SyncResult | None:
-    if reading.key is None or reading.site_dirs is None:
+    if reading.key is None or reading.site_dirs is None or pending(environment):  # a journal: a sync runs, or died
         return None
     count = recorded_count(environment, reading.key, reading.site_dirs)
     if count is None:
@@ -170,7 +175,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
 
     # while another venvlock process is syncing, a look now would see a half-done install: wait instead
     busy = read_holder(lock_path + SYNC_SUFFIX) or read_holder(lock_path)
-    if busy is None or not busy.alive:
+    if (busy is None or not busy.alive) and not pending(environment):
         verdict, saved = look()
     else:
         verdict, saved = Verdict.cannot_judge("another sync is running"), False
@@ -180,7 +185,11 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
 
     purpose = request.purpose or default_purpose()
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
+        inject_fault("locked")
         reading = reread_if_changed(environment, request, reading)
+        healed = heal(environment, reading.site_dirs)  # a sync that was interrupted: repair what it left, then judge
+        if healed:
+            _put_back(healed, environment, request, hook, hold)
         recorded = _recorded(reading, environment, start, hold.waited)
         if recorded is not None:  # the process we waited for synced it and recorded that: no need to check
             return done(recorded)
@@ -198,6 +207,8 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
             from venvlock.core._installed import repair
 
             repair(list(dict.fromkeys(verdict.damaged)), reading.site_dirs or [])
+        journal = begin(environment, describe_command(["pip", request.command, *request.args]), _names(reading))
+        inject_fault("journal")
         if request.installer_takes_lock:  # uv: it takes <env>/.lock itself; the sync lock stays held
             with hold.lend():
                 returncode: int = hook.venvlock_install(environment=environment, request=request, hold=hold)
@@ -206,8 +217,55 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
         if returncode != 0:
             hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
             return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
+        inject_fault("installed")
         after, saved = look()  # the reading the installer was started with, under this lock
+        inject_fault("recorded")
+        if journal:  # the installer ended by itself, with success, and its result is recorded
+            end(environment)
     elapsed = time.monotonic() - start
     return done(
         SyncResult(0, installed=True, checked=after.checked, seconds=elapsed, waited=hold.waited, recorded=saved)
+    )
+
+
+def _names(reading: Reading) -> list[str]:
+    """The project names the request's requirements name (as written; empty when not read)."""
+    if reading.parsed is None:
+        return []
+    names = []
+    for text, _origin in reading.parsed.requirements:
+        name = text.strip()
+        for stop in "[<>=!~;@ (":
+            name = name.partition(stop)[0]
+        if name and not looks_like_path_or_url(text):
+            names.append(name)
+    return names
+
+
+def _put_back(
+    removed: list[tuple[str, str]], environment: Environment, request: SyncRequest, hook: HookRelay, hold: LockHold
+) -> None:
+    """Reinstall what the heal removed, at its version, with the sync's installer (pip or uv; a tool's own: not)."""
+    specs = ", ".join(f"{name}=={version}" for name, version in removed)
+    if request.installer is None:
+        again = SyncRequest(
+            reinstall_args(removed, request.args if request.command == "install" else []),
+            cwd=request.cwd,
+            quiet=True,
+            purpose=request.purpose,
+            judge=False,
+            installer_takes_lock=request.installer_takes_lock,
+            pip=request.pip,
+        )
+        if again.installer_takes_lock:
+            with hold.lend():
+                returncode: int = hook.venvlock_install(environment=environment, request=again, hold=hold)
+        else:
+            returncode = hook.venvlock_install(environment=environment, request=again, hold=hold)  # core answers
+        if returncode == 0:
+            return
+    print(
+        f"venvlock: {specs}: removed (the interrupted sync left it half-installed), not reinstalled: install it again",
+        file=sys.stderr,
+        flush=True,
     )
