@@ -7,7 +7,7 @@
 
 * the *entry key* is a digest of everything ``pip-locked`` reads before it
   reads a file: its arguments, the working folder, the interpreter running it
-  (``sys.executable``, ``sys.prefix``, venvlock's version) and every
+  (``sys.executable``, ``sys.prefix``, ``sys.path``, venvlock's version) and every
   environment variable that can change where pip installs or what it reads
   (:func:`_variables`: ``PIP_*``, ``VENVLOCK_*``, ``UV_*``, ``PYTHON*``,
   ``XDG_*``, ``VIRTUAL_ENV``, ``HOME``...), so a change in any of them looks
@@ -171,7 +171,8 @@ def entry_key(argv: Sequence[str]) -> tuple[str, str]:
         cwd = os.getcwd()
     except OSError:
         cwd = ""
-    parts = [FORMAT, __version__, sys.executable, sys.prefix, sys.platform, cwd, *argv, "\0", *_variables()]
+    parts = [FORMAT, __version__, sys.executable, sys.prefix, sys.platform, *sys.path, "\0", cwd, *argv, "\0"]
+    parts += _variables()
     return digest("\0".join(parts)), folder
 
 
