@@ -59,14 +59,18 @@ def load_average() -> str:
         return "load average unknown"
 
 
-def uv_style_script(folder: Path, module: str, function: str = "main") -> Path:
-    """A console script as uv writes it (no ``import re``, unlike pip's), running the interpreter of this process."""
-    path = folder / f"{module.rpartition('.')[2]}-uv-style"
+def console_script(folder: Path, module: str, function: str = "main") -> Path:
+    """*module*'s console script as pip 26.3 writes it (no ``import re``: older pips' template imported it).
+
+    It runs the interpreter of this process, as the script of this environment does.
+    """
+    path = folder / f"{module.rpartition('.')[2]}-script"
     path.write_text(
         f"#!{sys.executable}\n"
         "import sys\n"
         f"from {module} import {function}\n"
-        'if __name__ == "__main__":\n'
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n"
         f"    sys.exit({function}())\n"
     )
     path.chmod(0o755)
