@@ -41,12 +41,20 @@ def _plugin_set() -> str:
     """What identifies the venvlock plugins this process loads: venvlock's version, its settings, ``sys.path``.
 
     Plugins are found in the distributions of the ``sys.path`` folders; adding, removing or
-    replacing one changes its folder's stat (the fast path's proof reads the same stats).
+    replacing one changes its folder's stat (the fast path's proof reads the same stats).  The
+    working folder is left out: a project's own folder is on the path of nox's and pytest's
+    processes, and its stat changes with every file made in it (its name stays in the key).
     """
     import venvlock
 
     folder = os.path.dirname(os.path.dirname(os.path.abspath(venvlock.__file__)))
-    paths = " ".join(" ".join(map(str, seen)) if seen else "-" for _, seen in path_signatures())
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = ""
+    paths = " ".join(  # the working folder on the path (nox's noxfile folder) changes with every file made there
+        " ".join(map(str, seen)) if seen else "-" for path, seen in path_signatures() if path not in (".", cwd)
+    )
     settings = [os.environ.get(name, "") for name in ("VENVLOCK_INSTALLER", "VENVLOCK_NO_PLUGINS")]
     return f"venvlock {venvlock.__version__} {folder} {settings} {sys.path} {paths}"
 
@@ -138,6 +146,8 @@ def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *,
         (path, signature(path)) for path in (environment.python, os.path.join(environment.path, "pyvenv.cfg"))
     ]  # looked at before the key, which reads the interpreter's stat: a change after this shows
     key = request_key(environment, request, parsed)
+    if recorded_count(environment, key, site_dirs) is None:
+        return False  # the entry proves a record: only one that holds now
     text = entry_text(
         miss,
         record_key=key,
