@@ -37,6 +37,46 @@ def median_of(repeat: int, action: Callable[[], float]) -> float:
     return statistics.median(action() for _ in range(repeat))
 
 
+def alternate(repeat: int, commands: dict[str, Sequence[str]], env: dict[str, str]) -> dict[str, float]:
+    """Median wall time of each of *commands*, run in turn (A, B, C, A, B, C, ...) *repeat* times after one warm-up.
+
+    Taking turns spreads the load of a shared machine evenly over the commands compared.
+    """
+    for command in commands.values():
+        timed(command, env)
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(repeat):
+        for label, command in commands.items():
+            times[label].append(timed(command, env))
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def load_average() -> str:
+    """The machine's load average (1, 5, 15 minutes), to print beside every figure."""
+    try:
+        return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def console_script(folder: Path, module: str, function: str = "main") -> Path:
+    """*module*'s console script as pip 26.3 writes it (no ``import re``: older pips' template imported it).
+
+    It runs the interpreter of this process, as the script of this environment does.
+    """
+    path = folder / f"{module.rpartition('.')[2]}-script"
+    path.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"from {module} import {function}\n"
+        "if __name__ == '__main__':\n"
+        "    sys.argv[0] = sys.argv[0].removesuffix('.exe')\n"
+        f"    sys.exit({function}())\n"
+    )
+    path.chmod(0o755)
+    return path
+
+
 def concurrent(
     commands: Sequence[Sequence[str]], env: dict[str, str], cwd: Path | None = None, *, allow_failures: bool = False
 ) -> float:

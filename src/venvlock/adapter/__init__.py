@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from contextlib import AbstractContextManager
 
+    from venvlock._fast import Miss
     from venvlock.audit import RepairPlan, Report
     from venvlock.core import Environment, Holder, LockHold, LockState, SyncRequest, SyncResult, Verdict
     from venvlock.core._filesystem import Filesystem
@@ -439,6 +440,7 @@ class Adapter:
         quiet: bool | None = None,
         installer_takes_lock: bool = False,
         pip: Sequence[str] | None = None,
+        fast: Miss | None = None,
     ) -> SyncResult:
         """Sync *environment* with pip ``<command>`` *args*: check, lock, check, install if needed, record.
 
@@ -453,7 +455,10 @@ class Adapter:
         not as ``<env python> -m pip`` (an environment without pip of its
         own: pip-locked's pip with ``--python``).  Raises
         :class:`~venvlock.errors.VenvlockError` (timeouts, bad settings, a
-        lock that cannot be had) for the adapter to report.
+        lock that cannot be had) for the adapter to report.  *fast*: what
+        ``pip-locked``'s fast path (:mod:`venvlock._fast`) could not prove; a
+        sync that finds the environment in sync writes the entry that proves
+        the next identical run.
         """
         from venvlock.core import SyncRequest, hooks, recorded_sync
 
@@ -478,10 +483,13 @@ class Adapter:
             and checked.parsed.current()
         ):
             request.parsed = checked.parsed
-        recorded = recorded_sync(environment, request) if judge else None
-        if recorded is not None:
-            return recorded
-        result: SyncResult = hooks().venvlock_sync(environment=environment, request=request)  # the core's answers
+        result = recorded_sync(environment, request) if judge else None
+        if result is None:
+            result = hooks().venvlock_sync(environment=environment, request=request)  # the core's answers
+        if fast is not None and judge and result.returncode == 0 and not result.installed:
+            from venvlock.core._record import remember_noop
+
+            remember_noop(environment, request, fast, quiet=request.quiet)
         return result
 
 

@@ -43,6 +43,7 @@ import os
 import sys
 import time
 
+from venvlock import _fast as fast
 from venvlock.core._files import read_file, remove_file, write_file
 
 TYPE_CHECKING = False
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from venvlock.core._environment import Environment
 
 #: the journal's file name, in the environment's record folder (``<env>/.venvlock``)
-JOURNAL_NAME = "journal"
+JOURNAL_NAME = fast.JOURNAL_NAME
 
 
 #: test-only: where a fault is injected (see the module docstring)

@@ -4,7 +4,8 @@ A record is a small file ``<env>/.venvlock/synced/<key>``.  Its *key* is a
 digest of every input the check read: the interpreter, the arguments, the
 contents of every ``-r``/``-c`` file, each ``${VAR}`` those files expand
 (value, or unset), every pip configuration file pip would read (content, or
-absent), the ``PIP_*`` variables, and the venvlock plugin set.  Its
+absent), the ``PIP_*`` variables, and the venvlock plugin set (the stat of
+every ``sys.path`` folder, where plugins are found).  Its
 content is the environment's *fingerprint* when it was found in sync: the
 modification time and inode of each package folder, which change whenever a
 distribution is added, removed, upgraded or reinstalled there.
@@ -13,6 +14,10 @@ A record is trusted only when the fingerprint still matches and the record is
 strictly newer than every package folder, so a change in the same clock tick
 as the record (coarse file-system clocks) is never missed: such a record is
 ignored and the full check runs (as Git treats "racily clean" index entries).
+
+:func:`remember_noop` writes the entry of ``pip-locked``'s fast path
+(:mod:`venvlock._fast`), which proves a repeated no-op from the same inputs
+and this record without loading the rest of venvlock.
 """
 
 from __future__ import annotations
@@ -20,39 +25,38 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock.core._environment import Environment, short_digest
+from venvlock._fast import Miss, entry_path, entry_text, fingerprint, path_signatures, record_holds, signature
+from venvlock.core._environment import VENV, Environment, short_digest
 from venvlock.core._files import read_file_and_stat, remove_file, write_file
 from venvlock.core._request import ParsedRequest
+
+__all__ = ["fingerprint", "forget", "recorded_count", "remember_noop", "request_key", "write_record"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from venvlock.core._request import SyncRequest
 
 
-def fingerprint(site_dirs: list[str]) -> tuple[str, int]:
-    """``(text, newest mtime_ns)`` of the environment's package folders."""
-    lines, newest = [], 0
-    for folder in site_dirs:
-        try:
-            stat = os.stat(folder)
-        except OSError:
-            lines.append(f"{folder} missing")
-            continue
-        lines.append(f"{folder} {stat.st_mtime_ns} {stat.st_ino}")
-        newest = max(newest, stat.st_mtime_ns)
-    return "\n".join(lines), newest
-
-
 def _plugin_set() -> str:
-    """What identifies the installed venvlock plugins: the folder venvlock is installed in, and its mtime."""
+    """What identifies the venvlock plugins this process loads: venvlock's version, its settings, ``sys.path``.
+
+    Plugins are found in the distributions of the ``sys.path`` folders; adding, removing or
+    replacing one changes its folder's stat (the fast path's proof reads the same stats).  The
+    working folder is left out: a project's own folder is on the path of nox's and pytest's
+    processes, and its stat changes with every file made in it (its name stays in the key).
+    """
     import venvlock
 
     folder = os.path.dirname(os.path.dirname(os.path.abspath(venvlock.__file__)))
     try:
-        mtime = os.stat(folder).st_mtime_ns
+        cwd = os.getcwd()
     except OSError:
-        mtime = 0
-    return f"venvlock {venvlock.__version__} {folder} {mtime} {os.environ.get('VENVLOCK_INSTALLER', '')}"
+        cwd = ""
+    paths = " ".join(  # the working folder on the path (nox's noxfile folder) changes with every file made there
+        " ".join(map(str, seen)) if seen else "-" for path, seen in path_signatures() if path not in (".", cwd)
+    )
+    settings = [os.environ.get(name, "") for name in ("VENVLOCK_INSTALLER", "VENVLOCK_NO_PLUGINS")]
+    return f"venvlock {venvlock.__version__} {folder} {settings} {sys.path} {paths}"
 
 
 def request_key(environment: Environment, request: SyncRequest, parsed: ParsedRequest) -> str:
@@ -97,15 +101,7 @@ def recorded_count(environment: Environment, key: str, site_dirs: list[str]) -> 
     if read is None:
         return None
     content, status = read
-    record_mtime = status.st_mtime_ns
-    count, _, stored = content.partition("\n")
-    text, newest = fingerprint(site_dirs)
-    if stored != text or record_mtime <= newest:
-        return None
-    try:
-        return int(count)
-    except ValueError:
-        return None
+    return record_holds(content, status.st_mtime_ns, site_dirs)
 
 
 def write_record(environment: Environment, key: str, site_dirs: list[str], before: str, checked: int) -> bool:
@@ -125,3 +121,45 @@ def forget(environment: Environment, key: str) -> None:
     """Remove the record of *key* (a failed install records nothing as synced)."""
     path, below = _record_path(environment, key)
     remove_file(path, below=below)
+
+
+def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *, quiet: bool) -> bool:
+    """Write the fast path's entry for a run that found *request* in sync (see :mod:`venvlock._fast`).
+
+    Only for a virtual environment whose folder is the one the fast path
+    looks in, a request read with a record key, and stats old enough to
+    prove anything; whether an entry was written.
+    """
+    parsed = request.parsed
+    if (
+        miss.key is None
+        or parsed is None
+        or parsed.cannot_judge
+        or environment.kind != VENV
+        or os.path.realpath(miss.folder) != os.path.realpath(environment.path)
+    ):
+        return False
+    site_dirs = environment.site_dirs()
+    if site_dirs is None:
+        return False
+    own = [
+        (path, signature(path)) for path in (environment.python, os.path.join(environment.path, "pyvenv.cfg"))
+    ]  # looked at before the key, which reads the interpreter's stat: a change after this shows
+    key = request_key(environment, request, parsed)
+    if recorded_count(environment, key, site_dirs) is None:
+        return False  # the entry proves a record: only one that holds now
+    text = entry_text(
+        miss,
+        record_key=key,
+        site_dirs=site_dirs,
+        inputs=[*own, *parsed.inputs],
+        variables=parsed.variables,
+        quiet=quiet,
+    )
+    if text is None:
+        return False
+    try:
+        write_file(entry_path(miss.folder, miss.key), text, make_folder=True, below=miss.folder)
+    except OSError:
+        return False
+    return True

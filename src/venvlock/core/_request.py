@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from venvlock._fast import RACY_NS
+from venvlock._fast import signature as _signature
 from venvlock.core._pip_config import PipSettings, config_files, read_settings
 from venvlock.core._pip_options import (
     CONSTRAINT,
@@ -165,22 +167,8 @@ class ParsedRequest:
         return True
 
 
-#: a file modified this close to a reading's start (or later) counts as changed since (coarse clocks: FAT has 2 s)
-RACY_NS = 2_000_000_000
-
-
 def _pip_variables() -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("PIP_")))
-
-
-def _signature(path: str, status: os.stat_result | None = None) -> tuple[int, ...] | None:
-    """``(mtime_ns, ctime_ns, size, inode, device)`` of *path* (of *status* when given); None when absent."""
-    if status is None:
-        try:
-            status = os.stat(path)
-        except OSError:
-            return None
-    return (status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_ino, status.st_dev)
 
 
 def parse_request(args: list[str], cwd: str, environment: Environment | None = None) -> ParsedRequest:

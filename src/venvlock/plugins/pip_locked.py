@@ -11,6 +11,10 @@ A drop-in for ``pip`` on the commands that change an environment:
 * ``pip-locked uninstall ...`` runs pip under the lock.
 * Every other command goes to the target's pip unchanged.
 
+A repeated no-op is answered before anything else loads (:mod:`venvlock._fast`:
+a few stats prove that nothing pip's answer depends on changed since a
+verified check); everything else takes the full route.
+
 Exit codes: pip's own; 75 (EX_TEMPFAIL) when the lock was busy past
 ``VENVLOCK_TIMEOUT`` or cannot be taken in a writable environment (a
 symbolic link planted at the lock path), so scripts can retry; 2 for a bad setting or usage;
@@ -23,14 +27,13 @@ import os
 import sys
 import time
 
-from venvlock.adapter import EX_USAGE, Adapter, check_settings, describe_command, exit_code
-from venvlock.adapter.pip import CHANGING_COMMANDS, PipArguments, target_environment
-from venvlock.errors import SettingError, VenvlockError
+from venvlock._fast import attempt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from venvlock._fast import Miss
     from venvlock.core import Environment
 
 HELP = """\
@@ -100,7 +103,22 @@ def _run_pip(command: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pip-locked`` command."""
+    start = time.monotonic()
     args = list(sys.argv[1:] if argv is None else argv)
+    count, miss = attempt(args)  # a proven no-op: nothing else of venvlock loads
+    if miss is None:
+        if count >= 0:
+            noun = "package" if count == 1 else "packages"
+            print(f"Checked {count} {noun} in {(time.monotonic() - start) * 1000:.0f}ms", file=sys.stderr)
+        return 0
+    return _full_route(args, start, miss)
+
+
+def _full_route(args: list[str], start: float, miss: Miss) -> int:
+    from venvlock.adapter import EX_USAGE, Adapter, check_settings, describe_command, exit_code
+    from venvlock.adapter.pip import CHANGING_COMMANDS, PipArguments, target_environment
+    from venvlock.errors import SettingError, VenvlockError
+
     arguments = PipArguments(args)
     if "PIP_AUTO_COMPLETE" in os.environ or (arguments.sure and arguments.command == "completion"):
         from venvlock.plugins import _completion  # pip's completion, bound to pip-locked
@@ -130,7 +148,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         command, request_args = "", arguments.passthrough
     quiet = arguments.quiet
     adapter = Adapter("pip", purpose=describe_command(["pip-locked", *args]), quiet=quiet > 0)
-    start = time.monotonic()
     try:
         result = adapter.sync(
             environment,
@@ -138,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command=command,
             judge=command == "install",
             pip=prefix if prefix[0] != environment.python else None,
+            fast=miss if command == "install" else None,
         )
     except (VenvlockError, KeyboardInterrupt) as error:
         _error(str(error) or "interrupted")
