@@ -213,3 +213,12 @@ def test_a_changed_working_folder_or_argument_steps_aside(runner: Runner, requir
     elsewhere.mkdir()
     runner.cwd = elsewhere
     runner.full("install", "-r", str(requirements))
+
+
+def test_a_sync_journal_left_behind_steps_aside(runner: Runner, requirements: Path, venv: Path) -> None:
+    """A journal (a sync running, or one interrupted) makes the full route look, and heal, before any answer."""
+    runner.fast("install", "-r", str(requirements))
+    journal = venv / ".venvlock" / "journal"
+    journal.write_text("pid 1\n")  # a holder that is not this run's and not alive as that sync: the heal decides
+    result = runner.full("install", "-r", str(requirements))
+    assert result.returncode == 0, result.stderr
