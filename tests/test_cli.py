@@ -12,6 +12,8 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from support import Gate, build_gated_project, pip_locked, scripts_dir, site_packages, venv_python, wait_for
 
 
@@ -126,6 +128,7 @@ def test_status_all_finds_nox_and_tox_envs_and_half_built_markers(offline: dict[
 # ---------------------------------------------------------------------------------------------------
 # verify and repair
 # ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_verify_finds_each_kind_of_damage_and_repair_puts_it_back(
     env: dict[str, str], venv: Path, tmp_path: Path, wheelhouse: Path
 ) -> None:
@@ -222,6 +225,7 @@ def test_the_cache_of_verified_files_never_hides_a_change(env: dict[str, str], v
     assert found.returncode == 1 and "pip/__init__.py" in found.stdout, found.stdout
 
 
+@pytest.mark.slow
 def test_a_killed_install_is_found_and_repaired(env: dict[str, str], venv: Path) -> None:
     """SIGKILL of a pip process group while it replaces heavy wheels: pip check says nothing, verify does."""
     site = site_packages(venv)

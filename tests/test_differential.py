@@ -131,6 +131,7 @@ def twin_runs(folder: Path, wheelhouse: Path, runs: list[list[str]]) -> tuple[st
     return lists[0], lists[1]
 
 
+@pytest.mark.slow
 def test_twin_environments_end_the_same(world: tuple[Path, Path, PipOracle], tmp_path: Path) -> None:
     wheelhouse, _, _ = world
     stock, locked = twin_runs(tmp_path, wheelhouse, [RUNS[0], RUNS[2]])

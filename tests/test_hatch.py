@@ -127,6 +127,7 @@ def test_concurrent_env_create(project: HatchProject, processes: int) -> None:
     assert ran.returncode == 0, ran.stderr
 
 
+@pytest.mark.slow
 def test_options_of_the_virtual_type_keep_working(project: HatchProject) -> None:
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     project.configure(
@@ -145,6 +146,7 @@ def test_options_of_the_virtual_type_keep_working(project: HatchProject) -> None
 # ---------------------------------------------------------------------------------------------------
 # interrupted preparations
 # ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_creation_killed_midway_is_rebuilt_by_the_next_run(project: HatchProject, tmp_path: Path) -> None:
     gate = Gate(tmp_path / "gate")
     creator = project.start("env", "create", HOOK_GATE=str(gate.folder))
@@ -160,6 +162,7 @@ def test_creation_killed_midway_is_rebuilt_by_the_next_run(project: HatchProject
     assert check_intact(env_path) == []
 
 
+@pytest.mark.slow
 def test_sync_killed_midway_leaves_no_in_sync_but_missing_state(project: HatchProject, tmp_path: Path) -> None:
     created = project.hatch("env", "create")
     assert created.returncode == 0, created.stderr
@@ -180,6 +183,7 @@ def test_sync_killed_midway_leaves_no_in_sync_but_missing_state(project: HatchPr
     assert check_intact(env_path) == []
 
 
+@pytest.mark.slow
 def test_failed_post_install_command_leaves_nothing_that_counts_as_created(project: HatchProject) -> None:
     project.configure(options='post-install-commands = ["python -c \\"raise SystemExit(3)\\""]')
     failed = project.hatch("run", "python", "-c", "1")
@@ -191,6 +195,7 @@ def test_failed_post_install_command_leaves_nothing_that_counts_as_created(proje
     assert ran.returncode == 0, ran.stderr
 
 
+@pytest.mark.slow
 def test_failed_sync_keeps_the_environment_and_records_nothing(project: HatchProject) -> None:
     created = project.hatch("env", "create")
     assert created.returncode == 0, created.stderr
@@ -350,6 +355,7 @@ def test_lock_timeout_is_reported_cleanly(project: HatchProject, tmp_path: Path)
 # ---------------------------------------------------------------------------------------------------
 # the dependency check
 # ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_check_sees_a_missing_transitive_dependency(project: HatchProject) -> None:
     """Hatch's own check looks at the named dependencies only; the core's walks the whole tree."""
     created = project.hatch("env", "create")

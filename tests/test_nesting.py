@@ -177,6 +177,7 @@ print(codes)
 """
 
 
+@pytest.mark.slow
 def test_syncs_from_threads_of_one_process_never_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     result = run([sys.executable, "-c", SYNC_THREADS, str(venv)], env)
     assert result.returncode == 0 and result.stdout.strip().endswith("[0, 0, 0]"), result.stderr

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -182,6 +181,7 @@ def pip_installs(log: Path) -> int:
     return len(read_probe(log))
 
 
+@pytest.mark.slow
 def test_reuse_rerun_starts_no_pip_until_changed(project: Path, env: dict[str, str], tmp_path: Path) -> None:
     venv = project / ".nox" / "tests"
     assert run_nox(project, env, "-s", "tests").returncode == 0
@@ -263,12 +263,11 @@ def test_venv_backend(project: Path, env: dict[str, str]) -> None:
 # --------------------------------------------------------------------------------------------------
 # nesting, matrices, parallel
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_pip_locked_inside_session_commands(project: Path, env: dict[str, str]) -> None:
     """``pip-locked install`` from ``session.run`` and from ``session.run_install`` (which holds the lock)."""
-    start = time.monotonic()
     done = run_nox(project, {**env, "VENVLOCK_TIMEOUT": "30"}, "-s", "nested", timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert time.monotonic() - start < 30
+    assert done.returncode == 0, done.stdout + done.stderr  # a nested pip-locked that waited would exit 75 at 30 s
     assert "Waiting for lock" not in done.stderr
 
 

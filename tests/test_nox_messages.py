@@ -68,6 +68,7 @@ def test_nox_holder_names_the_real_command_and_timeout_0_prints_no_waiting_line(
     assert "Waiting for lock" not in busy.stderr, busy.stderr
 
 
+@pytest.mark.slow
 def test_nox_says_a_venv_built_by_stock_nox_has_no_venvlock_marker(nox_project: tuple[Path, dict[str, str]]) -> None:
     folder, env = nox_project
     assert nox(folder, {**env, "TEST_PLAIN": "1"}, "-s", "demo").returncode == 0

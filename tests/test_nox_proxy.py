@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support import make_venv, run, scripts_dir, venv_python, versions
 
 NOXFILE = """
@@ -17,6 +19,7 @@ def other(session):
 """
 
 
+@pytest.mark.slow
 def test_nox_another_interpreters_pip_is_not_judged_against_the_session_venv(
     offline: dict[str, str], tmp_path: Path
 ) -> None:

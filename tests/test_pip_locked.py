@@ -77,6 +77,7 @@ def _flip_flop_commands(tool: list[str], count: int) -> list[list[str]]:
     return [[*tool, "install", "--force-reinstall", *(one if n % 2 else two)] for n in range(count)]
 
 
+@pytest.mark.slow
 def test_control_plain_pip_damages_and_pip_locked_does_not(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     """Plain pip in the same harness breaks the environment; pip-locked leaves it intact.
 
@@ -96,6 +97,7 @@ def test_control_plain_pip_damages_and_pip_locked_does_not(env: dict[str, str], 
         pytest.skip("this machine did not provoke the race in plain pip in 3 rounds; control not shown")
 
 
+@pytest.mark.slow
 def test_pip_locked_installs_never_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     """The control's commands through pip-locked: they take turns and leave the environment intact."""
     assert run([pip_locked(), "install", *HEAVY_SET], env).returncode == 0
@@ -122,6 +124,7 @@ def _start_heavy_install(env: dict[str, str], venv: Path, **popen: object) -> su
     return proc  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_sigkill_of_pip_locked_alone_leaves_no_overlap(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     """The orphaned pip keeps the lock: the next call waits for it instead of installing beside it."""
     first = _start_heavy_install(env, venv)
@@ -136,6 +139,7 @@ def test_sigkill_of_pip_locked_alone_leaves_no_overlap(env: dict[str, str], venv
     assert check_intact(venv) == []
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_process_group_is_repaired_by_the_next_call(env: dict[str, str], venv: Path) -> None:
     first = _start_heavy_install(env, venv, start_new_session=True)
     os.killpg(first.pid, signal.SIGKILL)

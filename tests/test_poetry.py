@@ -102,6 +102,7 @@ def start_holder(project: Path, env: dict[str, str], flags: Path) -> subprocess.
 # --------------------------------------------------------------------------------------------------
 # the control: stock poetry on the same scenario
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_control_stock_poetry_concurrent_fresh_installs_break(
     tmp_path: Path, index: str, stock: dict[str, str]
 ) -> None:
@@ -142,6 +143,7 @@ def test_concurrent_fresh_installs_then_added_dependency(
     [("pip-locked", "install"), pytest.param(("uv", "pip", "install"), marks=pytest.mark.slow)],
     ids=["pip-locked", "uv"],
 )
+@pytest.mark.slow
 def test_poetry_and_other_installers_take_turns(
     tmp_path: Path, index: str, env: dict[str, str], installer: tuple[str, ...]
 ) -> None:
@@ -175,6 +177,7 @@ def test_poetry_and_other_installers_take_turns(
     assert installed(project, "gated") and installed(project, "heavy3")
 
 
+@pytest.mark.slow
 def test_busy_lock_past_timeout_exits_75(tmp_path: Path, index: str, env: dict[str, str]) -> None:
     """``VENVLOCK_TIMEOUT`` passed while another process holds ``.venv``: exit 75, holder and setting named.
 
@@ -275,6 +278,7 @@ def test_poetry_killed_while_creating_is_healed_by_the_next_run(
     assert installed(project, "alpha") and problems_of(project) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["environment", "pyproject"])
 def test_opt_out(tmp_path: Path, index: str, env: dict[str, str], how: str) -> None:
     """``VENVLOCK_POETRY=0`` or ``[tool.venvlock] poetry = false``: stock poetry, no lock file made."""
