@@ -139,6 +139,7 @@ def test_a_changed_nested_requirements_file_steps_aside(runner: Runner, tmp_path
     assert (site_packages(venv) / "beta-2.0.dist-info").is_dir()
 
 
+@pytest.mark.slow
 def test_a_new_pip_configuration_file_steps_aside(runner: Runner, requirements: Path, venv: Path) -> None:
     runner.env.pop("PIP_CONFIG_FILE")  # pip reads its files now: the site, user and global ones
     runner.env["HOME"] = str(requirements.parent / "home")
@@ -153,6 +154,7 @@ def test_a_new_pip_configuration_file_steps_aside(runner: Runner, requirements: 
 @pytest.mark.parametrize(
     ("name", "value"), [("PIP_UPGRADE", "1"), ("PIP_NO_DEPS", "1"), ("VENVLOCK_TIMEOUT", "7"), ("PYTHONPATH", "x")]
 )
+@pytest.mark.slow
 def test_a_changed_variable_steps_aside(runner: Runner, requirements: Path, name: str, value: str | None) -> None:
     runner.fast("install", "-r", str(requirements))
     if value is None:
@@ -176,6 +178,7 @@ def test_a_variable_the_file_expands_steps_aside(runner: Runner, tmp_path: Path,
     assert (site_packages(venv) / "beta-2.0.dist-info").is_dir()
 
 
+@pytest.mark.slow
 def test_a_distribution_installed_behind_its_back_steps_aside(
     runner: Runner, requirements: Path, venv: Path, env: dict[str, str]
 ) -> None:

@@ -289,6 +289,7 @@ def test_hatch_waits_for_pip_locked_and_uv_on_the_same_dot_venv(
     assert waiter.wait(timeout=TIMEOUT) == 0, waiter_lines.text()
 
 
+@pytest.mark.slow
 def test_pip_locked_waits_for_hatch_and_names_it(project: HatchProject, tmp_path: Path) -> None:
     gated = build_gated_project(tmp_path / "gated")
     project.configure(options='path = ".venv"', env_dependencies=["beta>=1", f"gated @ {gated.as_uri()}"])
@@ -326,6 +327,7 @@ def test_env_remove_waits_for_a_preparation_in_progress(project: HatchProject, t
     assert not project.env_path().exists()
 
 
+@pytest.mark.slow
 def test_nested_hatch_in_a_post_install_command_goes_through_the_parents_lock(project: HatchProject) -> None:
     nested = json.dumps(f'{HATCH} run python -c "import alpha"')
     project.configure(options=f"post-install-commands = [{nested}]")

@@ -23,6 +23,7 @@ def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-u
     return project
 
 
+@pytest.mark.slow
 def test_hatch_marker_replaces_a_planted_link_and_names_no_command(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Before: a link at .<name>.incomplete made `hatch run` overwrite the file it pointed to."""
     from helpers.hatch_project import incomplete_marker

@@ -118,7 +118,11 @@ def assert_interrupted(venv: Path) -> None:
 
 @pytest.mark.parametrize(
     ("signum", "child_alone"),
-    [(signal.SIGKILL, False), (signal.SIGINT, False), pytest.param(signal.SIGKILL, True, marks=pytest.mark.slow)],
+    [
+        (signal.SIGKILL, False),
+        pytest.param(signal.SIGINT, False, marks=pytest.mark.slow),
+        pytest.param(signal.SIGKILL, True, marks=pytest.mark.slow),
+    ],
     ids=["SIGKILL", "SIGINT", "SIGKILL-installer-alone"],
 )
 def test_pip_locked_interrupted_install_is_healed_by_the_next_run(
@@ -214,6 +218,7 @@ def test_tox_interrupted_install_is_healed_by_the_next_run(
     assert "half-built; recreating it" in said or "was interrupted" in said
 
 
+@pytest.mark.slow
 def test_what_the_heal_removes_is_put_back_at_its_version_whatever_the_next_request(
     heavy_env: dict[str, str], venv: Path
 ) -> None:

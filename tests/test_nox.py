@@ -271,6 +271,7 @@ def test_pip_locked_inside_session_commands(project: Path, env: dict[str, str]) 
     assert "Waiting for lock" not in done.stderr
 
 
+@pytest.mark.slow
 def test_matrix_variants_have_separate_locks_and_run_in_parallel(
     project: Path, env: dict[str, str], killed: Killed
 ) -> None:

@@ -43,6 +43,7 @@ def nox(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedPr
     return run([sys.executable, "-m", "nox", *args], env, cwd=folder)
 
 
+@pytest.mark.slow
 def test_nox_holder_names_the_real_command_and_timeout_0_prints_no_waiting_line(
     nox_project: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:

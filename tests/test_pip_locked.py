@@ -402,6 +402,7 @@ def test_changed_requirements_file_is_not_satisfied_by_an_old_record(
     assert installed_versions(venv)["beta"] == ["2.0"]
 
 
+@pytest.mark.slow
 def test_other_commands_pass_through_to_pip(env: dict[str, str], venv: Path) -> None:
     assert run([pip_locked(), "install", "beta"], env).returncode == 0
     listed = run([pip_locked(), "list", "--format=freeze"], env)
@@ -412,6 +413,7 @@ def test_other_commands_pass_through_to_pip(env: dict[str, str], venv: Path) -> 
     assert helped.returncode == 0 and "What it adds to pip" in helped.stdout
 
 
+@pytest.mark.slow
 def test_python_option_and_target_folders_pick_the_environment(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     outside = {k: v for k, v in env.items() if k != "VIRTUAL_ENV"}
     by_python = run([pip_locked(), "--python", str(venv_python(venv)), "install", "beta==1.0"], outside)
@@ -533,6 +535,7 @@ def test_an_install_reads_its_requirement_file_and_pip_config_once(
     assert counts == ["OPENS 1 2"], result.stderr
 
 
+@pytest.mark.slow
 def test_a_requirement_file_changed_while_waiting_is_read_again_under_the_lock(
     env: dict[str, str], venv: Path, tmp_path: Path, gate: Gate
 ) -> None:

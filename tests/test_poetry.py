@@ -201,6 +201,7 @@ def test_busy_lock_past_timeout_exits_75(tmp_path: Path, index: str, env: dict[s
     assert run_poetry(project, env, "install").returncode == 0  # nothing was left held
 
 
+@pytest.mark.slow
 def test_nested_under_venvlock_run(tmp_path: Path, index: str, env: dict[str, str]) -> None:
     """``venvlock run --env .venv -- poetry install``: the install goes on under the hold around it."""
     project = write_project(tmp_path / "project", index)
@@ -251,6 +252,7 @@ def test_half_built_environment_is_rebuilt(tmp_path: Path, index: str, env: dict
     assert installed(project, "alpha") and problems_of(project) == []
 
 
+@pytest.mark.slow
 def test_poetry_killed_while_creating_is_healed_by_the_next_run(
     tmp_path: Path, index: str, env: dict[str, str], killed: list[subprocess.Popen[str]]
 ) -> None:

@@ -190,6 +190,7 @@ def waiting_or_done(lines: Lines, process: subprocess.Popen[str], *parts: str) -
     return found()
 
 
+@pytest.mark.slow
 def test_recreate_waits_for_running_commands(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
     """``tox -r -e py`` started while another run's command runs waits for it, naming it, then recreates."""
     project = write_project(tmp_path / "project")
@@ -281,6 +282,7 @@ def test_packaged_runs_never_reinstall_under_running_commands(tmp_path: Path, en
         assert end is not None and next_start >= end, f"a reinstall ran beside a command: {runs}"
 
 
+@pytest.mark.slow
 @needs_tox_uv
 def test_uv_lock_runner_runs_take_turns(tmp_path: Path, env: dict[str, str]) -> None:
     """tox-uv's ``uv-venv-lock-runner`` runs ``uv sync`` every time: its runs pass, a sync never beside commands."""
@@ -300,6 +302,7 @@ def test_uv_lock_runner_runs_take_turns(tmp_path: Path, env: dict[str, str]) -> 
         assert end is not None and next_start >= end, f"a uv sync ran beside a command: {runs}"
 
 
+@pytest.mark.slow
 def test_setup_killed_halfway_is_rebuilt(tmp_path: Path, env: dict[str, str], killed: Killed) -> None:
     """SIGKILL while tox installs the deps; the next run rebuilds the environment and passes."""
     flag = tmp_path / "hang"

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from poetry.console.commands.env_command import EnvCommand
     from poetry.poetry import Poetry
 
+    from venvlock.core import Environment
+
 #: commands that change the installed packages (unless ``--dry-run`` or ``--lock``)
 CHANGING_COMMANDS = frozenset({"install", "sync", "add", "remove", "update"})
 #: options with which those commands change nothing in the environment
@@ -54,6 +56,7 @@ class Guard:
         self.application = application
         self.held = ExitStack()
         self.failed: int | None = None
+        self.journal: Environment | None = None  # the environment whose sync journal this command owns
         self.adapter = Adapter("poetry", purpose="poetry")  # named by its command line once it is an env command
 
     def on_command(self, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
@@ -76,7 +79,11 @@ class Guard:
             if not complete(folder, marker):
                 self._create(folder, marker, event, event_name, dispatcher)
             if changes_environment(command, command_event.io):
-                self.held.enter_context(self.adapter.environment_lock(environment))
+                hold = self.held.enter_context(self.adapter.environment_lock(environment))
+                # what an interrupted sync left is healed first; until this command ends with success, a journal
+                # says a sync is in progress, so that a poetry killed midway is healed by the next run
+                if self.adapter.begin_journal(environment, self.adapter.purpose, hold):
+                    self.journal = environment
         except VenvlockError as error:
             self.held.close()
             command_event.io.write_error_line(f"<error>venvlock: {error}</error>")
@@ -105,9 +112,11 @@ class Guard:
             marker.clear()
 
     def on_terminate(self, event: Event) -> None:
+        terminate_event: ConsoleTerminateEvent = event  # type: ignore[assignment]
+        if self.journal is not None and self.failed is None and terminate_event.exit_code == 0:
+            self.adapter.end_journal(self.journal)
         self.held.close()
         if self.failed is not None:
-            terminate_event: ConsoleTerminateEvent = event  # type: ignore[assignment]
             terminate_event.set_exit_code(self.failed)
 
 
