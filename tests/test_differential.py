@@ -71,6 +71,7 @@ def test_the_check_never_says_satisfied_where_pip_installs(world: tuple[Path, Pa
     assert [p for p in problems if p] == []
 
 
+@pytest.mark.slow
 def test_the_oracle_is_pip(world: tuple[Path, Path, PipOracle], tmp_path: Path) -> None:
     """The long-lived pip answers as a pip process does (one case each way)."""
     wheelhouse, venv, oracle = world

@@ -97,7 +97,8 @@ def test_concurrent_fresh_runs_create_the_environment_once(project: HatchProject
     assert all(line != "''" for line in project.held_during_hooks())
 
 
-@pytest.mark.parametrize("processes", [4, pytest.param(16, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [4, 16])
 def test_concurrent_runs_after_a_dependency_change_sync_once(project: HatchProject, processes: int) -> None:
     created = project.hatch("env", "create")
     assert created.returncode == 0, created.stderr
@@ -337,6 +338,7 @@ def test_nested_hatch_in_a_post_install_command_goes_through_the_parents_lock(pr
     assert project.creations() == 1
 
 
+@pytest.mark.slow
 def test_lock_timeout_is_reported_cleanly(project: HatchProject, tmp_path: Path) -> None:
     gate = Gate(tmp_path / "gate")
     creator = project.start("env", "create", HOOK_GATE=str(gate.folder))

@@ -66,6 +66,7 @@ def test_hatch_marker_write_error_is_one_line_and_leaves_no_marker(hatch_project
     assert not any(p.name.endswith(".tmp") for p in env_path.parent.iterdir())
 
 
+@pytest.mark.slow
 def test_hatch_marker_and_holder_carry_no_credentials(tmp_path: Path, offline: dict[str, str]) -> None:
     """Before: `.<name>.incomplete` and the holder file held the whole command line, password included."""
     pytest.importorskip("hatch")

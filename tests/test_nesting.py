@@ -150,7 +150,7 @@ print("ok")
 """
 
 
-@pytest.mark.parametrize("kind", ["env", "create"])
+@pytest.mark.parametrize("kind", ["env", pytest.param("create", marks=pytest.mark.slow)])
 def test_a_second_thread_waits_for_the_lock_another_thread_holds(env: dict[str, str], venv: Path, kind: str) -> None:
     """Before: the second thread went through as "nested" at once."""
     result = run([sys.executable, "-c", THREADS, str(venv), kind], {**env, "VENVLOCK_TIMEOUT": "30"})

@@ -154,6 +154,7 @@ def test_sigkill_of_the_process_group_is_repaired_by_the_next_call(env: dict[str
 # ---------------------------------------------------------------------------------------------------
 # waiting, timeout, signals
 # ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_waiting_line_names_the_holder(env: dict[str, str], tmp_path: Path, gate: Gate) -> None:
     holder = start_holder(tmp_path, env, gate)
     waiter = subprocess.Popen([pip_locked(), "install", "beta"], env=env, stderr=subprocess.PIPE, text=True)
@@ -243,7 +244,11 @@ def test_read_only_environment_warns_and_goes_on(env: dict[str, str], venv: Path
 # ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "args",
-    [["beta>>>1"], ["-r", "missing-requirements.txt"], ["no-such-project"]],
+    [
+        pytest.param(["beta>>>1"], marks=pytest.mark.slow),
+        pytest.param(["-r", "missing-requirements.txt"], marks=pytest.mark.slow),
+        ["no-such-project"],
+    ],
     ids=["malformed", "missing-r-file", "unknown-project"],
 )
 def test_failing_install_keeps_pips_exit_code_and_releases(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support import pip_install, pip_locked, run, versions
 
 
+@pytest.mark.slow
 def test_a_record_covers_the_variables_a_requirements_file_expands(
     env: dict[str, str], venv: Path, tmp_path: Path
 ) -> None:

@@ -208,6 +208,7 @@ def test_holder_files_and_waiting_lines_never_show_the_password(
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
 
 
+@pytest.mark.slow
 def test_credentials_never_reach_holder_files_or_other_processes(
     env: dict[str, str], venv: Path, tmp_path: Path, gate: Gate
 ) -> None:

@@ -336,6 +336,7 @@ def test_failing_install_keeps_exit_code_and_releases(tmp_path: Path, env: dict[
     assert again.returncode == 0, again.stdout + again.stderr
 
 
+@pytest.mark.slow
 def test_satisfied_reinstall_is_skipped(tmp_path: Path, env: dict[str, str], wheelhouse: Path) -> None:
     """tox reinstalls every dependency when a pip setting changes; the core finds them satisfied: no pip."""
     project = write_project(tmp_path / "project")
