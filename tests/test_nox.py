@@ -137,7 +137,9 @@ def test_plain_run_with_concurrent_reinstall_free_runs(project: Path, env: dict[
 # --------------------------------------------------------------------------------------------------
 # provisioning completeness
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("moment", ["install-step", pytest.param("pip", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "moment", [pytest.param("install-step", marks=pytest.mark.slow), pytest.param("pip", marks=pytest.mark.slow)]
+)
 def test_run_killed_during_installs_is_rebuilt(project: Path, env: Env, killed: Killed, moment: str) -> None:
     """SIGKILL during the installs (between two, or inside pip); the next ``-R`` run rebuilds the venv."""
     venv = project / ".nox" / "provision"

@@ -394,6 +394,7 @@ def test_fast_path_starts_no_subprocess(env: dict[str, str], venv: Path, tmp_pat
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
+@pytest.mark.slow
 def test_changed_requirements_file_is_not_satisfied_by_an_old_record(
     env: dict[str, str], venv: Path, tmp_path: Path
 ) -> None:

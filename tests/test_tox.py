@@ -352,7 +352,7 @@ def test_satisfied_reinstall_is_skipped(tmp_path: Path, env: dict[str, str], whe
     assert again.returncode == 0 and "install_deps" not in again.stdout
 
 
-@pytest.mark.parametrize("how", ["setting", "variable"])
+@pytest.mark.parametrize("how", ["setting", pytest.param("variable", marks=pytest.mark.slow)])
 def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
     core = "venvlock = false" if how == "setting" else ""
     project = write_project(tmp_path / "project", core=core)
