@@ -154,19 +154,26 @@ def read_file(path: str, *, below: str | None = None) -> str | None:
     return read[0] if read is not None else None
 
 
+def _located(path: str, below: str | None) -> tuple[int | None, str]:
+    """``(folder descriptor or None, name)`` to open *path* by, its folders below *below* never followed.
+
+    The caller closes the descriptor.  OSError or ValueError when a folder on the way is a link or missing.
+    """
+    below = _anchor(path, below)
+    if below is None:
+        return None, path
+    parts = _between(below, path)
+    if not _AT:
+        _check_folders(below, parts, create=False)
+        return None, path
+    return _open_folder(below, parts, create=False), os.path.basename(path)
+
+
 def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.stat_result] | None:
     """The text of *path* and the stat of the very file read, or None as :func:`read_file` says."""
     folder: int | None = None
-    name = path
-    below = _anchor(path, below)
     try:
-        if below is not None:
-            parts = _between(below, path)
-            if _AT:
-                folder = _open_folder(below, parts, create=False)
-                name = os.path.basename(path)
-            else:
-                _check_folders(below, parts, create=False)
+        folder, name = _located(path, below)
         fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY, dir_fd=folder)
     except (OSError, ValueError):
         return None
@@ -174,12 +181,9 @@ def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.
         if folder is not None:
             os.close(folder)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO would block a reader forever
-            os.close(fd)
-            return None
         with os.fdopen(fd, "rb") as file:
             status = os.fstat(file.fileno())
-            if not stat.S_ISREG(status.st_mode):
+            if not stat.S_ISREG(status.st_mode):  # a FIFO would block a reader forever
                 return None
             return file.read().decode("utf-8", "replace"), status
     except OSError:
@@ -192,16 +196,8 @@ def remove_file(path: str, *, below: str | None = None) -> bool:
     *below* as for :func:`write_file`: nothing is removed through a link among the folders on the way.
     """
     folder: int | None = None
-    name = path
-    below = _anchor(path, below)
     try:
-        if below is not None:
-            parts = _between(below, path)
-            if _AT:
-                folder = _open_folder(below, parts, create=False)
-                name = os.path.basename(path)
-            else:
-                _check_folders(below, parts, create=False)
+        folder, name = _located(path, below)
         os.unlink(name, dir_fd=folder)
     except (OSError, ValueError):
         return False
