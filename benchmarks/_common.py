@@ -99,6 +99,14 @@ def concurrent(
 FAILURES: list[int] = []
 
 
+def build_chain(folder: Path, count: int) -> list[str]:
+    """*count* wheels ``pkg00``... of 20 files, each requiring the next: the first pulls in all of them."""
+    names = [f"pkg{i:02d}" for i in range(count)]
+    for i, name in enumerate(names):
+        build_wheel(folder, name, "1.0", requires=names[i + 1 : i + 2], files=20)
+    return names
+
+
 def build_large_set(folder: Path, count: int = 120, files: int = 8) -> list[str]:
     """*count* wheels where each depends on the next two: one requirement pulls in all of them."""
     names = [f"pkg{i:03d}" for i in range(count)]

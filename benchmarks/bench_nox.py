@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import build_wheel, offline_env, prepare_sources, row, timed
+from _common import build_chain, build_wheel, offline_env, prepare_sources, row, timed
 
 NOXFILE = """
 import nox
@@ -63,9 +63,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="venvlock-bench-nox-"))
     try:
         wheels = work / "wheels"
-        names = [f"pkg{i:02d}" for i in range(options.packages)]
-        for i, name in enumerate(names):
-            build_wheel(wheels, name, "1.0", requires=names[i + 1 : i + 2], files=20)
+        names = build_chain(wheels, options.packages)
         build_wheel(wheels, "extra", "1.0", files=20)
         project = work / "project"
         project.mkdir()

@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _common import build_wheel, prepare_sources, row, timed
+from _common import build_chain, prepare_sources, row, timed
 
 from helpers.pep503 import Index
 from helpers.poetry_project import make_poetry_venv, poetry, poetry_env, use_poetry, write_project
@@ -37,9 +37,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="venvlock-bench-poetry-"))
     try:
         wheels = work / "wheels"
-        names = [f"pkg{i:02d}" for i in range(options.packages)]
-        for i, name in enumerate(names):
-            build_wheel(wheels, name, "1.0", requires=names[i + 1 : i + 2], files=20)
+        names = build_chain(wheels, options.packages)
         use_poetry(make_poetry_venv(work / "poetry-venv"))
         with Index(wheels) as index:
             project = write_project(work / "project", index.url, deps=tuple(names))

@@ -27,7 +27,16 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _common import FAILURES, build_wheel, concurrent, offline_env, prepare_sources, row, scripts_dir, timed
+from _common import (
+    FAILURES,
+    build_chain,
+    concurrent,
+    offline_env,
+    prepare_sources,
+    row,
+    scripts_dir,
+    timed,
+)
 
 TOX_INI = """\
 [tox]
@@ -73,9 +82,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="venvlock-bench-tox-"))
     try:
         wheels = work / "wheels"
-        names = [f"pkg{i:02d}" for i in range(options.packages)]
-        for i, name in enumerate(names):
-            build_wheel(wheels, name, "1.0", requires=names[i + 1 : i + 2], files=20)
+        names = build_chain(wheels, options.packages)
         project = work / "project"
         project.mkdir()
         deps = "".join(f"    {name}\n" for name in names).rstrip("\n")

@@ -217,6 +217,17 @@ def gate(tmp_path: Path, env: dict[str, str]) -> Gate:
 
 
 @pytest.fixture
+def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A hatch project whose environment (type venvlock) depends on ``beta>=1``; skipped without hatch."""
+    pytest.importorskip("hatch")
+    from helpers.hatch_project import HatchProject
+
+    project = HatchProject(tmp_path / "proj", offline)
+    project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False)
+    return project
+
+
+@pytest.fixture
 def killed() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes to kill (with their whole process group) when the test ends."""
     processes: list[subprocess.Popen[str]] = []

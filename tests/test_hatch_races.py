@@ -14,16 +14,6 @@ from support import Gate, build_gated_project, pip_locked, run_many, venv_python
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
 
 
-@pytest.fixture
-def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-untyped-def]
-    pytest.importorskip("hatch")
-    from helpers.hatch_project import HatchProject
-
-    project = HatchProject(tmp_path / "proj", offline)
-    project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False)
-    return project
-
-
 def test_hatch_uv_envs_install_one_editable_project_at_once(offline: dict[str, str], tmp_path: Path) -> None:
     pytest.importorskip("hatch")
     from helpers.hatch_project import HATCH, HatchProject

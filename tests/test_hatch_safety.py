@@ -13,16 +13,6 @@ from support import SECRET, Gate, wait_for
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
 
 
-@pytest.fixture
-def hatch_project(tmp_path: Path, offline: dict[str, str]):  # type: ignore[no-untyped-def]
-    pytest.importorskip("hatch")
-    from helpers.hatch_project import HatchProject
-
-    project = HatchProject(tmp_path / "proj", offline)
-    project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False)
-    return project
-
-
 @pytest.mark.slow
 def test_hatch_marker_replaces_a_planted_link_and_names_no_command(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Before: a link at .<name>.incomplete made `hatch run` overwrite the file it pointed to."""
