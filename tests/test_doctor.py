@@ -24,7 +24,7 @@ import pytest
 
 from support import scripts_dir, wait_for
 from venvlock.adapter import Adapter
-from venvlock.core._filesystem import (
+from venvlock.audit._filesystem import (
     LOCAL,
     NETWORK,
     NONE,
@@ -170,7 +170,7 @@ def test_other_commands_do_not_import_the_doctor(env_dir: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "venvlock.cli.status" in done.stderr
-    assert "venvlock.cli.doctor" not in done.stderr and "venvlock.core._filesystem" not in done.stderr
+    assert "venvlock.cli.doctor" not in done.stderr and "venvlock.audit._filesystem" not in done.stderr
 
 
 # ---------------------------------------------------------------------------------------------------

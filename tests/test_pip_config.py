@@ -148,7 +148,7 @@ def case_environment(case: ConfigCase, folder: Path) -> dict[str, str]:
 
 def venvlocks_reading(env: dict[str, str]) -> dict[str, object]:
     """venvlock's answer, in the oracle's terms."""
-    from venvlock.core._pip_config import ConfigFileError, PipConfiguration, python_setting
+    from venvlock._pip.config import ConfigFileError, PipConfiguration, python_setting
 
     with environ(env):
         configuration = PipConfiguration(sys.prefix, isolated=False)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from venvlock.core import _pip_options
-from venvlock.core._pip_options import AMBIGUOUS, GENERAL_TABLE, INSTALL_TABLE, UNKNOWN, Option, read_options
-from venvlock.core._request import break_args_options, logical_lines
+from venvlock._pip import options as _pip_options
+from venvlock._pip.options import AMBIGUOUS, GENERAL_TABLE, INSTALL_TABLE, UNKNOWN, Option, read_options
+from venvlock._pip.requirements import break_args_options, logical_lines
 
 req_file = pytest.importorskip("pip._internal.req.req_file")
 
@@ -103,7 +103,7 @@ def test_the_variables_a_file_expands_are_noted(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_install_elsewhere_is_seen_through_abbreviations() -> None:
-    from venvlock.core._pip_options import goes_elsewhere
+    from venvlock._pip.options import goes_elsewhere
 
     assert goes_elsewhere(["--targ", "dir", "six"])
     assert goes_elsewhere(["--prefix=p", "six"])
@@ -140,8 +140,8 @@ def test_only_the_scheme_is_judged_and_repaired(tmp_path: Path, monkeypatch: pyt
 
 def test_isolation_follows_pips_exact_word(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """pip reads its configuration isolated only for the exact word ``--isolated``, not an abbreviation."""
+    from venvlock._pip.requirements import parse_request
     from venvlock.adapter.pip import PipArguments
-    from venvlock.core._request import parse_request
 
     assert PipArguments(["--isolated", "install", "x"]).general == ["--isolated"]
     abbreviated = PipArguments(["--isol", "install", "x"]).general

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from support import SECRET, TOKEN, Gate, build_gated_project, pip_locked, run, wait_for
-from venvlock.core._redact import redact_command, redact_text, redact_url
+from venvlock._pip.redact import redact_command, redact_text, redact_url
 
 ORACLE = r"""
 import json, sys

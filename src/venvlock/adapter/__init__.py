@@ -63,8 +63,8 @@ if TYPE_CHECKING:
 
     from venvlock._fast import Miss
     from venvlock.audit import RepairPlan, Report
+    from venvlock.audit._filesystem import Filesystem
     from venvlock.core import Environment, Holder, LockHold, LockState, SyncRequest, SyncResult, Verdict
-    from venvlock.core._filesystem import Filesystem
 
 #: exit status of commands for a bad setting or usage
 EX_USAGE = 2
@@ -118,7 +118,7 @@ def installs_elsewhere(args: Sequence[str], *, uv: bool = False) -> bool:
     ``--target``, ``--prefix``, ``--root``, ``--user``, ``--python`` (and uv's
     ``--system``, ``-p``) as pip reads them, abbreviations included.
     """
-    from venvlock.core._pip_options import goes_elsewhere
+    from venvlock._pip.options import goes_elsewhere
 
     return goes_elsewhere(list(args), uv=uv)
 
@@ -500,6 +500,6 @@ def filesystem_of(path: str) -> Filesystem:
     ``"unknown"``.  ``lock_scope()`` says how far a ``flock`` reaches there,
     ``lock_error(error)`` what a lock call's errno means.
     """
-    from venvlock.core._filesystem import filesystem_of as of
+    from venvlock.audit._filesystem import filesystem_of as of
 
     return of(path)

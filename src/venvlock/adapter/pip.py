@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import os
 
+from venvlock._pip.config import ConfigFileError, python_setting
+from venvlock._pip.options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
 from venvlock.core import Environment
-from venvlock.core._pip_config import ConfigFileError, python_setting
-from venvlock.core._pip_options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
 from venvlock.errors import SettingError
 
 TYPE_CHECKING = False

@@ -20,10 +20,10 @@ import enum
 import os
 import sys
 
+from venvlock._pip.requirements import ParsedRequest, parse_request
 from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short_digest
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
-from venvlock.core._request import ParsedRequest, parse_request
 from venvlock.core._results import Verdict
 from venvlock.core._uv_settings import uv_cannot_judge
 

@@ -34,8 +34,8 @@ def venvlock_creation_lock_path(environment: Environment) -> str:
 
 @hookimpl(trylast=True)
 def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
+    from venvlock._pip.requirements import parse_request
     from venvlock.core._check import check
-    from venvlock.core._request import parse_request
 
     parsed = request.parsed  # the sync's one reading of the request, when it is for this environment
     if parsed is None or parsed.environment_path != environment.path:

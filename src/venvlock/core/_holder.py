@@ -58,14 +58,14 @@ def redact(text: str) -> str:
     ``scheme://token@host`` (a lone user part, often a token) becomes
     ``scheme://****@host``.  Anything else is left as it is.
     """
-    from venvlock.core._redact import redact_text
+    from venvlock._pip.redact import redact_text
 
     return redact_text(text)
 
 
 def describe_command(argv: list[str]) -> str:
     """*argv* as one line a shell would take back (``shlex.join``), the program by its base name, redacted."""
-    from venvlock.core._redact import redact_command
+    from venvlock._pip.redact import redact_command
 
     words = list(argv) or [sys.executable]
     words[0] = os.path.basename(words[0]) or words[0]

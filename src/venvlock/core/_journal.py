@@ -253,7 +253,7 @@ def reinstall_args(removed: list[tuple[str, str]], args: list[str]) -> list[str]
     The request's options that say where and how to find distributions (index, find-links, binaries, ``--pre``)
     are kept; its requirements, files and options that change what is installed are not.
     """
-    from venvlock.core._pip_options import HARMLESS, read_options
+    from venvlock._pip.options import HARMLESS, read_options
 
     kept: list[str] = []
     for option, value in read_options(args):

@@ -17,8 +17,8 @@ import errno
 import os
 import sys
 
+from venvlock._pip.redact import redact_text
 from venvlock.core._holder import Holder, holder_path, read_holder, shared_holder_path, shared_holders
-from venvlock.core._redact import redact_text
 
 if sys.platform == "win32":
     from venvlock.core import _windows as _os_lock

@@ -26,9 +26,9 @@ import os
 import sys
 
 from venvlock._fast import Miss, entry_path, entry_text, fingerprint, path_signatures, record_holds, signature
+from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._environment import VENV, Environment, short_digest
 from venvlock.core._files import read_file_and_stat, remove_file, write_file
-from venvlock.core._request import ParsedRequest
 
 __all__ = ["fingerprint", "forget", "recorded_count", "remember_noop", "request_key", "write_record"]
 

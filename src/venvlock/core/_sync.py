@@ -37,11 +37,12 @@ import os
 import sys
 import time
 
+from venvlock._pip.requirements import ParsedRequest, looks_like_path_or_url, parse_request
 from venvlock.core._holder import default_purpose, describe_command, read_holder
 from venvlock.core._journal import begin, end, heal, inject_fault, pending, reinstall_args
 from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
-from venvlock.core._request import ParsedRequest, SyncRequest, looks_like_path_or_url, parse_request
+from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
 from venvlock.core._uv_settings import uv_cannot_judge

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock.core._pip_options import CONSTRAINT, ELSEWHERE, HARMLESS, setting_option
+from venvlock._pip.options import CONSTRAINT, ELSEWHERE, HARMLESS, setting_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

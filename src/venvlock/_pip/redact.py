@@ -94,7 +94,7 @@ def _url_option(word: str) -> str | None:
         return "--index-url" if word == "-i" else "--find-links"
     if not word.startswith("--") or len(word) < 3:
         return None
-    from venvlock.core._pip_options import INSTALL_TABLE
+    from venvlock._pip.options import INSTALL_TABLE
 
     option = INSTALL_TABLE.long(word)
     name = None if isinstance(option, str) else option.name
