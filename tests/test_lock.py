@@ -357,3 +357,57 @@ def test_ctrl_c_ends_a_wait_and_leaves_the_lock_to_others(folder: Path, env: dic
     second = Driver(folder, {**env, "VENVLOCK_TIMEOUT": "0"})
     assert second.do("env") == "ok env"
     assert second.close() == 0 and holder.close() == 0
+
+
+# A process that, for each line on stdin, waits in the kernel for the exclusive lock, says whether the holder still
+# held it when it got in (the flag file's byte), and lets go.
+BLOCKED_WAITER = """
+import fcntl, os, sys
+lock = os.open(sys.argv[1], os.O_RDWR)
+flag = os.open(sys.argv[2], os.O_RDONLY)
+for line in sys.stdin:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    print("in while held" if os.pread(flag, 1, 0) == b"1" else "ok", flush=True)
+    fcntl.flock(lock, fcntl.LOCK_UN)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs /proc/locks to see the waiter blocked")
+def test_a_downgrade_never_lets_a_blocked_exclusive_waiter_in(tmp_path: Path, folder: Path) -> None:
+    """200 times: hold exclusive, a waiter process blocks in the kernel, downgrade; it gets in only after release."""
+    from venvlock.core import Environment
+    from venvlock.core._lock import hold
+    from venvlock.core._unix import lock_table
+
+    lock_path, flag_path = tmp_path / "test.lock", tmp_path / "flag"
+    lock_path.touch()
+    flag_path.write_bytes(b"0")
+    flag = os.open(flag_path, os.O_WRONLY)
+    environment = Environment.for_venv(str(folder))
+    waiter = subprocess.Popen(
+        [sys.executable, "-c", BLOCKED_WAITER, str(lock_path), str(flag_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert waiter.stdin is not None and waiter.stdout is not None
+    replies = []
+    try:
+        for _ in range(200):
+            with hold(environment, str(lock_path), purpose="downgrade test", on_waiting=lambda *_: None) as held:
+                assert held.fd is not None and held.mode == "exclusive"
+                os.pwrite(flag, b"1", 0)
+                waiter.stdin.write("go\n")
+                waiter.stdin.flush()
+                while (waiter.pid, True, True) not in (lock_table(held.fd) or []):  # (pid, exclusive, blocked)
+                    time.sleep(0.0002)
+                held.downgrade()
+                assert held.mode == "shared" and (os.getpid(), False, False) in (lock_table(held.fd) or [])
+                assert not (tmp_path / "test.lock.holder").exists()
+                assert (tmp_path / f"test.lock.holder.{os.getpid()}").exists()
+                os.pwrite(flag, b"0", 0)
+            replies.append(_readline(waiter.stdout).strip())
+    finally:
+        waiter.stdin.close()
+        waiter.wait(timeout=30)
+        os.close(flag)
+    assert replies == ["ok"] * 200, f"{replies.count('in while held')} of 200 got in while the lock was held"
+    assert not list(tmp_path.glob("test.lock.holder*"))

@@ -73,10 +73,10 @@ EXCLUSIVE, SHARED = "exclusive", "shared"
 REPORT_AT = (5.0, 15.0, 30.0, 60.0)
 #: the suffix of venvlock's sync lock beside the environment lock
 SYNC_SUFFIX = ".sync"
-#: seconds between a waiter's attempts: a released lock passes on within about this long.  Seven waiters taking
-#: turns after a release (each holding it 10 ms) took 177 ms at 0.05 s, 155 ms at 0.02 s and 132 ms at 0.01 s
-#: (medians of 5); an attempt costs about 0.2 ms, so a waiter polls away about 1 % of a core at 0.02 s
+#: seconds between a waiter's looks for a lock file's folder that went missing while it waited
 POLL_INTERVAL = 0.02
+#: seconds between a waiter's looks at its lock file's folder while the kernel waits for the lock
+FOLDER_CHECK = 0.25
 #: seconds a lock's folder may stay missing, once its last holder has ended, before it counts as removed
 FOLDER_GRACE = 1.0
 #: seconds a holder waits for a busy lock's holder to name itself (it does just after it locks)
@@ -96,6 +96,8 @@ _NO_LOCKS = {
 _PERMISSION_ERRNOS = {errno.EACCES, errno.EPERM}
 # errors about the lock path itself that waiting will not cure (exit 1, not 75)
 _PERMANENT = {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR}
+#: ``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative waits forever; unset: the default given, or 300
+lock_timeout = timeout
 
 
 class LockHold:
@@ -113,7 +115,7 @@ class LockHold:
     :ivar waited: seconds spent waiting.
     """
 
-    __slots__ = ("_lender", "fd", "fds", "locked", "mode", "nested", "path", "waited")
+    __slots__ = ("_lender", "_purpose", "fd", "fds", "locked", "mode", "nested", "path", "waited")
 
     def __init__(
         self,
@@ -134,6 +136,27 @@ class LockHold:
         self.fds: tuple[int, ...] = fds if fds is not None else (() if fd is None else (fd,))
         self.waited = waited
         self._lender: Callable[[], Iterator[None]] | None = None
+        self._purpose: str | None = None  # what the holder file says, for a hold of :func:`hold` that holds it
+
+    @property
+    def holder_file(self) -> str:
+        """Where this hold names its holder: ``<lock>.holder``, or ``<lock>.holder.<pid>`` when shared."""
+        return holder_path(self.path) if self.mode == EXCLUSIVE else shared_holder_path(self.path)
+
+    def downgrade(self) -> None:
+        """Hold the lock shared from now on, in one lock call: an exclusive waiter never gets in between.
+
+        For a hold of :func:`hold` (see ``_unix.downgrade`` for why one call
+        suffices); the holder file becomes the shared holder's.  A nested or
+        unlocked hold only changes its mode.
+        """
+        if self.mode == SHARED:
+            return
+        exclusive_file, self.mode = self.holder_file, SHARED
+        if self.fd is not None and self._purpose is not None:
+            _os_lock.downgrade(self.fd)
+            write_holder(self.holder_file, self._purpose)
+            remove_file(exclusive_file)
 
     @contextmanager
     def lend(self) -> Iterator[None]:
@@ -155,18 +178,13 @@ class LockHold:
             self._lender = lender
 
 
-def lock_timeout(default: float | None = None) -> float:
-    """``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative waits forever; unset: *default* or 300."""
-    return timeout(default)
-
-
 class _Wait:
-    """The one waiting loop's state: when it started, what it said, and when it gives up.
+    """The one wait's state: when it started, what it said, and when it gives up.
 
-    :meth:`busy` is called after each failed attempt: the first call names
-    the holder (giving it :data:`NAMING_GRACE` to name itself) and reports at
-    once; later calls report at the times of :data:`REPORT_AT` and raise the
-    timeout, which names the holder the last report named.
+    :meth:`busy` is called while the lock is busy: the first call names the
+    holder and reports at once; later calls report at the times of
+    :data:`REPORT_AT` and raise the timeout, which names the holder the last
+    report named.
     """
 
     def __init__(
@@ -192,6 +210,13 @@ class _Wait:
     def waited(self) -> float:
         return time.monotonic() - self.start
 
+    def due(self) -> float:
+        """Seconds until the next waiting line or the timeout."""
+        until = self._next_report - self.waited()
+        if self.timeout >= 0:
+            until = min(until, self.timeout - self.waited())
+        return max(until, 0.0)
+
     def first_holder(self) -> Holder | None:
         """Who holds the busy lock, waiting a moment for a holder that has just locked to name itself."""
         holder = read_holder(self.lock_path)
@@ -202,7 +227,7 @@ class _Wait:
         return holder
 
     def busy(self, holder: Holder | None = None) -> None:
-        """One failed attempt: report when due, raise :class:`LockTimeoutError` when the time is up."""
+        """Still busy: report when due, raise :class:`LockTimeoutError` when the time is up."""
         waited = self.waited()
         if not self.reported:
             if self.timeout == 0:  # fail at once: no waiting line before the error
@@ -222,6 +247,11 @@ class _Wait:
             self.on_waiting(holder, waited)
         self.reported = True
         self._next_report = next(self._reports, waited + 60.0)
+
+    def thread_waiting(self) -> None:
+        """Another thread of this process holds the lock: the first waiting line (none when failing at once)."""
+        if self.timeout != 0:
+            self.report(read_holder(self.lock_path), 0.0)
 
     def error(self) -> LockTimeoutError:
         """The timeout, naming the holder the last waiting line named."""
@@ -364,43 +394,37 @@ def hold(
     different files.  An exclusive holder names itself in ``<lock>.holder``,
     a shared one in ``<lock>.holder.<pid>``; leaving removes it and releases.
     """
-    exclusive = mode == EXCLUSIVE
     unlocked()  # a bad VENVLOCK_UNLOCKED is an error before any lock is taken, not only where one fails
-    wait = _Wait(environment, lock_path, lock_timeout(default_timeout), on_waiting, shown_path)
+    wait = _Wait(environment, lock_path, timeout(default_timeout), on_waiting, shown_path)
     real = os.path.realpath(lock_path)
-
-    def thread_waiting() -> None:
-        if wait.timeout != 0:
-            wait.report(read_holder(lock_path), 0.0)
-
     deadline = None if wait.timeout < 0 else wait.start + wait.timeout
-    with _nesting.claimed(real, deadline=deadline, on_waiting=thread_waiting, on_timeout=wait.error) as again:
+    with _nesting.claimed(real, deadline=deadline, on_waiting=wait.thread_waiting, on_timeout=wait.error) as again:
         if again and _nesting.held_here(real, lock_path):
             yield LockHold(lock_path, locked=True, nested=True, mode=mode)
             return
         try:
             if create_folder:
                 os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-            fd = _acquire(lock_path, exclusive, wait)
+            fd = _acquire(lock_path, mode == EXCLUSIVE, wait)
         except _Nested:
             yield LockHold(lock_path, locked=True, nested=True, mode=mode)
             return
+        except LockTimeoutError:
+            raise
         except OSError as error:
-            if isinstance(error, LockTimeoutError):
-                raise
             unlockable(environment, lock_path, error, folder_made=create_folder)  # raises unless it may go on
             yield LockHold(lock_path, locked=False, mode=mode)
             return
-        waited = wait.waited()
-        named_in = holder_path(lock_path) if exclusive else shared_holder_path(lock_path)
+        held = LockHold(lock_path, locked=True, fd=fd, waited=wait.waited(), mode=mode)
+        held._purpose = purpose
         try:
-            write_holder(named_in, purpose)
+            write_holder(held.holder_file, purpose)
             if on_acquired is not None:
-                on_acquired(waited)
+                on_acquired(held.waited)
             with _nesting.marked_held(real, fd):
-                yield LockHold(lock_path, locked=True, fd=fd, waited=waited, mode=mode)
+                yield held
         finally:
-            remove_file(named_in)
+            remove_file(held.holder_file)
             _release(fd)
 
 
@@ -429,18 +453,68 @@ def _same_file(fd: int, lock_path: str) -> bool:
         return False
 
 
+class _Blocker:
+    """A thread waiting in the kernel for the lock on a duplicate of a descriptor: a waiter costs no CPU.
+
+    The duplicate shares the descriptor's open file, so the lock the thread
+    gets is the descriptor's.  :meth:`cancel` gives the wait up: a lock the
+    thread gets after that is let go at once.  The thread is a daemon; a
+    lock call still blocked when the process ends ends with it.
+    """
+
+    def __init__(self, fd: int, exclusive: bool) -> None:
+        import threading
+
+        self._fd = os.dup(fd)
+        self._guard = threading.Lock()
+        self._done = threading.Event()
+        self._cancelled = self.locked = False
+        self.error: OSError | None = None
+        threading.Thread(target=self._run, args=(exclusive,), name="venvlock-lock-waiter", daemon=True).start()
+
+    def _run(self, exclusive: bool) -> None:
+        try:
+            _os_lock.lock(self._fd, exclusive=exclusive, wait=True)
+            with self._guard:
+                if self._cancelled:
+                    _os_lock.unlock(self._fd)
+                self.locked = not self._cancelled
+        except OSError as error:
+            self.error = error
+        finally:
+            os.close(self._fd)
+            self._done.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Whether the lock was taken within *seconds* (raises the lock call's error)."""
+        if not self._done.wait(seconds):
+            return False
+        if self.error is not None:
+            raise self.error
+        return self.locked
+
+    def cancel(self) -> None:
+        with self._guard:
+            self._cancelled = True
+
+
 def _acquire(lock_path: str, exclusive: bool, wait: _Wait) -> int:
     """A descriptor of *lock_path* locked in the mode asked, after waiting (reporting) while it is busy.
 
-    The descriptor opened first is kept while waiting; the lock file is made
-    again only in a folder made anew, or once the file's holder let go of it
-    (never in a folder its holder is removing).  Raises :class:`_Nested`
-    when an ancestor holds it, ``FileNotFoundError`` when the folder is
-    missing (at the first attempt) or was removed while waiting, and
-    :class:`LockTimeoutError`.
+    The wait is a blocking lock call in a thread (:class:`_Blocker`): the
+    lock passes on as soon as the kernel hands it over, and waiting costs no
+    CPU; this thread reports, times out and takes Ctrl-C, looking every
+    :data:`FOLDER_CHECK` seconds whether the lock file's folder was made
+    anew.  The descriptor opened first is kept while waiting; the lock file
+    is made again only in a folder made anew, or once the file's holder let
+    go of it (never in a folder its holder is removing).  Raises
+    :class:`_Nested` when an ancestor holds it, ``FileNotFoundError`` when
+    the folder is missing (at the first attempt) or was removed while
+    waiting, and :class:`LockTimeoutError`.
     """
     folder = os.path.dirname(lock_path) or "."
     fd: int | None = None
+    blocker: _Blocker | None = None
     folder_id: tuple[int, int] | None = None
     gone_since: float | None = None
     try:
@@ -448,34 +522,42 @@ def _acquire(lock_path: str, exclusive: bool, wait: _Wait) -> int:
             if fd is None:
                 try:
                     fd = _os_lock.open_lock(lock_path, create=True)
-                    folder_id = _folder_id(folder)
-                    gone_since = None
+                    folder_id, gone_since = _folder_id(folder), None
                 except FileNotFoundError:
                     if not wait.reported:
                         raise
                     gone_since = _folder_missing(wait, gone_since)
                     time.sleep(POLL_INTERVAL)
                     continue
-            if _os_lock.try_lock(fd, exclusive=exclusive):
-                if _same_file(fd, lock_path):
-                    locked, fd = fd, None
-                    return locked
-                _release(fd)  # the file was replaced while we waited: lock the one at the path now
-                fd = None
-                continue
-            if not wait.reported:
-                holder = wait.first_holder()
-                if _nesting.held_by_ancestor(lock_path, holder):
-                    raise _Nested
-                wait.busy(holder)
+            if blocker is None:
+                locked = _os_lock.lock(fd, exclusive=exclusive)
+                if not locked:
+                    if not wait.reported:
+                        holder = wait.first_holder()
+                        if _nesting.held_by_ancestor(lock_path, holder):
+                            raise _Nested
+                        wait.busy(holder)
+                    blocker = _Blocker(fd, exclusive)
             else:
                 wait.busy()
-            time.sleep(POLL_INTERVAL)
-            if not _same_file(fd, lock_path) and _folder_id(folder) != folder_id:
+                locked = blocker.wait(min(FOLDER_CHECK, wait.due()))
+            if locked:
+                blocker = None
+                if _same_file(fd, lock_path):
+                    taken, fd = fd, None
+                    return taken
+                _release(fd)  # the file was replaced while we waited: lock the one at the path now
+                fd = None
+            elif not _same_file(fd, lock_path) and _folder_id(folder) != folder_id:
                 # the folder went, or was made anew: wait on the path now (a new folder gets a new lock file)
+                assert blocker is not None
+                blocker.cancel()
+                blocker = None
                 _release(fd)
                 fd = None
     finally:
+        if blocker is not None:
+            blocker.cancel()
         if fd is not None:
             _release(fd)
 
@@ -589,10 +671,10 @@ def _lending_to_descendants(fd: int) -> Iterator[None]:
         while not stop.wait(LEND_POLL):
             try:
                 if lent:
-                    lent = not _os_lock.try_lock(fd, exclusive=True)
+                    lent = not _os_lock.lock(fd, exclusive=True)
                     continue
                 table = _os_lock.lock_table(fd) or []
-                if any(blocked and _os_lock.descends_from(pid, me) for pid, _, blocked in table):
+                if any(blocked and pid != me and _os_lock.descends_from(pid, me) for pid, _, blocked in table):
                     _os_lock.unlock(fd)
                     lent = True
             except OSError:

@@ -113,10 +113,10 @@ def _probe_descriptor(fd: int) -> tuple[str, str]:
             return FREE, ""
         return (EXCLUSIVE if any(held) else SHARED), ""
     try:
-        if not _os_lock.try_lock(fd, exclusive=False):
+        if not _os_lock.lock(fd, exclusive=False):
             return EXCLUSIVE, ""
         try:
-            if not _os_lock.try_lock(fd, exclusive=True):
+            if not _os_lock.lock(fd, exclusive=True):
                 return SHARED, ""
         finally:
             _os_lock.unlock(fd)

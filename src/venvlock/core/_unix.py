@@ -5,14 +5,14 @@ Every OS lock call of venvlock is here (and in :mod:`._windows`).
 * :func:`open_lock`: open a lock file read-write (NFS turns ``flock`` into
   POSIX locks, which need a descriptor open for writing), never through a
   symbolic link, never blocking on a FIFO, and only a regular file.
-* :func:`try_lock`, :func:`unlock`: ``flock`` ``LOCK_EX``/``LOCK_SH`` without
-  waiting; the same lock uv takes on ``<env>/.lock``.
+* :func:`lock`, :func:`downgrade`, :func:`unlock`: ``flock`` ``LOCK_EX``/``LOCK_SH``,
+  waiting in the kernel or not; the same lock uv takes on ``<env>/.lock``.
 * :func:`lock_table`: on Linux, ``/proc/locks``: who holds a lock file and who
   is blocked waiting for it (the uv hand-off), without touching the lock.
 * :func:`ancestors`: this process's parent, its parent, ... (nesting).
 
 Test-only seam: ``VENVLOCK_TEST_LOCK_ERRNO=<name>`` (e.g. ``ENOLCK``) makes
-:func:`try_lock` fail with that error, so that the handling of file systems
+:func:`lock` fail with that error, so that the handling of file systems
 whose locks fail is tested with real processes; it is read by the test suite
 only and documented nowhere else.
 """
@@ -117,8 +117,11 @@ def describe_mode(mode: int) -> str:
     return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file"
 
 
-def try_lock(fd: int, *, exclusive: bool) -> bool:
-    """Lock *fd* (``flock``) exclusive or shared without waiting; whether it is locked now (False: busy)."""
+def lock(fd: int, *, exclusive: bool, wait: bool = False) -> bool:
+    """``flock`` *fd* exclusive or shared; whether it is locked now (False: busy, only when not *wait*).
+
+    With *wait* the call blocks in the kernel until the lock is granted.
+    """
     import fcntl
 
     injected = os.environ.get(TEST_ERRNO_VAR)
@@ -126,12 +129,31 @@ def try_lock(fd: int, *, exclusive: bool) -> bool:
         code = getattr(errno, injected, errno.EIO)
         raise OSError(code, os.strerror(code))
     try:
-        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB))
     except OSError as error:
-        if error.errno in _BUSY:
+        if error.errno in _BUSY and not wait:
             return False
         raise
     return True
+
+
+def downgrade(fd: int) -> None:
+    """Turn the exclusive ``flock`` on *fd* into a shared one in one call: no exclusive waiter gets in between.
+
+    ``man 2 flock`` calls a conversion "not guaranteed to be atomic" (the old
+    lock is removed, then the new one established).  Linux 3.10's
+    ``flock_lock_file`` did drop its lock and ``cond_resched()`` in between,
+    to let a blocked waiter in.  Today's ``flock_lock_inode`` (``fs/locks.c``,
+    read for the 6.x kernels) removes the exclusive lock, which wakes the
+    blocked waiters, and inserts the shared one under one hold of the
+    inode's ``flc_lock``; a woken waiter retries under that spinlock only
+    afterwards, finds the shared lock and blocks again.
+    ``tests/test_lock.py`` checks it against a blocked waiter process.  A
+    file system with its own lock operation (NFS, FUSE) decides for itself.
+    """
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_SH)
 
 
 def unlock(fd: int) -> None:

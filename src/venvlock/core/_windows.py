@@ -92,20 +92,32 @@ def describe_mode(mode: int) -> str:
     return "not a file"
 
 
-def try_lock(fd: int, *, exclusive: bool) -> bool:
-    """Lock byte 0 of *fd* exclusive or shared without waiting; whether it is locked now (False: busy)."""
+def lock(fd: int, *, exclusive: bool, wait: bool = False) -> bool:
+    """Lock byte 0 of *fd* exclusive or shared; whether it is locked now (False: busy, only when not *wait*)."""
     injected = os.environ.get(TEST_ERRNO_VAR)
     if injected:
         code = getattr(errno, injected, errno.EIO)
         raise OSError(code, os.strerror(code))
-    flags = _LOCKFILE_FAIL_IMMEDIATELY | (_LOCKFILE_EXCLUSIVE_LOCK if exclusive else 0)
+    flags = (0 if wait else _LOCKFILE_FAIL_IMMEDIATELY) | (_LOCKFILE_EXCLUSIVE_LOCK if exclusive else 0)
     overlapped = _Overlapped()
     if _kernel32().LockFileEx(_handle(fd), flags, 0, 1, 0, ctypes.byref(overlapped)):
         return True
     error = ctypes.get_last_error()  # type: ignore[attr-defined,unused-ignore]
-    if error == _ERROR_LOCK_VIOLATION:
+    if error == _ERROR_LOCK_VIOLATION and not wait:
         return False
     raise OSError(error, "LockFileEx failed")
+
+
+def downgrade(fd: int) -> None:
+    """Hold byte 0 of *fd* shared instead of exclusive; the byte is never free in between.
+
+    A handle's shared lock may overlap its own exclusive lock, and the first
+    unlock of a range locked both ways ends the exclusive one (``LockFileEx``,
+    ``UnlockFileEx``): shared first, then one unlock.
+    """
+    if not lock(fd, exclusive=False):
+        raise OSError(_ERROR_LOCK_VIOLATION, "LockFileEx failed")
+    unlock(fd)
 
 
 def unlock(fd: int) -> None:

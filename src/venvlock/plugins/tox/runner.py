@@ -19,10 +19,10 @@ plugin's), a subclass with the same ``id()``, name and behaviour, whose
    is taken exclusively (waiting for the other runs' commands, naming them),
    the half-built marker is set, and tox's setup runs again from its start;
    installs also hold the environment lock (pip runners; with tox-uv, uv takes
-   `<env>/.lock` itself, lent by the core).  Then the marker is cleared and the lock released.
-3. *Commands shared.*  The creation lock is taken shared again and the setup
-   is looked at once more (a no-op unless someone changed the environment in
-   between); it is held through the commands and released at teardown.
+   `<env>/.lock` itself, lent by the core).  Then the marker is cleared.
+3. *Commands shared.*  The exclusive hold becomes a shared one in one lock
+   call (no other run's creation gets in between), held through the commands
+   and released at teardown.
 
 Installs in the exclusive step go through the core: each installer command
 tox runs is the core's sync installer, under the environment lock.  When
@@ -83,9 +83,6 @@ class NeedsExclusive(BaseException):
 
 _MODE_SHARED = "shared"
 _MODE_EXCLUSIVE = "exclusive"
-_DONE = "done"
-_UNLOCKED = "unlocked"
-_LOOK_AGAIN = "look again"
 
 Generation = tuple[int, int, int] | None
 
@@ -139,16 +136,9 @@ class Guard:
             while True:
                 if shared_first and self._shared_setup(original):
                     return
-                outcome, generation = self._exclusive_setup(original, recreate=recreate)
-                if outcome == _UNLOCKED:  # no lock to be had here: tox's own setup ran, as stock tox's would
-                    return
-                if outcome == _DONE:
-                    if self._take_shared() and self._generation() == generation:
-                        return  # nobody changed the environment since our setup
-                    self.release()  # someone changed it between our exclusive and shared holds
-                    self._reset()
-                    recreate = False  # a recreation asked for is done (ours), what is there now is newer
-                shared_first = True  # look again, sharing
+                if self._exclusive_setup(original, recreate=recreate):
+                    return  # set up, and held shared (or no lock to be had: tox's setup ran as stock tox's would)
+                shared_first = True  # another run set it up meanwhile: look again, sharing
         except VenvlockError as error:
             self.release()
             raise Fail(str(error)) from None
@@ -196,24 +186,28 @@ class Guard:
         finally:
             self.mode = None
 
-    def _exclusive_setup(self, original: Callable[[], None], *, recreate: bool) -> tuple[str, Generation]:
-        """tox's setup under the exclusive creation lock, marked half-built until done.
+    def _exclusive_setup(self, original: Callable[[], None], *, recreate: bool) -> bool:
+        """tox's setup under the exclusive creation lock, marked half-built until done; then held shared.
 
-        Returns ``(_DONE, generation of the result)``; ``(_UNLOCKED, None)``
-        when no lock could be had (tox's setup ran unlocked); ``(_LOOK_AGAIN,
-        None)`` when another run set the environment up while this one waited
-        (nothing was done: a shared setup may do now).
+        The exclusive hold becomes the shared one in one lock call
+        (``LockHold.downgrade``): no other run's creation gets in between
+        this setup and its commands.  True when set up (or when no lock could
+        be had and tox's setup ran unlocked); False, with nothing done, when
+        another run set the environment up while this one waited (a shared
+        setup may do now).
         """
         if not recreate and self._creation_in_progress():
             # another run is creating or changing it: wait for that sharing, then look, rather than queue for
             # the lock behind the commands of every run that comes after it
-            return _LOOK_AGAIN, None
-        with self.adapter.creation_lock(self.environment, default_timeout=WAIT_FOREVER) as hold:
+            return False
+        hold = self._shared.enter_context(self.adapter.creation_lock(self.environment, default_timeout=WAIT_FOREVER))
+        try:
             if not hold.locked:
                 self._unlocked_setup(original)
-                return _UNLOCKED, None
+                return True
             if not recreate and self.looks_complete() and self._generation() != self._seen:
-                return _LOOK_AGAIN, None
+                self.release()
+                return False
             leftover = self.marker.present() and os.path.lexists(self.folder)
             self.marker.set()
             self.mode = _MODE_EXCLUSIVE
@@ -233,7 +227,11 @@ class Guard:
             finally:
                 self.mode = None
             self.marker.clear()
-            return _DONE, self._generation()
+            hold.downgrade()
+            return True
+        except BaseException:
+            self.release()
+            raise
 
     def _creation_in_progress(self) -> bool:
         """Whether another process holds the creation lock exclusively now.
