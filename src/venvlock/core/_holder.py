@@ -1,16 +1,12 @@
 """Who holds a lock: the holder files beside it, how holders describe themselves, and credential redaction.
 
-The *holder file* ``<lock>.holder`` (``<lock>.holder.<pid>`` for each shared holder)
-says which process holds a lock and what
-it is doing (``<pid>\\n<description>\\n``), so that waiters can name it.  It
-is written through :func:`venvlock.core._files.write_file` (a new file,
-never through a symbolic link, mode 0644) after the lock is taken, and
-removed before it is released.
-
-Every description that is written or printed goes through :func:`redact`
-first: the password of ``https://user:password@host`` in an index URL or a
-requirement URL becomes ``****``, as pip shows it.  Other local users can
-read holder files and waiting lines; they never see a credential.
+The *holder file* ``<lock>.holder`` (``<lock>.holder.<pid>`` for each shared
+holder) says which process holds a lock and what it is doing
+(``<pid>\\n<description>\\n``), so that waiters can name it; the holder
+writes it (a new file, never through a symbolic link) after locking and
+removes it before releasing.  Every description written, read or printed is
+redacted as pip redacts URLs (``https://user:****@host``): other local users
+can read holder files and waiting lines, never a credential.
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+from venvlock._pip.redact import redact_text as redact
 from venvlock.core._files import read_file, write_file
 
 if sys.platform == "win32":
@@ -25,13 +22,13 @@ if sys.platform == "win32":
 else:
     from venvlock.core._unix import pid_alive
 
+__all__ = ["Holder", "redact"]
+
 
 class Holder:
-    """Who holds a lock, as its holder file says.
+    """Who holds a lock, as its holder file says: the process, its description, whether it still runs.
 
-    :ivar pid: the holding process.
-    :ivar command: its description (credentials redacted).
-    :ivar alive: whether that process still runs (else a child of it holds the lock).
+    A holder that no longer runs left the lock to a child of its own.
     """
 
     __slots__ = ("alive", "command", "pid")
@@ -49,18 +46,6 @@ class Holder:
 
     def __hash__(self) -> int:
         return hash((self.pid, self.command))
-
-
-def redact(text: str) -> str:
-    """*text* with the credentials of every URL in it hidden, as pip's ``redact_auth_from_url`` does.
-
-    ``scheme://user:password@host`` becomes ``scheme://user:****@host``;
-    ``scheme://token@host`` (a lone user part, often a token) becomes
-    ``scheme://****@host``.  Anything else is left as it is.
-    """
-    from venvlock._pip.redact import redact_text
-
-    return redact_text(text)
 
 
 def describe_command(argv: list[str]) -> str:
@@ -81,10 +66,9 @@ def describe_holder(holder: Holder | None) -> str:
     """The holder as the waiting line names it."""
     if holder is None:
         return "another process (uv, or one that did not say who it is)"
-    command = redact(holder.command)
     if holder.alive:
-        return f"pid {holder.pid}: {command}"
-    return f"a child of pid {holder.pid}, which has exited: {command}"
+        return f"pid {holder.pid}: {redact(holder.command)}"
+    return f"a child of pid {holder.pid}, which has exited: {redact(holder.command)}"
 
 
 def holder_path(lock_path: str) -> str:
@@ -96,61 +80,51 @@ def shared_holder_path(lock_path: str, pid: int | None = None) -> str:
     return f"{lock_path}.holder.{os.getpid() if pid is None else pid}"
 
 
+def _read(path: str, pid: int | None = None) -> Holder | None:
+    """The holder the file *path* names (it must name *pid* when given); None when unknown."""
+    pid_line, _, command = (read_file(path) or "").partition("\n")
+    pid_line = pid_line.strip()
+    if not pid_line.isdigit() or (pid is not None and int(pid_line) != pid):
+        return None
+    return Holder(int(pid_line), redact(command.strip()), pid_alive(int(pid_line)))
+
+
+def read_holder(lock_path: str) -> Holder | None:
+    """Who holds *lock_path* exclusively, from its holder file; None when unknown (never follows a link)."""
+    return _read(holder_path(lock_path))
+
+
 def shared_holders(lock_path: str) -> list[Holder]:
     """The live processes that say they hold *lock_path* shared, oldest holder file first."""
     folder, base = os.path.split(lock_path)
     prefix = base + ".holder."
     try:
-        names = [name for name in os.listdir(folder or ".") if name.startswith(prefix)]
+        names = [
+            name for name in os.listdir(folder or ".") if name.startswith(prefix) and name[len(prefix) :].isdigit()
+        ]
     except OSError:
         return []
     found: list[tuple[float, Holder]] = []
     for name in names:
-        pid_text = name[len(prefix) :]
         path = os.path.join(folder, name)
-        text = read_file(path) if pid_text.isdigit() else None
-        if text is None:
-            continue
-        pid_line, _, command = text.partition("\n")
-        if pid_line.strip() != pid_text or not pid_alive(int(pid_text)):
-            continue
+        holder = _read(path, int(name[len(prefix) :]))
         try:
-            stamp = os.stat(path, follow_symlinks=False).st_mtime
+            if holder is not None and holder.alive:
+                found.append((os.stat(path, follow_symlinks=False).st_mtime, holder))
         except OSError:
             continue
-        found.append((stamp, Holder(int(pid_text), command.strip(), True)))
-    found.sort(key=lambda item: item[0])
-    return [holder for _, holder in found]
-
-
-def describe_shared_holders(holders: list[Holder]) -> str:
-    """The shared holders as a waiting line names them."""
-    if not holders:
-        return describe_holder(None)
-    first = describe_holder(holders[0])
-    if len(holders) == 1:
-        return f"{first}, running commands"
-    return f"{first} and {len(holders) - 1} more, running commands"
+    return [holder for _, holder in sorted(found, key=lambda item: item[0])]
 
 
 def describe_busy(lock_path: str, holder: Holder | None) -> str:
     """Who holds the busy *lock_path*, as every waiting line and the timeout name it: *holder*, else its readers."""
     if holder is not None:
         return describe_holder(holder)
-    return describe_shared_holders(shared_holders(lock_path))
-
-
-def read_holder(lock_path: str) -> Holder | None:
-    """Who holds *lock_path*, from its holder file; None when unknown (never follows a link)."""
-    text = read_file(holder_path(lock_path))
-    if text is None:
-        return None
-    pid_line, _, command = text.partition("\n")
-    try:
-        pid = int(pid_line)
-    except ValueError:
-        return None
-    return Holder(pid, command.strip(), pid_alive(pid))
+    readers = shared_holders(lock_path)
+    if not readers:
+        return describe_holder(None)
+    more = f" and {len(readers) - 1} more" if len(readers) > 1 else ""
+    return f"{describe_holder(readers[0])}{more}, running commands"
 
 
 def write_holder(path: str, purpose: str) -> None:

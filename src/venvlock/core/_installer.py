@@ -26,9 +26,12 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     """Run an installer child under *hold*; return its exit code.
 
     The child inherits the locked descriptors, so if this process is killed
-    the child keeps the lock until it exits; it sees in ``VENVLOCK_HELD`` the
-    locks of the calling thread only.  On Ctrl-C the lock is kept until the
-    child has ended (see :func:`wait_for_child`).
+    the child keeps the lock until it exits; its ``VENVLOCK_HELD`` names the
+    calling thread's locks only.  On Ctrl-C (the terminal's reaches the child
+    too; a SIGINT to this process alone is forwarded after a moment) the
+    ``KeyboardInterrupt`` goes on, and the caller releases its lock, only
+    once the child has ended, killed after :data:`CHILD_GRACE_SECONDS`: a
+    lock never frees while its installer still writes.
     """
     from venvlock.core._nesting import child_environ
 
@@ -38,18 +41,6 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     except OSError as error:
         print(f"venvlock: cannot run {command[0]}: {error.strerror}", file=sys.stderr)
         return 1
-    return wait_for_child(child)
-
-
-def wait_for_child(child: subprocess.Popen[bytes]) -> int:
-    """Wait for *child* and return its exit code; on Ctrl-C, see it end before the interrupt goes on.
-
-    The terminal's Ctrl-C reaches the child too; a SIGINT sent to this process
-    alone is forwarded after a moment.  A child still running after
-    :data:`CHILD_GRACE_SECONDS` is killed.  Only then does the
-    ``KeyboardInterrupt`` propagate (and the caller release its lock): a lock
-    never frees while its installer still writes.
-    """
     try:
         return child.wait()
     except KeyboardInterrupt:
@@ -58,25 +49,20 @@ def wait_for_child(child: subprocess.Popen[bytes]) -> int:
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
-    start = time.monotonic()
-    forwarded = False
-    while True:
-        elapsed = time.monotonic() - start
-        if elapsed >= CHILD_GRACE_SECONDS:
-            break
-        step = _FORWARD_AFTER - elapsed if not forwarded else CHILD_GRACE_SECONDS - elapsed
-        try:
-            child.wait(timeout=max(step, 0.0))
-            return
-        except subprocess.TimeoutExpired:
-            if not forwarded:
-                forwarded = True
-                try:
-                    child.send_signal(_INTERRUPT)
-                except OSError:
-                    pass
-        except KeyboardInterrupt:  # Ctrl-C again: stop being polite
-            break
+    deadline = time.monotonic() + CHILD_GRACE_SECONDS
+    try:
+        for step in (_FORWARD_AFTER, CHILD_GRACE_SECONDS):
+            try:
+                child.wait(timeout=max(min(step, deadline - time.monotonic()), 0.0))
+                return
+            except subprocess.TimeoutExpired:
+                if step == _FORWARD_AFTER:
+                    try:
+                        child.send_signal(_INTERRUPT)
+                    except OSError:
+                        pass
+    except KeyboardInterrupt:  # Ctrl-C again: stop being polite
+        pass
     print("venvlock: the installer did not stop after Ctrl-C; killing it", file=sys.stderr, flush=True)
     child.kill()
     while True:

@@ -1,24 +1,15 @@
 """Who in this process holds which lock, and what child processes are told about it.
 
-Two rules:
-
 * **Threads wait.**  An OS file lock belongs to the process, so another
-  thread of the same process would get it "again" at once.  A process-wide
-  registry (lock path -> owning thread) makes a second thread wait until the
-  first releases; the owning thread itself may enter again (re-entrant).
-* **Nesting is for descendant processes only.**  A process asking for a
-  lock that is busy, whose holder file names a live ancestor, goes on under
-  that hold (:func:`held_by_ancestor`; the process tree survives a tool that
-  filters the environment, as tox does).  Where the OS does not tell
-  ancestors, ``VENVLOCK_HELD`` in ``os.environ`` names the locks this process holds (``<pid> <real path>``
-  lines, after those inherited from ancestors), so that a child that asks for
-  one of them (the installer, a pre-install command) goes on under its
-  ancestor's hold instead of deadlocking.  It is rewritten from the registry
-  under a lock on every change, so two threads never overwrite each other's
-  entries, and it names no lock after its release.  A child started by one
-  thread sees the locks every thread of the process holds at that moment;
-  :func:`child_environ` gives the view of the calling thread alone, for the
-  children venvlock starts itself.
+  thread would get it "again" at once: a registry (lock path -> owning
+  thread) makes it wait; the owning thread itself may enter again.
+* **Nesting is for descendant processes only.**  A process asking for a busy
+  lock whose holder file names a live ancestor goes on under that hold (the
+  process tree survives a tool that filters the environment, as tox does).
+  Where the OS does not tell ancestors, ``VENVLOCK_HELD`` (``<pid> <real
+  path>`` lines: those inherited, then this process's) names the locks held,
+  rewritten from the registry on every change; :func:`child_environ` gives
+  the calling thread's view, for the children venvlock starts itself.
 """
 
 from __future__ import annotations
@@ -36,7 +27,7 @@ else:
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, MutableMapping
     from threading import Condition
 
     from venvlock.core._holder import Holder
@@ -51,8 +42,6 @@ _creating = allocate_lock()
 _owners: dict[str, tuple[int, int]] = {}
 #: real lock path -> (thread id, locked descriptor), for the locks this process holds now (VENVLOCK_HELD)
 _held: dict[str, tuple[int, int | None]] = {}
-#: VENVLOCK_HELD as this process inherited it (None: not yet read)
-_inherited: list[str] | None = None
 
 
 def _condition() -> Condition:
@@ -67,28 +56,14 @@ def _condition() -> Condition:
 
 
 def _parse(value: str) -> list[tuple[int, str]]:
-    entries = []
-    for line in value.splitlines():
-        pid, _, path = line.partition(" ")
-        if pid.isdigit() and path:
-            entries.append((int(pid), path))
-    return entries
-
-
-def _inherited_lines() -> list[str]:
-    global _inherited
-    if _inherited is None:
-        own = os.getpid()
-        _inherited = [f"{pid} {path}" for pid, path in _parse(os.environ.get(HELD_VAR, "")) if pid != own]
-    return _inherited
+    lines = (line.partition(" ") for line in value.splitlines())
+    return [(int(pid), path) for pid, _, path in lines if pid.isdigit() and path]
 
 
 def held_by_ancestor(lock_path: str, holder: Holder | None) -> bool:
     """Whether the busy *lock_path*, whose holder file names *holder*, is held by an ancestor of this process.
 
-    The process tree says so where the OS tells it (``/proc``): the holder is
-    a live ancestor, whatever environment the child was given (tox filters
-    it).  Elsewhere ``VENVLOCK_HELD`` must name the lock and that holder.
+    The process tree says so where the OS tells it; elsewhere ``VENVLOCK_HELD`` must name the lock and that holder.
     """
     if holder is None or not holder.alive or holder.pid == os.getpid():
         return False
@@ -96,21 +71,18 @@ def held_by_ancestor(lock_path: str, holder: Holder | None) -> bool:
     if line is not None:
         return holder.pid in line
     real = os.path.realpath(lock_path)
-    return any(pid == holder.pid and path == real for pid, path in _parse(os.environ.get(HELD_VAR, "")))
+    return (holder.pid, real) in _parse(os.environ.get(HELD_VAR, ""))
 
 
-def _environ_value(paths: list[str]) -> str:
+def _set_held(environ: MutableMapping[str, str], paths: list[str]) -> None:
+    """Name *paths* (after the inherited entries) in *environ*'s ``VENVLOCK_HELD``; none left: no variable."""
     own = os.getpid()
-    return "\n".join([*_inherited_lines(), *(f"{own} {path}" for path in paths)])
-
-
-def _publish() -> None:
-    """Rewrite ``VENVLOCK_HELD`` from the registry (caller holds ``_condition``)."""
-    value = _environ_value(list(_held))
+    inherited = [f"{pid} {path}" for pid, path in _parse(os.environ.get(HELD_VAR, "")) if pid != own]
+    value = "\n".join([*inherited, *(f"{own} {path}" for path in paths)])
     if value:
-        os.environ[HELD_VAR] = value
+        environ[HELD_VAR] = value
     else:
-        os.environ.pop(HELD_VAR, None)
+        environ.pop(HELD_VAR, None)
 
 
 def child_environ() -> dict[str, str]:
@@ -118,11 +90,7 @@ def child_environ() -> dict[str, str]:
     me = get_ident()
     with _condition():
         environ = dict(os.environ)
-        value = _environ_value([path for path, (owner, _) in _held.items() if owner == me])
-    if value:
-        environ[HELD_VAR] = value
-    else:
-        environ.pop(HELD_VAR, None)
+        _set_held(environ, [path for path, (owner, _) in _held.items() if owner == me])
     return environ
 
 
@@ -130,35 +98,30 @@ def child_environ() -> dict[str, str]:
 def claimed(
     real_path: str, *, deadline: float | None, on_waiting: Callable[[], None], on_timeout: Callable[[], BaseException]
 ) -> Iterator[bool]:
-    """Own *real_path* in this process for the calling thread while inside; yields True when re-entered.
+    """Own *real_path* for the calling thread while inside; yields True when re-entered.
 
-    Waits while another thread owns it (*on_waiting* once, then
-    *on_timeout*'s error when *deadline*, a ``time.monotonic()`` value, passes;
-    None waits forever).
+    Waits while another thread owns it (*on_waiting* once, then *on_timeout*'s
+    error when *deadline*, a ``time.monotonic()`` value, passes; None: never).
     """
     me = get_ident()
     with _condition():
-        owner = _owners.get(real_path)
-        if owner is not None and owner[0] == me:
-            _owners[real_path] = (me, owner[1] + 1)
-            reentered = True
-        else:
-            if owner is not None:
-                on_waiting()
+        owner, count = _owners.get(real_path, (me, 0))
+        if owner != me:
+            on_waiting()
             while real_path in _owners:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise on_timeout()
-                _condition().wait(remaining if remaining is None else min(remaining, 60.0))
-            _owners[real_path] = (me, 1)
-            reentered = False
+                _condition().wait(None if remaining is None else min(remaining, 60.0))
+            count = 0
+        _owners[real_path] = (me, count + 1)
     try:
-        yield reentered
+        yield count > 0
     finally:
         with _condition():
-            owner_id, count = _owners[real_path]
+            owner, count = _owners[real_path]
             if count > 1:
-                _owners[real_path] = (owner_id, count - 1)
+                _owners[real_path] = (owner, count - 1)
             else:
                 del _owners[real_path]
                 _condition().notify_all()
@@ -169,23 +132,21 @@ def marked_held(real_path: str, fd: int | None) -> Iterator[None]:
     """Name *real_path* (locked through *fd*) in ``VENVLOCK_HELD`` while inside (the caller owns it)."""
     with _condition():
         _held[real_path] = (get_ident(), fd)
-        _publish()
+        _set_held(os.environ, list(_held))
     try:
         yield
     finally:
         with _condition():
             _held.pop(real_path, None)
-            _publish()
+            _set_held(os.environ, list(_held))
 
 
 def held_here(real_path: str, lock_path: str) -> bool:
     """Whether this process holds *real_path* now, through the file that is at *lock_path* now."""
     with _condition():
         entry = _held.get(real_path)
-    if entry is None:
-        return False
-    if entry[1] is None:
-        return True
+    if entry is None or entry[1] is None:
+        return entry is not None
     try:
         return os.path.samestat(os.fstat(entry[1]), os.stat(lock_path, follow_symlinks=False))
     except OSError:

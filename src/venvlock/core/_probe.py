@@ -1,14 +1,11 @@
 """Looking at a lock without taking it: free, held shared, held exclusively, and by whom since when.
 
 :func:`probe_lock` opens the lock file (never creating it, never following
-a symbolic link, never blocking on a FIFO) and asks the platform half
-(:mod:`._unix`, :mod:`._windows`): on Linux ``/proc/locks`` says whether it
-is held and how, without touching it; elsewhere a non-blocking shared, then
-exclusive, attempt released at once tells a shared holder from an exclusive
-one (a process that tries it in that instant sees it busy and waits, as it
-would for any holder).  A missing lock file is a free lock.  The holder file
-(``<lock>.holder``, or each shared holder's ``<lock>.holder.<pid>``) names
-the holder; its modification time says since when.
+a symbolic link, never blocking on a FIFO).  On Linux ``/proc/locks`` says
+whether it is held and how; elsewhere a non-blocking shared, then exclusive,
+attempt released at once tells (a process trying it in that instant sees it
+busy and waits, as for any holder).  A missing lock file is a free lock.
+The holder file names the holder; its modification time says since when.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import errno
 import os
 import sys
 
-from venvlock._pip.redact import redact_text
 from venvlock.core._holder import Holder, holder_path, read_holder, shared_holder_path, shared_holders
 
 if sys.platform == "win32":
@@ -32,10 +28,8 @@ FREE, SHARED, EXCLUSIVE, MISSING, UNKNOWN = "free", "shared", "exclusive", "miss
 class LockState:
     """What a probe of one lock file found.
 
-    :ivar path: the lock file.
-    :ivar state: ``"free"``, ``"shared"``, ``"exclusive"``, ``"missing"`` (no lock
-        file: free, nobody ever locked it here) or ``"unknown"`` (it could not be
-        probed; :attr:`reason` says why).
+    :ivar state: :data:`FREE`, :data:`SHARED`, :data:`EXCLUSIVE`, :data:`MISSING`
+        (no lock file: free) or :data:`UNKNOWN` (it could not be probed: :attr:`reason` says why).
     :ivar holder: who holds it, as its holder file says (credentials redacted); None when unknown.
     :ivar since: when the holder took it (the holder file's modification time, seconds since the epoch).
     """
@@ -45,11 +39,7 @@ class LockState:
     def __init__(
         self, path: str, state: str, *, holder: Holder | None = None, since: float | None = None, reason: str = ""
     ) -> None:
-        self.path = path
-        self.state = state
-        self.holder = holder
-        self.since = since
-        self.reason = reason
+        self.path, self.state, self.holder, self.since, self.reason = path, state, holder, since, reason
 
     def __repr__(self) -> str:
         return f"LockState({self.path!r}, {self.state!r}, holder={self.holder!r})"
@@ -74,44 +64,32 @@ def probe_lock(lock_path: str) -> LockState:
         os.close(fd)
     if state not in (SHARED, EXCLUSIVE):
         return LockState(lock_path, state, reason=reason)
-    holder, since = _holder_of(lock_path, state)
+    holder, named_in = read_holder(lock_path), holder_path(lock_path)
+    if holder is None and state == SHARED:  # shared holders (a tox run's commands) name themselves in their own files
+        holder = next(iter(shared_holders(lock_path)), None)
+        named_in = shared_holder_path(lock_path, holder.pid) if holder is not None else named_in
+    try:
+        since = os.stat(named_in, follow_symlinks=False).st_mtime if holder is not None else None
+    except OSError:
+        since = None
     return LockState(lock_path, state, holder=holder, since=since)
 
 
 def exclusive_holder(lock_path: str) -> Holder | None:
     """Who holds *lock_path* exclusively now: its holder file, only while the lock itself is held (else None).
 
-    The lock is the truth, not the holder file: a stale file naming a live
-    process that holds nothing (its pid reused, pid 1 in a container) names
-    no holder here.
+    The lock is the truth: a stale file naming a live process that holds
+    nothing (its pid reused, pid 1 in a container) names no holder here.
     """
     state = probe_lock(lock_path)
     return state.holder if state.state == EXCLUSIVE and state.holder is not None and state.holder.alive else None
-
-
-def _holder_of(lock_path: str, state: str) -> tuple[Holder | None, float | None]:
-    holder = read_holder(lock_path)
-    named_in = holder_path(lock_path)
-    if holder is None and state == SHARED:  # shared holders (a tox run's commands) name themselves in their own files
-        readers = shared_holders(lock_path)
-        if readers:
-            holder, named_in = readers[0], shared_holder_path(lock_path, readers[0].pid)
-    if holder is None:
-        return None, None
-    try:
-        since: float | None = os.stat(named_in, follow_symlinks=False).st_mtime
-    except OSError:
-        since = None
-    return Holder(holder.pid, redact_text(holder.command), holder.alive), since
 
 
 def _probe_descriptor(fd: int) -> tuple[str, str]:
     table = _os_lock.lock_table(fd)
     if table is not None:
         held = [exclusive for _, exclusive, blocked in table if not blocked]
-        if not held:
-            return FREE, ""
-        return (EXCLUSIVE if any(held) else SHARED), ""
+        return (FREE if not held else EXCLUSIVE if any(held) else SHARED), ""
     try:
         if not _os_lock.lock(fd, exclusive=False):
             return EXCLUSIVE, ""

@@ -1,20 +1,13 @@
 """The OS half of the lock on Unix: open a lock file, ``flock`` it, see who waits for it; process facts.
 
-Every OS lock call of venvlock is here (and in :mod:`._windows`).
-
-* :func:`open_lock`: open a lock file read-write (NFS turns ``flock`` into
-  POSIX locks, which need a descriptor open for writing), never through a
-  symbolic link, never blocking on a FIFO, and only a regular file.
-* :func:`lock`, :func:`downgrade`, :func:`unlock`: ``flock`` ``LOCK_EX``/``LOCK_SH``,
-  waiting in the kernel or not; the same lock uv takes on ``<env>/.lock``.
-* :func:`lock_table`: on Linux, ``/proc/locks``: who holds a lock file and who
-  is blocked waiting for it (the uv hand-off), without touching the lock.
-* :func:`ancestors`: this process's parent, its parent, ... (nesting).
+Every OS lock call of venvlock is here (and in :mod:`._windows`): the same
+``flock`` uv takes on ``<env>/.lock``; on Linux ``/proc/locks`` tells who
+holds a lock file and who is blocked on it (the uv hand-off), and ``/proc``
+a process's ancestors (nesting).
 
 Test-only seam: ``VENVLOCK_TEST_LOCK_ERRNO=<name>`` (e.g. ``ENOLCK``) makes
 :func:`lock` fail with that error, so that the handling of file systems
-whose locks fail is tested with real processes; it is read by the test suite
-only and documented nowhere else.
+whose locks fail is tested with real processes.
 """
 
 from __future__ import annotations
@@ -34,6 +27,15 @@ _LOCK_KINDS = ("FLOCK", "POSIX", "OFDLCK")
 TEST_ERRNO_VAR = "VENVLOCK_TEST_LOCK_ERRNO"
 
 
+def _stat_fields(pid: int) -> list[bytes]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, parent, ...); empty when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            return stat_file.read().rpartition(b")")[2].split()
+    except OSError:
+        return []
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with *pid* exists (a zombie counts as gone where that can be seen)."""
     if pid <= 0:
@@ -42,45 +44,28 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except OSError as error:
         return error.errno == errno.EPERM
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            return stat_file.read().rpartition(b")")[2].split()[0] != b"Z"
-    except OSError:
-        return True
+    return _stat_fields(pid)[:1] != [b"Z"]
 
 
-def _parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat_file:
-            return int(stat_file.read().rpartition(b")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
+def _line(pid: int) -> list[int]:
+    """*pid*, its parent, grandparent, ... up to pid 1, as far as ``/proc`` tells."""
+    found: list[int] = []
+    while pid > 0 and pid not in found:
+        found.append(pid)
+        parent = _stat_fields(pid)[1:2]
+        pid = int(parent[0]) if parent and parent[0].isdigit() else 0
+    return found
 
 
 def ancestors() -> list[int] | None:
     """The pids of this process's parent, grandparent, ... up to pid 1; None where the OS does not say (no /proc)."""
-    found: list[int] = []
-    pid: int | None = os.getppid()
-    if not os.path.isdir(f"/proc/{pid}"):
-        return None
-    while pid is not None and pid > 0 and pid not in found:
-        found.append(pid)
-        if pid == 1:
-            break
-        pid = _parent_of(pid)
-    return found
+    parent = os.getppid()
+    return _line(parent) if os.path.isdir(f"/proc/{parent}") else None
 
 
 def descends_from(pid: int, ancestor: int) -> bool:
     """Whether process *pid* is *ancestor* or one of its descendants (False where unknown)."""
-    seen: set[int] = set()
-    current: int | None = pid
-    while current is not None and current > 0 and current not in seen:
-        if current == ancestor:
-            return True
-        seen.add(current)
-        current = _parent_of(current)
-    return False
+    return ancestor in _line(pid)
 
 
 def open_lock(path: str, *, create: bool) -> int:
@@ -164,12 +149,10 @@ def unlock(fd: int) -> None:
 
 
 def lock_table(fd: int) -> list[tuple[int, bool, bool]] | None:
-    """The locks on *fd*'s file from ``/proc/locks``: ``(pid, exclusive, blocked)`` each; None: unknown.
+    """The locks on *fd*'s file in ``/proc/locks`` (Linux; elsewhere None): ``(pid, exclusive, blocked)`` each.
 
-    ``flock`` locks, and the POSIX locks NFS turns them into.
-
-    A blocked entry (``->``) is a process waiting in a blocking ``flock`` (uv
-    waits so).  Linux only; elsewhere None.
+    ``flock`` locks and the POSIX locks NFS turns them into; a blocked entry
+    (``->``) is a process waiting in a blocking lock call.
     """
     try:
         info = os.fstat(fd)

@@ -1,11 +1,9 @@
 """The OS half of the lock on Windows: open a lock file, ``LockFileEx`` it; process facts.
 
-Every OS lock call of venvlock is here (and in :mod:`._unix`).  Both modes
-lock byte 0 with ``LockFileEx`` (exclusive with ``LOCKFILE_EXCLUSIVE_LOCK``);
-uv locks the whole file exclusively, which covers byte 0, so the two exclude
-each other.  Windows has no ``/proc``: :func:`lock_table` and
-:func:`ancestors` know nothing, and the callers fall back (the uv hand-off to
-recognising uv's command line, nesting to ``VENVLOCK_HELD``).
+Both modes lock byte 0 (uv locks the whole file, which covers it).  Without
+``/proc``, :func:`lock_table` and :func:`ancestors` know nothing: the uv
+hand-off falls back to recognising uv's command line, nesting to
+``VENVLOCK_HELD``.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ def pid_alive(pid: int) -> bool:
     """Whether a process with *pid* is still running."""
     if pid <= 0:
         return False
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    kernel32 = _kernel32()
     handle = kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
     if not handle:
         return False
@@ -41,12 +39,10 @@ def pid_alive(pid: int) -> bool:
 
 
 def ancestors() -> list[int] | None:
-    """Unknown on Windows (None): nesting falls back to ``VENVLOCK_HELD``."""
     return None
 
 
 def descends_from(pid: int, ancestor: int) -> bool:
-    """Unknown on Windows: False."""
     return False
 
 
@@ -130,5 +126,4 @@ def unlock(fd: int) -> None:
 
 
 def lock_table(fd: int) -> list[tuple[int, bool, bool]] | None:
-    """Unknown on Windows (None): the uv hand-off falls back to recognising uv's command line."""
     return None
