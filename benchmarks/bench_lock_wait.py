@@ -43,14 +43,14 @@ with hooks().venvlock_environment_lock(environment=environment, purpose="bench w
     print(f"{time.time():.6f}", flush=True)
 """
 
+# holds the lock until a line comes on stdin (a blocking read: the holder costs no CPU while it holds)
 HOLDER = """
-import os, sys, time
+import sys, time
 from venvlock.core import Environment, hooks
 environment = Environment.for_venv(sys.argv[1])
 with hooks().venvlock_environment_lock(environment=environment, purpose="bench holder", quiet=True):
     open(sys.argv[2], "w").close()
-    while not os.path.exists(sys.argv[3]):
-        time.sleep(0.001)
+    sys.stdin.readline()
     stamp = time.time()
 print(f"{stamp:.6f}", flush=True)
 """
@@ -75,40 +75,50 @@ def _env(sources: Path | None) -> dict[str, str]:
 
 
 def _holder(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    ready, go = folder / "ready", folder / "go"
-    for path in (ready, go):
-        path.unlink(missing_ok=True)
+    ready = folder / "ready"
+    ready.unlink(missing_ok=True)
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(folder), str(ready), str(go)], env=env, stdout=subprocess.PIPE, text=True
-    )
+        [sys.executable, "-c", HOLDER, str(folder), str(ready)],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     _wait_for(ready)
     return holder
+
+
+def _release(holder: subprocess.Popen[str]) -> float:
+    """Let *holder* go; its CPU-seconds (left out of the waiters' figure)."""
+    assert holder.stdin is not None
+    holder.stdin.write("go\n")
+    holder.stdin.close()
+    _, status, usage = os.wait4(holder.pid, 0)
+    holder.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
 
 
 def waiters_cpu(folder: Path, env: dict[str, str], count: int, seconds: float, held: bool) -> float:
     """CPU-seconds of *count* waiter processes, waiting *seconds* behind a holder when *held*."""
     holder = _holder(folder, env) if held else None
     before = _children_cpu()
+    holder_cpu = 0.0
     waiters = [
         subprocess.Popen([sys.executable, "-c", WAITER, str(folder)], env=env, stdout=subprocess.DEVNULL)
         for _ in range(count)
     ]
     if holder is not None:
         time.sleep(seconds)  # the waiters wait this long: their CPU in this time is what is measured
-        (folder / "go").touch()
+        holder_cpu = _release(holder)
     for waiter in waiters:
         waiter.wait()
-    if holder is not None:
-        holder.wait()
-    return _children_cpu() - before
+    return _children_cpu() - before - holder_cpu
 
 
 def handover_ms(folder: Path, env: dict[str, str]) -> float:
     holder = _holder(folder, env)
     waiter = subprocess.Popen([sys.executable, "-c", WAITER, str(folder)], env=env, stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)  # into its wait
-    (folder / "go").touch()
-    released = float(holder.communicate()[0])
+    assert holder.stdout is not None
+    _release(holder)
+    released = float(holder.stdout.read())
     taken = float(waiter.communicate()[0])
     return (taken - released) * 1000
 
