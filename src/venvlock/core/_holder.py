@@ -34,9 +34,7 @@ class Holder:
     __slots__ = ("alive", "command", "pid")
 
     def __init__(self, pid: int, command: str, alive: bool) -> None:
-        self.pid = pid
-        self.command = command
-        self.alive = alive
+        self.pid, self.command, self.alive = pid, command, alive
 
     def __repr__(self) -> str:
         return f"Holder(pid={self.pid}, command={self.command!r}, alive={self.alive})"
