@@ -118,7 +118,7 @@ def _holder_and_waiter(folder: Path, env: dict[str, str]) -> tuple[Driver, Drive
     assert holder.do("env") == "ok env"
     waiter.send("env")
     assert waiter.stderr_line().startswith("Waiting for lock on environment")
-    time.sleep(0.5)  # into its wait (filelock makes a missing folder at the start of one: see core/_lock.py)
+    time.sleep(0.5)  # into its wait (the blocking lock call in its thread)
     return holder, waiter
 
 
