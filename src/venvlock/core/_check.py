@@ -25,7 +25,6 @@ from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
 from venvlock.core._results import Verdict
-from venvlock.core._uv_settings import uv_cannot_judge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -246,7 +245,7 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
     if site_dirs is None:
         return Verdict.cannot_judge("what pip sees as installed there is not only the environment's own folders")
     parsed = parsed or parse_request(request.args, request.cwd, environment)
-    reason = parsed.cannot_judge or uv_cannot_judge(request)
+    reason = parsed.cannot_judge or request.uv_cannot_judge()
     if reason:
         return Verdict.cannot_judge(reason)
     markers = marker_environment(environment)

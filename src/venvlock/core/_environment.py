@@ -9,6 +9,8 @@ import enum
 import os
 import sys
 
+from venvlock._fast import digest
+from venvlock.core._settings import cache_dir
 from venvlock.errors import SettingError
 
 TYPE_CHECKING = False
@@ -36,30 +38,9 @@ class Kind(enum.Enum):
 VENV, TARGET, PREFIX, INTERPRETER = Kind.VENV, Kind.TARGET, Kind.PREFIX, Kind.INTERPRETER
 
 
-def user_cache_dir() -> str:
-    """The per-user cache folder of venvlock (``VENVLOCK_CACHE_DIR`` overrides it)."""
-    explicit = os.environ.get("VENVLOCK_CACHE_DIR")
-    if explicit:
-        return explicit
-    if _WINDOWS:
-        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-    elif sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "venvlock")
-
-
 def short_digest(text: str) -> str:
     """A short, stable, filesystem-safe digest of *text*."""
-    try:  # the builtin module: importing hashlib (OpenSSL) costs more than the whole fast path's hashing
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
-    return str(sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20])
+    return digest(text)[:20]
 
 
 def read_pyvenv_cfg(folder: str) -> dict[str, str] | None:
@@ -219,11 +200,13 @@ class Environment:
         """Whether the folder is there (not whether it is complete)."""
         return os.path.isdir(self.path)
 
+    def _in_cache(self, folder: str, suffix: str = "") -> str:
+        """A bare interpreter's file in venvlock's user cache: named by the digest of its real prefix."""
+        return os.path.join(cache_dir(), folder, short_digest(os.path.realpath(self.path)) + suffix)
+
     def default_lock_path(self) -> str:
         """uv's lock file: ``<env>/.lock``; for a bare interpreter, one in the user cache."""
-        if self.kind == INTERPRETER:
-            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".lock")
-        return os.path.join(self.path, ".lock")
+        return self._in_cache("locks", ".lock") if self.kind == INTERPRETER else os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:
         """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``).
@@ -232,15 +215,13 @@ class Environment:
         lies in the user cache beside its environment lock, never at ``/.usr.create.lock``.
         """
         if self.kind == INTERPRETER:
-            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".create.lock")
+            return self._in_cache("locks", ".create.lock")
         parent, name = os.path.split(self.path.rstrip(os.sep))
         return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
     def record_dir(self) -> str:
         """Where venvlock records what it synced (inside the env, so it goes with the env)."""
-        if self.kind == INTERPRETER:
-            return os.path.join(user_cache_dir(), "records", short_digest(os.path.realpath(self.path)))
-        return os.path.join(self.path, ".venvlock")
+        return self._in_cache("records") if self.kind == INTERPRETER else os.path.join(self.path, ".venvlock")
 
     # ---------------------------------------------------------------------------------------------
     def scheme(self) -> Scheme:

@@ -75,6 +75,16 @@ class SyncRequest:
         self.pip = pip
         self.parsed: ParsedRequest | None = None
 
+    def uv_cannot_judge(self) -> str:
+        """Why the check cannot judge this request because uv installs it with settings of its own ("" when it can)."""
+        from venvlock._uv import changes_meaning
+        from venvlock.core._settings import installer
+
+        uv_installs = self.installer_takes_lock or (self.installer is None and installer() == "uv")
+        if uv_installs and changes_meaning(os.environ, self.cwd):
+            return "uv installs, and uv settings change what the request means"
+        return ""
+
     def pip_command(self, python: str) -> list[str]:
         """The pip command line of this request for an environment whose interpreter is *python*."""
         prefix = self.pip or [python, "-m", "pip"]

@@ -14,12 +14,13 @@ error on every path (the record fast path included) before anything is judged.
   all (read-only, or a file system whose locks fail): ``warn`` (the default,
   as uv: say so and go on unlocked) or ``fail`` (stop, exit 75).
 
-Plain ``os`` only: this module is on the fast path.
+Plain ``os``/``sys`` only: this module is on the fast path.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from venvlock.errors import SettingError
 
@@ -75,10 +76,18 @@ def no_plugins() -> bool:
     raise SettingError(f"{NO_PLUGINS_VAR}={raw!r} is neither 1 (load no plugins) nor 0")
 
 
-def cache_dir() -> str | None:
-    """``VENVLOCK_CACHE_DIR`` (absolute), or None when unset or empty."""
-    raw = os.environ.get(CACHE_DIR_VAR, "")
-    return os.path.abspath(raw) if raw else None
+def cache_dir() -> str:
+    """``VENVLOCK_CACHE_DIR``, else the platform's per-user cache folder followed by ``venvlock``."""
+    explicit = os.environ.get(CACHE_DIR_VAR)
+    if explicit:
+        return explicit
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "venvlock")
 
 
 def unlocked() -> str:

@@ -45,7 +45,6 @@ from venvlock.core._record import fingerprint, forget, recorded_count, request_k
 from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
-from venvlock.core._uv_settings import uv_cannot_judge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,7 +115,7 @@ def reread_if_changed(environment: Environment, request: SyncRequest, reading: R
 
 
 def _reading(environment: Environment, request: SyncRequest, parsed: ParsedRequest, site_dirs: list[str]) -> Reading:
-    if parsed.cannot_judge or uv_cannot_judge(request):
+    if parsed.cannot_judge or request.uv_cannot_judge():
         return Reading(parsed, site_dirs, None)
     return Reading(parsed, site_dirs, request_key(environment, request, parsed))
 
