@@ -20,7 +20,6 @@ import enum
 import os
 import sys
 
-from venvlock._pip.requirements import ParsedRequest, parse_request
 from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short_digest
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
@@ -237,14 +236,14 @@ def walk(
                     break
 
 
-def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest | None = None) -> Verdict:
-    """Judge *request* against *environment* (see module docstring)."""
+def check(environment: Environment, request: SyncRequest) -> Verdict:
+    """Judge *request* against *environment* (see module docstring), on its one reading (:meth:`SyncRequest.read`)."""
     if request.command != "install" or not request.judge:
         return Verdict.cannot_judge(f"pip {request.command} is for pip to judge")
     site_dirs = environment.site_dirs()
     if site_dirs is None:
         return Verdict.cannot_judge("what pip sees as installed there is not only the environment's own folders")
-    parsed = parsed or parse_request(request.args, request.cwd, environment)
+    parsed = request.read(environment)
     reason = parsed.cannot_judge or request.uv_cannot_judge()
     if reason:
         return Verdict.cannot_judge(reason)
