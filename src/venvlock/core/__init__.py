@@ -16,16 +16,13 @@ Public names (everything an adapter or plugin may use):
 * :func:`shared_lock`: hold the creation lock *shared* (readers of an
   environment, such as a tox run's commands, side by side; never beside a
   creation).
-* :func:`probe_lock`: whether a lock file is held now (shared or exclusive)
-  and by whom since when, without taking it for longer than an instant and
-  without creating anything (a :class:`LockState`).
+* :func:`probe_lock`: whether a lock file is held now, by whom since when
+  (a :class:`LockState`), creating nothing.
 * :func:`hooks`: the hook relay; adapters call ``hooks().venvlock_sync(...)``,
   ``hooks().venvlock_environment_lock(...)`` and
   ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
 
-This package imports only ``os``/``sys``-level modules at first; ``pluggy``
-and ``packaging`` load when the work needs them (the lock itself is plain
-``os`` and ``fcntl``).
+``pluggy`` and ``packaging`` load only when the work needs them.
 """
 
 from __future__ import annotations
@@ -45,31 +42,20 @@ if TYPE_CHECKING:
 
     from venvlock.core._probe import LockState
 
-#: public types whose modules load only when asked for (see :func:`__getattr__`)
-_DEFERRED = {
-    "LockState": "venvlock.core._probe",
-}
-
 
 def __getattr__(name: str) -> object:
-    """The public types of the lock probe, imported on first use."""
-    module = _DEFERRED.get(name)
-    if module is None:
+    """:class:`LockState`, whose module (the lock probe) loads on first use."""
+    if name != "LockState":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+    from venvlock.core._probe import LockState
 
-    return getattr(importlib.import_module(module), name)
+    return LockState
 
 
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
-    """The result of *request* if a record of an earlier sync still answers it; else None.
+    """The result of *request* if a record of an earlier sync still answers it (:mod:`._record`); else None.
 
-    Costs a few stats and reads, loads no plugin and starts no process.  A
-    record is written only by a sync that went through the hooks and found
-    the environment in sync; it holds while the request (arguments, the
-    contents of its ``-r``/``-c`` files, pip's settings), the interpreter, the
-    venvlock plugin set and the environment's package folders are unchanged.
-    Adapters call it before ``hooks().venvlock_sync``, which consults it too.
+    A few stats and reads, no plugin, no process: adapters call it before ``hooks().venvlock_sync``.
     """
     from venvlock.core._sync import recorded_sync as lookup
 
@@ -81,9 +67,8 @@ def shared_lock(
 ) -> AbstractContextManager[LockHold]:
     """A context manager holding *environment*'s creation lock shared (see :func:`venvlock.core._lock.hold`).
 
-    Waits while a creation holds it exclusively, reporting through
-    ``venvlock_waiting``; many shared holders hold it at once.  Under an
-    ancestor's exclusive hold it goes on at once (nested).
+    Waits (reporting through ``venvlock_waiting``) while a creation holds it;
+    under an ancestor's exclusive hold it goes on at once (nested).
     """
     from venvlock.core._lock import SHARED, hold
 

@@ -106,24 +106,12 @@ def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = F
     Without it (and outside a :data:`OWN_FOLDER`) only *path* itself is
     protected, and *make_folder* makes its folder as ``os.makedirs`` does.
     """
-    below = _anchor(path, below)
-    if below is None:
-        if make_folder:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_in(None, path, text, mode)
-        return
-    parts = _between(below, path)
-    if make_folder:
-        os.makedirs(below, exist_ok=True)
-    if not _AT:
-        _check_folders(below, parts, create=make_folder)
-        _write_in(None, path, text, mode)
-        return
-    folder = _open_folder(below, parts, create=make_folder)
+    folder, name = _located(path, below, create=make_folder)
     try:
-        _write_in(folder, os.path.basename(path), text, mode)
+        _write_in(folder, name, text, mode)
     finally:
-        os.close(folder)
+        if folder is not None:
+            os.close(folder)
 
 
 def _write_in(folder: int | None, name: str, text: str, mode: int) -> None:
@@ -154,19 +142,24 @@ def read_file(path: str, *, below: str | None = None) -> str | None:
     return read[0] if read is not None else None
 
 
-def _located(path: str, below: str | None) -> tuple[int | None, str]:
+def _located(path: str, below: str | None, *, create: bool = False) -> tuple[int | None, str]:
     """``(folder descriptor or None, name)`` to open *path* by, its folders below *below* never followed.
 
-    The caller closes the descriptor.  OSError or ValueError when a folder on the way is a link or missing.
+    *create*: make the missing folders on the way.  The caller closes the
+    descriptor.  OSError or ValueError when a folder on the way is a link or missing.
     """
     below = _anchor(path, below)
     if below is None:
+        if create:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         return None, path
     parts = _between(below, path)
+    if create:
+        os.makedirs(below, exist_ok=True)
     if not _AT:
-        _check_folders(below, parts, create=False)
+        _check_folders(below, parts, create=create)
         return None, path
-    return _open_folder(below, parts, create=False), os.path.basename(path)
+    return _open_folder(below, parts, create=create), os.path.basename(path)
 
 
 def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.stat_result] | None:
