@@ -70,18 +70,10 @@ def shared_lock(
     Waits (reporting through ``venvlock_waiting``) while a creation holds it;
     under an ancestor's exclusive hold it goes on at once (nested).
     """
-    from venvlock.core._lock import SHARED, hold
+    from venvlock.core._lock import SHARED
+    from venvlock.core._services import creation_lock
 
-    lock_path: str = hooks().venvlock_creation_lock_path(environment=environment)
-
-    def waiting(holder: Holder | None, waited: float) -> None:
-        hooks().venvlock_waiting(
-            environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
-        )
-
-    return hold(
-        environment, lock_path, purpose=purpose, on_waiting=waiting, mode=SHARED, default_timeout=default_timeout
-    )
+    return creation_lock(hooks(), environment, purpose, quiet=quiet, default_timeout=default_timeout, mode=SHARED)
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:

@@ -16,6 +16,7 @@ from venvlock.errors import SettingError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
 _WINDOWS = sys.platform == "win32"
 _BIN = "Scripts" if _WINDOWS else "bin"
@@ -294,51 +295,75 @@ class Scheme:
 
     @classmethod
     def of_interpreter(cls, python: str) -> Scheme:
-        """Ask *python* (once per process) for its prefixes and install scheme; SettingError when it cannot answer."""
-        if python in _asked:
-            return _asked[python]
-        import json
-
-        if python == sys.executable:  # the running interpreter answers for itself, without a process
-            facts: dict[str, object] = {}
-            exec(_SCHEME_CODE, facts)  # our own constant: the very code another interpreter is asked to run
-            answer_text, returncode = str(facts["answer"]), 0
-        else:
-            import subprocess
-
-            command = [python, "-I", "-c", _SCHEME_CODE + "print(answer)\n"]
-            try:
-                answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
-            except (OSError, subprocess.SubprocessError) as error:
-                raise SettingError(f"{python} is not a Python interpreter ({error})") from None
-            answer_text, returncode = answer.stdout, answer.returncode
+        """Ask *python* for its prefixes and install scheme; SettingError when it cannot answer."""
+        said = ask_interpreter(python)
         try:
-            said = json.loads(answer_text)
-            scheme = cls(
+            return cls(
                 str(said["prefix"]),
                 str(said["base_prefix"]),
                 [str(said["purelib"]), str(said["platlib"])],
                 [str(said["scripts"]), str(said["data"])],
                 [str(folder) for folder in said["sites"]],
             )
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             raise SettingError(f"{python} is not a Python interpreter") from None
-        if returncode != 0 or not os.path.isabs(scheme.prefix):
-            raise SettingError(f"{python} is not a Python interpreter")
-        _asked[python] = scheme
-        return scheme
+
+
+def ask_interpreter(python: str) -> dict[str, Any]:
+    """What *python* says of itself (once per process): prefixes, install scheme, PEP 508 marker values.
+
+    The running interpreter answers in-process; SettingError when *python* cannot answer.
+    """
+    if python in _asked:
+        return _asked[python]
+    import json
+
+    if python == sys.executable:  # without a process
+        facts: dict[str, object] = {}
+        exec(_FACTS_CODE, facts)  # our own constant: the very code another interpreter is asked to run
+        answer_text, returncode = str(facts["answer"]), 0
+    else:
+        import subprocess
+
+        command = [python, "-I", "-c", _FACTS_CODE + "print(answer)\n"]
+        try:
+            answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as error:
+            raise SettingError(f"{python} is not a Python interpreter ({error})") from None
+        answer_text, returncode = answer.stdout, answer.returncode
+    try:
+        said = json.loads(answer_text)
+    except ValueError:
+        said = None
+    if returncode != 0 or not isinstance(said, dict) or not os.path.isabs(str(said.get("prefix"))):
+        raise SettingError(f"{python} is not a Python interpreter")
+    _asked[python] = said
+    return said
 
 
 #: what each interpreter asked in this process said
-_asked: dict[str, Scheme] = {}
+_asked: dict[str, dict[str, Any]] = {}
 
-#: what an interpreter is asked (it leaves its answer, as JSON, in ``answer``); the running one runs it in-process
-_SCHEME_CODE = """
-import json, site, sys, sysconfig
+#: what an interpreter is asked (it leaves its answer, as JSON, in ``answer``); the running one runs it in-process.
+#: Its markers are packaging's ``default_environment``.
+_FACTS_CODE = """
+import json, os, platform, site, sys, sysconfig
 paths = sysconfig.get_paths()
-sites = site.getsitepackages() if hasattr(site, "getsitepackages") else []
+info = sys.implementation.version
+version = "%d.%d.%d" % (info.major, info.minor, info.micro)
+if info.releaselevel != "final":
+    version += info.releaselevel[0] + str(info.serial)
+markers = {
+    "implementation_name": sys.implementation.name, "implementation_version": version,
+    "os_name": os.name, "platform_machine": platform.machine(), "platform_release": platform.release(),
+    "platform_system": platform.system(), "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform,
+}
 answer = json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
-    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"], "sites": sites})
+    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"],
+    "sites": site.getsitepackages() if hasattr(site, "getsitepackages") else [], "markers": markers})
 """
 
 

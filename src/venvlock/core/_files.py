@@ -6,23 +6,18 @@ by :func:`write_file`: a new temporary file created with ``O_EXCL`` and
 replaces a symbolic link planted at the target instead of writing through it,
 and readers see the old content or the new, never half of it.
 
-``O_NOFOLLOW`` protects the last component only.  venvlock's own folders
-(``<env>/.venvlock``, ``<env>/.venvlock/synced``) are protected by *below*
-(by default, for a path inside a folder named :data:`OWN_FOLDER`, the folder
-that holds it: every caller writing into ``<env>/.venvlock`` is covered):
-the folder a path's own folders hang from (the environment; it may itself be
-reached through links, the user chose its path).  Each folder between *below*
-and the file is opened (and made, with ``make_folder``) relative to the
-descriptor of the one before, with ``O_NOFOLLOW|O_DIRECTORY``: a symbolic link
-planted there (``<env>/.venvlock -> /elsewhere``) is refused (``OSError``,
-ELOOP or ENOTDIR), never written through, and no check-then-use race is left.
-Where the platform has no ``dir_fd`` (Windows), each folder is looked at with
-``lstat`` instead.
+``O_NOFOLLOW`` protects the last component only.  The folders between *below*
+(the environment, reached as the user named it; by default the folder holding
+a path's last :data:`OWN_FOLDER`) and the file are venvlock's own: each is
+opened (made, with ``make_folder``) relative to the one before with
+``O_NOFOLLOW|O_DIRECTORY``, so a link planted there (``<env>/.venvlock ->
+/elsewhere``) is refused (ELOOP, ENOTDIR), with no check-then-use race.
+Without ``dir_fd`` (Windows) each folder is looked at with ``lstat``.
 
 Files are read with ``O_NONBLOCK``: a FIFO or device planted at a path reads
 as absent, never hangs.
 
-Plain ``os`` only: this module is on the fast path.
+Plain ``os``: on the fast path.
 """
 
 from __future__ import annotations

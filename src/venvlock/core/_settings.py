@@ -4,17 +4,8 @@ Every reader raises :class:`~venvlock.errors.SettingError` for a value that
 makes no sense; :func:`validate` reads them all, so that a bad setting is an
 error on every path (the record fast path included) before anything is judged.
 
-* ``VENVLOCK_TIMEOUT``: seconds to wait for a lock; 0 fails at once; a
-  negative number or ``inf`` waits forever; unset or empty: the default.
-* ``VENVLOCK_INSTALLER``: ``pip`` (the default) or ``uv``.
-* ``VENVLOCK_NO_PLUGINS``: ``1``/``true``/``yes`` loads no third-party plugin
-  (``0``/``false``/``no``/empty: load them).
-* ``VENVLOCK_CACHE_DIR``: venvlock's per-user cache folder.
-* ``VENVLOCK_UNLOCKED``: what to do where an environment cannot be locked at
-  all (read-only, or a file system whose locks fail): ``warn`` (the default,
-  as uv: say so and go on unlocked) or ``fail`` (stop, exit 75).
-
-Plain ``os``/``sys`` only: this module is on the fast path.
+One reader a variable (the users' table: ``docs/index.md``; ``VENVLOCK_UNLOCKED``: ``docs/faq.md``).
+Plain ``os``/``sys``: on the fast path.
 """
 
 from __future__ import annotations
@@ -91,7 +82,10 @@ def cache_dir() -> str:
 
 
 def unlocked() -> str:
-    """``VENVLOCK_UNLOCKED``: ``"warn"`` (unset or empty: go on unlocked with a warning) or ``"fail"``."""
+    """``VENVLOCK_UNLOCKED``: ``"warn"`` (unset or empty) or ``"fail"``.
+
+    Where an environment cannot be locked at all: say so and go on unlocked, as uv; or stop (exit 75).
+    """
     raw = os.environ.get(UNLOCKED_VAR, "").strip().lower()
     if raw in ("", "warn"):
         return "warn"
