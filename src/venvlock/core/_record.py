@@ -30,8 +30,6 @@ from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._environment import VENV, Environment, short_digest
 from venvlock.core._files import read_file_and_stat, remove_file, write_file
 
-__all__ = ["fingerprint", "forget", "recorded_count", "remember_noop", "request_key", "write_record"]
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from venvlock.core._request import SyncRequest
@@ -52,7 +50,7 @@ def _plugin_set() -> str:
         cwd = os.getcwd()
     except OSError:
         cwd = ""
-    paths = " ".join(  # the working folder on the path (nox's noxfile folder) changes with every file made there
+    paths = " ".join(
         " ".join(map(str, seen)) if seen else "-" for path, seen in path_signatures() if path not in (".", cwd)
     )
     settings = [os.environ.get(name, "") for name in ("VENVLOCK_INSTALLER", "VENVLOCK_NO_PLUGINS")]

@@ -100,8 +100,15 @@ def format_timeout(value: float) -> str:
 
 
 def validate() -> None:
-    """Read every ``VENVLOCK_*`` setting; raise :class:`SettingError` for the first bad one."""
-    timeout()
-    unlocked()
-    installer()
-    no_plugins()
+    """Read every ``VENVLOCK_*`` setting, once per set of values in this process; SettingError for the first bad one."""
+    global _validated
+    values = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("VENVLOCK_")))
+    if values != _validated:
+        timeout()
+        unlocked()
+        installer()
+        no_plugins()
+        _validated = values
+
+
+_validated: tuple[tuple[str, str], ...] | None = None

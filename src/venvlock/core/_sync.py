@@ -25,16 +25,16 @@ its files once when it starts (docs/design.md, "One reading per sync").
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from contextlib import nullcontext
 
+from venvlock._fast import fingerprint
 from venvlock._pip.requirements import ParsedRequest, looks_like_path_or_url
 from venvlock.core._holder import default_purpose, describe_command, read_holder
 from venvlock.core._journal import begin, end, heal, inject_fault, pending, reinstall_args
 from venvlock.core._lock import SYNC_SUFFIX
-from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
+from venvlock.core._record import forget, recorded_count, request_key, write_record
 from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
@@ -64,49 +64,27 @@ class Reading:
         self.key = key
 
 
-def validate_settings() -> None:
-    """Validate the ``VENVLOCK_*`` settings, once per set of values in this process (a bad one raises every time)."""
-    global _validated
-    values = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("VENVLOCK_")))
-    if values != _validated:
-        validate()
-        _validated = values
-
-
-_validated: tuple[tuple[str, str], ...] | None = None
-
-
-def read_request(environment: Environment, request: SyncRequest) -> Reading:
-    """The reading of *request* for *environment*: parsed once per request and carried on it (``request.parsed``).
-
-    A request that comes back (the adapter's :func:`recorded_sync`, then the
-    sync) is not read again; :func:`reread_if_changed` reads it again under
-    the lock only when an input changed.
-    """
-    validate_settings()  # a bad setting is an error on every path, before anything is judged
-    if request.command != "install" or not request.judge:
-        return Reading(None, None, None)
-    site_dirs = environment.site_dirs()
+def read_request(environment: Environment, request: SyncRequest, *, again: bool = False) -> Reading:
+    """The reading of *request* for *environment* (:meth:`SyncRequest.read`: once per request; *again*: anew)."""
+    validate()  # a bad setting is an error on every path, before anything is judged
+    site_dirs = environment.site_dirs() if request.command == "install" and request.judge else None
     if site_dirs is None:
         return Reading(None, None, None)
-    return _reading(environment, request, request.read(environment), site_dirs)
-
-
-def reread_if_changed(environment: Environment, request: SyncRequest, reading: Reading) -> Reading:
-    """*reading*, or a new one when a file it read changed since (a few stats when none did).
-
-    Called under the lock: the installer, if it runs, reads the files now, so
-    the check under the lock judges what the installer would read.
-    """
-    if reading.parsed is None or reading.site_dirs is None or reading.parsed.current():
-        return reading
-    return _reading(environment, request, request.read(environment, again=True), reading.site_dirs)
-
-
-def _reading(environment: Environment, request: SyncRequest, parsed: ParsedRequest, site_dirs: list[str]) -> Reading:
+    parsed = request.read(environment, again=again)
     if parsed.cannot_judge or request.uv_cannot_judge():
         return Reading(parsed, site_dirs, None)
     return Reading(parsed, site_dirs, request_key(environment, request, parsed))
+
+
+def reread_if_changed(environment: Environment, request: SyncRequest, reading: Reading) -> Reading:
+    """*reading*, or a new one when an input changed since (a few stats when none did).
+
+    Called under the lock: an installer started now reads the files now, so
+    the check under the lock judges what it would read.
+    """
+    if reading.parsed is None or reading.parsed.current():
+        return reading
+    return read_request(environment, request, again=True)
 
 
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
