@@ -7,20 +7,11 @@ Public names (everything an adapter or plugin may use):
 * :class:`LockHold`, :class:`Holder`: a held lock and who holds a busy one.
 * :class:`VenvlockError` and its kinds :class:`LockTimeoutError`,
   :class:`LockUnavailableError`, :class:`SettingError`: the errors adapters report.
-* :func:`run_installer`: run an installer child so that it keeps the lock if
-  this process is killed (for plugins implementing ``venvlock_install``).
-* :func:`recorded_sync`: the answer of a still-valid record of an earlier
-  sync, without loading plugins (the fast path of a no-op).
-* :func:`redact`: a text with the credentials of its URLs hidden (``user:****@``),
-  for every command line an adapter writes or prints.
-* :func:`shared_lock`: hold the creation lock *shared* (readers of an
-  environment, such as a tox run's commands, side by side; never beside a
-  creation).
-* :func:`probe_lock`: whether a lock file is held now, by whom since when
-  (a :class:`LockState`), creating nothing.
-* :func:`hooks`: the hook relay; adapters call ``hooks().venvlock_sync(...)``,
-  ``hooks().venvlock_environment_lock(...)`` and
-  ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
+* :func:`hooks`: the hook relay (``hooks().venvlock_sync(...)`` and the rest, see :mod:`venvlock.hookspec`).
+* :func:`run_installer` (for ``venvlock_install`` plugins), :func:`recorded_sync`
+  (the no-op fast path), :func:`shared_lock` (readers of an environment),
+  :func:`probe_lock` (a :class:`LockState`), :func:`redact` (credentials out
+  of a command line): see each.
 
 ``pluggy`` and ``packaging`` load only when the work needs them.
 """
@@ -67,7 +58,8 @@ def shared_lock(
 ) -> AbstractContextManager[LockHold]:
     """A context manager holding *environment*'s creation lock shared (see :func:`venvlock.core._lock.hold`).
 
-    Waits (reporting through ``venvlock_waiting``) while a creation holds it;
+    Readers (a tox run's commands) hold it side by side, never beside a creation:
+    waits (reporting through ``venvlock_waiting``) while a creation holds it;
     under an ancestor's exclusive hold it goes on at once (nested).
     """
     from venvlock.core._lock import SHARED

@@ -138,9 +138,8 @@ def walk(
             continue
         name = canonical_name(requirement.name)
         if name in found.elsewhere:
-            yield Step(
-                requirement, parent, Finding.UNJUDGED, detail=f"{requirement.name} is also in a folder a .pth file adds"
-            )
+            detail = f"{requirement.name} is also in a folder a .pth file adds"
+            yield Step(requirement, parent, Finding.UNJUDGED, detail=detail)
             continue
         folders = found.by_key.get(name)
         if not folders:
@@ -162,20 +161,13 @@ def walk(
         try:
             version = Version(version_text)
         except InvalidVersion:
-            yield Step(
-                requirement, parent, Finding.UNJUDGED, folders, f"{requirement.name} has version {version_text!r}"
-            )
+            detail = f"{requirement.name} has version {version_text!r}"
+            yield Step(requirement, parent, Finding.UNJUDGED, folders, detail)
             continue
-        failing = [
-            s for s in [requirement, *constraints.get(name, ())] if not s.specifier.contains(version, prereleases=True)
-        ]
-        yield Step(
-            requirement,
-            parent,
-            Finding.MISMATCH if failing else Finding.SATISFIED,
-            folders,
-            str(failing[0]) if failing else "",
-        )
+        asked = [requirement, *constraints.get(name, ())]
+        failing = [str(s) for s in asked if not s.specifier.contains(version, prereleases=True)]
+        finding = Finding.MISMATCH if failing else Finding.SATISFIED
+        yield Step(requirement, parent, finding, folders, "".join(failing[:1]))
         extras = frozenset(canonical_name(e) for e in requirement.extras)
         if (name, extras) in done:
             continue
@@ -254,11 +246,7 @@ def check(environment: Environment, request: SyncRequest) -> Verdict:
             checked.add(canonical_name(step.name))
             if step.finding is Finding.MISMATCH:
                 reason = reason or f"{step.name} {step.found[0].version} does not match {step.detail}"
-    if damaged:
-        damaged = list(dict.fromkeys(damaged))
-        return Verdict.install_needed(
-            reason or "leftovers of an interrupted install", checked=len(checked), damaged=damaged
-        )
-    if reason:
-        return Verdict.install_needed(reason, checked=len(checked))
+    if damaged or reason:
+        reason = reason or "leftovers of an interrupted install"
+        return Verdict.install_needed(reason, checked=len(checked), damaged=list(dict.fromkeys(damaged)))
     return Verdict.already_satisfied(checked=len(checked))

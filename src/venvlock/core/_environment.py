@@ -1,6 +1,6 @@
 """What an environment is: its folder, its interpreter, where its packages and locks live.
 
-Plain ``os``/``sys`` only: this module is on the fast path.
+Plain ``os``/``sys``: on the fast path.
 """
 
 from __future__ import annotations
@@ -106,11 +106,7 @@ class Environment:
 
     @staticmethod
     def is_venv(folder: str) -> bool:
-        """Whether *folder* is a virtual environment (it has a ``pyvenv.cfg``).
-
-        An environment's own kind says it too: an :data:`INTERPRETER` is
-        never a venv, so never a half-built one.
-        """
+        """Whether *folder* is a virtual environment (it has a ``pyvenv.cfg``)."""
         return read_pyvenv_cfg(folder) is not None
 
     @classmethod
@@ -196,7 +192,6 @@ class Environment:
             return [self.python, "-m", "pip"]
         return [sys.executable, "-m", "pip", "--python", self.python]
 
-    # ---------------------------------------------------------------------------------------------
     def exists(self) -> bool:
         """Whether the folder is there (not whether it is complete)."""
         return os.path.isdir(self.path)
@@ -224,7 +219,6 @@ class Environment:
         """Where venvlock records what it synced (inside the env, so it goes with the env)."""
         return self._in_cache("records") if self.kind == INTERPRETER else os.path.join(self.path, ".venvlock")
 
-    # ---------------------------------------------------------------------------------------------
     def scheme(self) -> Scheme:
         """Where this environment's installer puts things (see :class:`Scheme`): on disk for a venv, else asked."""
         if self._scheme is None:
