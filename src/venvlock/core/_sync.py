@@ -8,13 +8,13 @@
 3. *Lock* the environment (``venvlock_environment_lock``).
 4. *Second check*: another process may have just synced it (its record,
    when it wrote one, answers without checking again).
-5. *Repair* damage that interrupted installs left: first, when a sync journal
-   was left by a holder that is gone, what that sync may have left
-   (:func:`venvlock.core._journal.heal`, before anything is judged); then what the check found.
-6. *Install* under a sync journal (:mod:`venvlock.core._journal`, cleared once the installer
-   succeeded and the result is recorded) (``venvlock_install``; an installer that takes ``<env>/.lock``
-   itself, uv, gets it lent while venvlock's sync lock stays held), then check once more and *record* the
-   result if it is in sync.  A failed install records nothing.
+5. *Repair* what interrupted installs left: first what a sync whose holder is
+   gone may have left (its journal: :func:`venvlock.core._journal.heal`),
+   then the damage the check found.
+6. *Install* (``venvlock_install``; an installer that takes ``<env>/.lock``
+   itself, uv, is lent it) under a sync journal, cleared once the installer
+   succeeded and the result is recorded; check once more and *record* it if
+   in sync.  A failed install records nothing.
 7. The lock is released before :func:`sync` returns.
 
 One reading per sync (:meth:`SyncRequest.read`, shared with the adapter's
