@@ -25,8 +25,9 @@ from __future__ import annotations
 import os
 import stat
 
+from venvlock._fast import read_own_file
+
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 #: the name of venvlock's own folder in an environment (``Environment.record_dir``)
@@ -159,23 +160,15 @@ def _located(path: str, below: str | None, *, create: bool = False) -> tuple[int
 
 def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.stat_result] | None:
     """The text of *path* and the stat of the very file read, or None as :func:`read_file` says."""
-    folder: int | None = None
     try:
         folder, name = _located(path, below)
-        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY, dir_fd=folder)
     except (OSError, ValueError):
         return None
+    try:
+        return read_own_file(name, folder)
     finally:
         if folder is not None:
             os.close(folder)
-    try:
-        with os.fdopen(fd, "rb") as file:
-            status = os.fstat(file.fileno())
-            if not stat.S_ISREG(status.st_mode):  # a FIFO would block a reader forever
-                return None
-            return file.read().decode("utf-8", "replace"), status
-    except OSError:
-        return None
 
 
 def remove_file(path: str, *, below: str | None = None) -> bool:
