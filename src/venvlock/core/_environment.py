@@ -304,32 +304,30 @@ class Scheme:
 
 
 def ask_interpreter(python: str) -> dict[str, Any]:
-    """What *python* says of itself (once per process): prefixes, install scheme, PEP 508 marker values.
-
-    The running interpreter answers in-process; SettingError when *python* cannot answer.
-    """
+    """What *python* says of itself (once per process): its prefixes and install scheme, and its PEP 508 marker
+    values (``markers``) unless it is the running interpreter, which answers in-process (its markers are
+    packaging's ``default_environment``).  SettingError when it cannot answer."""
     if python in _asked:
         return _asked[python]
-    import json
-
-    if python == sys.executable:  # without a process
-        facts: dict[str, object] = {}
-        exec(_FACTS_CODE, facts)  # our own constant: the very code another interpreter is asked to run
-        answer_text, returncode = str(facts["answer"]), 0
+    said: object = None
+    if python == sys.executable:
+        facts: dict[str, Any] = {}
+        exec(_SCHEME_CODE, facts)  # our own constant: the very code another interpreter is asked to run
+        said = facts["answer"]
     else:
+        import json
         import subprocess
 
-        command = [python, "-I", "-c", _FACTS_CODE + "print(answer)\n"]
+        command = [python, "-I", "-c", _SCHEME_CODE + _MARKERS_CODE + "import json; print(json.dumps(answer))\n"]
         try:
             answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as error:
             raise SettingError(f"{python} is not a Python interpreter ({error})") from None
-        answer_text, returncode = answer.stdout, answer.returncode
-    try:
-        said = json.loads(answer_text)
-    except ValueError:
-        said = None
-    if returncode != 0 or not isinstance(said, dict) or not os.path.isabs(str(said.get("prefix"))):
+        try:
+            said = json.loads(answer.stdout) if answer.returncode == 0 else None
+        except ValueError:
+            pass
+    if not isinstance(said, dict) or not os.path.isabs(str(said.get("prefix"))):
         raise SettingError(f"{python} is not a Python interpreter")
     _asked[python] = said
     return said
@@ -338,16 +336,22 @@ def ask_interpreter(python: str) -> dict[str, Any]:
 #: what each interpreter asked in this process said
 _asked: dict[str, dict[str, Any]] = {}
 
-#: what an interpreter is asked (it leaves its answer, as JSON, in ``answer``); the running one runs it in-process.
-#: Its markers are packaging's ``default_environment``.
-_FACTS_CODE = """
-import json, os, platform, site, sys, sysconfig
+#: what an interpreter is asked: it leaves its answer in ``answer``
+_SCHEME_CODE = """
+import site, sys, sysconfig
 paths = sysconfig.get_paths()
+answer = {"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
+    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"],
+    "sites": site.getsitepackages() if hasattr(site, "getsitepackages") else []}
+"""
+#: ... and, another interpreter, its marker values (as packaging's ``default_environment``)
+_MARKERS_CODE = """
+import os, platform
 info = sys.implementation.version
 version = "%d.%d.%d" % (info.major, info.minor, info.micro)
 if info.releaselevel != "final":
     version += info.releaselevel[0] + str(info.serial)
-markers = {
+answer["markers"] = {
     "implementation_name": sys.implementation.name, "implementation_version": version,
     "os_name": os.name, "platform_machine": platform.machine(), "platform_release": platform.release(),
     "platform_system": platform.system(), "platform_version": platform.version(),
@@ -355,9 +359,6 @@ markers = {
     "platform_python_implementation": platform.python_implementation(),
     "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform,
 }
-answer = json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
-    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"],
-    "sites": site.getsitepackages() if hasattr(site, "getsitepackages") else [], "markers": markers})
 """
 
 

@@ -95,6 +95,7 @@ def creation_lock(
         on_waiting=lambda holder, waited: waiting(lock_path, holder, waited),
         on_acquired=(lambda waited: acquired(lock_path, waited)) if mode == _lock.EXCLUSIVE else None,
         mode=mode,
+        create_folder=True,
         default_timeout=default_timeout,
     )
 
