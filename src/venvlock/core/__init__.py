@@ -28,29 +28,28 @@ from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from contextlib import AbstractContextManager
 
-    from venvlock.core._probe import LockState
+    from venvlock.core._installer import run_installer
+    from venvlock.core._probe import LockState, probe_lock
+    from venvlock.core._sync import recorded_sync
+
+#: public names whose modules load on their first use, from their own module (no forwarder)
+_DEFERRED = {
+    "LockState": "venvlock.core._probe",
+    "probe_lock": "venvlock.core._probe",
+    "run_installer": "venvlock.core._installer",
+    "recorded_sync": "venvlock.core._sync",
+}
 
 
 def __getattr__(name: str) -> object:
-    """:class:`LockState`, whose module (the lock probe) loads on first use."""
-    if name != "LockState":
+    module = _DEFERRED.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from venvlock.core._probe import LockState
+    import importlib
 
-    return LockState
-
-
-def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
-    """The result of *request* if a record of an earlier sync still answers it (:mod:`._record`); else None.
-
-    A few stats and reads, no plugin, no process: adapters call it before ``hooks().venvlock_sync``.
-    """
-    from venvlock.core._sync import recorded_sync as lookup
-
-    return lookup(environment, request)
+    return getattr(importlib.import_module(module), name)
 
 
 def shared_lock(
@@ -66,24 +65,6 @@ def shared_lock(
     from venvlock.core._services import creation_lock
 
     return creation_lock(hooks(), environment, purpose, quiet=quiet, default_timeout=default_timeout, mode=SHARED)
-
-
-def run_installer(command: Sequence[str], hold: LockHold) -> int:
-    """Run *command* as the installer child under *hold*; return its exit code.
-
-    The child inherits the locked descriptors (``hold.fds``), so it keeps the
-    lock if this process is killed; Ctrl-C waits a while for the child.
-    """
-    from venvlock.core._installer import run_installer as run
-
-    return run(command, hold)
-
-
-def probe_lock(lock_path: str) -> LockState:
-    """Whether *lock_path* is free, held shared or held exclusively, and by whom since when; creates nothing."""
-    from venvlock.core._probe import probe_lock as probe
-
-    return probe(lock_path)
 
 
 __all__ = [

@@ -90,8 +90,8 @@ def reread_if_changed(environment: Environment, request: SyncRequest, reading: R
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
     """The result of *request* when a record of an earlier sync still answers it, else None.
 
-    Loads no plugin: a record is written only by a sync that went through the
-    hooks, and its key covers the plugin set, the request and the interpreter.
+    A few stats and reads, no plugin, no process (adapters call it before ``hooks().venvlock_sync``): a
+    record is written only by a sync that went through the hooks, and its key covers the plugin set.
     """
     start = time.monotonic()
     count = _recorded(read_request(environment, request), environment)
