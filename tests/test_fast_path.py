@@ -225,3 +225,13 @@ def test_a_sync_journal_left_behind_steps_aside(runner: Runner, requirements: Pa
     journal.write_text("pid 1\n")  # a holder that is not this run's and not alive as that sync: the heal decides
     result = runner.full("install", "-r", str(requirements))
     assert result.returncode == 0, result.stderr
+
+
+def test_a_fifo_planted_where_the_fast_path_reads_reads_as_absent(tmp_path: Path) -> None:
+    """Before: the fast path opened a FIFO planted at an entry's or a record's path and waited for a writer forever."""
+    os.mkfifo(tmp_path / "fifo")
+    code = "import sys; from venvlock._fast import read_own_file; print(read_own_file(sys.argv[1]))"
+    result = subprocess.run(  # in a child: on failure it would hang
+        [sys.executable, "-c", code, str(tmp_path / "fifo")], capture_output=True, text=True, timeout=30
+    )
+    assert result.stdout == "None\n", result.stderr

@@ -39,8 +39,8 @@ pytest.importorskip("virtualenv")
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="kills process groups; POSIX only")
 
 # the unit tests of the patch and of the install-argument parsers need the adapter's private modules
+from venvlock._uv import changes_meaning  # noqa: E402
 from venvlock.adapter import installs_elsewhere  # noqa: E402
-from venvlock.core._uv_settings import changes_meaning  # noqa: E402
 from venvlock.plugins.nox import VenvlockNoxWarning, _patch, _state, apply_patch  # noqa: E402
 from venvlock.plugins.nox import proxy as nox_proxy  # noqa: E402
 

@@ -87,10 +87,14 @@ def fingerprint(site_dirs: Sequence[str]) -> tuple[str, int]:
     return "\n".join(lines), newest
 
 
-def read_own_file(path: str) -> tuple[str, os.stat_result] | None:
-    """The text and stat of venvlock's file *path* (not through a link at its last part), or None."""
+def read_own_file(path: str, dir_fd: int | None = None) -> tuple[str, os.stat_result] | None:
+    """The text and stat of venvlock's file *path* (in folder *dir_fd*), or None: a link, a FIFO, not a file.
+
+    Not through a link at its last part; ``O_NONBLOCK``: a FIFO or device planted there never hangs the reader.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except (OSError, ValueError):
         return None
     try:

@@ -136,9 +136,9 @@ def check_settings() -> None:
     A sync does this itself; a command calls it first so that a bad setting
     is an error on every path, those that never sync included.
     """
-    from venvlock.core._sync import validate_settings
+    from venvlock.core._settings import validate
 
-    validate_settings()  # once per set of values: the sync that follows does not validate them again
+    validate()  # once per set of values: the sync that follows does not validate them again
 
 
 def remove_tree(path: str) -> None:

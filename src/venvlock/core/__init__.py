@@ -7,25 +7,13 @@ Public names (everything an adapter or plugin may use):
 * :class:`LockHold`, :class:`Holder`: a held lock and who holds a busy one.
 * :class:`VenvlockError` and its kinds :class:`LockTimeoutError`,
   :class:`LockUnavailableError`, :class:`SettingError`: the errors adapters report.
-* :func:`run_installer`: run an installer child so that it keeps the lock if
-  this process is killed (for plugins implementing ``venvlock_install``).
-* :func:`recorded_sync`: the answer of a still-valid record of an earlier
-  sync, without loading plugins (the fast path of a no-op).
-* :func:`redact`: a text with the credentials of its URLs hidden (``user:****@``),
-  for every command line an adapter writes or prints.
-* :func:`shared_lock`: hold the creation lock *shared* (readers of an
-  environment, such as a tox run's commands, side by side; never beside a
-  creation).
-* :func:`probe_lock`: whether a lock file is held now (shared or exclusive)
-  and by whom since when, without taking it for longer than an instant and
-  without creating anything (a :class:`LockState`).
-* :func:`hooks`: the hook relay; adapters call ``hooks().venvlock_sync(...)``,
-  ``hooks().venvlock_environment_lock(...)`` and
-  ``hooks().venvlock_creation_lock(...)`` (see :mod:`venvlock.hookspec`).
+* :func:`hooks`: the hook relay (``hooks().venvlock_sync(...)`` and the rest, see :mod:`venvlock.hookspec`).
+* :func:`run_installer` (for ``venvlock_install`` plugins), :func:`recorded_sync`
+  (the no-op fast path), :func:`shared_lock` (readers of an environment),
+  :func:`probe_lock` (a :class:`LockState`), :func:`redact` (credentials out
+  of a command line): see each.
 
-This package imports only ``os``/``sys``-level modules at first; ``pluggy``
-and ``packaging`` load when the work needs them (the lock itself is plain
-``os`` and ``fcntl``).
+``pluggy`` and ``packaging`` load only when the work needs them.
 """
 
 from __future__ import annotations
@@ -40,19 +28,22 @@ from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from contextlib import AbstractContextManager
 
-    from venvlock.core._probe import LockState
+    from venvlock.core._installer import run_installer
+    from venvlock.core._probe import LockState, probe_lock
+    from venvlock.core._sync import recorded_sync
 
-#: public types whose modules load only when asked for (see :func:`__getattr__`)
+#: public names whose modules load on their first use, from their own module (no forwarder)
 _DEFERRED = {
     "LockState": "venvlock.core._probe",
+    "probe_lock": "venvlock.core._probe",
+    "run_installer": "venvlock.core._installer",
+    "recorded_sync": "venvlock.core._sync",
 }
 
 
 def __getattr__(name: str) -> object:
-    """The public types of the lock probe, imported on first use."""
     module = _DEFERRED.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -61,60 +52,19 @@ def __getattr__(name: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
-    """The result of *request* if a record of an earlier sync still answers it; else None.
-
-    Costs a few stats and reads, loads no plugin and starts no process.  A
-    record is written only by a sync that went through the hooks and found
-    the environment in sync; it holds while the request (arguments, the
-    contents of its ``-r``/``-c`` files, pip's settings), the interpreter, the
-    venvlock plugin set and the environment's package folders are unchanged.
-    Adapters call it before ``hooks().venvlock_sync``, which consults it too.
-    """
-    from venvlock.core._sync import recorded_sync as lookup
-
-    return lookup(environment, request)
-
-
 def shared_lock(
     environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
 ) -> AbstractContextManager[LockHold]:
     """A context manager holding *environment*'s creation lock shared (see :func:`venvlock.core._lock.hold`).
 
-    Waits while a creation holds it exclusively, reporting through
-    ``venvlock_waiting``; many shared holders hold it at once.  Under an
-    ancestor's exclusive hold it goes on at once (nested).
+    Readers (a tox run's commands) hold it side by side, never beside a creation:
+    waits (reporting through ``venvlock_waiting``) while a creation holds it;
+    under an ancestor's exclusive hold it goes on at once (nested).
     """
-    from venvlock.core._lock import SHARED, hold
+    from venvlock.core._lock import SHARED
+    from venvlock.core._services import creation_lock
 
-    lock_path: str = hooks().venvlock_creation_lock_path(environment=environment)
-
-    def waiting(holder: Holder | None, waited: float) -> None:
-        hooks().venvlock_waiting(
-            environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
-        )
-
-    return hold(
-        environment, lock_path, purpose=purpose, on_waiting=waiting, mode=SHARED, default_timeout=default_timeout
-    )
-
-
-def run_installer(command: Sequence[str], hold: LockHold) -> int:
-    """Run *command* as the installer child under *hold*; return its exit code.
-
-    The child inherits the locked descriptors (``hold.fds``), so it keeps the
-    lock if this process is killed; Ctrl-C waits a while for the child.
-    """
-    from venvlock.core._installer import run_installer as run
-
-    return run(command, hold)
-
-
-def probe_lock(lock_path: str) -> LockState:
-    """Whether *lock_path* is free, held shared or held exclusively, and by whom since when; creates nothing."""
-    from venvlock.core._probe import probe_lock as probe
-
-    return probe(lock_path)
+    return creation_lock(hooks(), environment, purpose, quiet=quiet, default_timeout=default_timeout, mode=SHARED)
 
 
 __all__ = [

@@ -5,13 +5,9 @@ the requested requirements recursively, as pip's resolver would see them
 when everything is already installed: specifiers (pre-releases allowed, as
 pip does for installed versions), extras, markers evaluated for the target
 interpreter, constraints.  Damage counts as not in sync.  Anything that
-cannot be judged exactly gives ``Verdict.cannot_judge(reason)``, and the installer decides.
-The walk (:func:`walk`) is the one requirement walk: ``venvlock verify``'s
-``pip check`` part walks every installed project with it.
-
-The marker values are venvlock's own when the environment was made from the
-interpreter running venvlock; an environment of another interpreter (a nox
-``python=[...]`` matrix) is asked once and the answer cached beside its records.
+cannot be judged exactly gives ``Verdict.cannot_judge(reason)``, and the
+installer decides.  :func:`walk` is the one requirement walk (``venvlock
+verify``'s ``pip check`` part walks every installed project with it).
 """
 
 from __future__ import annotations
@@ -19,39 +15,21 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from typing import NamedTuple
 
-from venvlock._pip.requirements import ParsedRequest, parse_request
-from venvlock.core._environment import VENV, Environment, read_pyvenv_cfg, short_digest
+from venvlock.core._environment import VENV, Environment, ask_interpreter, read_pyvenv_cfg, short_digest
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
 from venvlock.core._results import Verdict
-from venvlock.core._uv_settings import uv_cannot_judge
+from venvlock.errors import SettingError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from packaging.requirements import Requirement
 
     from venvlock.core._request import SyncRequest
-
-
-# prints the PEP 508 marker values of the interpreter that runs it (packaging's default_environment)
-_MARKERS_SCRIPT = """
-import json, os, platform, sys
-info = sys.implementation.version
-version = "%d.%d.%d" % (info.major, info.minor, info.micro)
-if info.releaselevel != "final":
-    version += info.releaselevel[0] + str(info.serial)
-print(json.dumps({
-    "implementation_name": sys.implementation.name, "implementation_version": version,
-    "os_name": os.name, "platform_machine": platform.machine(), "platform_release": platform.release(),
-    "platform_system": platform.system(), "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "platform_python_implementation": platform.python_implementation(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform,
-}))
-"""
 
 
 def marker_environment(environment: Environment) -> dict[str, str] | None:
@@ -97,14 +75,9 @@ def _asked_markers(environment: Environment) -> dict[str, str] | None:
             return cached
         except ValueError:
             pass
-    import subprocess
-
     try:
-        output = subprocess.run(
-            [environment.python, "-I", "-c", _MARKERS_SCRIPT], capture_output=True, text=True, timeout=60, check=True
-        ).stdout
-        markers: dict[str, str] = json.loads(output)
-    except (OSError, ValueError, subprocess.SubprocessError):
+        markers: dict[str, str] = ask_interpreter(environment.python)["markers"]
+    except (SettingError, KeyError):
         return None
     try:
         write_file(cache, json.dumps(markers), make_folder=True)
@@ -123,29 +96,16 @@ class Finding(enum.Enum):
     UNJUDGED = "unjudged"
 
 
-class Step:
-    """One requirement met by :func:`walk`: who asked for it, what answers it, and what is wrong.
+class Step(NamedTuple):
+    """One requirement met by :func:`walk`: who asked for it (*parent*: None for a root), what answers it
+    (*found*: the installed distributions of its project), what is wrong (*detail*: the failing specifier,
+    or why it cannot be judged)."""
 
-    :ivar parent: the distribution whose Requires-Dist it is (None for a root).
-    :ivar found: the installed distributions of its project.
-    :ivar detail: the failing specifier (MISMATCH), or why it cannot be judged (UNJUDGED).
-    """
-
-    __slots__ = ("detail", "finding", "found", "parent", "requirement")
-
-    def __init__(
-        self,
-        requirement: Requirement | str,
-        parent: Distribution | None,
-        finding: Finding,
-        found: list[Distribution] | None = None,
-        detail: str = "",
-    ) -> None:
-        self.requirement = requirement
-        self.parent = parent
-        self.finding = finding
-        self.found = found or []
-        self.detail = detail
+    requirement: Requirement | str
+    parent: Distribution | None
+    finding: Finding
+    found: Sequence[Distribution] = ()
+    detail: str = ""
 
     @property
     def name(self) -> str:
@@ -178,9 +138,8 @@ def walk(
             continue
         name = canonical_name(requirement.name)
         if name in found.elsewhere:
-            yield Step(
-                requirement, parent, Finding.UNJUDGED, detail=f"{requirement.name} is also in a folder a .pth file adds"
-            )
+            detail = f"{requirement.name} is also in a folder a .pth file adds"
+            yield Step(requirement, parent, Finding.UNJUDGED, detail=detail)
             continue
         folders = found.by_key.get(name)
         if not folders:
@@ -202,20 +161,13 @@ def walk(
         try:
             version = Version(version_text)
         except InvalidVersion:
-            yield Step(
-                requirement, parent, Finding.UNJUDGED, folders, f"{requirement.name} has version {version_text!r}"
-            )
+            detail = f"{requirement.name} has version {version_text!r}"
+            yield Step(requirement, parent, Finding.UNJUDGED, folders, detail)
             continue
-        failing = [
-            s for s in [requirement, *constraints.get(name, ())] if not s.specifier.contains(version, prereleases=True)
-        ]
-        yield Step(
-            requirement,
-            parent,
-            Finding.MISMATCH if failing else Finding.SATISFIED,
-            folders,
-            str(failing[0]) if failing else "",
-        )
+        asked = [requirement, *constraints.get(name, ())]
+        failing = [str(s) for s in asked if not s.specifier.contains(version, prereleases=True)]
+        finding = Finding.MISMATCH if failing else Finding.SATISFIED
+        yield Step(requirement, parent, finding, folders, "".join(failing[:1]))
         extras = frozenset(canonical_name(e) for e in requirement.extras)
         if (name, extras) in done:
             continue
@@ -238,15 +190,15 @@ def walk(
                     break
 
 
-def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest | None = None) -> Verdict:
-    """Judge *request* against *environment* (see module docstring)."""
+def check(environment: Environment, request: SyncRequest) -> Verdict:
+    """Judge *request* against *environment* (see module docstring), on its one reading (:meth:`SyncRequest.read`)."""
     if request.command != "install" or not request.judge:
         return Verdict.cannot_judge(f"pip {request.command} is for pip to judge")
     site_dirs = environment.site_dirs()
     if site_dirs is None:
         return Verdict.cannot_judge("what pip sees as installed there is not only the environment's own folders")
-    parsed = parsed or parse_request(request.args, request.cwd, environment)
-    reason = parsed.cannot_judge or uv_cannot_judge(request)
+    parsed = request.read(environment)
+    reason = parsed.cannot_judge or request.uv_cannot_judge()
     if reason:
         return Verdict.cannot_judge(reason)
     markers = marker_environment(environment)
@@ -294,11 +246,7 @@ def check(environment: Environment, request: SyncRequest, parsed: ParsedRequest 
             checked.add(canonical_name(step.name))
             if step.finding is Finding.MISMATCH:
                 reason = reason or f"{step.name} {step.found[0].version} does not match {step.detail}"
-    if damaged:
-        damaged = list(dict.fromkeys(damaged))
-        return Verdict.install_needed(
-            reason or "leftovers of an interrupted install", checked=len(checked), damaged=damaged
-        )
-    if reason:
-        return Verdict.install_needed(reason, checked=len(checked))
+    if damaged or reason:
+        reason = reason or "leftovers of an interrupted install"
+        return Verdict.install_needed(reason, checked=len(checked), damaged=list(dict.fromkeys(damaged)))
     return Verdict.already_satisfied(checked=len(checked))

@@ -34,15 +34,9 @@ def venvlock_creation_lock_path(environment: Environment) -> str:
 
 @hookimpl(trylast=True)
 def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
-    from venvlock._pip.requirements import parse_request
     from venvlock.core._check import check
 
-    parsed = request.parsed  # the sync's one reading of the request, when it is for this environment
-    if parsed is None or parsed.environment_path != environment.path:
-        parsed = None
-        if request.command == "install" and request.judge:  # read once, kept for the sync that may follow
-            parsed = request.parsed = parse_request(request.args, request.cwd, environment)
-    return check(environment, request, parsed)
+    return check(environment, request)
 
 
 @hookimpl(trylast=True)

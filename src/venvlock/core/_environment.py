@@ -1,6 +1,6 @@
 """What an environment is: its folder, its interpreter, where its packages and locks live.
 
-Plain ``os``/``sys`` only: this module is on the fast path.
+Plain ``os``/``sys``: on the fast path.
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ import enum
 import os
 import sys
 
+from venvlock._fast import digest
+from venvlock.core._settings import cache_dir
 from venvlock.errors import SettingError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from typing import Any
 
 _WINDOWS = sys.platform == "win32"
 _BIN = "Scripts" if _WINDOWS else "bin"
@@ -36,30 +39,9 @@ class Kind(enum.Enum):
 VENV, TARGET, PREFIX, INTERPRETER = Kind.VENV, Kind.TARGET, Kind.PREFIX, Kind.INTERPRETER
 
 
-def user_cache_dir() -> str:
-    """The per-user cache folder of venvlock (``VENVLOCK_CACHE_DIR`` overrides it)."""
-    explicit = os.environ.get("VENVLOCK_CACHE_DIR")
-    if explicit:
-        return explicit
-    if _WINDOWS:
-        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-    elif sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "venvlock")
-
-
 def short_digest(text: str) -> str:
     """A short, stable, filesystem-safe digest of *text*."""
-    try:  # the builtin module: importing hashlib (OpenSSL) costs more than the whole fast path's hashing
-        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment,unused-ignore]
-    return str(sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20])
+    return digest(text)[:20]
 
 
 def read_pyvenv_cfg(folder: str) -> dict[str, str] | None:
@@ -124,11 +106,7 @@ class Environment:
 
     @staticmethod
     def is_venv(folder: str) -> bool:
-        """Whether *folder* is a virtual environment (it has a ``pyvenv.cfg``).
-
-        An environment's own kind says it too: an :data:`INTERPRETER` is
-        never a venv, so never a half-built one.
-        """
+        """Whether *folder* is a virtual environment (it has a ``pyvenv.cfg``)."""
         return read_pyvenv_cfg(folder) is not None
 
     @classmethod
@@ -214,16 +192,17 @@ class Environment:
             return [self.python, "-m", "pip"]
         return [sys.executable, "-m", "pip", "--python", self.python]
 
-    # ---------------------------------------------------------------------------------------------
     def exists(self) -> bool:
         """Whether the folder is there (not whether it is complete)."""
         return os.path.isdir(self.path)
 
+    def _in_cache(self, folder: str, suffix: str = "") -> str:
+        """A bare interpreter's file in venvlock's user cache: named by the digest of its real prefix."""
+        return os.path.join(cache_dir(), folder, short_digest(os.path.realpath(self.path)) + suffix)
+
     def default_lock_path(self) -> str:
         """uv's lock file: ``<env>/.lock``; for a bare interpreter, one in the user cache."""
-        if self.kind == INTERPRETER:
-            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".lock")
-        return os.path.join(self.path, ".lock")
+        return self._in_cache("locks", ".lock") if self.kind == INTERPRETER else os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:
         """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``).
@@ -232,17 +211,14 @@ class Environment:
         lies in the user cache beside its environment lock, never at ``/.usr.create.lock``.
         """
         if self.kind == INTERPRETER:
-            return os.path.join(user_cache_dir(), "locks", short_digest(os.path.realpath(self.path)) + ".create.lock")
+            return self._in_cache("locks", ".create.lock")
         parent, name = os.path.split(self.path.rstrip(os.sep))
         return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
     def record_dir(self) -> str:
         """Where venvlock records what it synced (inside the env, so it goes with the env)."""
-        if self.kind == INTERPRETER:
-            return os.path.join(user_cache_dir(), "records", short_digest(os.path.realpath(self.path)))
-        return os.path.join(self.path, ".venvlock")
+        return self._in_cache("records") if self.kind == INTERPRETER else os.path.join(self.path, ".venvlock")
 
-    # ---------------------------------------------------------------------------------------------
     def scheme(self) -> Scheme:
         """Where this environment's installer puts things (see :class:`Scheme`): on disk for a venv, else asked."""
         if self._scheme is None:
@@ -313,51 +289,76 @@ class Scheme:
 
     @classmethod
     def of_interpreter(cls, python: str) -> Scheme:
-        """Ask *python* (once per process) for its prefixes and install scheme; SettingError when it cannot answer."""
-        if python in _asked:
-            return _asked[python]
-        import json
-
-        if python == sys.executable:  # the running interpreter answers for itself, without a process
-            facts: dict[str, object] = {}
-            exec(_SCHEME_CODE, facts)  # our own constant: the very code another interpreter is asked to run
-            answer_text, returncode = str(facts["answer"]), 0
-        else:
-            import subprocess
-
-            command = [python, "-I", "-c", _SCHEME_CODE + "print(answer)\n"]
-            try:
-                answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
-            except (OSError, subprocess.SubprocessError) as error:
-                raise SettingError(f"{python} is not a Python interpreter ({error})") from None
-            answer_text, returncode = answer.stdout, answer.returncode
+        """Ask *python* for its prefixes and install scheme; SettingError when it cannot answer."""
+        said = ask_interpreter(python)
         try:
-            said = json.loads(answer_text)
-            scheme = cls(
+            return cls(
                 str(said["prefix"]),
                 str(said["base_prefix"]),
                 [str(said["purelib"]), str(said["platlib"])],
                 [str(said["scripts"]), str(said["data"])],
                 [str(folder) for folder in said["sites"]],
             )
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             raise SettingError(f"{python} is not a Python interpreter") from None
-        if returncode != 0 or not os.path.isabs(scheme.prefix):
-            raise SettingError(f"{python} is not a Python interpreter")
-        _asked[python] = scheme
-        return scheme
+
+
+def ask_interpreter(python: str) -> dict[str, Any]:
+    """What *python* says of itself (once per process): its prefixes and install scheme, and its PEP 508 marker
+    values (``markers``) unless it is the running interpreter, which answers in-process (its markers are
+    packaging's ``default_environment``).  SettingError when it cannot answer."""
+    if python in _asked:
+        return _asked[python]
+    said: object = None
+    if python == sys.executable:
+        facts: dict[str, Any] = {}
+        exec(_SCHEME_CODE, facts)  # our own constant: the very code another interpreter is asked to run
+        said = facts["answer"]
+    else:
+        import json
+        import subprocess
+
+        command = [python, "-I", "-c", _SCHEME_CODE + _MARKERS_CODE + "import json; print(json.dumps(answer))\n"]
+        try:
+            answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as error:
+            raise SettingError(f"{python} is not a Python interpreter ({error})") from None
+        try:
+            said = json.loads(answer.stdout) if answer.returncode == 0 else None
+        except ValueError:
+            pass
+    if not isinstance(said, dict) or not os.path.isabs(str(said.get("prefix"))):
+        raise SettingError(f"{python} is not a Python interpreter")
+    _asked[python] = said
+    return said
 
 
 #: what each interpreter asked in this process said
-_asked: dict[str, Scheme] = {}
+_asked: dict[str, dict[str, Any]] = {}
 
-#: what an interpreter is asked (it leaves its answer, as JSON, in ``answer``); the running one runs it in-process
+#: what an interpreter is asked: it leaves its answer in ``answer``
 _SCHEME_CODE = """
-import json, site, sys, sysconfig
+import site, sys, sysconfig
 paths = sysconfig.get_paths()
-sites = site.getsitepackages() if hasattr(site, "getsitepackages") else []
-answer = json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
-    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"], "sites": sites})
+answer = {"prefix": sys.prefix, "base_prefix": sys.base_prefix, "purelib": paths["purelib"],
+    "platlib": paths["platlib"], "scripts": paths["scripts"], "data": paths["data"],
+    "sites": site.getsitepackages() if hasattr(site, "getsitepackages") else []}
+"""
+#: ... and, another interpreter, its marker values (as packaging's ``default_environment``)
+_MARKERS_CODE = """
+import os, platform
+info = sys.implementation.version
+version = "%d.%d.%d" % (info.major, info.minor, info.micro)
+if info.releaselevel != "final":
+    version += info.releaselevel[0] + str(info.serial)
+answer["markers"] = {
+    "implementation_name": sys.implementation.name, "implementation_version": version,
+    "os_name": os.name, "platform_machine": platform.machine(), "platform_release": platform.release(),
+    "platform_system": platform.system(), "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform,
+}
 """
 
 

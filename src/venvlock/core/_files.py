@@ -6,23 +6,18 @@ by :func:`write_file`: a new temporary file created with ``O_EXCL`` and
 replaces a symbolic link planted at the target instead of writing through it,
 and readers see the old content or the new, never half of it.
 
-``O_NOFOLLOW`` protects the last component only.  venvlock's own folders
-(``<env>/.venvlock``, ``<env>/.venvlock/synced``) are protected by *below*
-(by default, for a path inside a folder named :data:`OWN_FOLDER`, the folder
-that holds it: every caller writing into ``<env>/.venvlock`` is covered):
-the folder a path's own folders hang from (the environment; it may itself be
-reached through links, the user chose its path).  Each folder between *below*
-and the file is opened (and made, with ``make_folder``) relative to the
-descriptor of the one before, with ``O_NOFOLLOW|O_DIRECTORY``: a symbolic link
-planted there (``<env>/.venvlock -> /elsewhere``) is refused (``OSError``,
-ELOOP or ENOTDIR), never written through, and no check-then-use race is left.
-Where the platform has no ``dir_fd`` (Windows), each folder is looked at with
-``lstat`` instead.
+``O_NOFOLLOW`` protects the last component only.  The folders between *below*
+(the environment, reached as the user named it; by default the folder holding
+a path's last :data:`OWN_FOLDER`) and the file are venvlock's own: each is
+opened (made, with ``make_folder``) relative to the one before with
+``O_NOFOLLOW|O_DIRECTORY``, so a link planted there (``<env>/.venvlock ->
+/elsewhere``) is refused (ELOOP, ENOTDIR), with no check-then-use race.
+Without ``dir_fd`` (Windows) each folder is looked at with ``lstat``.
 
 Files are read with ``O_NONBLOCK``: a FIFO or device planted at a path reads
 as absent, never hangs.
 
-Plain ``os`` only: this module is on the fast path.
+Plain ``os``: on the fast path.
 """
 
 from __future__ import annotations
@@ -30,8 +25,9 @@ from __future__ import annotations
 import os
 import stat
 
+from venvlock._fast import read_own_file
+
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 #: the name of venvlock's own folder in an environment (``Environment.record_dir``)
@@ -106,24 +102,12 @@ def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = F
     Without it (and outside a :data:`OWN_FOLDER`) only *path* itself is
     protected, and *make_folder* makes its folder as ``os.makedirs`` does.
     """
-    below = _anchor(path, below)
-    if below is None:
-        if make_folder:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_in(None, path, text, mode)
-        return
-    parts = _between(below, path)
-    if make_folder:
-        os.makedirs(below, exist_ok=True)
-    if not _AT:
-        _check_folders(below, parts, create=make_folder)
-        _write_in(None, path, text, mode)
-        return
-    folder = _open_folder(below, parts, create=make_folder)
+    folder, name = _located(path, below, create=make_folder)
     try:
-        _write_in(folder, os.path.basename(path), text, mode)
+        _write_in(folder, name, text, mode)
     finally:
-        os.close(folder)
+        if folder is not None:
+            os.close(folder)
 
 
 def _write_in(folder: int | None, name: str, text: str, mode: int) -> None:
@@ -154,40 +138,37 @@ def read_file(path: str, *, below: str | None = None) -> str | None:
     return read[0] if read is not None else None
 
 
-def _located(path: str, below: str | None) -> tuple[int | None, str]:
+def _located(path: str, below: str | None, *, create: bool = False) -> tuple[int | None, str]:
     """``(folder descriptor or None, name)`` to open *path* by, its folders below *below* never followed.
 
-    The caller closes the descriptor.  OSError or ValueError when a folder on the way is a link or missing.
+    *create*: make the missing folders on the way.  The caller closes the
+    descriptor.  OSError or ValueError when a folder on the way is a link or missing.
     """
     below = _anchor(path, below)
     if below is None:
+        if create:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         return None, path
     parts = _between(below, path)
+    if create:
+        os.makedirs(below, exist_ok=True)
     if not _AT:
-        _check_folders(below, parts, create=False)
+        _check_folders(below, parts, create=create)
         return None, path
-    return _open_folder(below, parts, create=False), os.path.basename(path)
+    return _open_folder(below, parts, create=create), os.path.basename(path)
 
 
 def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.stat_result] | None:
     """The text of *path* and the stat of the very file read, or None as :func:`read_file` says."""
-    folder: int | None = None
     try:
         folder, name = _located(path, below)
-        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY, dir_fd=folder)
     except (OSError, ValueError):
         return None
+    try:
+        return read_own_file(name, folder)
     finally:
         if folder is not None:
             os.close(folder)
-    try:
-        with os.fdopen(fd, "rb") as file:
-            status = os.fstat(file.fileno())
-            if not stat.S_ISREG(status.st_mode):  # a FIFO would block a reader forever
-                return None
-            return file.read().decode("utf-8", "replace"), status
-    except OSError:
-        return None
 
 
 def remove_file(path: str, *, below: str | None = None) -> bool:

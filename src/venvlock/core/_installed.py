@@ -8,21 +8,20 @@ scheme's purelib/platlib, see :meth:`Environment.site_folders
 them through it.  A distribution's METADATA headers and its RECORD are read
 here and nowhere else, each once.
 
-A distribution is :attr:`State.UNFINISHED` when the install that wrote it did
-not end: a dist-info without METADATA or RECORD, or one with the wheel's own
-RECORD but no INSTALLER (the installer writes INSTALLER and rewrites RECORD
-last) of which files RECORD lists are missing.  An unfinished distribution is
-never counted as installed.
+A distribution is *unfinished* (not :meth:`Distribution.complete`) when the
+install that wrote it did not end: a dist-info without METADATA or RECORD, or
+one with the wheel's own RECORD but no INSTALLER (the installer writes
+INSTALLER and rewrites RECORD last) of which files RECORD lists are missing.
+An unfinished distribution is never counted as installed.
 
 :func:`remove_distribution` is the one way venvlock deletes an installed
 distribution's files, under one containment rule (:func:`contained`).
 
-Plain ``os`` (and ``enum``, which the results already load): on the fast path.
+Plain ``os``: on the fast path.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 
 from venvlock.core._files import remove_file, remove_tree
@@ -30,13 +29,6 @@ from venvlock.core._files import remove_file, remove_tree
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-
-class State(enum.Enum):
-    """Whether the install that wrote a metadata folder finished."""
-
-    COMPLETE = "complete"
-    UNFINISHED = "unfinished"
 
 
 def canonical_name(name: str) -> str:
@@ -55,7 +47,7 @@ class Distribution:
     :ivar key: the canonical name.
     """
 
-    __slots__ = ("_headers", "_record", "_state", "folder", "key", "name", "site", "version")
+    __slots__ = ("_complete", "_headers", "_record", "folder", "key", "name", "site", "version")
 
     def __init__(self, site: str, entry: str) -> None:
         self.site = site
@@ -71,7 +63,7 @@ class Distribution:
         self.key = canonical_name(self.name)
         self._headers: tuple[str, str, list[str]] | None = None
         self._record: list[tuple[str, str, str]] | None = None
-        self._state: State | None = None
+        self._complete: bool | None = None
 
     def __repr__(self) -> str:
         return f"Distribution({self.folder!r})"
@@ -94,15 +86,11 @@ class Distribution:
             return [] if os.path.isfile(self._metadata_file()) else ["PKG-INFO"]
         return [n for n in ("METADATA", "RECORD") if not os.path.isfile(os.path.join(self.folder, n))]
 
-    @property
-    def state(self) -> State:
-        """:attr:`State.UNFINISHED` for an install that did not end (see the module docstring)."""
-        if self._state is None:
-            self._state = State.UNFINISHED if self._unfinished() else State.COMPLETE
-        return self._state
-
     def complete(self) -> bool:
-        return self.state is State.COMPLETE
+        """False for an install that did not end (see the module docstring); looked at once."""
+        if self._complete is None:
+            self._complete = not self._unfinished()
+        return self._complete
 
     def _unfinished(self) -> bool:
         if self.missing():
@@ -110,10 +98,10 @@ class Distribution:
         if not self.is_dist_info or os.path.isfile(os.path.join(self.folder, "INSTALLER")):
             return False
         try:
-            rows = self.record()
+            self.record()
         except (OSError, ValueError):
             return True
-        return any(not os.path.lexists(path) for path in self.record_files(rows))
+        return any(not os.path.lexists(path) for path in self.record_files())
 
     def headers(self) -> tuple[str, str, list[str]]:
         """``(name, version, requires_dist)`` from METADATA (PKG-INFO and requires.txt for an egg-info), read once.
@@ -155,13 +143,12 @@ class Distribution:
                 raise ValueError(str(error)) from None
         return self._record
 
-    def record_files(self, rows: Iterable[tuple[str, str, str]] | None = None) -> list[str]:
+    def record_files(self) -> list[str]:
         """The absolute, normalised paths of the files RECORD lists ([] when it cannot be read)."""
-        if rows is None:
-            try:
-                rows = self.record()
-            except (OSError, ValueError):
-                return []
+        try:
+            rows = self.record()
+        except (OSError, ValueError):
+            return []
         return [os.path.normpath(os.path.join(self.site, row[0])) for row in rows]
 
 

@@ -1,19 +1,12 @@
 """The record of a sync: what was found in sync, so the next identical request costs a few stats.
 
-A record is a small file ``<env>/.venvlock/synced/<key>``.  Its *key* is a
-digest of every input the check read: the interpreter, the arguments, the
-contents of every ``-r``/``-c`` file, each ``${VAR}`` those files expand
-(value, or unset), every pip configuration file pip would read (content, or
-absent), the ``PIP_*`` variables, and the venvlock plugin set (the stat of
-every ``sys.path`` folder, where plugins are found).  Its
-content is the environment's *fingerprint* when it was found in sync: the
-modification time and inode of each package folder, which change whenever a
-distribution is added, removed, upgraded or reinstalled there.
-
-A record is trusted only when the fingerprint still matches and the record is
-strictly newer than every package folder, so a change in the same clock tick
-as the record (coarse file-system clocks) is never missed: such a record is
-ignored and the full check runs (as Git treats "racily clean" index entries).
+A record ``<env>/.venvlock/synced/<key>``: its *key* digests every input the
+check read (:func:`request_key`), its content is the environment's
+*fingerprint* (:func:`venvlock._fast.fingerprint`) when it was found in sync.
+It is trusted only while the fingerprint matches and it is strictly newer than
+every package folder (:func:`venvlock._fast.record_holds`: a change in the
+record's clock tick is never missed, as Git's "racily clean" rule).  The
+whole rule: docs/design.md.
 
 :func:`remember_noop` writes the entry of ``pip-locked``'s fast path
 (:mod:`venvlock._fast`), which proves a repeated no-op from the same inputs
@@ -29,8 +22,6 @@ from venvlock._fast import Miss, entry_path, entry_text, fingerprint, path_signa
 from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._environment import VENV, Environment, short_digest
 from venvlock.core._files import read_file_and_stat, remove_file, write_file
-
-__all__ = ["fingerprint", "forget", "recorded_count", "remember_noop", "request_key", "write_record"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,7 +43,7 @@ def _plugin_set() -> str:
         cwd = os.getcwd()
     except OSError:
         cwd = ""
-    paths = " ".join(  # the working folder on the path (nox's noxfile folder) changes with every file made there
+    paths = " ".join(
         " ".join(map(str, seen)) if seen else "-" for path, seen in path_signatures() if path not in (".", cwd)
     )
     settings = [os.environ.get(name, "") for name in ("VENVLOCK_INSTALLER", "VENVLOCK_NO_PLUGINS")]
@@ -60,7 +51,8 @@ def _plugin_set() -> str:
 
 
 def request_key(environment: Environment, request: SyncRequest, parsed: ParsedRequest) -> str:
-    """The record key of *request* (see the module docstring)."""
+    """The record key of *request*: the interpreter, the arguments, the contents of every ``-r``/``-c`` file, each
+    ``${VAR}`` they expand (value, or unset), pip's settings and configuration files, the venvlock plugin set."""
     parts = [
         environment.path,
         os.path.realpath(environment.python),

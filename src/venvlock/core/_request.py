@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from venvlock._pip.requirements import ParsedRequest
+    from venvlock.core._environment import Environment
 
 
 class SyncRequest:
@@ -74,6 +75,27 @@ class SyncRequest:
         self.installer_takes_lock = installer_takes_lock
         self.pip = pip
         self.parsed: ParsedRequest | None = None
+
+    def read(self, environment: Environment, *, again: bool = False) -> ParsedRequest:
+        """The one reading of this request for *environment* (:attr:`parsed`), read as pip reads it when there is none.
+
+        *again*: read anew (an input changed since).
+        """
+        if again or self.parsed is None or self.parsed.environment_path != environment.path:
+            from venvlock._pip.requirements import parse_request
+
+            self.parsed = parse_request(self.args, self.cwd, environment)
+        return self.parsed
+
+    def uv_cannot_judge(self) -> str:
+        """Why the check cannot judge this request because uv installs it with settings of its own ("" when it can)."""
+        from venvlock._uv import changes_meaning
+        from venvlock.core._settings import installer
+
+        uv_installs = self.installer_takes_lock or (self.installer is None and installer() == "uv")
+        if uv_installs and changes_meaning(os.environ, self.cwd):
+            return "uv installs, and uv settings change what the request means"
+        return ""
 
     def pip_command(self, python: str) -> list[str]:
         """The pip command line of this request for an environment whose interpreter is *python*."""

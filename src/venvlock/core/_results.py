@@ -1,8 +1,6 @@
 """What a check and a sync found.
 
-One word for the state in which nothing is to install, pip's own ("Requirement
-already satisfied"): :attr:`Outcome.SATISFIED`, made by
-:meth:`Verdict.already_satisfied`, asked with :attr:`Verdict.satisfied`.
+Nothing to install is pip's "already satisfied": :attr:`Outcome.SATISFIED`.
 """
 
 from __future__ import annotations
@@ -22,10 +20,9 @@ class Outcome(enum.Enum):
 
 
 class Verdict:
-    """The answer of ``venvlock_check``.
+    """The answer of ``venvlock_check``: :meth:`already_satisfied`, :meth:`install_needed` or :meth:`cannot_judge`.
 
-    Made by one of :meth:`already_satisfied`, :meth:`install_needed`, :meth:`cannot_judge`
-    (``Verdict(True/False/None)`` and ``Verdict.nothing_to_do`` are earlier spellings, still accepted).
+    ``Verdict(True/False/None)`` and :meth:`nothing_to_do` are venvlock 0.x's spellings, still accepted.
 
     :ivar outcome: what the check concluded (:class:`Outcome`).
     :ivar checked: how many distributions the check looked at.
@@ -43,7 +40,6 @@ class Verdict:
         reason: str = "",
         damaged: list[str] | None = None,
     ) -> None:
-        # True / False / None: the spelling of venvlock 0.x plugins, still accepted
         self.outcome = outcome if isinstance(outcome, Outcome) else _LEGACY[outcome]
         self.checked = checked
         self.reason = reason
@@ -51,12 +47,12 @@ class Verdict:
 
     @classmethod
     def already_satisfied(cls, *, checked: int) -> Verdict:
-        """The request is met by the *checked* distributions installed: :attr:`Outcome.SATISFIED`."""
+        """The request is met by the *checked* distributions installed."""
         return cls(Outcome.SATISFIED, checked=checked)
 
     @classmethod
     def nothing_to_do(cls, *, checked: int) -> Verdict:
-        """The earlier spelling of :meth:`already_satisfied`, kept for plugins written against it."""
+        """:meth:`already_satisfied` as venvlock 0.x spelt it."""
         return cls.already_satisfied(checked=checked)
 
     @classmethod

@@ -58,7 +58,7 @@ class CoreServices:
             lock_path = asked[1]  # the sync's own answer: the hook is asked once per sync
         else:
             lock_path = self._relay.venvlock_lock_path(environment=environment)
-        waiting, acquired = self._notifications(environment, quiet)
+        waiting, acquired = _notifications(self._relay, environment, quiet)
         # A venv's folder is made only by its creator; --target/--prefix folders may be made here, as pip would.
         return _lock.hold_environment(
             environment,
@@ -73,29 +73,42 @@ class CoreServices:
     def venvlock_creation_lock(
         self, environment: Environment, purpose: str, quiet: bool, default_timeout: float | None
     ) -> AbstractContextManager[LockHold]:
-        lock_path = self._relay.venvlock_creation_lock_path(environment=environment)
-        waiting, acquired = self._notifications(environment, quiet)
-        return _lock.hold(
-            environment,
-            lock_path,
-            purpose=purpose,
-            on_waiting=lambda holder, waited: waiting(lock_path, holder, waited),
-            on_acquired=lambda waited: acquired(lock_path, waited),
-            create_folder=True,
-            default_timeout=default_timeout,
-        )
+        return creation_lock(self._relay, environment, purpose, quiet=quiet, default_timeout=default_timeout)
 
-    def _notifications(
-        self, environment: Environment, quiet: bool
-    ) -> tuple[Callable[[str, Holder | None, float], None], Callable[[str, float], None]]:
-        relay = self._relay
 
-        def waiting(lock_path: str, holder: Holder | None, waited: float) -> None:
-            relay.venvlock_waiting(
-                environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet
-            )
+def creation_lock(
+    relay: HookRelay,
+    environment: Environment,
+    purpose: str,
+    *,
+    quiet: bool,
+    default_timeout: float | None,
+    mode: str = _lock.EXCLUSIVE,
+) -> AbstractContextManager[LockHold]:
+    """*environment*'s creation lock held in *mode*; waits reported, an exclusive hold's start announced."""
+    lock_path: str = relay.venvlock_creation_lock_path(environment=environment)
+    waiting, acquired = _notifications(relay, environment, quiet)
+    return _lock.hold(
+        environment,
+        lock_path,
+        purpose=purpose,
+        on_waiting=lambda holder, waited: waiting(lock_path, holder, waited),
+        on_acquired=(lambda waited: acquired(lock_path, waited)) if mode == _lock.EXCLUSIVE else None,
+        mode=mode,
+        create_folder=True,
+        default_timeout=default_timeout,
+    )
 
-        def acquired(lock_path: str, waited: float) -> None:
-            relay.venvlock_acquired(environment=environment, lock_path=lock_path, waited=waited)
 
-        return waiting, acquired
+def _notifications(
+    relay: HookRelay, environment: Environment, quiet: bool
+) -> tuple[Callable[[str, Holder | None, float], None], Callable[[str, float], None]]:
+    """``venvlock_waiting`` and ``venvlock_acquired`` for *environment*, as the lock's callbacks."""
+
+    def waiting(lock_path: str, holder: Holder | None, waited: float) -> None:
+        relay.venvlock_waiting(environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet)
+
+    def acquired(lock_path: str, waited: float) -> None:
+        relay.venvlock_acquired(environment=environment, lock_path=lock_path, waited=waited)
+
+    return waiting, acquired

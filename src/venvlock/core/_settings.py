@@ -4,22 +4,14 @@ Every reader raises :class:`~venvlock.errors.SettingError` for a value that
 makes no sense; :func:`validate` reads them all, so that a bad setting is an
 error on every path (the record fast path included) before anything is judged.
 
-* ``VENVLOCK_TIMEOUT``: seconds to wait for a lock; 0 fails at once; a
-  negative number or ``inf`` waits forever; unset or empty: the default.
-* ``VENVLOCK_INSTALLER``: ``pip`` (the default) or ``uv``.
-* ``VENVLOCK_NO_PLUGINS``: ``1``/``true``/``yes`` loads no third-party plugin
-  (``0``/``false``/``no``/empty: load them).
-* ``VENVLOCK_CACHE_DIR``: venvlock's per-user cache folder.
-* ``VENVLOCK_UNLOCKED``: what to do where an environment cannot be locked at
-  all (read-only, or a file system whose locks fail): ``warn`` (the default,
-  as uv: say so and go on unlocked) or ``fail`` (stop, exit 75).
-
-Plain ``os`` only: this module is on the fast path.
+One reader a variable (the users' table: ``docs/index.md``; ``VENVLOCK_UNLOCKED``: ``docs/faq.md``).
+Plain ``os``/``sys``: on the fast path.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from venvlock.errors import SettingError
 
@@ -75,14 +67,25 @@ def no_plugins() -> bool:
     raise SettingError(f"{NO_PLUGINS_VAR}={raw!r} is neither 1 (load no plugins) nor 0")
 
 
-def cache_dir() -> str | None:
-    """``VENVLOCK_CACHE_DIR`` (absolute), or None when unset or empty."""
-    raw = os.environ.get(CACHE_DIR_VAR, "")
-    return os.path.abspath(raw) if raw else None
+def cache_dir() -> str:
+    """``VENVLOCK_CACHE_DIR``, else the platform's per-user cache folder followed by ``venvlock``."""
+    explicit = os.environ.get(CACHE_DIR_VAR)
+    if explicit:
+        return explicit
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "venvlock")
 
 
 def unlocked() -> str:
-    """``VENVLOCK_UNLOCKED``: ``"warn"`` (unset or empty: go on unlocked with a warning) or ``"fail"``."""
+    """``VENVLOCK_UNLOCKED``: ``"warn"`` (unset or empty) or ``"fail"``.
+
+    Where an environment cannot be locked at all: say so and go on unlocked, as uv; or stop (exit 75).
+    """
     raw = os.environ.get(UNLOCKED_VAR, "").strip().lower()
     if raw in ("", "warn"):
         return "warn"
@@ -97,8 +100,15 @@ def format_timeout(value: float) -> str:
 
 
 def validate() -> None:
-    """Read every ``VENVLOCK_*`` setting; raise :class:`SettingError` for the first bad one."""
-    timeout()
-    unlocked()
-    installer()
-    no_plugins()
+    """Read every ``VENVLOCK_*`` setting, once per set of values in this process; SettingError for the first bad one."""
+    global _validated
+    values = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("VENVLOCK_")))
+    if values != _validated:
+        timeout()
+        unlocked()
+        installer()
+        no_plugins()
+        _validated = values
+
+
+_validated: tuple[tuple[str, str], ...] | None = None

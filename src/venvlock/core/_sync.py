@@ -8,44 +8,36 @@
 3. *Lock* the environment (``venvlock_environment_lock``).
 4. *Second check*: another process may have just synced it (its record,
    when it wrote one, answers without checking again).
-5. *Repair* damage that interrupted installs left: first, when a sync journal
-   was left by a holder that is gone, what that sync may have left
-   (:func:`venvlock.core._journal.heal`, before anything is judged); then what the check found.
-6. *Install* under a sync journal (:mod:`venvlock.core._journal`, cleared once the installer
-   succeeded and the result is recorded) (``venvlock_install``; an installer that takes ``<env>/.lock``
-   itself, uv, gets it lent while venvlock's sync lock stays held), then check once more and *record* the
-   result if it is in sync.  A failed install records nothing.
+5. *Repair* what interrupted installs left: first what a sync whose holder is
+   gone may have left (its journal: :func:`venvlock.core._journal.heal`),
+   then the damage the check found.
+6. *Install* (``venvlock_install``; an installer that takes ``<env>/.lock``
+   itself, uv, is lent it) under a sync journal, cleared once the installer
+   succeeded and the result is recorded; check once more and *record* it if
+   in sync.  A failed install records nothing.
 7. The lock is released before :func:`sync` returns.
 
-One reading per sync: the request's ``-r``/``-c`` files and pip's
-configuration files are read once (:func:`read_request`, carried on the
-request as ``request.parsed``, so the adapter's :func:`recorded_sync` and the
-sync share it), and every check and the record key judge that reading.  Under
-the lock a few stats tell whether any of those files changed since
-(:meth:`ParsedRequest.current`); only then are they read again.  That is the
-choice pip's own behaviour dictates: pip reads its files once, when it
-starts, and an installer started by this sync starts under the lock; so the
-check under the lock, the install and the check after it (whose verdict and
-record key come from the same reading) all see the files as they were once
-the lock was had, and a change made while the sync waited is not missed.
-``VENVLOCK_*`` settings are validated once per set of values in a process.
+One reading per sync (:meth:`SyncRequest.read`, shared with the adapter's
+:func:`recorded_sync`): every check and the record key judge it; under the
+lock it is read again only when a few stats say an input changed, as pip reads
+its files once when it starts (docs/design.md, "One reading per sync").
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+from contextlib import nullcontext
 
-from venvlock._pip.requirements import ParsedRequest, looks_like_path_or_url, parse_request
+from venvlock._fast import fingerprint
+from venvlock._pip.requirements import ParsedRequest, looks_like_path_or_url
 from venvlock.core._holder import default_purpose, describe_command, read_holder
 from venvlock.core._journal import begin, end, heal, inject_fault, pending, reinstall_args
 from venvlock.core._lock import SYNC_SUFFIX
-from venvlock.core._record import fingerprint, forget, recorded_count, request_key, write_record
+from venvlock.core._record import forget, recorded_count, request_key, write_record
 from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
 from venvlock.core._settings import validate
-from venvlock.core._uv_settings import uv_cannot_judge
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,73 +64,47 @@ class Reading:
         self.key = key
 
 
-def validate_settings() -> None:
-    """Validate the ``VENVLOCK_*`` settings, once per set of values in this process (a bad one raises every time)."""
-    global _validated
-    values = tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("VENVLOCK_")))
-    if values != _validated:
-        validate()
-        _validated = values
-
-
-_validated: tuple[tuple[str, str], ...] | None = None
-
-
-def read_request(environment: Environment, request: SyncRequest) -> Reading:
-    """The reading of *request* for *environment*: parsed once per request and carried on it (``request.parsed``).
-
-    A request that comes back (the adapter's :func:`recorded_sync`, then the
-    sync) is not read again; :func:`reread_if_changed` reads it again under
-    the lock only when an input changed.
-    """
-    validate_settings()  # a bad setting is an error on every path, before anything is judged
-    if request.command != "install" or not request.judge:
-        return Reading(None, None, None)
-    site_dirs = environment.site_dirs()
+def read_request(environment: Environment, request: SyncRequest, *, again: bool = False) -> Reading:
+    """The reading of *request* for *environment* (:meth:`SyncRequest.read`: once per request; *again*: anew)."""
+    validate()  # a bad setting is an error on every path, before anything is judged
+    site_dirs = environment.site_dirs() if request.command == "install" and request.judge else None
     if site_dirs is None:
         return Reading(None, None, None)
-    parsed = request.parsed
-    if parsed is None or parsed.environment_path != environment.path:
-        parsed = request.parsed = parse_request(request.args, request.cwd, environment)
-    return _reading(environment, request, parsed, site_dirs)
+    parsed = request.read(environment, again=again)
+    if parsed.cannot_judge or request.uv_cannot_judge():
+        return Reading(parsed, site_dirs, None)
+    return Reading(parsed, site_dirs, request_key(environment, request, parsed))
 
 
 def reread_if_changed(environment: Environment, request: SyncRequest, reading: Reading) -> Reading:
-    """*reading*, or a new one when a file it read changed since (a few stats when none did).
+    """*reading*, or a new one when an input changed since (a few stats when none did).
 
-    Called under the lock: the installer, if it runs, reads the files now, so
-    the check under the lock judges what the installer would read.
+    Called under the lock: an installer started now reads the files now, so
+    the check under the lock judges what it would read.
     """
-    if reading.parsed is None or reading.site_dirs is None or reading.parsed.current():
+    if reading.parsed is None or reading.parsed.current():
         return reading
-    parsed = request.parsed = parse_request(request.args, request.cwd, environment)
-    return _reading(environment, request, parsed, reading.site_dirs)
-
-
-def _reading(environment: Environment, request: SyncRequest, parsed: ParsedRequest, site_dirs: list[str]) -> Reading:
-    if parsed.cannot_judge or uv_cannot_judge(request):
-        return Reading(parsed, site_dirs, None)
-    return Reading(parsed, site_dirs, request_key(environment, request, parsed))
+    return read_request(environment, request, again=True)
 
 
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
     """The result of *request* when a record of an earlier sync still answers it, else None.
 
-    Loads no plugin: a record is written only by a sync that went through the
-    hooks, and its key covers the plugin set, the request and the interpreter.
+    A few stats and reads, no plugin, no process (adapters call it before ``hooks().venvlock_sync``): a
+    record is written only by a sync that went through the hooks, and its key covers the plugin set.
     """
     start = time.monotonic()
-    return _recorded(read_request(environment, request), environment, start)
-
-
-def _recorded(reading: Reading, environment: Environment, start: float, waited: float = 0.0) -> SyncResult | None:
-    if reading.key is None or reading.site_dirs is None or pending(environment):  # a journal: a sync runs, or died
-        return None
-    count = recorded_count(environment, reading.key, reading.site_dirs)
+    count = _recorded(read_request(environment, request), environment)
     if count is None:
         return None
-    elapsed = time.monotonic() - start
-    return SyncResult(0, installed=False, checked=count, seconds=elapsed, waited=waited, recorded=True)
+    return SyncResult(0, installed=False, checked=count, seconds=time.monotonic() - start, recorded=True)
+
+
+def _recorded(reading: Reading, environment: Environment) -> int | None:
+    """The count of the record that still answers *reading*, else None."""
+    if reading.key is None or reading.site_dirs is None or pending(environment):  # a journal: a sync runs, or died
+        return None
+    return recorded_count(environment, reading.key, reading.site_dirs)
 
 
 def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_path: str) -> SyncResult:
@@ -149,14 +115,16 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
     start = time.monotonic()
     judge = request.command == "install" and request.judge
 
-    def done(result: SyncResult) -> SyncResult:
+    def done(checked: int, *, installed: bool = False, waited: float = 0.0, recorded: bool = False) -> SyncResult:
+        seconds = time.monotonic() - start
+        result = SyncResult(0, installed=installed, checked=checked, seconds=seconds, waited=waited, recorded=recorded)
         hook.venvlock_synced(environment=environment, request=request, result=result)
         return result
 
     reading = read_request(environment, request)
-    result = _recorded(reading, environment, start)
-    if result is not None:
-        return done(result)
+    count = _recorded(reading, environment)
+    if count is not None:
+        return done(count, recorded=True)
 
     def look() -> tuple[Verdict, bool]:
         """Check the reading; record when in sync and nothing changed meanwhile."""
@@ -181,8 +149,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
     else:
         verdict, saved = Verdict.cannot_judge("another sync is running"), False
     if verdict.satisfied:
-        elapsed = time.monotonic() - start
-        return done(SyncResult(0, installed=False, checked=verdict.checked, seconds=elapsed, recorded=saved))
+        return done(verdict.checked, recorded=saved)
 
     purpose = request.purpose or default_purpose()
     with hook.venvlock_environment_lock(environment=environment, purpose=purpose, quiet=request.quiet) as hold:
@@ -191,17 +158,12 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
         healed = heal(environment, reading.site_dirs)  # a sync that was interrupted: repair what it left, then judge
         if healed:
             _put_back(healed, environment, request, hook, hold)
-        recorded = _recorded(reading, environment, start, hold.waited)
-        if recorded is not None:  # the process we waited for synced it and recorded that: no need to check
-            return done(recorded)
+        count = _recorded(reading, environment)
+        if count is not None:  # the process we waited for synced it and recorded that: no need to check
+            return done(count, waited=hold.waited, recorded=True)
         verdict, saved = look()
         if verdict.satisfied:
-            elapsed = time.monotonic() - start
-            return done(
-                SyncResult(
-                    0, installed=False, checked=verdict.checked, seconds=elapsed, waited=hold.waited, recorded=saved
-                )
-            )
+            return done(verdict.checked, waited=hold.waited, recorded=saved)
         if reading.key is not None:
             forget(environment, reading.key)
         if verdict.damaged:
@@ -210,11 +172,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
             repair(list(dict.fromkeys(verdict.damaged)), reading.site_dirs or [])
         journal = begin(environment, describe_command(["pip", request.command, *request.args]), _names(reading))
         inject_fault("journal")
-        if request.installer_takes_lock:  # uv: it takes <env>/.lock itself; the sync lock stays held
-            with hold.lend():
-                returncode: int = hook.venvlock_install(environment=environment, request=request, hold=hold)
-        else:
-            returncode = hook.venvlock_install(environment=environment, request=request, hold=hold)  # core answers
+        returncode = _install(environment, request, hook, hold)
         if returncode != 0:
             hook.venvlock_failed(environment=environment, request=request, returncode=returncode)
             return SyncResult(returncode, installed=True, seconds=time.monotonic() - start, waited=hold.waited)
@@ -223,10 +181,14 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
         inject_fault("recorded")
         if journal:  # the installer ended by itself, with success, and its result is recorded
             end(environment)
-    elapsed = time.monotonic() - start
-    return done(
-        SyncResult(0, installed=True, checked=after.checked, seconds=elapsed, waited=hold.waited, recorded=saved)
-    )
+    return done(after.checked, installed=True, waited=hold.waited, recorded=saved)
+
+
+def _install(environment: Environment, request: SyncRequest, hook: HookRelay, hold: LockHold) -> int:
+    """``venvlock_install`` under *hold*; an installer that takes ``<env>/.lock`` itself (uv) is lent it meanwhile."""
+    with hold.lend() if request.installer_takes_lock else nullcontext():
+        returncode: int = hook.venvlock_install(environment=environment, request=request, hold=hold)  # core answers
+    return returncode
 
 
 def _names(reading: Reading) -> list[str]:
@@ -258,12 +220,7 @@ def _put_back(
             installer_takes_lock=request.installer_takes_lock,
             pip=request.pip,
         )
-        if again.installer_takes_lock:
-            with hold.lend():
-                returncode: int = hook.venvlock_install(environment=environment, request=again, hold=hold)
-        else:
-            returncode = hook.venvlock_install(environment=environment, request=again, hold=hold)  # core answers
-        if returncode == 0:
+        if _install(environment, again, hook, hold) == 0:
             return
     print(
         f"venvlock: {specs}: removed (the interrupted sync left it half-installed), not reinstalled: install it again",

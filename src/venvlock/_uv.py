@@ -1,24 +1,19 @@
-"""uv's settings that change what an install request means, for the check when uv is the installer.
+"""What venvlock knows of uv: the settings that make ``uv pip install`` do more than pip's reading of a request says.
 
 When uv installs (``VENVLOCK_INSTALLER=uv``, nox's uv backend, hatch's
 ``installer = "uv"``, tox-uv), uv reads its own settings, not pip's: a
-``UV_UPGRADE`` or a ``[pip]`` table in a ``uv.toml`` makes ``uv pip install``
-do more than pip's reading of the request says.  Then the check cannot judge,
-no record answers, and uv runs.  Plain ``os`` only: on the fast path when uv
-installs.
+``UV_UPGRADE`` or a ``[pip]`` table in a ``uv.toml`` changes what the request
+means.  Then the check cannot judge, no record answers, and uv runs.  Imports
+no core module; plain ``os`` only: on the fast path when uv installs.
 """
 
 from __future__ import annotations
 
 import os
 
-from venvlock.core._settings import installer
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from venvlock.core._request import SyncRequest
 
 # uv settings that change what a request means.
 # (UV_PYTHON and UV_PROJECT_ENVIRONMENT are absent on purpose: nox sets them to the session's venv.)
@@ -28,11 +23,6 @@ MEANINGFUL = (
     "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER", "UV_SYSTEM_PYTHON", "UV_BREAK_SYSTEM_PACKAGES", "UV_TARGET",
     "UV_PREFIX",
 )  # fmt: skip
-
-
-def uv_installs(request: SyncRequest) -> bool:
-    """Whether uv may be the installer of *request* (it takes ``<env>/.lock`` itself, or the user chose uv)."""
-    return request.installer_takes_lock or (request.installer is None and installer() == "uv")
 
 
 def changes_meaning(environ: Mapping[str, str], cwd: str) -> bool:
@@ -54,13 +44,6 @@ def changes_meaning(environ: Mapping[str, str], cwd: str) -> bool:
     config_home = environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
     user, system = os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"
     return "[pip" in _read(user) or "[pip" in _read(system)
-
-
-def uv_cannot_judge(request: SyncRequest) -> str:
-    """Why the check cannot judge *request* because of uv's settings ("" when it can)."""
-    if uv_installs(request) and changes_meaning(os.environ, request.cwd):
-        return "uv installs, and uv settings change what the request means"
-    return ""
 
 
 def _read(path: str) -> str:
