@@ -11,6 +11,9 @@ import pytest
 from differential import PipOracle
 from venvlock.core import Environment, Outcome, SyncRequest, hooks
 
+#: one worker runs the module, so its synced venv and pip oracle are made once (xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("check")
+
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[Path, dict[str, str]]:

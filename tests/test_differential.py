@@ -24,6 +24,9 @@ from differential import (
 )
 from support import make_venv, offline_env, pip_locked, venv_python
 
+#: one worker runs the module, so its world (wheels, synced venv, pip oracle) is made once (xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("differential")
+
 HASH = "sha256:" + "0" * 64
 CORPUS = [
     Case(["alpha"], expect=True),

@@ -54,7 +54,8 @@ def project(tmp_path: Path, offline: dict[str, str]) -> HatchProject:
 # ---------------------------------------------------------------------------------------------------
 # the control: hatch's own `virtual` type, same scenario
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("processes", [6, pytest.param(16, marks=pytest.mark.slow)])
+@pytest.mark.slow  # a stock-tool control: CI runs it; the protected race is test_concurrent_fresh_runs_...
+@pytest.mark.parametrize("processes", [6, 16])
 def test_control_stock_virtual_type_fails_concurrent_fresh_runs(project: HatchProject, processes: int) -> None:
     project.configure(type_="virtual")
     results = project.many(processes, "run", "python", "-c", IMPORTS)

@@ -75,6 +75,7 @@ def assert_all_ok(results: Sequence[subprocess.CompletedProcess[str]], venv: Pat
 # --------------------------------------------------------------------------------------------------
 # control: stock nox on the same scenarios
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # a stock-tool control: CI runs it; the protected race is test_concurrent_reuse_runs
 def test_control_stock_nox_concurrent_runs_break(project: Path, env: dict[str, str]) -> None:
     """8 concurrent ``nox -s tests -r`` with plain ``nox.session`` from a fresh ``.nox`` (no venvlock)."""
     results = run_many([nox_command("-s", "tests", "-r")] * 8, env={**env, "TEST_PLAIN": "1"}, cwd=project)
