@@ -27,6 +27,9 @@ from support import (
     venv_template,
 )
 
+#: ``--cpu-report``: each test's CPU (its worker's and its children's), ranked: to keep the default suite in its budget
+pytest_plugins = ["cpu_report"]
+
 # a small dependency tree with extras and markers, and heavier packages with many files and
 # `.data/data/share/...` entries, like the packages whose concurrent installs broke environments
 SMALL = [

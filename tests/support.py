@@ -125,7 +125,8 @@ def app_data() -> Path:
     building = Path(tempfile.mkdtemp(prefix="app-data-", dir=run_root()))
     seed = building / "seed-venv"
     _virtualenv(seed, building)
-    for image in [found for found in building.glob("wheel/*/image/*/*/pip-*") if found.is_dir()]:
+    # wheel/<python>/image/<n>/<installer>/<pip-* or a hash>: every image, whatever its name
+    for image in [found for found in building.glob("wheel/*/image/*/*/*") if found.is_dir()]:
         compileall.compile_dir(str(image), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     shutil.rmtree(seed)
     try:

@@ -11,11 +11,11 @@ import pytest
 from differential import PipOracle
 from venvlock.core import Environment, Outcome, SyncRequest, hooks
 
-#: one worker runs the module, so its synced venv and pip oracle are made once (xdist --dist loadgroup)
+#: one worker runs the module and keeps its synced venv and pip oracle (session-scoped) to the end: made once
 pytestmark = pytest.mark.xdist_group("check")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def synced(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[Path, dict[str, str]]:
     from support import make_venv, offline_env
 
@@ -26,7 +26,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[
     return venv, env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def oracle(synced: tuple[Path, dict[str, str]]) -> Iterator[PipOracle]:
     """Real pip's ``install --dry-run --report``, asked in one pip process (pip's start-up once, not per case)."""
     answers = PipOracle(synced[0])

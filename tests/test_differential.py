@@ -24,7 +24,7 @@ from differential import (
 )
 from support import make_venv, offline_env, pip_locked, venv_python
 
-#: one worker runs the module, so its world (wheels, synced venv, pip oracle) is made once (xdist --dist loadgroup)
+#: one worker runs the module and keeps its world (wheels, synced venv, pip oracle; session-scoped): made once
 pytestmark = pytest.mark.xdist_group("differential")
 
 HASH = "sha256:" + "0" * 64
@@ -58,7 +58,7 @@ CORPUS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, PipOracle]]:
     folder = tmp_path_factory.mktemp("differential")
     wheelhouse = build_corpus_wheelhouse(folder / "wheels")

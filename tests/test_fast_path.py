@@ -124,6 +124,7 @@ def test_a_changed_requirements_file_steps_aside(runner: Runner, requirements: P
     assert (site_packages(venv) / "beta-2.0.dist-info").is_dir()
 
 
+@pytest.mark.slow  # a variant of test_a_changed_requirements_file_steps_aside
 def test_a_changed_nested_requirements_file_steps_aside(runner: Runner, tmp_path: Path, venv: Path) -> None:
     nested = tmp_path / "more.txt"
     nested.write_text("gamma\n")

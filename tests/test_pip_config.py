@@ -278,7 +278,8 @@ def test_the_venvs_own_pip_conf_is_read(configured: dict[str, str], venv: Path) 
     assert versions(venv)["beta"] == "2.0", result.stderr  # pip, reading the venv's pip.conf, upgrades
 
 
-@pytest.mark.parametrize("where", [pytest.param("PIP_PYTHON", marks=pytest.mark.slow), "config"])
+@pytest.mark.slow  # the default case of a python setting in a config file: test_an_indented_python_setting_picks_...
+@pytest.mark.parametrize("where", ["PIP_PYTHON", "config"])
 def test_pips_python_setting_is_the_environment_locked_and_judged(
     configured: dict[str, str], venv: Path, tmp_path: Path, where: str
 ) -> None:
