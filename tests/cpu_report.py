@@ -43,6 +43,7 @@ class _Recorder:
         self.tests: dict[str, dict[str, float]] = {}
         self.fixtures: list[dict[str, Any]] = []
         self.shared_in: dict[str, float] = {}
+        self.current = "?"  # the test whose setup is running (a session fixture's request names the session)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(
@@ -52,13 +53,14 @@ class _Recorder:
         yield
         if fixturedef.scope in ("session", "package", "module", "class"):
             spent = _cpu() - start
-            node = request.node.nodeid if hasattr(request, "node") else "?"
+            node = self.current
             self.fixtures.append(
                 {"fixture": fixturedef.argname, "scope": fixturedef.scope, "cpu": spent, "first": node}
             )
             self.shared_in[node] = self.shared_in.get(node, 0.0) + spent
 
     def _phase(self, item: pytest.Item, phase: str) -> Generator[None]:
+        self.current = item.nodeid
         start, wall = _cpu(), time.monotonic()
         yield
         entry = self.tests.setdefault(item.nodeid, {})
@@ -130,7 +132,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write(f"CPU report: {len(tests)} tests; CPU-seconds (worker + waited children), shared fixtures apart")
     ranked = sorted(tests.items(), key=lambda kv: own(kv[1]), reverse=True)
     for nodeid, entry in ranked[:top]:
-        write(f"{own(entry):8.2f}  (wall {entry.get('wall', 0.0):6.2f})  {nodeid}")
+        phases = "/".join(f"{entry.get(phase, 0.0):.2f}" for phase in ("setup", "call", "teardown"))
+        write(f"{own(entry):8.2f}  (setup/call/teardown {phases}; wall {entry.get('wall', 0.0):6.2f})  {nodeid}")
     write("shared fixtures (setup, each time a worker made one):")
     for fixture in sorted(fixtures, key=lambda f: f["cpu"], reverse=True):
         if fixture["cpu"] >= 0.05:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from helpers.wheel_writer import copy_into, record_hash, write_wheel
@@ -193,6 +193,23 @@ def venv_template() -> Path:
     unique.write_text(str(template))
     unique.replace(pointer)  # whole or not at all; a template another process made at the same time stays usable
     return template
+
+
+def built_once(name: str, build: Callable[[Path], object]) -> Path:
+    """``<run root>/<name>``, made by *build* once per run, whichever xdist worker asks first (the others wait).
+
+    For what tests only read (a synced venv to judge, say); it goes with the run's folder.
+    """
+    from filelock import FileLock
+
+    folder = run_root() / name
+    with FileLock(str(run_root() / f"{name}.building")):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
 
 
 def site_packages(venv: Path) -> Path:

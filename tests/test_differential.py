@@ -24,8 +24,7 @@ from differential import (
 )
 from support import make_venv, offline_env, pip_locked, venv_python
 
-#: one worker runs the module and keeps its world (wheels, synced venv, pip oracle; session-scoped): made once
-pytestmark = pytest.mark.xdist_group("differential")
+#: each xdist worker keeps its world (wheels, synced venv, pip oracle) to the end of the session: made once there
 
 HASH = "sha256:" + "0" * 64
 CORPUS = [

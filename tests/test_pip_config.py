@@ -297,6 +297,7 @@ def test_pips_python_setting_is_the_environment_locked_and_judged(
     assert (other / ".lock").exists()  # and locked there
 
 
+@pytest.mark.slow  # a variant of the python setting (test_an_indented_python_setting_picks_the_environment)
 def test_the_command_lines_python_wins_over_pip_python(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     pip_install(venv, env, "delta")
     other = tmp_path / "other"

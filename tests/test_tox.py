@@ -132,7 +132,8 @@ def test_control_stock_recreate_deletes_env_under_running_commands(tmp_path: Pat
 @pytest.mark.parametrize(
     ("runner", "processes"),
     [
-        ("virtualenv", 4),
+        ("virtualenv", 2),
+        pytest.param("virtualenv", 4, marks=pytest.mark.slow),
         pytest.param("virtualenv", 8, marks=pytest.mark.slow),
         pytest.param("uv-venv-runner", 8, marks=pytest.mark.stress),
     ],
