@@ -161,14 +161,14 @@ def make_venv(path: Path) -> Path:
     with the template's path replaced by *path* wherever virtualenv wrote it (the
     scripts' shebangs, the activation scripts, ``pyvenv.cfg``): the same files
     virtualenv writes at *path*, for a sixth of the CPU of running it (the suite
-    makes a hundred venvs).
+    makes a hundred venvs); pip's bytecode is linked (:func:`_copy_or_link`).
     """
     if os.name == "nt":  # scripts there are launchers with the path inside an executable: let virtualenv write them
         _virtualenv(path, app_data())
         return venv_python(path)
     template = venv_template()
     target = Path(os.path.abspath(path)).resolve()  # as virtualenv spells the folder
-    shutil.copytree(template, target, symlinks=True)
+    shutil.copytree(template, target, symlinks=True, copy_function=_copy_or_link)
     old, new = str(template).encode(), str(target).encode()
     for file in [target / "pyvenv.cfg", *(target / "bin").iterdir()]:
         if file.is_symlink() or not file.is_file():
@@ -177,6 +177,18 @@ def make_venv(path: Path) -> Path:
         if old in content:
             file.write_bytes(content.replace(old, new))
     return venv_python(path)
+
+
+def _copy_or_link(source: str, target: str) -> None:
+    """Copy a venv's file, but link its bytecode: half the bytes, and nothing writes into a ``.pyc`` in place
+    (Python replaces it whole; venvlock's checks pass over bytecode)."""
+    if source.endswith(".pyc"):
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass
+    shutil.copy2(source, target)
 
 
 def venv_template() -> Path:
