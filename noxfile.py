@@ -1,7 +1,7 @@
 """venvlock's own sessions, protected by venvlock's nox adapter.
 
 nox -s tests     the default suite (what `.ci/run` runs)
-nox -s slow      the slow cases: default-suite scenarios at a larger scale or on more variants (CI runs them)
+nox -s slow      the slow cases: default-suite scenarios at a larger scale or on more variants, stock-tool controls (CI)
 nox -s stress    100-process stress tests, not in the default suite
 nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
 nox -s chaos     the whole fault-injection matrix (adapter x phase x signal), printed as a table

@@ -24,7 +24,11 @@ from support import (
     offline_env,
     run_root,
     tools_path,
+    venv_template,
 )
+
+#: ``--cpu-report``: each test's CPU (its worker's and its children's), ranked: to keep the default suite in its budget
+pytest_plugins = ["cpu_report"]
 
 # a small dependency tree with extras and markers, and heavier packages with many files and
 # `.data/data/share/...` entries, like the packages whose concurrent installs broke environments
@@ -107,7 +111,7 @@ _TEMP_BEFORE: set[str] = set()
 
 def pytest_configure(config: pytest.Config) -> None:
     """Once, before xdist's workers start (they inherit it all): the run's temp folder with the caches, the seeded
-    app-data, the tool links and the wheels; venvlock's bytecode.
+    app-data, the venv the tests' venvs copy, the tool links and the wheels; venvlock's bytecode.
 
     This machine sets ``PYTHONDONTWRITEBYTECODE``, so the editable venvlock
     would be compiled again by every pip-locked, hatch, nox and tox process the
@@ -123,6 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _TEMP_BEFORE.update(_temp_folders())
     compileall.compile_dir(os.path.dirname(venvlock.__file__), quiet=1)
     app_data()
+    venv_template()
     tools_path()
     wheels = run_root() / "wheels"
     wheels.mkdir(exist_ok=True)

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from helpers.wheel_writer import copy_into, record_hash, write_wheel
@@ -125,7 +125,8 @@ def app_data() -> Path:
     building = Path(tempfile.mkdtemp(prefix="app-data-", dir=run_root()))
     seed = building / "seed-venv"
     _virtualenv(seed, building)
-    for image in [found for found in building.glob("wheel/*/image/*/*/pip-*") if found.is_dir()]:
+    # wheel/<python>/image/<n>/<installer>/<pip-* or a hash>: every image, whatever its name
+    for image in [found for found in building.glob("wheel/*/image/*/*/*") if found.is_dir()]:
         compileall.compile_dir(str(image), quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     shutil.rmtree(seed)
     try:
@@ -154,9 +155,73 @@ def _virtualenv(path: Path, app_data_folder: Path) -> None:
 
 
 def make_venv(path: Path) -> Path:
-    """Create a venv at *path* with real pip, offline; return its python."""
-    _virtualenv(path, app_data())
+    """Create a venv at *path* with real pip, offline; return its python.
+
+    The venv is a copy of one virtualenv made once per run (:func:`venv_template`),
+    with the template's path replaced by *path* wherever virtualenv wrote it (the
+    scripts' shebangs, the activation scripts, ``pyvenv.cfg``): the same files
+    virtualenv writes at *path*, for a sixth of the CPU of running it (the suite
+    makes a hundred venvs); pip's bytecode is linked (:func:`_copy_or_link`).
+    """
+    if os.name == "nt":  # scripts there are launchers with the path inside an executable: let virtualenv write them
+        _virtualenv(path, app_data())
+        return venv_python(path)
+    template = venv_template()
+    target = Path(os.path.abspath(path)).resolve()  # as virtualenv spells the folder
+    shutil.copytree(template, target, symlinks=True, copy_function=_copy_or_link)
+    old, new = str(template).encode(), str(target).encode()
+    for file in [target / "pyvenv.cfg", *(target / "bin").iterdir()]:
+        if file.is_symlink() or not file.is_file():
+            continue
+        content = file.read_bytes()
+        if old in content:
+            file.write_bytes(content.replace(old, new))
     return venv_python(path)
+
+
+def _copy_or_link(source: str, target: str) -> None:
+    """Copy a venv's file, but link its bytecode: half the bytes, and nothing writes into a ``.pyc`` in place
+    (Python replaces it whole; venvlock's checks pass over bytecode)."""
+    if source.endswith(".pyc"):
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass
+    shutil.copy2(source, target)
+
+
+def venv_template() -> Path:
+    """The venv :func:`make_venv` copies: virtualenv's, seeded from :func:`app_data`, made once per run.
+
+    ``<run root>/venv-template`` names the finished template's folder (its path is in its files).
+    """
+    pointer = run_root() / "venv-template"
+    if pointer.is_file():
+        return Path(pointer.read_text())
+    template = Path(tempfile.mkdtemp(prefix="venv-template-", dir=run_root())).resolve() / "venv"
+    _virtualenv(template, app_data())
+    unique = pointer.with_name(f"{pointer.name}.{os.getpid()}")
+    unique.write_text(str(template))
+    unique.replace(pointer)  # whole or not at all; a template another process made at the same time stays usable
+    return template
+
+
+def built_once(name: str, build: Callable[[Path], object]) -> Path:
+    """``<run root>/<name>``, made by *build* once per run, whichever xdist worker asks first (the others wait).
+
+    For what tests only read (a synced venv to judge, say); it goes with the run's folder.
+    """
+    from filelock import FileLock
+
+    folder = run_root() / name
+    with FileLock(str(run_root() / f"{name}.building")):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
 
 
 def site_packages(venv: Path) -> Path:

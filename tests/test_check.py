@@ -12,18 +12,21 @@ from differential import PipOracle
 from venvlock.core import Environment, Outcome, SyncRequest, hooks
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[Path, dict[str, str]]:
-    from support import make_venv, offline_env
+@pytest.fixture(scope="session")
+def synced(wheelhouse: Path) -> tuple[Path, dict[str, str]]:
+    """A venv with alpha (and its dependencies) and heavy0, made once per run: the tests only read it."""
+    from support import built_once, make_venv, offline_env
 
-    venv = tmp_path_factory.mktemp("check") / "venv"
-    python = make_venv(venv)
     env = offline_env(wheelhouse)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "alpha", "heavy0==1.0"], env=env, check=True)
-    return venv, env
+
+    def build(folder: Path) -> None:
+        python = make_venv(folder / "venv")
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "alpha", "heavy0==1.0"], env=env, check=True)
+
+    return built_once("check-synced", build) / "venv", env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def oracle(synced: tuple[Path, dict[str, str]]) -> Iterator[PipOracle]:
     """Real pip's ``install --dry-run --report``, asked in one pip process (pip's start-up once, not per case)."""
     answers = PipOracle(synced[0])

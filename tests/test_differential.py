@@ -24,6 +24,8 @@ from differential import (
 )
 from support import make_venv, offline_env, pip_locked, venv_python
 
+#: each xdist worker keeps its world (wheels, synced venv, pip oracle) to the end of the session: made once there
+
 HASH = "sha256:" + "0" * 64
 CORPUS = [
     Case(["alpha"], expect=True),
@@ -55,7 +57,7 @@ CORPUS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, PipOracle]]:
     folder = tmp_path_factory.mktemp("differential")
     wheelhouse = build_corpus_wheelhouse(folder / "wheels")

@@ -124,6 +124,7 @@ def test_a_changed_requirements_file_steps_aside(runner: Runner, requirements: P
     assert (site_packages(venv) / "beta-2.0.dist-info").is_dir()
 
 
+@pytest.mark.slow  # a variant of test_a_changed_requirements_file_steps_aside
 def test_a_changed_nested_requirements_file_steps_aside(runner: Runner, tmp_path: Path, venv: Path) -> None:
     nested = tmp_path / "more.txt"
     nested.write_text("gamma\n")
@@ -164,6 +165,7 @@ def test_a_changed_variable_steps_aside(runner: Runner, requirements: Path, name
     runner.full("install", "-r", str(requirements))
 
 
+@pytest.mark.slow  # a variant: the default suite keeps the changed requirements file and the journal left behind
 def test_a_variable_the_file_expands_steps_aside(runner: Runner, tmp_path: Path, venv: Path) -> None:
     path = tmp_path / "req.txt"
     path.write_text("${WHICH_PACKAGE}\n")
@@ -191,6 +193,7 @@ def test_a_distribution_installed_behind_its_back_steps_aside(
     assert (site_packages(venv) / "delta-1.0.dist-info").is_dir()  # pip ran and put it back
 
 
+@pytest.mark.slow  # a variant: the default suite keeps the changed requirements file and the journal left behind
 def test_a_plugin_installed_steps_aside(runner: Runner, requirements: Path, tmp_path: Path) -> None:
     """A venvlock plugin appearing on pip-locked's own path: the full route runs, and loads it."""
     plugins = tmp_path / "plugins"
@@ -209,6 +212,7 @@ def test_a_plugin_installed_steps_aside(runner: Runner, requirements: Path, tmp_
     assert "noted_plugin" in modules, modules
 
 
+@pytest.mark.slow  # a variant: the default suite keeps the changed requirements file and the journal left behind
 def test_a_changed_working_folder_or_argument_steps_aside(runner: Runner, requirements: Path, tmp_path: Path) -> None:
     runner.fast("install", "-r", str(requirements))
     runner.full("install", "-r", str(requirements), "--no-build-isolation")

@@ -54,7 +54,8 @@ def project(tmp_path: Path, offline: dict[str, str]) -> HatchProject:
 # ---------------------------------------------------------------------------------------------------
 # the control: hatch's own `virtual` type, same scenario
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("processes", [6, pytest.param(16, marks=pytest.mark.slow)])
+@pytest.mark.slow  # a stock-tool control: CI runs it; the protected race is test_concurrent_fresh_runs_...
+@pytest.mark.parametrize("processes", [6, 16])
 def test_control_stock_virtual_type_fails_concurrent_fresh_runs(project: HatchProject, processes: int) -> None:
     project.configure(type_="virtual")
     results = project.many(processes, "run", "python", "-c", IMPORTS)
@@ -70,7 +71,8 @@ def test_control_stock_virtual_type_fails_concurrent_fresh_runs(project: HatchPr
 @pytest.mark.parametrize(
     ("variant", "processes"),
     [
-        ("pip", 4),
+        ("pip", 2),
+        pytest.param("pip", 4, marks=pytest.mark.slow),
         pytest.param("uv", 6, marks=pytest.mark.slow),  # uv-backed hatch stays in test_hardening's cold-cache test
         pytest.param("pip", 16, marks=pytest.mark.slow),
         pytest.param("uv", 16, marks=pytest.mark.slow),
@@ -404,7 +406,8 @@ def test_collector_covers_internal_environments(project: HatchProject) -> None:
         assert types[name] == "venvlock", types
 
 
-@pytest.mark.parametrize("processes", [4, pytest.param(12, marks=pytest.mark.slow)])
+@pytest.mark.slow  # a race of many hatch processes; the collector's default test: test_collector_covers_internal_...
+@pytest.mark.parametrize("processes", [4, 12])
 def test_collector_protects_hatch_test_under_concurrency(project: HatchProject, processes: int) -> None:
     hook = json.dumps(f'python "{project.root / "tools" / "hook.py"}"')
     project.configure(

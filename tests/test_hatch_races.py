@@ -14,6 +14,7 @@ from support import Gate, build_gated_project, pip_locked, run_many, venv_python
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals, /proc and venv layout")
 
 
+@pytest.mark.slow  # the same race on nox (test_nox_races) and pip-locked's uv installer (test_uv_installer) is default
 def test_hatch_uv_envs_install_one_editable_project_at_once(offline: dict[str, str], tmp_path: Path) -> None:
     pytest.importorskip("hatch")
     from helpers.hatch_project import HATCH, HatchProject

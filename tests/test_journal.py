@@ -146,6 +146,7 @@ def test_pip_locked_interrupted_install_is_healed_by_the_next_run(
     assert third.returncode == 0 and "interrupted" not in third.stderr
 
 
+@pytest.mark.slow  # pip-locked's case is the default one; venvlock run's journal is in the fault matrix sample
 def test_venvlock_run_interrupted_install_is_healed_by_the_next_run(heavy_env: dict[str, str], venv: Path) -> None:
     command = [str(scripts_dir() / "venvlock"), "run", "-p", str(venv), "--", str(venv_python(venv)), "-m", "pip"]
     returncode = interrupt_install([*command, "install", "heavy"], heavy_env, venv, signal.SIGKILL)

@@ -34,6 +34,7 @@ def test_nesting_survives_a_filtered_environment(env: dict[str, str], venv: Path
     assert "Waiting" not in result.stderr, result.stderr
 
 
+@pytest.mark.slow  # a tox install_command under tox's lock: test_uv_handoff's tox case is the default one
 def test_tox_with_pip_locked_as_install_command(wheelhouse: Path, tmp_path: Path) -> None:
     """Before: tox's filtered environment made pip-locked wait for its tox parent: exit 75 after the timeout."""
     pytest.importorskip("tox")
@@ -49,6 +50,7 @@ def test_tox_with_pip_locked_as_install_command(wheelhouse: Path, tmp_path: Path
     assert "timed out" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # two tox runs on a stale file left by kill -9 and pid reuse: a regression case, run by CI
 def test_a_stale_holder_file_naming_a_live_process_is_not_a_holder(wheelhouse: Path, tmp_path: Path) -> None:
     """Before: a stale ``.py.create.lock.holder`` naming a live pid beside ``.py.incomplete`` made tox spin forever."""
     pytest.importorskip("tox")
@@ -70,7 +72,9 @@ def test_a_stale_holder_file_naming_a_live_process_is_not_a_holder(wheelhouse: P
     assert not (project / ".tox" / ".py.incomplete").exists()
 
 
-@pytest.mark.parametrize("round_", range(3))
+@pytest.mark.parametrize(
+    "round_", [0, pytest.param(1, marks=pytest.mark.slow), pytest.param(2, marks=pytest.mark.slow)]
+)
 def test_waiters_never_make_files_in_a_folder_being_removed(
     env: dict[str, str], venv: Path, tmp_path: Path, round_: int
 ) -> None:

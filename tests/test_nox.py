@@ -75,6 +75,7 @@ def assert_all_ok(results: Sequence[subprocess.CompletedProcess[str]], venv: Pat
 # --------------------------------------------------------------------------------------------------
 # control: stock nox on the same scenarios
 # --------------------------------------------------------------------------------------------------
+@pytest.mark.slow  # a stock-tool control: CI runs it; the protected race is test_concurrent_reuse_runs
 def test_control_stock_nox_concurrent_runs_break(project: Path, env: dict[str, str]) -> None:
     """8 concurrent ``nox -s tests -r`` with plain ``nox.session`` from a fresh ``.nox`` (no venvlock)."""
     results = run_many([nox_command("-s", "tests", "-r")] * 8, env={**env, "TEST_PLAIN": "1"}, cwd=project)
@@ -105,7 +106,8 @@ def test_control_stock_nox_reuses_half_built_venv(project: Path, env: dict[str, 
 # --------------------------------------------------------------------------------------------------
 # concurrency, protected
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+@pytest.mark.slow  # nox's race ended is test_concurrent_reuse_runs in the default suite
+@pytest.mark.parametrize("processes", [4, 8])
 def test_concurrent_plain_runs(project: Path, env: dict[str, str], processes: int) -> None:
     """Concurrent ``nox -s tests`` (each deletes and recreates the venv): they take turns."""
     results = run_many([nox_command("-s", "tests")] * processes, env={**env, "TEST_BACKEND": "uv"}, cwd=project)
@@ -114,7 +116,9 @@ def test_concurrent_plain_runs(project: Path, env: dict[str, str], processes: in
     assert "held by pid" in output and ": nox -s tests" in output  # the waiting line names the holder
 
 
-@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "processes", [2, pytest.param(4, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow)]
+)
 def test_concurrent_reuse_runs(project: Path, env: dict[str, str], processes: int) -> None:
     """Concurrent ``nox -s tests -r`` from a fresh ``.nox``: one creates, the others reuse and skip pip."""
     results = run_many([nox_command("-s", "tests", "-r")] * processes, env=env, cwd=project)

@@ -278,7 +278,8 @@ def test_the_venvs_own_pip_conf_is_read(configured: dict[str, str], venv: Path) 
     assert versions(venv)["beta"] == "2.0", result.stderr  # pip, reading the venv's pip.conf, upgrades
 
 
-@pytest.mark.parametrize("where", [pytest.param("PIP_PYTHON", marks=pytest.mark.slow), "config"])
+@pytest.mark.slow  # the default case of a python setting in a config file: test_an_indented_python_setting_picks_...
+@pytest.mark.parametrize("where", ["PIP_PYTHON", "config"])
 def test_pips_python_setting_is_the_environment_locked_and_judged(
     configured: dict[str, str], venv: Path, tmp_path: Path, where: str
 ) -> None:
@@ -296,6 +297,7 @@ def test_pips_python_setting_is_the_environment_locked_and_judged(
     assert (other / ".lock").exists()  # and locked there
 
 
+@pytest.mark.slow  # a variant of the python setting (test_an_indented_python_setting_picks_the_environment)
 def test_the_command_lines_python_wins_over_pip_python(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
     pip_install(venv, env, "delta")
     other = tmp_path / "other"

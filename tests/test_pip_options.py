@@ -22,8 +22,9 @@ with hooks().venvlock_environment_lock(environment=environment, purpose="test ho
 
 @pytest.mark.parametrize(
     "general",
-    [["--retr", "2"], ["--default-timeout", "60"], ["--cache-d", "CACHE"], ["--default-timeout=60", "-qv"],
-     ["--p", "x"], ["--frobnicate"]],
+    [["--retr", "2"], pytest.param(["--default-timeout", "60"], marks=pytest.mark.slow),
+     pytest.param(["--cache-d", "CACHE"], marks=pytest.mark.slow), ["--default-timeout=60", "-qv"], ["--p", "x"],
+     ["--frobnicate"]],
 )  # fmt: skip
 def test_general_options_never_bypass_the_lock(
     env: dict[str, str], venv: Path, tmp_path: Path, general: list[str]

@@ -118,7 +118,9 @@ def test_control_stock_poetry_concurrent_fresh_installs_break(
 # --------------------------------------------------------------------------------------------------
 # concurrency, with venvlock
 # --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("processes", [4, pytest.param(8, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "processes", [2, pytest.param(4, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow)]
+)
 def test_concurrent_fresh_installs_then_added_dependency(
     tmp_path: Path, index: str, env: dict[str, str], processes: int
 ) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support import pip_install, pip_locked, run, scripts_dir, site_packages, venv_python, versions
 
 
@@ -54,6 +56,7 @@ def test_repair_never_deletes_through_a_package_folder_linked_outside(
     assert not (site / "beta-1.0.dist-info").exists()
 
 
+@pytest.mark.slow  # pip-less venvs: test_environment; repair: the other tests here
 def test_repair_of_a_venv_without_pip_uses_pip_with_python(env: dict[str, str], tmp_path: Path) -> None:
     """``--without-pip`` (as ``uv venv``): repair reinstalls with ``pip --python``, as pip-locked does."""
     bare = tmp_path / "bare"

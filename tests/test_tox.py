@@ -96,6 +96,7 @@ def run_at_once(commands: list[list[str]], env: dict[str, str], cwd: Path) -> li
     ]
 
 
+@pytest.mark.slow  # a stock-tool control: CI runs it; the protected race is test_concurrent_fresh_runs_...
 def test_control_stock_tox_concurrent_fresh_runs_break(tmp_path: Path, stock: dict[str, str]) -> None:
     """8 stock ``tox -e py`` let go at one instant on a fresh project: creation and installs race.
 
@@ -131,7 +132,8 @@ def test_control_stock_recreate_deletes_env_under_running_commands(tmp_path: Pat
 @pytest.mark.parametrize(
     ("runner", "processes"),
     [
-        ("virtualenv", 4),
+        ("virtualenv", 2),
+        pytest.param("virtualenv", 4, marks=pytest.mark.slow),
         pytest.param("virtualenv", 8, marks=pytest.mark.slow),
         pytest.param("uv-venv-runner", 8, marks=pytest.mark.stress),
     ],

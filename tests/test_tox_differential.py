@@ -156,8 +156,9 @@ def requirement_file_variable(folders: Folders) -> list[Step]:
     ]
 
 
-DEFAULT_CASES: list[Case] = [pip_constraint_in_set_env, uv_install_command_upgrades]
+DEFAULT_CASES: list[Case] = [uv_install_command_upgrades]
 SLOW_CASES: list[Case] = [
+    pip_constraint_in_set_env,
     pip_upgrade_in_set_env,
     custom_pip_with_constraints,
     default_pip_spelled_out,

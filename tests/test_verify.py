@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support import scripts_dir, site_packages, venv_python, wait_for
 
 
@@ -34,6 +36,7 @@ def test_a_linked_environment_path_checks_the_real_environment(env: dict[str, st
     assert "Would reinstall delta==1.0" in plan.stdout, plan.stdout
 
 
+@pytest.mark.slow  # hashes every file of the base interpreter (and of Debian's dist-packages)
 def test_an_interpreter_is_asked_for_its_own_environment(offline: dict[str, str], tmp_path: Path) -> None:
     """From a venv with venvlock, the base interpreter is verified, not the venv (its python links to the base)."""
     base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
