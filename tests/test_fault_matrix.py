@@ -107,6 +107,10 @@ def env(session):
 """
 
 
+#: files the test's own steps write: the tox command's stamps, the full disk's filler, the hook's log
+SKIPPED_FILES = ("stamps.log", "filler", "fault.log")
+
+
 class Project:
     """One adapter's project in *folder*: how to run it, its environment, the folders that are the tool's own."""
 
@@ -139,7 +143,7 @@ class Project:
             self.own = [folder / "hatch-data", folder / "hatch-cache", folder / "uv-cache"]
         else:
             self.venv = folder / "env"
-            self.own = [self.venv]
+            self.own = [self.venv, Path(Adapter.creation_lock_path(Adapter.environment(str(self.venv))))]
             make_venv(self.venv)
             env["VIRTUAL_ENV"] = str(self.venv)
         self.env = env
@@ -204,10 +208,10 @@ class Project:
         skipped = {*self.own, self.cache}
         found = {}
         for root, dirs, files in os.walk(self.folder):
-            dirs[:] = [d for d in dirs if Path(root, d) not in skipped]
+            dirs[:] = [d for d in dirs if Path(root, d) not in skipped and d != "__pycache__"]  # the noxfile's
             for name in files:
                 path = Path(root, name)
-                if name in ("stamps.log", "filler", "fault.log"):  # the tox command's, the disk's, the hook's
+                if path in skipped or name in SKIPPED_FILES:
                     continue
                 found[str(path)] = path.lstat().st_size
         return found
@@ -425,8 +429,13 @@ def test_the_run_after_a_fault_leaves_a_whole_environment(
         if not wait_until(lambda: _big_written(project) or process.poll() is not None, 240):
             pytest.fail("the install never reached heavy's large module")
         if process.poll() is None:
-            target = _installer(process.pid) if fault == INSTALLER_ALONE else process.pid
-            if target is not None:
+            target: int | None = process.pid
+            if fault == INSTALLER_ALONE:
+                found: list[int | None] = [None]
+                wait_until(lambda: (found.__setitem__(0, _installer(process.pid)) or found[0]) or process.poll(), 60)
+                target = found[0]
+                assert target is not None or process.poll() is not None, _group(process.pid)
+            if target is not None and process.poll() is None:
                 with open(log, "a") as file:
                     file.write(f"install {fault} {target}\n")
                 if fault == INSTALLER_ALONE:
@@ -443,6 +452,63 @@ def test_the_run_after_a_fault_leaves_a_whole_environment(
     _write_row(adapter, phase, fault, injected, outcome.survived)
     assert injected, f"the fault {fault} never landed at {phase} (exit {returncode}):\n{output[-3000:]}"
     assert outcome.survived, outcome.details
+
+
+#: how many timed cases each adapter gets (a signal and an instant drawn from the seed each)
+TIMED_CASES = 3
+
+
+@pytest.fixture(scope="session")
+def chaos_seed() -> int:
+    """The timed variant's seed: ``VENVLOCK_CHAOS_SEED``, else a new one; printed (``-s``, or in a failure)."""
+    given = os.environ.get(SEED_VAR, "")
+    seed = int(given) if given.isdigit() else random.SystemRandom().randrange(1 << 32)
+    print(f"\nfault matrix: the timed variant's seed is {seed} (replay it with {SEED_VAR}={seed})")
+    return seed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("adapter", "index"), [(a, i) for a in ADAPTERS if a != "repair" for i in range(TIMED_CASES)])
+def test_a_fault_at_a_random_instant_leaves_a_whole_environment(
+    offline: dict[str, str], chaos_wheels: Path, tmp_path: Path, chaos_seed: int, adapter: str, index: int
+) -> None:
+    """A cold sync (``alpha`` and ``heavy``) signalled at an instant drawn from the seed within its duration.
+
+    The duration is that of the same cold sync, run first in a folder of its own; when the machine was slower
+    then than now (the faulted run ended before the instant), the faulted run's own duration is the next
+    attempt's, in a new folder (three attempts).
+    """
+    rng = random.Random(f"{chaos_seed}-{adapter}-{index}")
+    fault = rng.choice(SIGNALS)
+    fraction = rng.uniform(0.02, 0.95)
+    wanted = (*WANTED, HEAVY)
+    reference = _project(adapter, tmp_path / "reference", chaos_wheels, offline)
+    reference.want(*wanted)
+    started = time.monotonic()
+    done = reference.run()
+    duration = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    for attempt in range(3):
+        project = _project(adapter, tmp_path / f"work-{attempt}", chaos_wheels, offline)
+        project.want(*wanted)
+        before = project.outside()
+        instant = fraction * duration
+        said = f"seed {chaos_seed}, case {adapter}-{index}: {fault} at {instant:.2f} s of {duration:.2f} s"
+        print(said)
+        process = _start(project, {})
+        started = time.monotonic()
+        injected = not wait_until(lambda run=process: run.poll() is not None, instant - (time.monotonic() - started))
+        if injected:
+            os.killpg(process.pid, getattr(signal, fault))
+        _finish(process)
+        if injected:
+            break
+        duration = time.monotonic() - started
+    outcome = _judge(project, before, wanted) if injected else Outcome(False, False, "")
+    _write_row(adapter, "timed", fault, injected, outcome.survived)
+    if not injected:
+        pytest.skip(f"{said}: the run ended before the instant, three times")
+    assert outcome.survived, f"{said}: {outcome.details}"
 
 
 def wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
@@ -472,10 +538,14 @@ def print_table(path: str) -> None:
     print(f"| adapter | phase | {' | '.join(columns)} |")
     print("|---|---|" + "---|" * len(columns))
     order = {name: index for index, name in enumerate((*PHASES, "timed"))}
-    for (adapter, phase), row in sorted(cells.items(), key=lambda item: (ADAPTERS.index(item[0][0]), order[item[0][1]])):
+    for (adapter, phase), row in sorted(cells.items(), key=lambda cell: _position(cell[0], order)):
         shown = [f"{row[fault][0]}/{row[fault][1]}" if fault in row else "" for fault in columns]
         print(f"| {adapter} | {phase} | {' | '.join(shown)} |")
     print(f"\n{totals[0]} cases, {totals[1]} faults injected, {totals[2]} survived (cells: injected/survived)")
+
+
+def _position(key: tuple[str, str], order: dict[str, int]) -> tuple[int, int]:
+    return ADAPTERS.index(key[0]), order[key[1]]
 
 
 if __name__ == "__main__":

@@ -418,9 +418,18 @@ class Adapter:
         return plan_repair(report, environment)
 
     def check(self, environment: Environment, args: Sequence[str], *, cwd: str | None = None) -> Verdict:
-        """The core's in-process verdict on pip ``install`` *args* (no lock, no installer)."""
-        from venvlock.core import SyncRequest, hooks
+        """The core's in-process verdict on pip ``install`` *args* (no lock, no installer).
 
+        A sync journal in *environment* (a sync runs, or one was interrupted and left half-installed
+        distributions that look installed) is "install needed": only a :meth:`sync` can judge it, under the lock,
+        once it healed what an interrupted sync left.
+        """
+        from venvlock.core import SyncRequest, Verdict, hooks
+        from venvlock.core._journal import pending
+
+        if pending(environment):
+            self._checked = None
+            return Verdict.install_needed("a sync is running or was interrupted (its journal is there)")
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
         verdict: Verdict = hooks().venvlock_check(environment=environment, request=request)  # the core's answers
         self._checked = request
