@@ -66,14 +66,15 @@ ERRORS = ("ENOSPC", "EACCES")
 FAULTS = (*SIGNALS, INSTALLER_ALONE, *ERRORS)
 #: the points that create or write a file: errors are injected there
 WRITES = ("create", "marker", "journal", "record")
-_SYNC = ("locked", "journal", "install", "installed", "record", "recorded", "heal")
-#: the phases each adapter's run reaches
+_SYNC = ("locked", "journal", "install", "installed", "record", "recorded")
+#: the phases each adapter's run reaches.  nox and tox never reach ``heal``: a run killed before its installs
+#: ended leaves the environment marked half-built (unprovisioned), and the next run recreates it, journal and all
 REACHED = {
-    "pip-locked": _SYNC,
+    "pip-locked": (*_SYNC, "heal"),
     "run": ("locked", "journal", "install", "heal"),
     "nox": ("create", "marker", *_SYNC),
     "tox": ("create", "marker", *_SYNC),
-    "hatch": ("create", "marker", *_SYNC),
+    "hatch": ("create", "marker", *_SYNC, "heal"),
     "repair": ("locked", "repair", "install"),
 }
 PHASES = ("create", "marker", "locked", "journal", "install", "installed", "record", "recorded", "heal", "repair")
@@ -198,8 +199,7 @@ class Project:
     def settle(self) -> None:
         """After a run: the hatch environment's path, now that hatch made it."""
         if self.hatch is not None and not (self.venv / "pyvenv.cfg").exists():
-            data = self.folder / "hatch-data" / "env" / "virtual"
-            found = sorted(data.glob("*/*/*/pyvenv.cfg")) + sorted(data.glob("*/*/pyvenv.cfg"))
+            found = sorted((self.folder / "hatch-data" / "env").glob("**/pyvenv.cfg"))
             if found:
                 self.venv = found[0].parent
 
