@@ -4,7 +4,7 @@ nox -s tests     the default suite (what `.ci/run` runs)
 nox -s slow      the slow cases: default-suite scenarios at a larger scale or on more variants, stock-tool controls (CI)
 nox -s stress    100-process stress tests, not in the default suite
 nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
-nox -s chaos     the whole fault-injection matrix (adapter x phase x signal), printed as a table
+nox -s chaos     the whole fault-injection matrix (adapter x phase x fault, and timed faults), printed as a table
 nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox and uv
 nox -s lint      ruff and mypy
 nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
@@ -13,6 +13,7 @@ nox -s docs      the documentation site, built with --strict into site/ (`-- ser
 from __future__ import annotations
 
 import os
+import random
 
 import nox
 
@@ -58,13 +59,16 @@ def chaos(session: nox.Session) -> None:
     table = f"{session.create_tmp()}/chaos-table.txt"
     if os.path.exists(table):
         os.remove(table)
-    env = {"VENVLOCK_CHAOS_TABLE": table}
+    seed = os.environ.get("VENVLOCK_CHAOS_SEED") or str(random.SystemRandom().randrange(1 << 32))
+    session.log(f"the timed faults' seed: {seed} (replay: VENVLOCK_CHAOS_SEED={seed} nox -s chaos)")
+    env = {"VENVLOCK_CHAOS_TABLE": table, "VENVLOCK_CHAOS_SEED": seed}
     try:
         session.run(
             "python", "-m", "pytest", "-m", "slow or not slow", "tests/test_fault_matrix.py", *session.posargs, env=env
         )  # fmt: skip
     finally:
         session.run("python", "tests/test_fault_matrix.py", table)
+        session.log(f"the timed faults' seed: {seed}")
 
 
 @session

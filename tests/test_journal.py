@@ -313,3 +313,44 @@ def test_nox_interrupted_install_is_healed_by_the_next_run(heavy_env: dict[str, 
     assert damage(venv) == []
     said = again.stderr + again.stdout  # the plugin's provisioned marker recreates it; else the journal heals it
     assert "not completely provisioned" in said or "was interrupted" in said, said
+
+
+@pytest.mark.slow
+def test_hatch_interrupted_install_is_healed_by_the_next_run(heavy_env: dict[str, str], tmp_path: Path) -> None:
+    """hatch (``type = "venvlock"``) killed with its group while pip compiles an env dependency: the next run is whole.
+
+    The environment's creation has ended (its half-built marker is cleared) when hatch syncs its dependencies, so
+    it is the journal that makes the next run repair the half-installed distribution; slow: it runs hatch twice.
+    """
+    pytest.importorskip("hatch")
+    from helpers.hatch_project import HatchProject
+
+    offline = {key: value for key, value in heavy_env.items() if key != "VIRTUAL_ENV"}
+    project = HatchProject(tmp_path / "proj", offline)
+    project.configure(project_dependencies=(), env_dependencies=("heavy",), hook=False)
+    data = project.base / "hatch-data"
+
+    def big_written() -> bool:
+        return any(path.stat().st_size >= _LINES * 40 for path in data.glob("env/**/site-packages/heavy/big.py"))
+
+    process = project.start("run", "python", "-c", "import heavy")
+    try:
+        assert wait_for(lambda: big_written() or process.poll() is not None, 240)
+        assert process.poll() is None, "hatch ended before it could be interrupted"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    (big,) = data.glob("env/**/site-packages/heavy/big.py")
+    venv = next(parent for parent in big.parents if (parent / "pyvenv.cfg").is_file())
+    assert_interrupted(venv)
+
+    again = project.hatch("run", "python", "-c", "import heavy")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert damage(venv) == []
+    assert "was interrupted" in again.stderr and "repairing 1 distribution" in again.stderr, again.stderr
+    assert not (venv / ".venvlock" / "journal").exists()
+    verify = run([str(scripts_dir() / "venvlock"), "verify", str(venv)], offline)
+    assert verify.returncode == 0, verify.stdout + verify.stderr

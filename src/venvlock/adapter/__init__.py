@@ -37,7 +37,8 @@ What the layer handles once, so that adapters do not:
   symbolic links;
 * looking without changing (the ``venvlock`` command): who holds a lock
   (:meth:`Adapter.lock_state`), what is damaged (:meth:`Adapter.verify`) and
-  what a repair would do about it (:meth:`Adapter.plan_repair`).
+  what a repair would do about it (:meth:`Adapter.plan_repair`);
+* the fault matrix's named points (:func:`fault_point`, test-only).
 
 Adapters that take pip's own arguments (``pip-locked``) read them with
 :mod:`venvlock.adapter.pip`, as pip reads them.  Neither adapters nor the
@@ -90,6 +91,7 @@ __all__ = [
     "describe_command",
     "display_path",
     "exit_code",
+    "fault_point",
     "installer_exit_code",
     "installs_elsewhere",
     "remove_tree",
@@ -146,6 +148,20 @@ def remove_tree(path: str) -> None:
     from venvlock.core._files import remove_tree as remove
 
     remove(path)
+
+
+def fault_point(phase: str, *, errors: bool = False) -> None:
+    """Test-only: a named point of an adapter's run where the fault matrix injects its fault (usually nothing).
+
+    ``VENVLOCK_TEST_FAULT=<phase>:<fault>`` (see :func:`venvlock.core._journal.inject_fault`): a signal to the
+    process group, or with *errors* (a point that creates or writes) an ``OSError`` (``ENOSPC``, ``EACCES``)
+    raised here as the write would.  Unset: one look at ``os.environ``, no import.
+    """
+    if "VENVLOCK_TEST_FAULT" not in os.environ:
+        return
+    from venvlock.core._journal import inject_fault
+
+    inject_fault(phase, errors=errors)
 
 
 def installer_exit_code(failure: BaseException) -> int:
@@ -402,9 +418,18 @@ class Adapter:
         return plan_repair(report, environment)
 
     def check(self, environment: Environment, args: Sequence[str], *, cwd: str | None = None) -> Verdict:
-        """The core's in-process verdict on pip ``install`` *args* (no lock, no installer)."""
-        from venvlock.core import SyncRequest, hooks
+        """The core's in-process verdict on pip ``install`` *args* (no lock, no installer).
 
+        A sync journal in *environment* (a sync runs, or one was interrupted and left half-installed
+        distributions that look installed) is "install needed": only a :meth:`sync` can judge it, under the lock,
+        once it healed what an interrupted sync left.
+        """
+        from venvlock.core import SyncRequest, Verdict, hooks
+        from venvlock.core._journal import pending
+
+        if pending(environment):
+            self._checked = None
+            return Verdict.install_needed("a sync is running or was interrupted (its journal is there)")
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)
         verdict: Verdict = hooks().venvlock_check(environment=environment, request=request)  # the core's answers
         self._checked = request

@@ -131,8 +131,10 @@ class Marker:
         Nothing is left behind when the write fails: no empty marker, no temporary file.
         """
         from venvlock.core._files import write_file
+        from venvlock.core._journal import inject_fault
 
         try:
+            inject_fault("marker", errors=True)  # test-only: the fault matrix's marker write
             write_file(self.path, self.text if text is None else text, make_folder=True, below=self.below)
         except OSError as error:
             raise VenvlockError(f"cannot write {self.path} ({error.strerror or error})") from None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sys
 
-from venvlock.adapter import Adapter
+from venvlock.adapter import Adapter, fault_point
 from venvlock.cli._environments import environment_at
 from venvlock.cli.verify import exit_status, report_data
 
@@ -41,6 +41,7 @@ def main(options: argparse.Namespace, pip_options: list[str]) -> int:
     as_json = getattr(options, "json", False)
     out: dict[str, object] = {"environment": environment.path, "dry_run": options.dry_run}
     with adapter.creation_lock(environment), adapter.environment_lock(environment) as hold:
+        fault_point("locked")  # test-only
         report = adapter.verify(environment)
         plan = adapter.plan_repair(report, environment)
         out.update(before=report_data(environment, report), plan=plan.as_dict(), installer_exit=None, after=None)
@@ -94,6 +95,7 @@ def execute(
 ) -> int:
     """Carry out *plan* under the locks; the installer's exit status (0 when nothing was to install)."""
     plan.remove_obstacles()
+    fault_point("repair")  # test-only: removals done, nothing reinstalled yet
     returncode = 0
     if plan.installs:
         returncode = adapter.install(environment, [*plan.install_args(), *pip_options], hold)

@@ -29,12 +29,18 @@ alone, and the inner sync writes none of its own.
 
 Plain ``os``: :func:`pending` is one ``lstat`` on the fast path.
 
-**Test-only fault injection** (:func:`inject_fault`): ``VENVLOCK_TEST_FAULT=<phase>:<signal>``
-sends *signal* (``SIGKILL``, ``SIGINT``, ``SIGTERM``) to this process's group
+**Test-only fault injection** (:func:`inject_fault`): ``VENVLOCK_TEST_FAULT=<phase>:<fault>``
+sends *fault* (``SIGKILL``, ``SIGINT``, ``SIGTERM``) to this process's group
 (``<signal>-self``: to this process alone) when a sync reaches *phase*
-(:data:`PHASES`).  The suite's fault matrix (``tests/test_fault_matrix.py``,
-``nox -s chaos``) uses it; unset, it costs one ``os.environ.get`` on the
-locked (slow) path, never on the no-op path.
+(:data:`PHASES`); at a point that writes (the journal, the record, a marker,
+an environment's creation) *fault* may also be an error (:data:`ERRORS`:
+``ENOSPC``, ``EACCES``), raised there as the write would raise it.  Each
+fault injected appends ``<phase> <fault> <pid>`` to the file
+``VENVLOCK_TEST_FAULT_LOG`` names (if set), so a test knows it landed.  The
+points are called by the core here and in the sync, and by adapters through
+:func:`venvlock.adapter.fault_point`.  The suite's fault matrix
+(``tests/test_fault_matrix.py``, ``nox -s chaos``) uses it; unset, it costs
+one ``os.environ.get`` on the locked (slow) path, never on the no-op path.
 """
 
 from __future__ import annotations
@@ -56,30 +62,58 @@ JOURNAL_NAME = fast.JOURNAL_NAME
 
 #: test-only: where a fault is injected (see the module docstring)
 FAULT_VARIABLE = "VENVLOCK_TEST_FAULT"
-#: the named points of a sync, in order: the lock taken; the journal written (the installer about to run);
-#: the installer ended with success (nothing recorded yet); the result recorded (the journal not cleared yet);
-#: a repair of an interrupted sync under way (removals done, the journal not cleared yet)
-PHASES = ("locked", "journal", "installed", "recorded", "heal")
+#: test-only: the file each injected fault is logged to
+FAULT_LOG_VARIABLE = "VENVLOCK_TEST_FAULT_LOG"
+#: the named points, in the order a run reaches them: an adapter created the environment's folder (its
+#: half-built marker still set); a marker about to be written; the lock taken; the journal written (the installer
+#: about to run; its write, for errors); the installer ended with success (nothing recorded yet); the record about
+#: to be written; the result recorded (the journal not cleared yet); a repair of an interrupted sync under way
+#: (removals done, the journal not cleared yet); ``venvlock repair`` under way (removals done, nothing reinstalled)
+PHASES = ("create", "marker", "locked", "journal", "installed", "record", "recorded", "heal", "repair")
+#: the errors a point that writes can be made to fail with
+ERRORS = ("ENOSPC", "EACCES")
 
 
-def inject_fault(phase: str) -> None:
-    """Test-only: send the signal ``VENVLOCK_TEST_FAULT`` names when *phase* is its phase; else nothing."""
+def inject_fault(phase: str, *, signals: bool = True, errors: bool = False) -> None:
+    """Test-only: inject the fault ``VENVLOCK_TEST_FAULT`` names when *phase* is its phase; else nothing.
+
+    *signals*: a signal fault is sent here; *errors*: an error fault is raised here (an ``OSError``; a point that
+    writes).
+    """
     wanted = os.environ.get(FAULT_VARIABLE)
     if not wanted:
         return
     at, _, how = wanted.partition(":")
     name, _, target = how.partition("-")
-    if at != phase or not name.startswith("SIG"):
+    if at != phase:
+        return
+    if name in ERRORS:
+        if errors:
+            import errno
+
+            code = getattr(errno, name)
+            _log_fault(phase, how)
+            raise OSError(code, f"{os.strerror(code)} (injected by {FAULT_VARIABLE})")
+        return
+    if not signals or not name.startswith("SIG"):
         return
     import signal
 
     signum = getattr(signal, name, None)
     if not isinstance(signum, int):
         return
+    _log_fault(phase, how)
     if target == "self" or not hasattr(os, "killpg"):
         os.kill(os.getpid(), signum)
     else:
         os.killpg(os.getpgrp(), signum)
+
+
+def _log_fault(phase: str, how: str) -> None:
+    log = os.environ.get(FAULT_LOG_VARIABLE)
+    if log:
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(f"{phase} {how} {os.getpid()}\n")
 
 
 def journal_path(environment: Environment) -> str:
@@ -172,6 +206,7 @@ def begin(environment: Environment, command: str, names: list[str] | None = None
         f"command {one_line}\nnames {' '.join(names or [])}\n"
     )
     try:
+        inject_fault("journal", signals=False, errors=True)  # its signals come once it is written
         write_file(journal_path(environment), text, make_folder=True)
     except OSError:
         return False

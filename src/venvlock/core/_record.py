@@ -22,6 +22,7 @@ from venvlock._fast import Miss, entry_path, entry_text, fingerprint, path_signa
 from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._environment import VENV, Environment, short_digest
 from venvlock.core._files import read_file_and_stat, remove_file, write_file
+from venvlock.core._journal import inject_fault
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def write_record(environment: Environment, key: str, site_dirs: list[str], befor
         return False
     try:
         path, below = _record_path(environment, key)
+        inject_fault("record", errors=True)  # test-only (venvlock.core._journal)
         write_file(path, f"{checked}\n{text}", make_folder=True, below=below)
     except OSError:
         return False

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from hatch.env.collectors.plugin.interface import EnvironmentCollectorInterface
 from hatch.env.virtual import VirtualEnvironment
 
-from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, fault_point
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -230,6 +230,7 @@ class VenvlockEnvironment(VirtualEnvironment):
             if leftover:
                 self._remove_folder(self.virtual_env.remove)
             super().create()
+            fault_point("create", errors=True)  # test-only: the folder is there, still marked half-built
 
     def remove(self) -> None:
         """Remove the environment; waits for a preparation in progress (``hatch env remove``/``prune``)."""

@@ -32,7 +32,7 @@ import inspect
 import os
 from typing import TYPE_CHECKING, Any
 
-from venvlock.adapter import Adapter, Marker, VenvlockError, remove_tree
+from venvlock.adapter import Adapter, Marker, VenvlockError, fault_point, remove_tree
 from venvlock.plugins.nox import _state
 from venvlock.plugins.nox.proxy import call_with_proxy
 
@@ -216,6 +216,7 @@ class ProtectedRun:
                 create()
         if getattr(self.runner.venv, "_reused", True) is False:  # a new venv: nothing provisioned yet
             self._remove_marker()
+            fault_point("create", errors=True)  # test-only: the folder is there, not provisioned
 
     def take_creation_lock(self) -> None:
         """Hold the creation lock of the session's venv until the run ends."""

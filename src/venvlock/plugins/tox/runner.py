@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from tox.tox_env.errors import Fail, Recreate, Skip
 
-from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, fault_point
 from venvlock.plugins.tox._judging import pip_arguments
 from venvlock.plugins.tox._settings import enabled
 
@@ -437,6 +437,8 @@ class LockedRun(_Base):
         if guard is not None:
             guard.changing("creation")
         super().create_python_env()  # type: ignore[misc]
+        if guard is not None:
+            fault_point("create", errors=True)  # test-only: the folder is there, still marked half-built
 
     def _build_packages(self) -> Any:
         guard = self._venvlock_guard
