@@ -63,12 +63,44 @@ for path in sys.argv[2:]:
 with open(sys.argv[1], "w") as file:
     file.write(" ".join(results))
 """
+#: test-only fault point in the poetry the tests run (imported by a ``.pth`` of its venv): with
+#: ``VENVLOCK_TEST_POETRY_FAULT=<path suffix>:<SIGNAL>``, the moment poetry opens a file whose path ends with
+#: the suffix for writing (poetry's installer reaching that file of a wheel), <SIGNAL> goes to poetry's
+#: process group, as a ``kill -9`` of the job or a Ctrl-C in its terminal would
+FAULT_MODULE = """\
+import os
+import sys
+
+_SPEC = os.environ.get("VENVLOCK_TEST_POETRY_FAULT")
+if _SPEC:
+    import signal
+
+    _SUFFIX, _, _NAME = _SPEC.rpartition(":")
+    _FIRED = []
+
+    def _fault(event, args):
+        if event != "open" or _FIRED or not isinstance(args[0], str) or "w" not in str(args[1] or ""):
+            return
+        if args[0].endswith(_SUFFIX):
+            _FIRED.append(args[0])
+            os.killpg(os.getpgrp(), getattr(signal, _NAME))
+
+    sys.addaudithook(_fault)
+"""
+
+
+def add_fault_point(script: Path) -> Path:
+    """Give the poetry venv of *script* (:func:`make_poetry_venv`) the test-only fault point :data:`FAULT_MODULE`."""
+    (site,) = (script.parent.parent / "lib").glob("python*/site-packages")
+    (site / "_venvlock_test_poetry_fault.py").write_text(FAULT_MODULE)
+    (site / "_venvlock_test_poetry_fault.pth").write_text("import _venvlock_test_poetry_fault\n")
+    return script
 
 
 @pytest.fixture(scope="module")
 def index(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The wheelhouse as a PEP 503 index on 127.0.0.1 (and poetry's own venv, made once per module)."""
-    use_poetry(make_poetry_venv(tmp_path_factory.mktemp("poetry-venv") / "venv"))
+    use_poetry(add_fault_point(make_poetry_venv(tmp_path_factory.mktemp("poetry-venv") / "venv")))
     with Index(wheelhouse) as served:
         yield served.url
 
@@ -87,6 +119,15 @@ def assert_all_ok(results: list[subprocess.CompletedProcess[str]], project: Path
     failed = [r for r in results if r.returncode != 0]
     assert not failed, "\n".join(f"exit {r.returncode}:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}" for r in failed[:2])
     assert problems_of(project) == []
+
+
+def verify_clean(project: Path, env: dict[str, str]) -> str:
+    """``venvlock verify`` of the project's ``.venv``: no damage, no warning (its report)."""
+    command = [str(scripts_dir() / "venvlock"), "verify", "--no-cache", str(project / ".venv")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0 and "No damage found" in result.stdout, result.stdout + result.stderr
+    assert "(0 warnings)" in result.stdout, result.stdout
+    return result.stdout
 
 
 def start_holder(project: Path, env: dict[str, str], flags: Path) -> subprocess.Popen[str]:
@@ -278,6 +319,55 @@ def test_poetry_killed_while_creating_is_healed_by_the_next_run(
     assert "half-built" in result.stderr
     assert not marker.exists()
     assert installed(project, "alpha") and problems_of(project) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
+def test_poetry_killed_while_installing_is_healed_by_the_next_run(
+    tmp_path: Path, index: str, env: dict[str, str], killed: list[subprocess.Popen[str]], signal_name: str
+) -> None:
+    """A ``kill -9`` (or a Ctrl-C) of poetry's process group while its installer writes: the next run heals.
+
+    The signal goes the moment poetry's installer opens heavy1's INSTALLER (:data:`FAULT_MODULE`), the other
+    heavy wheels being written by poetry's other threads meanwhile.  Killed, poetry leaves heavy1's metadata
+    without RECORD (a distribution importlib, pip and poetry take for installed, which nothing can uninstall)
+    and half-written packages: the next ``poetry install`` says it repairs, removes the unrecorded distribution,
+    and poetry's installer puts it back from the project's source and lock file (not pip from its own config).
+    Interrupted, poetry finishes the wheels it is writing and stops with 1: the journal it leaves is cleared.
+    """
+    project = write_project(tmp_path / "project", index, deps=HEAVY_DEPS)
+    assert run_poetry(project, env, "lock").returncode == 0
+    fault = {**env, "VENVLOCK_TEST_POETRY_FAULT": f"heavy1-2.0.dist-info/INSTALLER:{signal_name}"}
+    first = subprocess.Popen(
+        poetry("install"),
+        cwd=project,
+        env=fault,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    killed.append(first)
+    out, err = first.communicate(timeout=300)
+    journal = project / ".venv" / ".venvlock" / "journal"
+    assert first.returncode == (-signal.SIGKILL if signal_name == "SIGKILL" else 1), out + err
+    assert journal.exists()  # a sync that did not end by itself with success
+    (site,) = (project / ".venv" / "lib").glob("python*/site-packages")
+    heavy1 = site / "heavy1-2.0.dist-info"
+    if signal_name == "SIGKILL":
+        assert (heavy1 / "METADATA").exists() and not (heavy1 / "RECORD").exists()
+
+    result = run_poetry(project, env, "install")
+    assert result.returncode == 0, result.stderr
+    if signal_name == "SIGKILL":
+        assert "the last sync of .venv was interrupted" in result.stderr and "repairing" in result.stderr
+        assert "Installing heavy1 (2.0)" in result.stdout  # put back by poetry, from its source and lock file
+        assert (heavy1 / "INSTALLER").read_text().startswith("Poetry")
+    assert not journal.exists()
+    verify_clean(project, env)
+    assert problems_of(project) == []
+    assert all(installed(project, name) for name in HEAVY_DEPS)
+    assert run_poetry(project, env, "install").stdout.count("Installing") == 1  # "from lock file": nothing to do
 
 
 @pytest.mark.slow

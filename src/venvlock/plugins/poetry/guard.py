@@ -80,9 +80,11 @@ class Guard:
                 self._create(folder, marker, event, event_name, dispatcher)
             if changes_environment(command, command_event.io):
                 hold = self.held.enter_context(self.adapter.environment_lock(environment))
-                # what an interrupted sync left is healed first; until this command ends with success, a journal
-                # says a sync is in progress, so that a poetry killed midway is healed by the next run
-                if self.adapter.begin_journal(environment, self.adapter.purpose, hold):
+                # what an interrupted sync left is removed first, and put back by poetry's installer (from the
+                # project's sources and lock file, not pip's), which snapshots what is installed after this;
+                # until this command ends with success, a journal says a sync is in progress, so that a poetry
+                # killed midway is healed by the next run
+                if self.adapter.begin_journal(environment, self.adapter.purpose, hold, reinstall=False):
                     self.journal = environment
         except VenvlockError as error:
             self.held.close()
