@@ -163,7 +163,11 @@ def test_control_stock_poetry_concurrent_fresh_installs_break(
 def test_concurrent_fresh_installs_then_added_dependency(
     tmp_path: Path, index: str, env: dict[str, str], processes: int
 ) -> None:
-    """Concurrent ``poetry install`` on a fresh project, then as many after a dependency is added: all pass, intact."""
+    """Concurrent ``poetry install`` on a fresh project, then as many after ``poetry add --lock``: all pass, intact.
+
+    The added dependency is a new heavy one (its files are what concurrent installs overwrite); the env ends
+    with one version of every package and ``venvlock verify`` finds nothing wrong.
+    """
     project = write_project(tmp_path / "project", index, deps=HEAVY_DEPS)
     results = run_many([poetry("install")] * processes, env=env, cwd=project)
     assert_all_ok(results, project)
@@ -171,12 +175,16 @@ def test_concurrent_fresh_installs_then_added_dependency(
     assert "Waiting for lock on environment .venv (held by pid" in output
     assert ": poetry install" in output  # the waiting lines name the holder
     assert not (project / ".venv.incomplete").exists()
+    assert sum("Installing heavy0" in r.stdout for r in results) == 1  # one installed, the others found it done
 
-    write_project(project, index, deps=(*HEAVY_DEPS, "gamma"))
-    (project / "poetry.lock").unlink()
+    added = run_poetry(project, env, "add", "--lock", "heavy5")  # pyproject.toml and poetry.lock, not the env
+    assert added.returncode == 0, added.stderr
+    assert not installed(project, "heavy5")
     results = run_many([poetry("install")] * processes, env=env, cwd=project)
     assert_all_ok(results, project)
-    assert installed(project, "gamma")
+    assert sum("Installing heavy5" in r.stdout for r in results) == 1
+    assert installed(project, "heavy5")
+    verify_clean(project, env)
 
 
 @pytest.mark.parametrize(
