@@ -11,6 +11,7 @@ with venvlock beside it: it finds venvlock's plugin through its entry point;
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -207,43 +208,75 @@ def test_concurrent_fresh_installs_then_added_dependency(
     verify_clean(project, env)
 
 
+#: hatch's environment on poetry's ``.venv``: the venvlock type, the project not installed (poetry's job)
+HATCH_ON_POETRY_VENV = """
+[tool.hatch.envs.default]
+type = "venvlock"
+path = ".venv"
+skip-install = true
+dependencies = [{gated}]
+"""
+
+
 @pytest.mark.parametrize(
     "installer",
-    [("pip-locked", "install"), pytest.param(("uv", "pip", "install"), marks=pytest.mark.slow)],
-    ids=["pip-locked", "uv"],
+    [("pip-locked", "install"), ("uv", "pip", "install"), ("hatch", "run", "python", "-c", "pass")],
+    ids=["pip-locked", "uv", "hatch"],
 )
 @pytest.mark.slow
 def test_poetry_and_other_installers_take_turns(
     tmp_path: Path, index: str, env: dict[str, str], installer: tuple[str, ...]
 ) -> None:
-    """A ``poetry install`` waits while ``pip-locked`` (or uv) installs into the same ``.venv``, then both are done."""
+    """A ``poetry install`` waits while ``pip-locked``, uv or hatch installs into the same ``.venv``; both are done.
+
+    hatch shares poetry's ``.venv`` as an environment of type ``venvlock`` with ``path = ".venv"`` and
+    ``skip-install``: it adopts the folder poetry made and syncs its own dependencies into it.
+    """
     project = write_project(tmp_path / "project", index)
     assert run_poetry(project, env, "install").returncode == 0
-    write_project(project, index, deps=("alpha", "heavy3"))
-    (project / "poetry.lock").unlink()  # poetry installs only from a lock file that matches pyproject.toml
     gate = Gate(tmp_path / "gate")
     gated = build_gated_project(tmp_path)
-    pip_env = {**env, "VIRTUAL_ENV": str(project / ".venv"), "VENVLOCK_TEST_GATE": str(gate.folder)}
-    program = pip_locked() if installer[0] == "pip-locked" else str(scripts_dir() / installer[0])
-    pip = subprocess.Popen(
-        [program, *installer[1:], str(gated)], env=pip_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    extra = HATCH_ON_POETRY_VENV.format(gated=json.dumps(f"gated @ {gated.as_uri()}"))
+    write_project(project, index, deps=("alpha", "heavy3"), extra=extra if installer[0] == "hatch" else "")
+    (project / "poetry.lock").unlink()  # poetry installs only from a lock file that matches pyproject.toml
+    other_env = {**env, "VIRTUAL_ENV": str(project / ".venv"), "VENVLOCK_TEST_GATE": str(gate.folder)}
+    command = [pip_locked() if installer[0] == "pip-locked" else str(scripts_dir() / installer[0]), *installer[1:]]
+    if installer[0] == "hatch":
+        pytest.importorskip("hatch")
+        (tmp_path / "hatch-config.toml").write_text("")
+        del other_env["VIRTUAL_ENV"]
+        other_env.update(
+            HATCH_DATA_DIR=str(tmp_path / "hatch-data"),
+            HATCH_CACHE_DIR=str(tmp_path / "hatch-cache"),
+            HATCH_CONFIG=str(tmp_path / "hatch-config.toml"),
+            HATCH_PYTHON=sys.executable,
+        )
+    else:
+        command.append(str(gated))
+    other = subprocess.Popen(
+        command, cwd=project, env=other_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert wait_for(gate.started, timeout=240)
+        assert wait_for(gate.started, timeout=240), other.stderr
         waiting = subprocess.Popen(
             poetry("install"), cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         lines = Lines(waiting)
-        named = ["pip-locked install"] if installer[0] == "pip-locked" else []  # uv does not name itself
-        lines.wait_for("Waiting for lock on environment .venv", *named)
+        names = {"pip-locked": ["pip-locked install"], "hatch": ["hatch run"]}  # uv does not name itself
+        lines.wait_for("Waiting for lock on environment .venv", *names.get(installer[0], []))
         assert waiting.poll() is None
     finally:
         gate.open()
-    code, _, err = finish(pip)
+    code, _, err = finish(other)
     assert code == 0, err
     assert waiting.wait(timeout=300) == 0, lines.text()
     assert problems_of(project) == []
     assert installed(project, "gated") and installed(project, "heavy3")
+    if installer[0] == "hatch":  # each finds the other's work done: hatch's dependencies are there, poetry's too
+        again = subprocess.run(command, cwd=project, env=other_env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and "Waiting" not in again.stderr, again.stderr
+        assert "No dependencies to install or update" in run_poetry(project, env, "install").stdout
+    verify_clean(project, env)
 
 
 @pytest.mark.slow
