@@ -304,6 +304,38 @@ def test_busy_lock_past_timeout_exits_75(tmp_path: Path, index: str, env: dict[s
 
 
 @pytest.mark.slow
+def test_ctrl_c_while_waiting_exits_130(
+    tmp_path: Path, index: str, env: dict[str, str], killed: list[subprocess.Popen[str]]
+) -> None:
+    """A Ctrl-C (SIGINT to its process group) while ``poetry install`` waits for the lock: 130, nothing held."""
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    flags = tmp_path / "flags"
+    holder = start_holder(project, env, flags)
+    try:
+        waiting = subprocess.Popen(
+            poetry("install"),
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        killed.append(waiting)
+        lines = Lines(waiting)
+        lines.wait_for("Waiting for lock on environment .venv", "hold.py")
+        os.killpg(waiting.pid, signal.SIGINT)
+        assert waiting.wait(timeout=120) == 130, lines.text()
+        assert "venvlock: interrupted" in lines.text()
+    finally:
+        (flags / "release").touch()
+    assert finish(holder)[0] == 0
+    assert not (project / ".venv" / ".venvlock" / "journal").exists()  # it never began a sync
+    assert run_poetry(project, {**env, "VENVLOCK_TIMEOUT": "5"}, "install").returncode == 0
+
+
+@pytest.mark.slow
 def test_nested_under_venvlock_run(tmp_path: Path, index: str, env: dict[str, str]) -> None:
     """``venvlock run --env .venv -- poetry install``: the install goes on under the hold around it."""
     project = write_project(tmp_path / "project", index)
