@@ -11,6 +11,7 @@ with venvlock beside it: it finds venvlock's plugin through its entry point;
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -36,8 +37,9 @@ from support import Gate, build_gated_project, pip_locked, run_many, scripts_dir
 
 #: dependencies with many files, whose concurrent installs break environments
 HEAVY_DEPS = ("alpha", "heavy0", "heavy1", "heavy2")
-#: the control's: with 8 heavy wheels, 8 stock installs failed in 7 of 7 trials here (with 4, in 5 of 6)
-CONTROL_DEPS = ("alpha", *(f"heavy{i}" for i in range(8)))
+#: ``poetry add --lock`` arguments after the fresh installs: a new heavy dependency, and the heavy ones moved
+#: from 2.0 to 1.0 (poetry updates a package by uninstalling it with pip, then installing the other version)
+ADDED = ("heavy5", "heavy0@1.0", "heavy1@1.0", "heavy2@1.0")
 #: a command that holds a lock for the test: says so in <folder>/started, lets go when <folder>/release exists
 HOLD = """\
 import os, sys, time
@@ -63,12 +65,44 @@ for path in sys.argv[2:]:
 with open(sys.argv[1], "w") as file:
     file.write(" ".join(results))
 """
+#: test-only fault point in the poetry the tests run (imported by a ``.pth`` of its venv): with
+#: ``VENVLOCK_TEST_POETRY_FAULT=<path suffix>:<SIGNAL>``, the moment poetry opens a file whose path ends with
+#: the suffix for writing (poetry's installer reaching that file of a wheel), <SIGNAL> goes to poetry's
+#: process group, as a ``kill -9`` of the job or a Ctrl-C in its terminal would
+FAULT_MODULE = """\
+import os
+import sys
+
+_SPEC = os.environ.get("VENVLOCK_TEST_POETRY_FAULT")
+if _SPEC:
+    import signal
+
+    _SUFFIX, _, _NAME = _SPEC.rpartition(":")
+    _FIRED = []
+
+    def _fault(event, args):
+        if event != "open" or _FIRED or not isinstance(args[0], str) or "w" not in str(args[1] or ""):
+            return
+        if args[0].endswith(_SUFFIX):
+            _FIRED.append(args[0])
+            os.killpg(os.getpgrp(), getattr(signal, _NAME))
+
+    sys.addaudithook(_fault)
+"""
+
+
+def add_fault_point(script: Path) -> Path:
+    """Give the poetry venv of *script* (:func:`make_poetry_venv`) the test-only fault point :data:`FAULT_MODULE`."""
+    (site,) = (script.parent.parent / "lib").glob("python*/site-packages")
+    (site / "_venvlock_test_poetry_fault.py").write_text(FAULT_MODULE)
+    (site / "_venvlock_test_poetry_fault.pth").write_text("import _venvlock_test_poetry_fault\n")
+    return script
 
 
 @pytest.fixture(scope="module")
 def index(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The wheelhouse as a PEP 503 index on 127.0.0.1 (and poetry's own venv, made once per module)."""
-    use_poetry(make_poetry_venv(tmp_path_factory.mktemp("poetry-venv") / "venv"))
+    use_poetry(add_fault_point(make_poetry_venv(tmp_path_factory.mktemp("poetry-venv") / "venv")))
     with Index(wheelhouse) as served:
         yield served.url
 
@@ -89,6 +123,35 @@ def assert_all_ok(results: list[subprocess.CompletedProcess[str]], project: Path
     assert problems_of(project) == []
 
 
+def install_fresh_then_added(
+    project: Path, index: str, env: dict[str, str], processes: int
+) -> tuple[list[subprocess.CompletedProcess[str]], list[str], list[subprocess.CompletedProcess[str]]]:
+    """*processes* concurrent ``poetry install`` of a fresh project, then as many after ``poetry add --lock ADDED``.
+
+    Returns the first round's results, what was wrong with ``.venv`` after it, and the second round's results.
+    """
+    write_project(project, index, deps=HEAVY_DEPS)
+    fresh = run_many([poetry("install")] * processes, env=env, cwd=project)
+    damage = problems_of(project)
+    added = run_poetry(project, env, "add", "--lock", *ADDED)  # pyproject.toml and poetry.lock, not the env
+    assert added.returncode == 0, added.stderr
+    return fresh, damage, run_many([poetry("install")] * processes, env=env, cwd=project)
+
+
+def site_of(project: Path) -> Path:
+    (site,) = (project / ".venv" / "lib").glob("python*/site-packages")
+    return site
+
+
+def verify_clean(project: Path, env: dict[str, str]) -> str:
+    """``venvlock verify`` of the project's ``.venv``: no damage, no warning (its report)."""
+    command = [str(scripts_dir() / "venvlock"), "verify", "--no-cache", str(project / ".venv")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0 and "No damage found" in result.stdout, result.stdout + result.stderr
+    assert "(0 warnings)" in result.stdout, result.stdout
+    return result.stdout
+
+
 def start_holder(project: Path, env: dict[str, str], flags: Path) -> subprocess.Popen[str]:
     """``venvlock run --env .venv`` holding the environment lock until ``flags/release`` exists."""
     flags.mkdir(parents=True, exist_ok=True)
@@ -103,16 +166,17 @@ def start_holder(project: Path, env: dict[str, str], flags: Path) -> subprocess.
 # the control: stock poetry on the same scenario
 # --------------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_control_stock_poetry_concurrent_fresh_installs_break(
-    tmp_path: Path, index: str, stock: dict[str, str]
-) -> None:
-    """8 concurrent stock ``poetry install`` on a fresh project: the venv's creation and the installs race."""
-    project = write_project(tmp_path / "project", index, deps=CONTROL_DEPS)
-    results = run_many([poetry("install")] * 8, env=stock, cwd=project)
-    failed = sum(r.returncode != 0 for r in results)
-    if not failed and not problems_of(project):
-        pytest.skip("control: 8 concurrent stock poetry installs all succeeded here; the race could not be provoked")
-    assert failed or problems_of(project)
+def test_control_stock_poetry_concurrent_installs_break(tmp_path: Path, index: str, stock: dict[str, str]) -> None:
+    """Stock poetry on the scenario of :func:`test_concurrent_fresh_installs_then_added_dependency`: it breaks.
+
+    Fresh, the 8 creations of ``.venv`` and installs race only sometimes here (7 of 8 failed in one trial of
+    five, their pip left without files); once poetry updates packages, 8 concurrent runs uninstall the same
+    distributions at once (poetry runs ``pip uninstall`` for each) and 1 to 8 of them failed in every trial
+    ("Cannot install heavy0."), with 2, 3 or 8 packages moved.
+    """
+    fresh, damage, after = install_fresh_then_added(tmp_path / "project", index, stock, 8)
+    failed = sum(r.returncode != 0 for r in (*fresh, *after))
+    assert failed or damage or problems_of(tmp_path / "project"), "stock poetry did not race: the control is void"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,59 +188,97 @@ def test_control_stock_poetry_concurrent_fresh_installs_break(
 def test_concurrent_fresh_installs_then_added_dependency(
     tmp_path: Path, index: str, env: dict[str, str], processes: int
 ) -> None:
-    """Concurrent ``poetry install`` on a fresh project, then as many after a dependency is added: all pass, intact."""
-    project = write_project(tmp_path / "project", index, deps=HEAVY_DEPS)
-    results = run_many([poetry("install")] * processes, env=env, cwd=project)
-    assert_all_ok(results, project)
-    output = "".join(r.stderr for r in results)
+    """Concurrent ``poetry install`` on a fresh project, then as many after ``poetry add --lock``: all pass, intact.
+
+    The second round installs a new heavy dependency and moves three to another version; the env ends with
+    one version of every package and ``venvlock verify`` finds nothing wrong.
+    """
+    project = tmp_path / "project"
+    fresh, damage, after = install_fresh_then_added(project, index, env, processes)
+    assert_all_ok(fresh, project)
+    assert damage == []
+    output = "".join(r.stderr for r in fresh)
     assert "Waiting for lock on environment .venv (held by pid" in output
     assert ": poetry install" in output  # the waiting lines name the holder
     assert not (project / ".venv.incomplete").exists()
+    assert sum("Installing heavy0" in r.stdout for r in fresh) == 1  # one installed, the others found it done
 
-    write_project(project, index, deps=(*HEAVY_DEPS, "gamma"))
-    (project / "poetry.lock").unlink()
-    results = run_many([poetry("install")] * processes, env=env, cwd=project)
-    assert_all_ok(results, project)
-    assert installed(project, "gamma")
+    assert_all_ok(after, project)
+    assert sum("Installing heavy5" in r.stdout for r in after) == 1
+    assert sum("Downgrading heavy0" in r.stdout for r in after) == 1
+    assert installed(project, "heavy5") and (site_of(project) / "heavy0-1.0.dist-info").exists()
+    verify_clean(project, env)
+
+
+#: hatch's environment on poetry's ``.venv``: the venvlock type, the project not installed (poetry's job)
+HATCH_ON_POETRY_VENV = """
+[tool.hatch.envs.default]
+type = "venvlock"
+path = ".venv"
+skip-install = true
+dependencies = [{gated}]
+"""
 
 
 @pytest.mark.parametrize(
     "installer",
-    [("pip-locked", "install"), pytest.param(("uv", "pip", "install"), marks=pytest.mark.slow)],
-    ids=["pip-locked", "uv"],
+    [("pip-locked", "install"), ("uv", "pip", "install"), ("hatch", "run", "python", "-c", "pass")],
+    ids=["pip-locked", "uv", "hatch"],
 )
 @pytest.mark.slow
 def test_poetry_and_other_installers_take_turns(
     tmp_path: Path, index: str, env: dict[str, str], installer: tuple[str, ...]
 ) -> None:
-    """A ``poetry install`` waits while ``pip-locked`` (or uv) installs into the same ``.venv``, then both are done."""
+    """A ``poetry install`` waits while ``pip-locked``, uv or hatch installs into the same ``.venv``; both are done.
+
+    hatch shares poetry's ``.venv`` as an environment of type ``venvlock`` with ``path = ".venv"`` and
+    ``skip-install``: it adopts the folder poetry made and syncs its own dependencies into it.
+    """
     project = write_project(tmp_path / "project", index)
     assert run_poetry(project, env, "install").returncode == 0
-    write_project(project, index, deps=("alpha", "heavy3"))
-    (project / "poetry.lock").unlink()  # poetry installs only from a lock file that matches pyproject.toml
     gate = Gate(tmp_path / "gate")
     gated = build_gated_project(tmp_path)
-    pip_env = {**env, "VIRTUAL_ENV": str(project / ".venv"), "VENVLOCK_TEST_GATE": str(gate.folder)}
-    program = pip_locked() if installer[0] == "pip-locked" else str(scripts_dir() / installer[0])
-    pip = subprocess.Popen(
-        [program, *installer[1:], str(gated)], env=pip_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    extra = HATCH_ON_POETRY_VENV.format(gated=json.dumps(f"gated @ {gated.as_uri()}"))
+    write_project(project, index, deps=("alpha", "heavy3"), extra=extra if installer[0] == "hatch" else "")
+    (project / "poetry.lock").unlink()  # poetry installs only from a lock file that matches pyproject.toml
+    other_env = {**env, "VIRTUAL_ENV": str(project / ".venv"), "VENVLOCK_TEST_GATE": str(gate.folder)}
+    command = [pip_locked() if installer[0] == "pip-locked" else str(scripts_dir() / installer[0]), *installer[1:]]
+    if installer[0] == "hatch":
+        pytest.importorskip("hatch")
+        (tmp_path / "hatch-config.toml").write_text("")
+        del other_env["VIRTUAL_ENV"]
+        other_env.update(
+            HATCH_DATA_DIR=str(tmp_path / "hatch-data"),
+            HATCH_CACHE_DIR=str(tmp_path / "hatch-cache"),
+            HATCH_CONFIG=str(tmp_path / "hatch-config.toml"),
+            HATCH_PYTHON=sys.executable,
+        )
+    else:
+        command.append(str(gated))
+    other = subprocess.Popen(
+        command, cwd=project, env=other_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert wait_for(gate.started, timeout=240)
+        assert wait_for(gate.started, timeout=240), other.stderr
         waiting = subprocess.Popen(
             poetry("install"), cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         lines = Lines(waiting)
-        named = ["pip-locked install"] if installer[0] == "pip-locked" else []  # uv does not name itself
-        lines.wait_for("Waiting for lock on environment .venv", *named)
+        names = {"pip-locked": ["pip-locked install"], "hatch": ["hatch run"]}  # uv does not name itself
+        lines.wait_for("Waiting for lock on environment .venv", *names.get(installer[0], []))
         assert waiting.poll() is None
     finally:
         gate.open()
-    code, _, err = finish(pip)
+    code, _, err = finish(other)
     assert code == 0, err
     assert waiting.wait(timeout=300) == 0, lines.text()
     assert problems_of(project) == []
     assert installed(project, "gated") and installed(project, "heavy3")
+    if installer[0] == "hatch":  # each finds the other's work done: hatch's dependencies are there, poetry's too
+        again = subprocess.run(command, cwd=project, env=other_env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and "Waiting" not in again.stderr, again.stderr
+        assert "No dependencies to install or update" in run_poetry(project, env, "install").stdout
+    verify_clean(project, env)
 
 
 @pytest.mark.slow
@@ -201,6 +303,38 @@ def test_busy_lock_past_timeout_exits_75(tmp_path: Path, index: str, env: dict[s
     assert result.returncode == 75, result.stderr
     assert "VENVLOCK_TIMEOUT" in result.stderr and ".venv" in result.stderr and "hold.py" in result.stderr
     assert run_poetry(project, env, "install").returncode == 0  # nothing was left held
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_waiting_exits_130(
+    tmp_path: Path, index: str, env: dict[str, str], killed: list[subprocess.Popen[str]]
+) -> None:
+    """A Ctrl-C (SIGINT to its process group) while ``poetry install`` waits for the lock: 130, nothing held."""
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    flags = tmp_path / "flags"
+    holder = start_holder(project, env, flags)
+    try:
+        waiting = subprocess.Popen(
+            poetry("install"),
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        killed.append(waiting)
+        lines = Lines(waiting)
+        lines.wait_for("Waiting for lock on environment .venv", "hold.py")
+        os.killpg(waiting.pid, signal.SIGINT)
+        assert waiting.wait(timeout=120) == 130, lines.text()
+        assert "venvlock: interrupted" in lines.text()
+    finally:
+        (flags / "release").touch()
+    assert finish(holder)[0] == 0
+    assert not (project / ".venv" / ".venvlock" / "journal").exists()  # it never began a sync
+    assert run_poetry(project, {**env, "VENVLOCK_TIMEOUT": "5"}, "install").returncode == 0
 
 
 @pytest.mark.slow
@@ -280,6 +414,54 @@ def test_poetry_killed_while_creating_is_healed_by_the_next_run(
     assert "half-built" in result.stderr
     assert not marker.exists()
     assert installed(project, "alpha") and problems_of(project) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
+def test_poetry_killed_while_installing_is_healed_by_the_next_run(
+    tmp_path: Path, index: str, env: dict[str, str], killed: list[subprocess.Popen[str]], signal_name: str
+) -> None:
+    """A ``kill -9`` (or a Ctrl-C) of poetry's process group while its installer writes: the next run heals.
+
+    The signal goes the moment poetry's installer opens heavy1's INSTALLER (:data:`FAULT_MODULE`), the other
+    heavy wheels being written by poetry's other threads meanwhile.  Killed, poetry leaves heavy1's metadata
+    without RECORD (a distribution importlib, pip and poetry take for installed, which nothing can uninstall)
+    and half-written packages: the next ``poetry install`` says it repairs, removes the unrecorded distribution,
+    and poetry's installer puts it back from the project's source and lock file (not pip from its own config).
+    Interrupted, poetry finishes the wheels it is writing and stops with 1: the journal it leaves is cleared.
+    """
+    project = write_project(tmp_path / "project", index, deps=HEAVY_DEPS)
+    assert run_poetry(project, env, "lock").returncode == 0
+    fault = {**env, "VENVLOCK_TEST_POETRY_FAULT": f"heavy1-2.0.dist-info/INSTALLER:{signal_name}"}
+    first = subprocess.Popen(
+        poetry("install"),
+        cwd=project,
+        env=fault,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    killed.append(first)
+    out, err = first.communicate(timeout=300)
+    journal = project / ".venv" / ".venvlock" / "journal"
+    assert first.returncode == (-signal.SIGKILL if signal_name == "SIGKILL" else 1), out + err
+    assert journal.exists()  # a sync that did not end by itself with success
+    heavy1 = site_of(project) / "heavy1-2.0.dist-info"
+    if signal_name == "SIGKILL":
+        assert (heavy1 / "METADATA").exists() and not (heavy1 / "RECORD").exists()
+
+    result = run_poetry(project, env, "install")
+    assert result.returncode == 0, result.stderr
+    if signal_name == "SIGKILL":
+        assert "the last sync of .venv was interrupted" in result.stderr and "repairing" in result.stderr
+        assert "Installing heavy1 (2.0)" in result.stdout  # put back by poetry, from its source and lock file
+        assert (heavy1 / "INSTALLER").read_text().startswith("Poetry")
+    assert not journal.exists()
+    verify_clean(project, env)
+    assert problems_of(project) == []
+    assert all(installed(project, name) for name in HEAVY_DEPS)
+    assert run_poetry(project, env, "install").stdout.count("Installing") == 1  # "from lock file": nothing to do
 
 
 @pytest.mark.slow

@@ -361,12 +361,16 @@ class Adapter:
         with manager as hold:
             yield hold
 
-    def begin_journal(self, environment: Environment, command: str, hold: LockHold | None) -> bool:
+    def begin_journal(
+        self, environment: Environment, command: str, hold: LockHold | None, *, reinstall: bool = True
+    ) -> bool:
         """Inside :meth:`environment_lock`, before a command that may change *environment* runs (``venvlock run``).
 
         Heals what a sync interrupted earlier left (its journal says so: the
-        half-installed distributions are removed and put back at their
-        versions), then writes this one's journal (:mod:`venvlock.core._journal`).
+        half-installed distributions are removed and, with *reinstall*, put back
+        at their versions by pip; without, the command's own installer, which
+        looks at what is installed after this, puts them back from its own
+        sources), then writes this one's journal (:mod:`venvlock.core._journal`).
         Whether this process owns the journal: then :meth:`end_journal` once the
         command ended by itself with success.
         """
@@ -374,7 +378,7 @@ class Adapter:
 
         inject_fault("locked")
         healed = heal(environment)
-        if healed and self.install(environment, reinstall_args(healed, []), hold) != 0:
+        if healed and reinstall and self.install(environment, reinstall_args(healed, []), hold) != 0:
             specs = ", ".join(f"{name}=={version}" for name, version in healed)
             print(f"venvlock: {specs}: removed (half-installed), not reinstalled: install it again", file=sys.stderr)
         owned = begin(environment, command)

@@ -14,9 +14,10 @@ On COMMAND, before poetry's own listeners:
    until TERMINATE (poetry's installer snapshots the installed set right
    after this listener).
 
-A lock busy past ``VENVLOCK_TIMEOUT`` (or any other venvlock error) ends the
-command before poetry does anything: the command is disabled and, on
-TERMINATE, the exit status becomes 75 (2 for a bad setting).
+A lock busy past ``VENVLOCK_TIMEOUT`` (or any other venvlock error, or a
+Ctrl-C while waiting) ends the command before poetry does anything: the
+command is disabled and, on TERMINATE, the exit status becomes 75 (2 for a
+bad setting, 130 when interrupted).
 """
 
 from __future__ import annotations
@@ -80,13 +81,15 @@ class Guard:
                 self._create(folder, marker, event, event_name, dispatcher)
             if changes_environment(command, command_event.io):
                 hold = self.held.enter_context(self.adapter.environment_lock(environment))
-                # what an interrupted sync left is healed first; until this command ends with success, a journal
-                # says a sync is in progress, so that a poetry killed midway is healed by the next run
-                if self.adapter.begin_journal(environment, self.adapter.purpose, hold):
+                # what an interrupted sync left is removed first, and put back by poetry's installer (from the
+                # project's sources and lock file, not pip's), which snapshots what is installed after this;
+                # until this command ends with success, a journal says a sync is in progress, so that a poetry
+                # killed midway is healed by the next run
+                if self.adapter.begin_journal(environment, self.adapter.purpose, hold, reinstall=False):
                     self.journal = environment
-        except VenvlockError as error:
+        except (VenvlockError, KeyboardInterrupt) as error:  # a Ctrl-C while waiting: 130, as venvlock's other waits
             self.held.close()
-            command_event.io.write_error_line(f"<error>venvlock: {error}</error>")
+            command_event.io.write_error_line(f"<error>venvlock: {str(error) or 'interrupted'}</error>")
             self.failed = exit_code(error)
             command_event.disable_command()
             command_event.stop_propagation()
