@@ -214,10 +214,13 @@ def test_protect_all_and_install_and_run_script(project: Path, env: dict[str, st
     uv = {**env, "TEST_BACKEND": "uv", "TEST_PROTECT_ALL": "1"}
     for session in ("unmarked", "script"):
         assert run_nox(project, uv, "-s", session).returncode == 0
+        marker = provisioned_marker(project / ".nox" / session)
+        written = marker.stat()
         rerun = run_nox(project, uv, "-s", session, "-r")
         assert rerun.returncode == 0, rerun.stderr
         assert "already satisfied, skipped by venvlock" in rerun.stderr
-        assert provisioned_marker(project / ".nox" / session).exists()
+        again = marker.stat()  # the no-op rerun kept the marker and wrote nothing
+        assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
     assert "script ran" in rerun.stdout + rerun.stderr
     # without protect_all(), a plain @nox.session is left alone
     rerun = run_nox(project, {**env, "TEST_BACKEND": "uv"}, "-s", "unmarked", "-r")
