@@ -1,6 +1,6 @@
 """pip-locked against pip and uv, in one run, medians side by side.
 
-    python benchmarks/bench_pip.py [--quick] [--noop-only]
+    python benchmarks/bench_pip.py [--quick] [--noop-only | --cold-only] [--packages N]
 
 1. no-op ``install -r req.txt`` on a synced 120-package venv: pip-locked vs
    ``uv pip install`` (taking turns, medians).  pip-locked runs through its
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--packages", type=int, default=120)
     parser.add_argument("--noop-only", action="store_true", help="only the no-op figures (under a minute)")
+    parser.add_argument("--cold-only", action="store_true", help="only the concurrent cold installs")
     parser.add_argument("--stress", action="store_true", help="also 100 concurrent cold pip-locked installs")
     options = parser.parse_args()
     repeat = 5 if options.quick else 15
@@ -75,58 +76,65 @@ def main() -> None:
         uv = shutil.which("uv", path=str(scripts_dir())) or "uv"
 
         venv = work / "synced"
-        python = str(make_venv(venv))
-        venv_env = {**env, "VIRTUAL_ENV": str(venv)}
-        timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env)
-        count = len(os.listdir(next((venv / "lib").glob("python*/site-packages"))))
-        print(
-            f"# {options.packages} packages from local wheels ({count} entries in site-packages); medians of {repeat}"
-        )
-        script = str(console_script(work, "venvlock.plugins.pip_locked"))
-        timed([pip_locked, "install", "-r", str(requirements)], venv_env)  # the full route: records, makes its folders
-        time.sleep(2.5)  # files this old are past the clock tick of a reading: as a project's files are
-        uv_command = [uv, "pip", "install", "--python", python, "-r", str(requirements)]
-        turns = alternate(
-            repeat * 3,
-            {
-                "pip-locked": [script, "install", "-r", str(requirements)],
-                "old-script": [pip_locked, "install", "-r", str(requirements)],
-                "uv": uv_command,
-                "floor": [sys.executable, "-c", "pass"],
-            },
-            venv_env,
-        )
-        entries = len(os.listdir(venv / ".venvlock" / "fast"))
-        print(f"# no-op, taking turns, medians of {repeat * 3}; {load_average()}; fast-path entries: {entries}")
-        print(
-            row(
-                "no-op pip-locked install -r req.txt",
-                turns["pip-locked"],
-                "uv pip install -r",
-                turns["uv"],
-                "target <= 0.8",
+        if not options.cold_only:
+            python = str(make_venv(venv))
+            venv_env = {**env, "VIRTUAL_ENV": str(venv)}
+            timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env)
+            count = len(os.listdir(next((venv / "lib").glob("python*/site-packages"))))
+            print(
+                f"# {options.packages} packages from local wheels ({count} entries in site-packages); "
+                f"medians of {repeat}"
             )
-        )
-        print(
-            row(
-                "  same, this env's script (an old pip's: re)",
-                turns["old-script"],
-                "uv pip install -r",
-                turns["uv"],
-                "",
+            script = str(console_script(work, "venvlock.plugins.pip_locked"))
+            # the full route: records, makes its folders
+            timed([pip_locked, "install", "-r", str(requirements)], venv_env)
+            time.sleep(2.5)  # files this old are past the clock tick of a reading: as a project's files are
+            uv_command = [uv, "pip", "install", "--python", python, "-r", str(requirements)]
+            turns = alternate(
+                repeat * 3,
+                {
+                    "pip-locked": [script, "install", "-r", str(requirements)],
+                    "old-script": [pip_locked, "install", "-r", str(requirements)],
+                    "uv": uv_command,
+                    "floor": [sys.executable, "-c", "pass"],
+                },
+                venv_env,
             )
-        )
-        print(row("  floor: python -c pass (same interpreter)", turns["floor"], "uv pip install -r", turns["uv"], ""))
-        noop_pip = median_of(repeat, lambda: timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env))
-        print(
-            row(
-                "no-op pip-locked install -r req.txt",
-                turns["pip-locked"],
-                "pip install -r req.txt",
-                noop_pip,
-                "target <= 0.05",
+            entries = len(os.listdir(venv / ".venvlock" / "fast"))
+            print(f"# no-op, taking turns, medians of {repeat * 3}; {load_average()}; fast-path entries: {entries}")
+            print(
+                row(
+                    "no-op pip-locked install -r req.txt",
+                    turns["pip-locked"],
+                    "uv pip install -r",
+                    turns["uv"],
+                    "target <= 0.8",
+                )
             )
-        )
+            print(
+                row(
+                    "  same, this env's script (an old pip's: re)",
+                    turns["old-script"],
+                    "uv pip install -r",
+                    turns["uv"],
+                    "",
+                )
+            )
+            print(
+                row("  floor: python -c pass (same interpreter)", turns["floor"], "uv pip install -r", turns["uv"], "")
+            )
+            noop_pip = median_of(
+                repeat, lambda: timed([python, "-m", "pip", "install", "-r", str(requirements)], venv_env)
+            )
+            print(
+                row(
+                    "no-op pip-locked install -r req.txt",
+                    turns["pip-locked"],
+                    "pip install -r req.txt",
+                    noop_pip,
+                    "target <= 0.05",
+                )
+            )
 
         if options.noop_only:
             return
@@ -179,7 +187,8 @@ def main() -> None:
             one = cold("pip-locked", 1)
             print(row("100 concurrent cold installs, pip-locked", cold("pip-locked", 100), "one cold install", one, ""))
 
-        print(row("lock acquire+release (venvlock hook)", *lock_costs(venv), "(information)"))
+        if not options.cold_only:
+            print(row("lock acquire+release (venvlock hook)", *lock_costs(venv), "(information)"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
