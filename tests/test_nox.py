@@ -478,3 +478,25 @@ def test_decorator_is_a_drop_in_for_nox_session() -> None:
         assert getattr(found["named"], "parametrize", None)
     finally:
         registry.reset()
+
+
+#: what a noxfile's ``import venvlock.plugins.nox`` loads beyond nox itself: no venvlock core, pip reader or pluggy
+NOX_PLUGIN_LOAD = """\
+import json, sys
+import nox, nox.command, nox.logger, nox.sessions, nox.virtualenv
+before = set(sys.modules)
+import venvlock.plugins.nox
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_plugin_import_loads_only_the_adapter_layer() -> None:
+    """Importing the adapter (every noxfile that uses it, every nox command) loads no core, pip reader or pluggy."""
+    import json
+
+    result = subprocess.run([sys.executable, "-c", NOX_PLUGIN_LOAD], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    allowed = {"venvlock", "venvlock.errors", "venvlock.adapter", "venvlock.adapter._marker", "venvlock.plugins"}
+    allowed |= {f"venvlock.plugins.nox{part}" for part in ("", "._patch", "._state", ".proxy")}
+    assert loaded - allowed == set(), sorted(loaded - allowed)
