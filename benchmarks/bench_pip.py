@@ -167,14 +167,19 @@ def main() -> None:
             return elapsed
 
         for tool in ("pip-locked",) if options.no_pip else ("pip-locked", "pip"):
-            one = statistics.median(cold(tool, 1) for _ in range(cold_repeat))
-            FAILURES.clear()
-            if tool == "pip-locked":
-                eight = statistics.median(cold_locked_8() for _ in range(cold_repeat))
-            else:
-                eight = statistics.median(cold(tool, 8) for _ in range(cold_repeat))
+            ones: list[float] = []
+            eights: list[float] = []
+            failures: list[int] = []
+            for _ in range(cold_repeat):  # in turn: a change in the machine's load shifts both alike
+                ones.append(cold(tool, 1))
+                if tool == "pip-locked":
+                    eights.append(cold_locked_8())
+                else:
+                    eights.append(cold(tool, 8))
+                    failures.append(FAILURES[-1])
+            one, eight = statistics.median(ones), statistics.median(eights)
             target = "target <= 1.3" if tool == "pip-locked" else "(anchor: plain pip)"
-            failed = f"; {sum(FAILURES)}/{8 * len(FAILURES)} processes failed" if sum(FAILURES) else ""
+            failed = f"; {sum(failures)}/{8 * len(failures)} processes failed" if sum(failures) else ""
             print(row(f"8 concurrent cold installs, {tool}", eight, "one cold install", one, target + failed))
             if tool == "pip-locked" and waiters:
                 own = statistics.median(w[0] for w in waiters)
