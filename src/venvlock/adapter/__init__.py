@@ -458,7 +458,9 @@ class Adapter:
         lock that cannot be had) for the adapter to report.  *fast*: what
         ``pip-locked``'s fast path (:mod:`venvlock._fast`) could not prove; a
         sync that finds the environment in sync writes the entry that proves
-        the next identical run.
+        the next identical run.  When no record answers and another process's
+        sync holds the lock, this waits for it sharing the sync lock and asks
+        the record again before taking the lock (:meth:`_record_after_running_sync`).
         """
         from venvlock.core import SyncRequest, hooks, recorded_sync
 
