@@ -27,9 +27,29 @@ def prepare_sources() -> None:
 
 
 def timed(command: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    return timed_cpu(command, env, cwd)[0]
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far (0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_cpu(command: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, float]:
+    """``(wall seconds, CPU seconds)`` of *command* and the processes it waited for.
+
+    CPU time hardly depends on the load of a shared machine: it is the figure to diagnose with, wall time
+    (taken in turns with the anchor) the one users feel.
+    """
+    cpu = children_cpu()
     start = time.perf_counter()
     subprocess.run(list(command), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, children_cpu() - cpu
 
 
 def median_of(repeat: int, action: Callable[[], float]) -> float:
@@ -114,6 +134,39 @@ def build_large_set(folder: Path, count: int = 120, files: int = 8) -> list[str]
         requires = [f"{n}>=1.0" for n in names[i + 1 : i + 3]]
         build_wheel(folder, name, "1.0", requires=requires, files=files, data_files=2)
     return names
+
+
+def concurrent_detail(
+    commands: Sequence[Sequence[str]], env: dict[str, str], cwd: Path | None = None
+) -> tuple[float, list[float], list[str]]:
+    """Run all *commands* at once: ``(wall time, each one's end after the start, each one's stderr)``.
+
+    A failure ends the benchmark.
+    """
+    import threading
+
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(list(c), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    ends = [0.0] * len(procs)
+    errors = [""] * len(procs)
+
+    def wait(index: int) -> None:
+        errors[index] = procs[index].communicate()[1]
+        ends[index] = time.perf_counter() - start
+
+    threads = [threading.Thread(target=wait, args=(index,)) for index in range(len(procs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    codes = [p.returncode for p in procs]
+    if any(codes):
+        raise SystemExit(f"a benchmark command failed: {codes} {commands[0]}")
+    return elapsed, ends, errors
 
 
 def row(label: str, value: float, anchor_label: str, anchor: float, target: str) -> str:

@@ -218,10 +218,13 @@ def test_protect_all_and_install_and_run_script(project: Path, env: dict[str, st
     uv = {**env, "TEST_BACKEND": "uv", "TEST_PROTECT_ALL": "1"}
     for session in ("unmarked", "script"):
         assert run_nox(project, uv, "-s", session).returncode == 0
+        marker = provisioned_marker(project / ".nox" / session)
+        written = marker.stat()
         rerun = run_nox(project, uv, "-s", session, "-r")
         assert rerun.returncode == 0, rerun.stderr
         assert "already satisfied, skipped by venvlock" in rerun.stderr
-        assert provisioned_marker(project / ".nox" / session).exists()
+        again = marker.stat()  # the no-op rerun kept the marker and wrote nothing
+        assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
     assert "script ran" in rerun.stdout + rerun.stderr
     # without protect_all(), a plain @nox.session is left alone
     rerun = run_nox(project, {**env, "TEST_BACKEND": "uv"}, "-s", "unmarked", "-r")
@@ -479,3 +482,25 @@ def test_decorator_is_a_drop_in_for_nox_session() -> None:
         assert getattr(found["named"], "parametrize", None)
     finally:
         registry.reset()
+
+
+#: what a noxfile's ``import venvlock.plugins.nox`` loads beyond nox itself: no venvlock core, pip reader or pluggy
+NOX_PLUGIN_LOAD = """\
+import json, sys
+import nox, nox.command, nox.logger, nox.sessions, nox.virtualenv
+before = set(sys.modules)
+import venvlock.plugins.nox
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_plugin_import_loads_only_the_adapter_layer() -> None:
+    """Importing the adapter (every noxfile that uses it, every nox command) loads no core, pip reader or pluggy."""
+    import json
+
+    result = subprocess.run([sys.executable, "-c", NOX_PLUGIN_LOAD], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    allowed = {"venvlock", "venvlock.errors", "venvlock.adapter", "venvlock.adapter._marker", "venvlock.plugins"}
+    allowed |= {f"venvlock.plugins.nox{part}" for part in ("", "._patch", "._state", ".proxy")}
+    assert loaded - allowed == set(), sorted(loaded - allowed)

@@ -70,6 +70,50 @@ def test_16_concurrent_cold_installs_make_exactly_one_install(env: dict[str, str
     assert sum("Checked" in r.stderr for r in results) == 15
 
 
+#: a command for ``venvlock run``: says it started (a file), then holds until a second file appears
+HOLD_UNTIL = (
+    "import os, sys, time\nopen(sys.argv[1], 'w').close()\nwhile not os.path.exists(sys.argv[2]): time.sleep(0.02)\n"
+)
+
+
+def test_waiters_behind_a_hold_read_the_record_together_not_the_lock_in_turn(
+    env: dict[str, str], venv: Path, tmp_path: Path, killed: list[subprocess.Popen[str]]
+) -> None:
+    """Installs queued behind another process's hold wake together when it ends and read the record it left.
+
+    None of them takes the environment lock after the hold (each would be killed by the fault injected there):
+    the hand-over of 8 concurrent cold installs is one turn, not seven.
+    """
+    assert run([pip_locked(), "install", "pip"], env).returncode == 0  # satisfied: recorded, no installer run
+    started, release = tmp_path / "started", tmp_path / "release"
+    holder = subprocess.Popen(
+        [str(scripts_dir() / "venvlock"), "run", "--", sys.executable, "-c", HOLD_UNTIL, str(started), str(release)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    killed.append(holder)
+    assert wait_for(started.exists, timeout=120), "the holder never ran its command"
+    faulty = {**env, "VENVLOCK_TEST_FAULT": "locked:SIGKILL-self"}  # taking the environment lock kills a waiter
+    waiters = [
+        subprocess.Popen(
+            [pip_locked(), "install", "pip"], env=faulty, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        for _ in range(3)
+    ]
+    killed.extend(waiters)
+    for waiter in waiters:
+        assert waiter.stderr is not None
+        line = waiter.stderr.readline()  # the hold's journal is there: no record answers, each waits
+        assert line.startswith("Waiting for lock on environment "), line
+    release.touch()
+    assert holder.wait(timeout=120) == 0
+    ended = [(waiter.wait(timeout=120), waiter.stderr.read() if waiter.stderr else "") for waiter in waiters]
+    assert [code for code, _ in ended] == [0, 0, 0], ended
+    assert all("Checked 1 package in" in text for _, text in ended), ended
+
+
 def _flip_flop_commands(tool: list[str], count: int) -> list[list[str]]:
     """Half force-reinstall version 1.0, half upgrade to 2.0: the rounds that broke environments."""
     one = [f"heavy{i}==1.0" for i in range(8)]

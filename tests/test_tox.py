@@ -402,3 +402,27 @@ def test_what_is_judged(tmp_path: Path, command: list[str], changed: dict[str, s
     )
     assert arguments == judged, why
     assert bool(why) == (judged is None)
+
+
+#: what tox's start-up loads of venvlock, for every tox command (tox loads its plugins first): no core, no pip reader
+TOX_PLUGIN_LOAD = """\
+import json, sys
+import tox.run, tox.plugin, tox.tox_env.errors
+from tox.tox_env.register import REGISTER
+before = set(sys.modules)
+from venvlock.plugins.tox import plugin
+plugin.tox_register_tox_env(REGISTER)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_plugin_load_imports_only_the_adapter_layer() -> None:
+    """The tox plugin's load and registration import no venvlock core, pip reader, pluggy or packaging module."""
+    import json
+
+    result = subprocess.run([sys.executable, "-c", TOX_PLUGIN_LOAD], capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    allowed = {"venvlock", "venvlock.errors", "venvlock.adapter", "venvlock.adapter._marker", "venvlock.plugins"}
+    allowed |= {f"venvlock.plugins.tox{part}" for part in ("", ".plugin", "._settings", ".runner", "._judging")}
+    assert loaded - allowed == set(), sorted(loaded - allowed)

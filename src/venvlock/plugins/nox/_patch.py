@@ -271,6 +271,11 @@ class ProtectedRun:
             return
         if not self.environment.exists():
             return
+        if self.marker.present():
+            # an earlier run's, and nothing of this run removed it (an install or a new venv would have): this run
+            # holds the creation lock, so nobody else did either.  Not rewritten: a no-op run writes nothing.
+            self._marked = True
+            return
         try:
             self.marker.set("provisioned\n")
         except VenvlockError as error:  # without the marker the next reuse rebuilds: slower, never wrong
