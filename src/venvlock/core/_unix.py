@@ -78,7 +78,7 @@ def open_lock(path: str, *, create: bool) -> int:
     """
     flags = os.O_RDWR | _NOFOLLOW | _NONBLOCK | _CLOEXEC | (os.O_CREAT if create else 0)
     try:
-        fd = os.open(path, flags, 0o644)
+        fd = os.open(path, flags, 0o666)  # as uv: the umask decides who else may lock
     except OSError as error:
         if error.errno not in (errno.EACCES, errno.EROFS, errno.EPERM) or not os.path.isfile(path):
             raise
