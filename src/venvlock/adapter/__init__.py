@@ -489,9 +489,9 @@ class Adapter:
         sync that finds the environment in sync writes the entry that proves
         the next identical run.  When no record answers and another process's
         sync holds the lock, this waits for it sharing the sync lock and asks
-        the record again before taking the lock (:meth:`_record_after_running_sync`).
+        the record again before taking the lock (:func:`venvlock.core.recorded_after_running_sync`).
         """
-        from venvlock.core import SyncRequest, hooks, recorded_sync
+        from venvlock.core import SyncRequest, hooks, recorded_after_running_sync, recorded_sync
 
         request = SyncRequest(
             list(args),
@@ -517,7 +517,7 @@ class Adapter:
         result = recorded_sync(environment, request) if judge else None
         waited = 0.0
         if result is None and judge:
-            result, waited = self._record_after_running_sync(environment, request)
+            result, waited = recorded_after_running_sync(environment, request, hooks(), self.purpose)
         if result is None:
             result = hooks().venvlock_sync(environment=environment, request=request)  # the core's answers
         result.waited += waited
@@ -526,54 +526,6 @@ class Adapter:
 
             remember_noop(environment, request, fast, quiet=request.quiet)
         return result
-
-    def _record_after_running_sync(
-        self, environment: Environment, request: SyncRequest
-    ) -> tuple[SyncResult | None, float]:
-        """When another process's sync holds *environment*'s lock now: wait for it to end, then ask its record.
-
-        The wait holds venvlock's sync lock *shared* (with the timeout and the
-        waiting lines of every wait), so all the processes that queued behind
-        one install (8 concurrent cold installs: the seven after the first)
-        wake together when it ends and read the record it wrote, each in a few
-        stats, instead of taking the lock one after another to find the same.
-        A record is trusted without the lock as before the wait (it holds only
-        while the environment's package folders are unchanged and no sync
-        journal is there).  Returns the record's answer (None: nothing waited
-        for, or no record answers, and the sync goes its usual way, under the
-        lock) and the seconds waited.
-        """
-        from venvlock.core import hooks, recorded_sync
-        from venvlock.core._holder import read_holder
-        from venvlock.core._lock import SHARED, SYNC_SUFFIX, hold
-
-        relay = hooks()
-        lock_path: str = relay.venvlock_lock_path(environment=environment)
-        sync_path = lock_path + SYNC_SUFFIX
-        holder = read_holder(sync_path)
-        if holder is None or not holder.alive or holder.pid == os.getpid():
-            return None, 0.0
-
-        def waiting(holder: Holder | None, waited: float) -> None:
-            relay.venvlock_waiting(
-                environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=request.quiet
-            )
-
-        purpose = request.purpose or self.purpose
-        with hold(
-            environment,
-            sync_path,
-            purpose=purpose,
-            on_waiting=waiting,
-            mode=SHARED,
-            create_folder=False,
-            shown_path=lock_path,
-        ) as held:
-            if not held.locked or held.nested:
-                return None, held.waited
-            if request.parsed is not None and not request.parsed.current():
-                request.parsed = None  # a file it read changed while this process waited: read again
-            return recorded_sync(environment, request), held.waited
 
 
 def filesystem_of(path: str) -> Filesystem:

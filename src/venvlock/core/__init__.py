@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from venvlock.core._installer import run_installer
     from venvlock.core._probe import LockState, probe_lock
-    from venvlock.core._sync import recorded_sync
+    from venvlock.core._sync import recorded_after_running_sync, recorded_sync
 
 #: public names whose modules load on their first use, from their own module (no forwarder)
 _DEFERRED = {
@@ -40,6 +40,7 @@ _DEFERRED = {
     "probe_lock": "venvlock.core._probe",
     "run_installer": "venvlock.core._installer",
     "recorded_sync": "venvlock.core._sync",
+    "recorded_after_running_sync": "venvlock.core._sync",
 }
 
 
@@ -83,6 +84,7 @@ __all__ = [
     "hooks",
     "plugin_manager",
     "probe_lock",
+    "recorded_after_running_sync",
     "recorded_sync",
     "redact",
     "run_installer",

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from pluggy import HookRelay
 
     from venvlock.core._environment import Environment
+    from venvlock.core._holder import Holder
     from venvlock.core._lock import LockHold
 
 
@@ -98,6 +99,53 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
     if count is None:
         return None
     return SyncResult(0, installed=False, checked=count, seconds=time.monotonic() - start, recorded=True)
+
+
+def recorded_after_running_sync(
+    environment: Environment, request: SyncRequest, relay: HookRelay, purpose: str
+) -> tuple[SyncResult | None, float]:
+    """When another process's sync holds *environment*'s lock now: wait for it to end, then ask its record.
+
+    The wait holds venvlock's sync lock *shared* (with the timeout and the
+    waiting lines of every wait), so all the processes that queued behind
+    one install (8 concurrent cold installs: the seven after the first)
+    wake together when it ends and read the record it wrote, each in a few
+    stats, instead of taking the lock one after another to find the same.
+    A record is trusted without the lock as before the wait (it holds only
+    while the environment's package folders are unchanged and no sync
+    journal is there).  Returns the record's answer (None: nothing waited
+    for, or no record answers, and the sync goes its usual way, under the
+    lock) and the seconds waited.
+    """
+    import os
+
+    from venvlock.core._lock import SHARED, hold
+
+    lock_path: str = relay.venvlock_lock_path(environment=environment)
+    sync_path = lock_path + SYNC_SUFFIX
+    holder = read_holder(sync_path)
+    if holder is None or not holder.alive or holder.pid == os.getpid():
+        return None, 0.0
+
+    def waiting(holder: Holder | None, waited: float) -> None:
+        relay.venvlock_waiting(
+            environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=request.quiet
+        )
+
+    with hold(
+        environment,
+        sync_path,
+        purpose=request.purpose or purpose,
+        on_waiting=waiting,
+        mode=SHARED,
+        create_folder=False,
+        shown_path=lock_path,
+    ) as held:
+        if not held.locked or held.nested:
+            return None, held.waited
+        if request.parsed is not None and not request.parsed.current():
+            request.parsed = None  # a file it read changed while this process waited: read again
+        return recorded_sync(environment, request), held.waited
 
 
 def _recorded(reading: Reading, environment: Environment) -> int | None:
