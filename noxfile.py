@@ -5,7 +5,7 @@ nox -s slow      the slow cases: default-suite scenarios at a larger scale or on
 nox -s stress    100-process stress tests, not in the default suite
 nox -s differential  the randomized differential corpus (venvlock's verdict against pip's dry run)
 nox -s chaos     the whole fault-injection matrix (adapter x phase x fault, and timed faults), printed as a table
-nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox and uv
+nox -s bench     the benchmarks, side by side with pip, hatch, nox, tox, poetry and uv, then one table of them all
 nox -s lint      ruff and mypy
 nox -s docs      the documentation site, built with --strict into site/ (`-- serve` to preview it)
 """
@@ -75,10 +75,18 @@ def chaos(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     quick = ["--quick"] if "--quick" in session.posargs else []
-    for script in ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_tox.py", "bench_verify.py"):
-        session.run("python", f"benchmarks/{script}", *quick)
+    summary = f"{session.create_tmp()}/bench-summary.jsonl"
+    if os.path.exists(summary):
+        os.remove(summary)
+    env = {"VENVLOCK_BENCH_SUMMARY": summary}
+    scripts = ("bench_pip.py", "bench_hatch.py", "bench_nox.py", "bench_tox.py", "bench_poetry.py", "bench_verify.py")
+    for script in scripts:  # a missed target (exit 1) is a line of the table, not the end of the session
+        session.run("python", f"benchmarks/{script}", *quick, env=env, success_codes=[0, 1])
+    lock_wait = ["--waiters", "20", "--seconds", "5"] if quick else []
+    session.run("python", "benchmarks/bench_lock_wait.py", *lock_wait, env=env)
     if "--stress" in session.posargs:
-        session.run("python", "benchmarks/bench_pip.py", "--stress")
+        session.run("python", "benchmarks/bench_pip.py", "--stress", env=env)
+    session.run("python", "benchmarks/summary.py", summary)
 
 
 @session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import json
 import os
 import statistics
 import subprocess
@@ -170,6 +171,30 @@ def concurrent_detail(
 
 
 def row(label: str, value: float, anchor_label: str, anchor: float, target: str) -> str:
+    """One line of a benchmark's table, *value* beside its *anchor* (seconds); also kept for the summary table."""
     ratio = value / anchor if anchor else float("inf")
     mine, theirs = f"{value * 1000:9.1f} ms", f"{anchor * 1000:9.1f} ms"
+    keep(label, mine.strip(), f"{anchor_label} {theirs.strip()}", f"{ratio:.3f}x", target)
     return f"{label:<44} {mine}   {anchor_label:<24} {theirs}   ratio {ratio:6.3f}   {target}"
+
+
+#: the file ``nox -s bench`` gives every script, where each figure is kept for the table printed at the end
+SUMMARY_VAR = "VENVLOCK_BENCH_SUMMARY"
+
+
+def keep(label: str, figure: str, anchor: str, ratio: str, target: str) -> None:
+    """Add one figure to the summary file named by ``$VENVLOCK_BENCH_SUMMARY`` (nothing when it is unset)."""
+    path = os.environ.get(SUMMARY_VAR)
+    if not path:
+        return
+    line = {
+        "benchmark": Path(sys.argv[0]).stem,
+        "figure": label,
+        "venvlock": figure,
+        "anchor": anchor,
+        "ratio": ratio,
+        "target": target.strip(),
+        "load": " ".join(f"{value:.2f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "",
+    }
+    with open(path, "a", encoding="utf-8") as file:
+        file.write(json.dumps(line) + "\n")

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import keep
+
 ROOT = Path(__file__).resolve().parent.parent
 #: the last revision whose waiters poll (every 20 ms)
 POLLING = "dd61df6"
@@ -145,10 +147,14 @@ def measure(name: str, sources: Path | None, folder: Path, options: argparse.Nam
     held = waiters_cpu(folder, env, options.waiters, options.seconds, held=True)
     handovers = sorted(handover_ms(folder, env) for _ in range(options.handovers))
     cost = held - unheld
+    median = statistics.median(handovers)
+    label = f"{name}: {options.waiters} waiters x {options.seconds:g}s"
+    keep(f"{label}, CPU of waiting", f"{cost:+.2f} CPU-s", f"unheld runs {unheld:.2f} CPU-s", "", "<= +1.00 CPU-s")
+    keep(f"{name}: hand-over after a release", f"{median:.1f} ms median", "", "", "<= 20 ms")
     print(
         f"{name:<9} {options.waiters} waiters x {options.seconds:g}s: {held:5.2f} CPU-s held, {unheld:5.2f} unheld, "
         f"cost {cost:+.2f} CPU-s ({cost / options.waiters * 1000:+.1f} ms each; target <= +1.00 for 50 x 10s) | "
-        f"hand-over median {statistics.median(handovers):.1f} ms, max {handovers[-1]:.1f} "
+        f"hand-over median {median:.1f} ms, max {handovers[-1]:.1f} "
         f"(target <= 20 ms median)",
         flush=True,
     )
