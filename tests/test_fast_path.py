@@ -48,7 +48,6 @@ ALLOWED = {
     "venvlock._fast",
     "_sha256",  # the builtin sha256 (Python <= 3.11)
     "_sha2",  # (Python >= 3.12)
-    "__future__",  # the annotations of the modules above
 }
 #: what the full route loads (one of them at least, each time)
 FULL_ROUTE = "venvlock.core"

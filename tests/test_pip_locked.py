@@ -527,6 +527,31 @@ def test_an_empty_pip_python_is_ignored_as_pip_ignores_it(env: dict[str, str], v
     assert installed_versions(venv)["beta"] == ["1.0"]
 
 
+def test_the_chosen_environments_pip_does_not_follow_a_python_setting_of_its_own(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    """pip-locked ``--python chosen`` runs *chosen*'s pip, which stays there though its pip.conf names another python.
+
+    As pip: the pip it re-runs under the chosen interpreter ignores its python
+    setting (``_PIP_RUNNING_IN_SUBPROCESS``).  Here *chosen*'s site pip.conf
+    names the $VIRTUAL_ENV venv: followed again, beta would land there.
+    """
+    from support import make_venv
+
+    chosen = tmp_path / "chosen"
+    make_venv(chosen)
+    (chosen / "pip.conf").write_text(f"[global]\npython = {venv_python(venv)}\n")
+    config = tmp_path / "pip-env.conf"  # not os.devnull: pip reads its site file (and the others) too
+    config.write_text("[global]\ndisable-pip-version-check = true\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    chosen_env = {**env, "PIP_CONFIG_FILE": str(config), "HOME": str(home)}
+    result = run([pip_locked(), "--python", str(venv_python(chosen)), "install", "beta==1.0"], chosen_env)
+    assert result.returncode == 0, result.stderr
+    assert installed_versions(chosen)["beta"] == ["1.0"]
+    assert "beta" not in installed_versions(venv)
+
+
 # ---------------------------------------------------------------------------------------------------
 # venvlock's own folders
 # ---------------------------------------------------------------------------------------------------

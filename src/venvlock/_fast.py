@@ -29,10 +29,10 @@
 Anything else (no entry, one stat different, a record that no longer holds)
 returns a :class:`Miss` and ``pip-locked`` runs its full route, which writes
 a new entry when it finds the environment in sync again.  This module imports
-only ``os`` and ``sys`` (and the builtin sha256).
+only ``os`` and ``sys`` (and the builtin sha256); not even ``__future__``
+(about 0.08 ms of a 9 ms no-op): annotations naming what only the type checker
+imports are quoted.
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -73,7 +73,7 @@ def signature(path: str, status: os.stat_result | None = None) -> tuple[int, ...
     return (status.st_mtime_ns, status.st_ctime_ns, status.st_size, status.st_ino, status.st_dev)
 
 
-def fingerprint(site_dirs: Sequence[str]) -> tuple[str, int]:
+def fingerprint(site_dirs: "Sequence[str]") -> tuple[str, int]:
     """``(text, newest mtime_ns)`` of an environment's package folders (a record's content)."""
     lines, newest = [], 0
     for folder in site_dirs:
@@ -114,7 +114,7 @@ def read_own_file(path: str, dir_fd: int | None = None) -> tuple[str, os.stat_re
     return b"".join(chunks).decode("utf-8", "replace"), status
 
 
-def record_holds(content: str, record_mtime_ns: int, site_dirs: Sequence[str]) -> int | None:
+def record_holds(content: str, record_mtime_ns: int, site_dirs: "Sequence[str]") -> int | None:
     """The count of a record with *content*, if it still holds for *site_dirs*; else None.
 
     It holds while the fingerprint is unchanged and the record is strictly
@@ -171,7 +171,7 @@ def entry_path(folder: str, key: str) -> str:
     return os.path.join(folder, ".venvlock", "fast", key)
 
 
-def entry_key(argv: Sequence[str]) -> tuple[str, str]:
+def entry_key(argv: "Sequence[str]") -> tuple[str, str]:
     """``(key, folder)``: the entry key of a ``pip-locked`` run with *argv*, and the environment it looks in."""
     from venvlock import __version__
 
@@ -185,7 +185,7 @@ def entry_key(argv: Sequence[str]) -> tuple[str, str]:
     return digest("\0".join(parts)), folder
 
 
-def attempt(argv: Sequence[str]) -> tuple[int, Miss | None]:
+def attempt(argv: "Sequence[str]") -> tuple[int, Miss | None]:
     """``(count, None)`` when an entry proves *argv* a no-op with *count* packages checked; else ``(-1, miss)``.
 
     ``count`` is -2 when the proof holds and the run is quiet (``-q``): nothing to print.
@@ -275,8 +275,8 @@ def entry_text(
     miss: Miss,
     *,
     record_key: str,
-    site_dirs: Sequence[str],
-    inputs: Sequence[tuple[str, tuple[int, ...] | None]],
+    site_dirs: "Sequence[str]",
+    inputs: "Sequence[tuple[str, tuple[int, ...] | None]]",
     variables: dict[str, str | None],
     quiet: bool,
 ) -> str | None:

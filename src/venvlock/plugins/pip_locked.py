@@ -13,15 +13,15 @@ A drop-in for ``pip`` on the commands that change an environment:
 
 A repeated no-op is answered before anything else loads (:mod:`venvlock._fast`:
 a few stats prove that nothing pip's answer depends on changed since a
-verified check); everything else takes the full route.
+verified check); everything else takes the full route.  Like :mod:`venvlock._fast`,
+this module does without ``from __future__ import annotations``: the no-op
+would load ``__future__`` for it.
 
 Exit codes: pip's own; 75 (EX_TEMPFAIL) when the lock was busy past
 ``VENVLOCK_TIMEOUT`` or cannot be taken in a writable environment (a
 symbolic link planted at the lock path), so scripts can retry; 2 for a bad setting or usage;
 130 when interrupted.
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -76,17 +76,21 @@ def _error(message: str) -> None:
     print(f"pip-locked: error: {message}", file=sys.stderr, flush=True)
 
 
-def pip_prefix(environment: Environment) -> list[str]:
-    """How to run pip for *environment*: its own ``python -m pip``, else pip-locked's pip with ``--python``.
+def pip_prefix(environment: "Environment") -> list[str]:
+    """:meth:`Environment.pip_command`, with pip's marker of a re-run pip set to match.
 
-    The second is what pip itself does for ``pip --python X`` (it runs itself
-    under X), so a venv without pip works as it does with pip.
+    The environment's own ``python -m pip`` runs with ``_PIP_RUNNING_IN_SUBPROCESS``
+    set: pip-locked already followed pip's ``python`` setting to choose the
+    environment, and that pip must not follow it again.  pip-locked's own pip
+    with ``--python`` (a venv without pip) runs without it, so it re-runs
+    itself under the environment's interpreter as ``pip --python X`` does.
     """
-    if environment.has_pip():
-        os.environ["_PIP_RUNNING_IN_SUBPROCESS"] = "1"  # pip-locked already chose the environment: pip stays there
-        return [environment.python, "-m", "pip"]
-    os.environ.pop("_PIP_RUNNING_IN_SUBPROCESS", None)
-    return [sys.executable, "-m", "pip", "--python", environment.python]
+    command = environment.pip_command()
+    if command == [environment.python, "-m", "pip"]:
+        os.environ["_PIP_RUNNING_IN_SUBPROCESS"] = "1"
+    else:
+        os.environ.pop("_PIP_RUNNING_IN_SUBPROCESS", None)
+    return command
 
 
 def _run_pip(command: list[str]) -> int:
@@ -101,7 +105,7 @@ def _run_pip(command: list[str]) -> int:
     return subprocess.call(command)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: "Sequence[str] | None" = None) -> int:
     """Entry point of the ``pip-locked`` command."""
     start = time.monotonic()
     args = list(sys.argv[1:] if argv is None else argv)
@@ -114,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _full_route(args, start, miss)
 
 
-def _full_route(args: list[str], start: float, miss: Miss) -> int:
+def _full_route(args: list[str], start: float, miss: "Miss") -> int:
     from venvlock.adapter import EX_USAGE, Adapter, check_settings, describe_command, exit_code
     from venvlock.adapter.pip import CHANGING_COMMANDS, PipArguments, target_environment
     from venvlock.errors import SettingError, VenvlockError
