@@ -178,7 +178,7 @@ def check(environment: Environment, request: SyncRequest) -> Verdict:
     """Judge *request* against *environment* on its one reading (:meth:`SyncRequest.read`)."""
     if request.command != "install" or not request.judge:
         return Verdict.cannot_judge(f"pip {request.command} is for pip to judge")
-    site_dirs = environment.site_dirs()
+    site_dirs = environment.site_folders_to_judge()
     if site_dirs is None:
         return Verdict.cannot_judge("what pip sees as installed there is not only the environment's own folders")
     parsed = request.read(environment)

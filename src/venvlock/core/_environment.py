@@ -219,7 +219,7 @@ class Environment:
         the one answer check, record, verify and repair use.  Never ``PYTHONPATH`` or the user site."""
         return self.scheme().site_folders()
 
-    def site_dirs(self) -> list[str] | None:
+    def site_folders_to_judge(self) -> list[str] | None:
         """The package folders the in-process check may judge, or None (the installer decides).
 
         Only a venv without system site-packages, and only while nothing outside its scheme can change what pip

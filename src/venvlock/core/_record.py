@@ -118,7 +118,7 @@ def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *,
         or os.path.realpath(miss.folder) != os.path.realpath(environment.path)
     ):
         return False
-    site_dirs = environment.site_dirs()
+    site_dirs = environment.site_folders_to_judge()
     if site_dirs is None:
         return False
     own = [

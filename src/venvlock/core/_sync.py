@@ -54,7 +54,7 @@ class Reading(NamedTuple):
 def read_request(environment: Environment, request: SyncRequest, *, again: bool = False) -> Reading:
     """The reading of *request* for *environment* (:meth:`SyncRequest.read`: once per request; *again*: anew)."""
     validate()  # a bad setting is an error on every path, before anything is judged
-    site_dirs = environment.site_dirs() if request.command == "install" and request.judge else None
+    site_dirs = environment.site_folders_to_judge() if request.command == "install" and request.judge else None
     if site_dirs is None:
         return Reading(None, None, None)
     parsed = request.read(environment, again=again)
