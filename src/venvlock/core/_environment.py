@@ -121,6 +121,7 @@ class Environment:
 
         An interpreter outside any venv is asked once for its ``sys.prefix`` and scheme, as pip asks the
         interpreter it installs for: its real path says nothing (a venv's python links to its base interpreter).
+        SettingError when *python* is not a Python interpreter.
         """
         if os.path.isdir(python):
             if read_pyvenv_cfg(python) is not None:
@@ -273,7 +274,8 @@ class Scheme(NamedTuple):
 
 def ask_interpreter(python: str) -> dict[str, Any]:
     """What *python* says of itself (once per process): its prefixes, install scheme and, unless it is the running
-    interpreter (whose markers are packaging's ``default_environment``), its PEP 508 ``markers``."""
+    interpreter (whose markers are packaging's ``default_environment``), its PEP 508 ``markers``; SettingError
+    when it cannot answer."""
     if python in _asked:
         return _asked[python]
     said: object = None

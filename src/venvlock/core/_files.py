@@ -97,7 +97,7 @@ def _write_in(folder: int | None, name: str, text: str, mode: int) -> None:
 
 
 def read_file(path: str, *, below: str | None = None) -> str | None:
-    """The text of *path*, or None when it cannot be read (missing, a link on the way, not a regular file)."""
+    """The text of *path*, or None when it cannot be read (missing, a link on the way, not a regular file, not text)."""
     read = read_file_and_stat(path, below=below)
     return read[0] if read is not None else None
 

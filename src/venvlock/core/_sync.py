@@ -91,8 +91,9 @@ def recorded_after_running_sync(
 
     The wait holds venvlock's sync lock *shared* (timeout and waiting lines as every wait), so all the processes
     queued behind one install (8 concurrent cold installs: the seven after the first) wake together and read
-    the record it wrote, instead of taking the lock one after another to find the same.  Returns the record's
-    answer (None: nothing waited for, or no record answers: the sync goes its usual way) and the seconds waited.
+    the record it wrote, instead of taking the lock one after another to find the same (a record holds without
+    the lock, as before the wait: only while the package folders are unchanged and no journal is there).
+    Returns the record's answer (None: nothing waited for, or no record answers) and the seconds waited.
     """
     import os
 
