@@ -125,11 +125,11 @@ def test_only_the_scheme_is_judged_and_repaired(tmp_path: Path, monkeypatch: pyt
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\ninclude-system-site-packages = false\n")
     environment = Environment.for_venv(str(venv))
     monkeypatch.delenv("PYTHONPATH", raising=False)
-    assert environment.site_dirs() == [os.path.realpath(site)]
+    assert environment.site_folders_to_judge() == [os.path.realpath(site)]
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    assert environment.site_dirs() is None  # pip would see PYTHONPATH's distributions: cannot judge
+    assert environment.site_folders_to_judge() is None  # pip would see PYTHONPATH's distributions: cannot judge
     monkeypatch.delenv("PYTHONPATH")
-    assert Environment(sys.prefix, kind=INTERPRETER).site_dirs() is None
+    assert Environment(sys.prefix, kind=INTERPRETER).site_folders_to_judge() is None
     outside = tmp_path / "~drafts"
     outside.mkdir()
     inside = site / "~ix"

@@ -1,19 +1,6 @@
-"""The venvlock core: one lock-and-sync engine, reached through the hooks.
-
-Public names (everything an adapter or plugin may use):
-
-* :class:`Environment`, :class:`SyncRequest`: what to sync and how it was asked.
-* :class:`SyncResult`, :class:`Verdict` (its :class:`Outcome`): what a sync and a check found.
-* :class:`LockHold`, :class:`Holder`: a held lock and who holds a busy one.
-* :class:`VenvlockError` and its kinds :class:`LockTimeoutError`,
-  :class:`LockUnavailableError`, :class:`SettingError`: the errors adapters report.
-* :func:`hooks`: the hook relay (``hooks().venvlock_sync(...)`` and the rest, see :mod:`venvlock.hookspec`).
-* :func:`run_installer` (for ``venvlock_install`` plugins), :func:`recorded_sync`
-  (the no-op fast path), :func:`shared_lock` (readers of an environment),
-  :func:`probe_lock` (a :class:`LockState`), :func:`redact` (credentials out
-  of a command line): see each.
-
-``pluggy`` and ``packaging`` load only when the work needs them.
+"""The venvlock core: one lock-and-sync engine, reached through the hooks (:func:`hooks`, see
+:mod:`venvlock.hookspec`).  ``__all__`` is everything an adapter or plugin may use; ``pluggy`` and
+``packaging`` load only when the work needs them.
 """
 
 from __future__ import annotations
@@ -56,12 +43,8 @@ def __getattr__(name: str) -> object:
 def shared_lock(
     environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
 ) -> AbstractContextManager[LockHold]:
-    """A context manager holding *environment*'s creation lock shared (see :func:`venvlock.core._lock.hold`).
-
-    Readers (a tox run's commands) hold it side by side, never beside a creation:
-    waits (reporting through ``venvlock_waiting``) while a creation holds it;
-    under an ancestor's exclusive hold it goes on at once (nested).
-    """
+    """Hold *environment*'s creation lock shared: readers (a tox run's commands) side by side, never beside a
+    creation (waits through ``venvlock_waiting``); under an ancestor's exclusive hold, at once (nested)."""
     from venvlock.core._lock import SHARED
     from venvlock.core._services import creation_lock
 

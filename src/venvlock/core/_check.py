@@ -1,13 +1,7 @@
 """The in-process "already in sync" check: no pip, no subprocess (but once per foreign interpreter).
 
-Reads the installed distributions from the environment's folders and walks
-the requested requirements recursively, as pip's resolver would see them
-when everything is already installed: specifiers (pre-releases allowed, as
-pip does for installed versions), extras, markers evaluated for the target
-interpreter, constraints.  Damage counts as not in sync.  Anything that
-cannot be judged exactly gives ``Verdict.cannot_judge(reason)``, and the
-installer decides.  :func:`walk` is the one requirement walk (``venvlock
-verify``'s ``pip check`` part walks every installed project with it).
+Damage counts as not in sync; whatever cannot be judged exactly gives ``Verdict.cannot_judge(reason)``, and
+the installer decides.  :func:`walk` is the one requirement walk (``venvlock verify``'s ``pip check`` too).
 """
 
 from __future__ import annotations
@@ -35,27 +29,22 @@ if TYPE_CHECKING:
 def marker_environment(environment: Environment) -> dict[str, str] | None:
     """The PEP 508 marker values of *environment*'s interpreter, or None when they cannot be had.
 
-    Exact without a process when the environment's interpreter is the one
-    running venvlock or a venv made from it (same base executable and
-    version).  Otherwise the interpreter is asked once and the answer cached
-    in the environment's record folder, keyed by the interpreter's path, size
-    and modification time.
+    Without a process for the interpreter running venvlock or a venv made from it (same base executable and
+    version); else asked once, cached in the record folder by the interpreter's path, size and mtime.
     """
     from packaging.markers import default_environment
 
     base_executable = getattr(sys, "_base_executable", sys.executable)
     ours = {os.path.realpath(sys.executable), os.path.realpath(base_executable)}
-    if os.path.realpath(environment.python) in ours:
-        return {k: str(v) for k, v in default_environment().items()}
-    if environment.kind == VENV:
+    same = os.path.realpath(environment.python) in ours
+    if not same and environment.kind == VENV:
         config = read_pyvenv_cfg(environment.path) or {}
         version = config.get("version_info") or config.get("version") or ""
         home = config.get("home", "")
         ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
         running = ".".join(str(part) for part in sys.version_info[:3])
-        if home and os.path.realpath(home) in ours_home and version.startswith(running):
-            return {k: str(v) for k, v in default_environment().items()}
-    return _asked_markers(environment)
+        same = bool(home) and os.path.realpath(home) in ours_home and version.startswith(running)
+    return {k: str(v) for k, v in default_environment().items()} if same else _asked_markers(environment)
 
 
 def _asked_markers(environment: Environment) -> dict[str, str] | None:
@@ -87,8 +76,6 @@ def _asked_markers(environment: Environment) -> dict[str, str] | None:
 
 
 class Finding(enum.Enum):
-    """What the walk found for one requirement."""
-
     SATISFIED = "satisfied"
     MISSING = "missing"
     MISMATCH = "mismatch"
@@ -97,9 +84,8 @@ class Finding(enum.Enum):
 
 
 class Step(NamedTuple):
-    """One requirement met by :func:`walk`: who asked for it (*parent*: None for a root), what answers it
-    (*found*: the installed distributions of its project), what is wrong (*detail*: the failing specifier,
-    or why it cannot be judged)."""
+    """One requirement met by :func:`walk`: *parent* asked for it (None: a root), *found* answers it, *detail*
+    says what is wrong (the failing specifier, or why it cannot be judged)."""
 
     requirement: Requirement | str
     parent: Distribution | None
@@ -120,11 +106,9 @@ def walk(
 ) -> Iterator[Step]:
     """The one requirement walk: *roots*, then the Requires-Dist of what answers them, recursively.
 
-    As pip's resolver sees an environment where everything is installed:
-    markers evaluated for *markers* (with the extras asked for), specifiers
-    with pre-releases allowed, *constraints* applied.  Yields a
-    :class:`Step` for each requirement met (a project reached with new extras
-    is expanded again).
+    As pip's resolver sees an environment where everything is installed: markers evaluated for *markers* (with
+    the extras asked for), pre-releases allowed (as pip does for installed versions), *constraints* applied.
+    A project reached with new extras is expanded again.
     """
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.version import InvalidVersion, Version
@@ -191,10 +175,10 @@ def walk(
 
 
 def check(environment: Environment, request: SyncRequest) -> Verdict:
-    """Judge *request* against *environment* (see module docstring), on its one reading (:meth:`SyncRequest.read`)."""
+    """Judge *request* against *environment* on its one reading (:meth:`SyncRequest.read`)."""
     if request.command != "install" or not request.judge:
         return Verdict.cannot_judge(f"pip {request.command} is for pip to judge")
-    site_dirs = environment.site_dirs()
+    site_dirs = environment.site_folders_to_judge()
     if site_dirs is None:
         return Verdict.cannot_judge("what pip sees as installed there is not only the environment's own folders")
     parsed = request.read(environment)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from typing import NamedTuple
 
 from venvlock._fast import digest
 from venvlock.core._settings import cache_dir
@@ -69,13 +70,8 @@ def display_path(path: str) -> str:
 
 
 class Environment:
-    """A Python environment that venvlock locks and syncs.
-
-    :param path: the environment's folder (a venv, a ``--target``/``--prefix``
-        folder) or, for an interpreter outside any venv, its ``sys.prefix``.
-    :param kind: a :class:`Kind` (or its value).
-    :param python: the interpreter that runs the installer (for a venv, its own).
-    """
+    """A Python environment that venvlock locks and syncs: *path* is its folder (for an interpreter outside any
+    venv, its ``sys.prefix``), *python* the interpreter that runs the installer (for a venv, its own)."""
 
     __slots__ = ("_scheme", "kind", "path", "python")
 
@@ -121,15 +117,11 @@ class Environment:
 
     @classmethod
     def for_python(cls, python: str) -> Environment:
-        """The environment of interpreter *python*: its venv, or the interpreter itself.
+        """The environment of interpreter (or venv folder, as pip's ``--python``) *python*: its venv, or itself.
 
-        *python* may also be a venv folder (pip's ``--python`` accepts both).
-        An interpreter outside any venv is asked once for its ``sys.prefix``
-        and its install scheme (:class:`Scheme`), as pip asks the interpreter
-        it installs for: its real path says nothing (a venv's python is a
-        link to its base interpreter).  Raises
-        :class:`~venvlock.errors.SettingError` when *python* is not a Python
-        interpreter.
+        An interpreter outside any venv is asked once for its ``sys.prefix`` and scheme, as pip asks the
+        interpreter it installs for: its real path says nothing (a venv's python links to its base interpreter).
+        SettingError when *python* is not a Python interpreter.
         """
         if os.path.isdir(python):
             if read_pyvenv_cfg(python) is not None:
@@ -153,10 +145,8 @@ class Environment:
 
     @classmethod
     def current(cls) -> Environment:
-        """The environment pip would change: ``$VIRTUAL_ENV``, else the running interpreter's.
-
-        A ``VIRTUAL_ENV`` that names no virtual environment is an error, not a fallback.
-        """
+        """The environment pip would change: ``$VIRTUAL_ENV`` (one that names no venv is an error, not a fallback),
+        else the running interpreter's."""
         virtual_env = os.environ.get("VIRTUAL_ENV")
         if virtual_env:
             if not os.path.isdir(virtual_env):
@@ -182,12 +172,8 @@ class Environment:
         return True  # an interpreter outside a venv: its pip may be anywhere on its path; let it say
 
     def pip_command(self) -> list[str]:
-        """How to run pip for this environment: its own ``python -m pip``, else ``pip --python`` (pip's pip-less route).
-
-        The second runs the pip of the interpreter running venvlock, which
-        then runs itself under this environment's interpreter, as ``pip
-        --python X`` does (a venv made by ``uv venv`` or ``--without-pip``).
-        """
+        """How to run pip for this environment: its own ``python -m pip``, else (a venv made by ``uv venv`` or
+        ``--without-pip``) venvlock's interpreter's pip with ``--python``, pip's own pip-less route."""
         if self.has_pip():
             return [self.python, "-m", "pip"]
         return [sys.executable, "-m", "pip", "--python", self.python]
@@ -205,11 +191,8 @@ class Environment:
         return self._in_cache("locks", ".lock") if self.kind == INTERPRETER else os.path.join(self.path, ".lock")
 
     def default_creation_lock_path(self) -> str:
-        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``).
-
-        An interpreter is never created by venvlock's users: its creation lock
-        lies in the user cache beside its environment lock, never at ``/.usr.create.lock``.
-        """
+        """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``); an
+        interpreter's (never created by venvlock's users) in the user cache, never at ``/.usr.create.lock``."""
         if self.kind == INTERPRETER:
             return self._in_cache("locks", ".create.lock")
         parent, name = os.path.split(self.path.rstrip(os.sep))
@@ -233,23 +216,16 @@ class Environment:
         return self._scheme
 
     def site_folders(self) -> list[str]:
-        """The environment's package folders (purelib/platlib, and an interpreter's site folders): real, existing.
-
-        The one answer to "where are this environment's packages" that
-        check, record, verify and repair use.  Never ``PYTHONPATH`` or the
-        user site.
-        """
+        """The environment's package folders (purelib/platlib, an interpreter's site folders), real and existing:
+        the one answer check, record, verify and repair use.  Never ``PYTHONPATH`` or the user site."""
         return self.scheme().site_folders()
 
-    def site_dirs(self) -> list[str] | None:
-        """The package folders the in-process check may judge, or None when it cannot judge from them.
+    def site_folders_to_judge(self) -> list[str] | None:
+        """The package folders the in-process check may judge, or None (the installer decides).
 
-        Only a virtual environment without system site-packages is judged,
-        and only while nothing outside its scheme can change what pip sees as
-        installed: with ``PYTHONPATH`` set, a bare interpreter (user site,
-        distribution folders), ``--target``/``--prefix`` folders, the answer
-        is None and the installer decides.  Nothing outside these folders is
-        ever read as installed, recorded or repaired.
+        Only a venv without system site-packages, and only while nothing outside its scheme can change what pip
+        sees as installed: not with ``PYTHONPATH`` set, not a bare interpreter (user site, distribution folders),
+        not ``--target``/``--prefix`` folders.
         """
         if self.kind is not VENV or any(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
             return None
@@ -259,25 +235,18 @@ class Environment:
         return self.site_folders()
 
 
-class Scheme:
+class Scheme(NamedTuple):
     """Where an environment's installer puts things, as its interpreter says.
 
-    :ivar prefix: ``sys.prefix``; :ivar base_prefix: ``sys.base_prefix`` (equal outside a venv).
-    :ivar packages: purelib and platlib; :ivar other: the scripts and data folders.
-    :ivar extra_sites: the interpreter's other site folders (``site.getsitepackages()``: Debian's
-        ``/usr/lib/python3/dist-packages``), read by verify, never written.
+    *packages*: purelib and platlib; *other*: the scripts and data folders; *extra_sites*: the interpreter's
+    other site folders (``site.getsitepackages()``: Debian's ``dist-packages``), read by verify, never written.
     """
 
-    __slots__ = ("base_prefix", "extra_sites", "other", "packages", "prefix")
-
-    def __init__(
-        self, prefix: str, base_prefix: str, packages: list[str], other: list[str], extra_sites: list[str]
-    ) -> None:
-        self.prefix = prefix
-        self.base_prefix = base_prefix
-        self.packages = packages
-        self.other = other
-        self.extra_sites = extra_sites
+    prefix: str
+    base_prefix: str
+    packages: list[str]
+    other: list[str]
+    extra_sites: list[str]
 
     def site_folders(self) -> list[str]:
         """Real paths of the existing package folders, purelib/platlib first, no duplicates."""
@@ -304,9 +273,9 @@ class Scheme:
 
 
 def ask_interpreter(python: str) -> dict[str, Any]:
-    """What *python* says of itself (once per process): its prefixes and install scheme, and its PEP 508 marker
-    values (``markers``) unless it is the running interpreter, which answers in-process (its markers are
-    packaging's ``default_environment``).  SettingError when it cannot answer."""
+    """What *python* says of itself (once per process): its prefixes, install scheme and, unless it is the running
+    interpreter (whose markers are packaging's ``default_environment``), its PEP 508 ``markers``; SettingError
+    when it cannot answer."""
     if python in _asked:
         return _asked[python]
     said: object = None

@@ -1,23 +1,14 @@
 """Writing, reading and removing venvlock's own small files, never through a symbolic link.
 
-Every file venvlock writes (holder files, records, markers, caches) is written
-by :func:`write_file`: a new temporary file created with ``O_EXCL`` and
-``O_NOFOLLOW`` in the same folder, then renamed over the target.  A rename
-replaces a symbolic link planted at the target instead of writing through it,
-and readers see the old content or the new, never half of it.
+:func:`write_file` creates a temporary file (``O_EXCL|O_NOFOLLOW``) beside the target and renames it over:
+a link planted at the target is replaced, not written through, and readers see the old content or the new.
 
-``O_NOFOLLOW`` protects the last component only.  The folders between *below*
-(the environment, reached as the user named it; by default the folder holding
-a path's last :data:`OWN_FOLDER`) and the file are venvlock's own: each is
-opened (made, with ``make_folder``) relative to the one before with
-``O_NOFOLLOW|O_DIRECTORY``, so a link planted there (``<env>/.venvlock ->
-/elsewhere``) is refused (ELOOP, ENOTDIR), with no check-then-use race.
-Without ``dir_fd`` (Windows) each folder is looked at with ``lstat``.
-
-Files are read with ``O_NONBLOCK``: a FIFO or device planted at a path reads
-as absent, never hangs.
-
-Plain ``os``: on the fast path.
+``O_NOFOLLOW`` protects the last component only.  The folders between *below* (the environment, as the user
+named it; by default the folder holding a path's last :data:`OWN_FOLDER`) and the file are venvlock's own:
+each is opened (made, with ``make_folder``) relative to the one before with ``O_NOFOLLOW|O_DIRECTORY``, so a
+link planted there (``<env>/.venvlock -> /elsewhere``) is refused with no check-then-use race.  Without
+``dir_fd`` (Windows) each folder is looked at with ``lstat``.  Files are read with ``O_NONBLOCK``: a FIFO
+planted at a path reads as absent, never hangs.  Plain ``os``: on the fast path.
 """
 
 from __future__ import annotations
@@ -34,28 +25,6 @@ _BINARY = getattr(os, "O_BINARY", 0)
 OWN_FOLDER = ".venvlock"
 #: whether folders can be walked by descriptor (POSIX); else (Windows) by lstat
 _AT = {os.open, os.mkdir, os.rename, os.unlink} <= os.supports_dir_fd and bool(_DIRECTORY)  # os.replace as os.rename
-
-
-def _anchor(path: str, below: str | None) -> str | None:
-    """*below*, or for a path inside a folder named :data:`OWN_FOLDER`, the folder holding the last such one."""
-    if below is not None:
-        return below
-    parts = os.path.abspath(os.path.dirname(path)).split(os.sep)
-    if OWN_FOLDER not in parts:
-        return None
-    last = len(parts) - 1 - parts[::-1].index(OWN_FOLDER)
-    return os.sep.join(parts[:last]) or os.sep
-
-
-def _between(below: str, path: str) -> list[str]:
-    """The folder names from *below* down to *path*'s folder; ValueError when *path* is not below it."""
-    relative = os.path.relpath(os.path.dirname(path), below)
-    if relative == os.curdir:
-        return []
-    parts = relative.split(os.sep)
-    if os.pardir in parts or os.path.isabs(relative):
-        raise ValueError(f"{path} is not below {below}")
-    return parts
 
 
 def _open_folder(below: str, parts: list[str], *, create: bool) -> int:
@@ -95,12 +64,10 @@ def _check_folders(below: str, parts: list[str], *, create: bool) -> None:
 
 
 def write_file(path: str, text: str, *, mode: int = 0o644, make_folder: bool = False, below: str | None = None) -> None:
-    """Write *text* to *path* atomically, never following a link; raises OSError (nothing left behind).
+    """Write *text* to *path* atomically, never following a link; OSError leaves nothing behind.
 
-    *below*: the folder whose sub-folders on the way to *path* are venvlock's
-    own (made with *make_folder*, never followed when they are links).
-    Without it (and outside a :data:`OWN_FOLDER`) only *path* itself is
-    protected, and *make_folder* makes its folder as ``os.makedirs`` does.
+    Without *below* (and outside an :data:`OWN_FOLDER`) only *path* itself is protected, and *make_folder* makes
+    its folder as ``os.makedirs`` does.
     """
     folder, name = _located(path, below, create=make_folder)
     try:
@@ -130,26 +97,25 @@ def _write_in(folder: int | None, name: str, text: str, mode: int) -> None:
 
 
 def read_file(path: str, *, below: str | None = None) -> str | None:
-    """The text of *path*, or None when it cannot be read (missing, a link, not a regular file, not text).
-
-    *below* as for :func:`write_file`: a link among the folders on the way reads as absent.
-    """
+    """The text of *path*, or None when it cannot be read (missing, a link on the way, not a regular file, not text)."""
     read = read_file_and_stat(path, below=below)
     return read[0] if read is not None else None
 
 
 def _located(path: str, below: str | None, *, create: bool = False) -> tuple[int | None, str]:
-    """``(folder descriptor or None, name)`` to open *path* by, its folders below *below* never followed.
-
-    *create*: make the missing folders on the way.  The caller closes the
-    descriptor.  OSError or ValueError when a folder on the way is a link or missing.
-    """
-    below = _anchor(path, below)
-    if below is None:
-        if create:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        return None, path
-    parts = _between(below, path)
+    """``(folder descriptor or None, name)`` to open *path* by, its folders below *below* never followed (made
+    if *create*); OSError or ValueError when one is a link or missing.  The caller closes the descriptor."""
+    if below is None:  # inside a folder named OWN_FOLDER: below is the folder holding the last one
+        parts = os.path.abspath(os.path.dirname(path)).split(os.sep)
+        if OWN_FOLDER not in parts:
+            if create:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            return None, path
+        below = os.sep.join(parts[: len(parts) - 1 - parts[::-1].index(OWN_FOLDER)]) or os.sep
+    relative = os.path.relpath(os.path.dirname(path), below)
+    parts = [] if relative == os.curdir else relative.split(os.sep)
+    if os.pardir in parts or os.path.isabs(relative):
+        raise ValueError(f"{path} is not below {below}")
     if create:
         os.makedirs(below, exist_ok=True)
     if not _AT:
@@ -172,10 +138,7 @@ def read_file_and_stat(path: str, *, below: str | None = None) -> tuple[str, os.
 
 
 def remove_file(path: str, *, below: str | None = None) -> bool:
-    """Remove the file (or link itself) at *path*; whether something was removed.
-
-    *below* as for :func:`write_file`: nothing is removed through a link among the folders on the way.
-    """
+    """Remove the file (or link itself) at *path*, never through a link on the way; whether one was removed."""
     folder: int | None = None
     try:
         folder, name = _located(path, below)

@@ -1,23 +1,14 @@
 """The installed distributions of an environment's own package folders: the one model and the one reader.
 
-:func:`scan` lists the metadata folders of a list of package folders (a
-scheme's purelib/platlib, see :meth:`Environment.site_folders
-<venvlock.core._environment.Environment.site_folders>`) as
-:class:`Distribution` objects; the check (:mod:`venvlock.core._check`),
-``venvlock verify`` and ``venvlock repair`` (:mod:`venvlock.audit`) all read
-them through it.  A distribution's METADATA headers and its RECORD are read
-here and nowhere else, each once.
+:func:`scan` lists the metadata folders of package folders as :class:`Distribution` objects, for the check,
+``venvlock verify`` and ``venvlock repair`` alike; METADATA and RECORD are read here and nowhere else, each once.
 
-A distribution is *unfinished* (not :meth:`Distribution.complete`) when the
-install that wrote it did not end: a dist-info without METADATA or RECORD, or
-one with the wheel's own RECORD but no INSTALLER (the installer writes
-INSTALLER and rewrites RECORD last) of which files RECORD lists are missing.
-An unfinished distribution is never counted as installed.
+A distribution is *unfinished* (not :meth:`Distribution.complete`, never counted as installed) when the install
+that wrote it did not end: a dist-info without METADATA or RECORD, or with the wheel's own RECORD but no
+INSTALLER (the installer writes INSTALLER and rewrites RECORD last) and files of that RECORD missing.
 
-:func:`remove_distribution` is the one way venvlock deletes an installed
-distribution's files, under one containment rule (:func:`contained`).
-
-Plain ``os``: on the fast path.
+:func:`remove_distribution` is the one way venvlock deletes an installed distribution's files, under one
+containment rule (:func:`contained`).  Plain ``os``: on the fast path.
 """
 
 from __future__ import annotations
@@ -40,11 +31,9 @@ def canonical_name(name: str) -> str:
 
 
 class Distribution:
-    """One metadata folder (a ``.dist-info``, or a legacy ``.egg-info`` folder or file) in a package folder.
+    """One metadata folder (a ``.dist-info``, or a legacy ``.egg-info`` folder or file) in package folder *site*.
 
-    :ivar site: the package folder it lies in; :ivar folder: its path.
-    :ivar name: the project's name (from METADATA once read, else from the folder's name); :ivar version: likewise.
-    :ivar key: the canonical name.
+    *name* and *version* come from the folder's name until METADATA is read; *key* is the canonical name.
     """
 
     __slots__ = ("_complete", "_headers", "_record", "folder", "key", "name", "site", "version")
@@ -104,10 +93,8 @@ class Distribution:
         return any(not os.path.lexists(path) for path in self.record_files())
 
     def headers(self) -> tuple[str, str, list[str]]:
-        """``(name, version, requires_dist)`` from METADATA (PKG-INFO and requires.txt for an egg-info), read once.
-
-        Raises OSError when the metadata cannot be read.
-        """
+        """``(name, version, requires_dist)`` from METADATA (PKG-INFO and requires.txt for an egg-info), read once;
+        OSError when it cannot be read."""
         if self._headers is None:
             name, version, requires = self.name, self.version, []
             with open(self._metadata_file(), encoding="utf-8", errors="replace") as file:
@@ -128,10 +115,8 @@ class Distribution:
         return self._headers
 
     def record(self) -> list[tuple[str, str, str]]:
-        """``(path, "algorithm=digest", size)`` of each RECORD row (digest and size "" when not recorded), read once.
-
-        Raises OSError (FileNotFoundError when there is none) or ValueError (not CSV, not UTF-8).
-        """
+        """``(path, "algorithm=digest", size)`` of each RECORD row (digest and size "" when not recorded), read once;
+        OSError (FileNotFoundError: none) or ValueError (not CSV, not UTF-8)."""
         if self._record is None:
             import csv
 
@@ -177,14 +162,9 @@ def _egg_requires(path: str) -> list[str]:
 
 
 class Scan:
-    """What :func:`scan` found in package folders.
-
-    :ivar distributions: every metadata folder, by package folder then name.
-    :ivar by_key: canonical project name -> its metadata folders (more than one is damage).
-    :ivar leftovers: pip's ``~``-prefixed stash entries.
-    :ivar unclear: why the folders hold something the check does not understand ("" when nothing).
-    :ivar elsewhere: canonical names of projects found in folders ``.pth`` files add (pip sees those too).
-    """
+    """What :func:`scan` found: *by_key* maps a canonical name to its metadata folders (more than one is damage),
+    *leftovers* are pip's ``~`` stashes, *unclear* says what the check does not understand ("" when nothing),
+    *elsewhere* names the projects in folders ``.pth`` files add (pip sees those too)."""
 
     __slots__ = ("by_key", "distributions", "elsewhere", "leftovers", "unclear")
 
@@ -249,27 +229,19 @@ def _read_pth(found: Scan, site: str, path: str, site_dirs: list[str]) -> None:
                     found.elsewhere.add(canonical_name(entry[: -len(suffix)].partition("-")[0]))
 
 
-# --------------------------------------------------------------------------------------------------
-# removal: one containment rule for every delete
-# --------------------------------------------------------------------------------------------------
 def contained(path: str, roots: Iterable[str]) -> bool:
     """Whether removing *path* changes nothing outside *roots* (real paths of an environment's scheme folders).
 
-    What a removal changes is the directory entry: *path*'s name in the real
-    path of its folder.  A folder reached through a symbolic link that leads
-    outside the roots (a package folder linked to a checkout) is outside, so
-    nothing is ever deleted through it; a link inside is removed itself, never
-    what it points to.  This is the rule of every delete venvlock does.
+    A removal changes a directory entry: *path*'s name in the real path of its folder.  So nothing is deleted
+    through a link leading outside (a package folder linked to a checkout); a link inside goes itself.
     """
     entry = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
     return any(entry.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 def removable_files(distribution: Distribution, roots: Iterable[str], keep: Iterable[str] = ()) -> list[str]:
-    """The files of *distribution*'s RECORD a removal deletes: present, :func:`contained`, not in *keep*.
-
-    Never the files inside its own metadata folder (the folder goes as a whole).
-    """
+    """The files of *distribution*'s RECORD a removal deletes: present, :func:`contained`, not in *keep*, not in
+    its own metadata folder (that goes as a whole)."""
     roots, kept = list(roots), set(keep)
     inner = distribution.folder + os.sep
     return sorted(
@@ -295,13 +267,8 @@ def remove_leftover(path: str, roots: Iterable[str]) -> None:
 
 
 def repair(damaged: list[str], site_dirs: list[str]) -> None:
-    """Remove what interrupted installs left, so that the installer puts the projects back whole.
-
-    *damaged* lists ``~`` stash folders and dist-info folders directly inside
-    *site_dirs* (anything else is skipped): a stash is removed, a dist-info
-    with its files (:func:`remove_distribution`, contained in *site_dirs*).
-    Call only under the environment lock.
-    """
+    """Under the environment lock, remove what interrupted installs left, so that the installer puts it back whole:
+    ``~`` stashes and dist-infos (with their files) in *damaged* directly inside *site_dirs*; nothing else."""
     inside = {os.path.realpath(d) for d in site_dirs}
     for path in damaged:
         site, name = os.path.split(path)

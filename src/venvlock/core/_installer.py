@@ -23,15 +23,12 @@ _INTERRUPT = getattr(signal, "CTRL_C_EVENT", signal.SIGINT) if os.name == "nt" e
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:
-    """Run an installer child under *hold*; return its exit code.
+    """Run an installer child under *hold*; its exit code.
 
-    The child inherits the locked descriptors, so if this process is killed
-    the child keeps the lock until it exits; its ``VENVLOCK_HELD`` names the
-    calling thread's locks only.  On Ctrl-C (the terminal's reaches the child
-    too; a SIGINT to this process alone is forwarded after a moment) the
-    ``KeyboardInterrupt`` goes on, and the caller releases its lock, only
-    once the child has ended, killed after :data:`CHILD_GRACE_SECONDS`: a
-    lock never frees while its installer still writes.
+    The child inherits the locked descriptors (killed, this process leaves the lock to it), and its
+    ``VENVLOCK_HELD`` names the calling thread's locks only.  On Ctrl-C (a SIGINT to this process alone is
+    forwarded after a moment) the ``KeyboardInterrupt`` goes on only once the child has ended, killed after
+    :data:`CHILD_GRACE_SECONDS`: a lock never frees while its installer still writes.
     """
     from venvlock.core._nesting import child_environ
 

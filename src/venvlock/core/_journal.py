@@ -1,46 +1,26 @@
 """The sync journal: a sync in progress says so, and the next holder heals what an interrupted one left.
 
-Before an installer runs under the environment lock, :func:`begin` writes
-``<env>/.venvlock/journal`` (atomically, never through a link, see
-:mod:`venvlock.core._files`): which holder (its pid and its start time, so a
-reused pid is not taken for it), what it runs (the command line, redacted),
-the requirement names the request names (when known), and the wall clock when
-it began.  :func:`end` removes it once the installer has ended and the result
-is recorded.  An installer that did not end by itself with success (killed, a
-Ctrl-C: pip exits 1 on Ctrl-C without undoing a half-written distribution, or
-failed) leaves the journal for the next holder to look at.
+:func:`begin` writes ``<env>/.venvlock/journal`` before an installer runs under the environment lock: the
+holder (pid and start time, so a reused pid is not taken for it), the command (redacted), when it began.
+:func:`end` removes it once the installer succeeded and the result is recorded.  Any other end (killed;
+Ctrl-C, on which pip exits 1 without undoing a half-written distribution; a failure) leaves it.
 
-A process that takes the lock and finds a journal whose holder is gone (or
-that it wrote itself in an earlier sync) calls :func:`heal`: the environment
-is suspect.  It looks, through the one model (:func:`venvlock.core._installed.scan`),
-for what an interrupted install leaves: pip's ``~`` stash folders, unfinished
-dist-infos (no METADATA or RECORD; the wheel's RECORD, no INSTALLER, files
-missing), and among the dist-infos written since the journal began, those
-without INSTALLER (the installer writes it after every file) or with a file
-of their RECORD missing.  Those are removed (:func:`venvlock.core._installed.repair`,
-only inside the environment's scheme, under its one containment rule), the
-journal is cleared, the removed distributions are put back at their versions by the sync's
-installer (:func:`reinstall_args`), and only then is the environment judged.
-One line on stderr says so.
-
-A journal whose holder is alive and is not this process belongs to an outer
-holder this sync runs under (``venvlock run -- pip-locked ...``): it is left
-alone, and the inner sync writes none of its own.
+A holder that finds a journal left behind (its writer gone, or this process in an earlier sync) calls
+:func:`heal`: the stashes, unfinished dist-infos and dist-infos that sync wrote without finishing
+(:func:`suspects`) are removed inside the environment's scheme only (:func:`venvlock.core._installed.repair`),
+the journal is cleared, and the sync puts the removed distributions back at their versions
+(:func:`reinstall_args`) before it judges.  A journal of a live holder that is not this process belongs to an
+outer sync this one runs under (``venvlock run -- pip-locked ...``): left alone, and no second one is written.
 
 Plain ``os``: :func:`pending` is one ``lstat`` on the fast path.
 
-**Test-only fault injection** (:func:`inject_fault`): ``VENVLOCK_TEST_FAULT=<phase>:<fault>``
-sends *fault* (``SIGKILL``, ``SIGINT``, ``SIGTERM``) to this process's group
-(``<signal>-self``: to this process alone) when a sync reaches *phase*
-(:data:`PHASES`); at a point that writes (the journal, the record, a marker,
-an environment's creation) *fault* may also be an error (:data:`ERRORS`:
-``ENOSPC``, ``EACCES``), raised there as the write would raise it.  Each
-fault injected appends ``<phase> <fault> <pid>`` to the file
-``VENVLOCK_TEST_FAULT_LOG`` names (if set), so a test knows it landed.  The
-points are called by the core here and in the sync, and by adapters through
-:func:`venvlock.adapter.fault_point`.  The suite's fault matrix
-(``tests/test_fault_matrix.py``, ``nox -s chaos``) uses it; unset, it costs
-one ``os.environ.get`` on the locked (slow) path, never on the no-op path.
+**Test-only fault injection** (:func:`inject_fault`; ``tests/test_fault_matrix.py``, ``nox -s chaos``):
+``VENVLOCK_TEST_FAULT=<phase>:<fault>`` sends *fault* (``SIGKILL``, ``SIGINT``, ``SIGTERM``) to this process's
+group (``<signal>-self``: to this process alone) when a run reaches *phase* (:data:`PHASES`); at a point that
+writes, *fault* may also be one of :data:`ERRORS`, raised there as the write would raise it.  Each fault
+injected appends ``<phase> <fault> <pid>`` to the file ``VENVLOCK_TEST_FAULT_LOG`` names, so a test knows it
+landed.  Adapters reach the points through :func:`venvlock.adapter.fault_point`.  Unset, it costs one
+``os.environ.get`` on the locked path, never on the no-op path.
 """
 
 from __future__ import annotations
@@ -48,21 +28,17 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import NamedTuple
 
-from venvlock import _fast as fast
+from venvlock._fast import JOURNAL_NAME
 from venvlock.core._files import read_file, remove_file, write_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from venvlock.core._environment import Environment
 
-#: the journal's file name, in the environment's record folder (``<env>/.venvlock``)
-JOURNAL_NAME = fast.JOURNAL_NAME
-
-
-#: test-only: where a fault is injected (see the module docstring)
+#: test-only (see the module docstring)
 FAULT_VARIABLE = "VENVLOCK_TEST_FAULT"
-#: test-only: the file each injected fault is logged to
 FAULT_LOG_VARIABLE = "VENVLOCK_TEST_FAULT_LOG"
 #: the named points, in the order a run reaches them: an adapter created the environment's folder (its
 #: half-built marker still set); a marker about to be written; the lock taken; the journal written (the installer
@@ -75,11 +51,8 @@ ERRORS = ("ENOSPC", "EACCES")
 
 
 def inject_fault(phase: str, *, signals: bool = True, errors: bool = False) -> None:
-    """Test-only: inject the fault ``VENVLOCK_TEST_FAULT`` names when *phase* is its phase; else nothing.
-
-    *signals*: a signal fault is sent here; *errors*: an error fault is raised here (an ``OSError``; a point that
-    writes).
-    """
+    """Test-only: inject the fault ``VENVLOCK_TEST_FAULT`` names at *phase*: a signal if *signals*, an OSError if
+    *errors* (a point that writes)."""
     wanted = os.environ.get(FAULT_VARIABLE)
     if not wanted:
         return
@@ -135,21 +108,13 @@ def process_start(pid: int) -> str:
         return ""
 
 
-class Entry:
-    """A journal as read: :ivar pid:, :ivar start: (see :func:`process_start`), :ivar began_ns:,
-    :ivar command: (redacted), :ivar names: (the requirement names the request named; empty: unknown)."""
+class Entry(NamedTuple):
+    """A journal as read (*start*: see :func:`process_start`)."""
 
-    __slots__ = ("began_ns", "command", "names", "pid", "start")
-
-    def __init__(self, pid: int, start: str, began_ns: int, command: str, names: list[str]) -> None:
-        self.pid = pid
-        self.start = start
-        self.began_ns = began_ns
-        self.command = command
-        self.names = names
-
-    def __repr__(self) -> str:
-        return f"Entry(pid={self.pid}, command={self.command!r})"
+    pid: int
+    start: str
+    began_ns: int
+    command: str
 
     def ours(self) -> bool:
         """Written by this very process (an earlier sync of it that did not end well)."""
@@ -173,7 +138,7 @@ class Entry:
 
 
 def read(environment: Environment) -> Entry | None:
-    """The journal of *environment*, or None (none, or unreadable: a damaged one reads as left by nobody alive)."""
+    """The journal of *environment*, or None; a damaged one reads as left by nobody alive."""
     text = read_file(journal_path(environment))
     if text is None:
         return None
@@ -186,25 +151,19 @@ def read(environment: Environment) -> Entry | None:
         began = int(fields.get("began", "0"))
     except ValueError:
         pid, began = 0, 0
-    names = fields.get("names", "").split()
-    return Entry(pid, fields.get("start", ""), began, fields.get("command", "?"), names)
+    return Entry(pid, fields.get("start", ""), began, fields.get("command", "?"))
 
 
-def begin(environment: Environment, command: str, names: list[str] | None = None) -> bool:
-    """Write the journal of a sync about to run *command* (redacted here); whether this process owns it now.
-
-    False (nothing written) when a live outer holder's journal is there, or it cannot be written.
-    """
+def begin(environment: Environment, command: str) -> bool:
+    """Write the journal of a sync about to run *command* (redacted here); whether this process owns it now
+    (False, nothing written: a live outer holder's journal is there, or it cannot be written)."""
     from venvlock.core._holder import redact
 
     existing = read(environment)
     if existing is not None and not existing.left_behind():
         return False
     one_line = redact(command).replace("\n", " ").replace("\r", " ")
-    text = (
-        f"pid {os.getpid()}\nstart {process_start(os.getpid())}\nbegan {time.time_ns()}\n"
-        f"command {one_line}\nnames {' '.join(names or [])}\n"
-    )
+    text = f"pid {os.getpid()}\nstart {process_start(os.getpid())}\nbegan {time.time_ns()}\ncommand {one_line}\n"
     try:
         inject_fault("journal", signals=False, errors=True)  # its signals come once it is written
         write_file(journal_path(environment), text, make_folder=True)
@@ -244,12 +203,8 @@ def suspects(site_dirs: list[str], since_ns: int) -> list[str]:
 
 
 def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[tuple[str, str]]:
-    """Under the environment lock: if a journal was left behind, remove what its sync left; clear it.
-
-    Returns ``(name, version)`` of each distribution removed (to put back at
-    that version: :func:`reinstall_args`).  A journal of a live outer holder
-    is left alone.
-    """
+    """Under the environment lock: remove what the sync of a journal left behind, clear it; ``(name, version)``
+    of each distribution removed (to put back: :func:`reinstall_args`)."""
     entry = read(environment)
     if entry is None:
         if pending(environment):  # there, but not a file venvlock reads (a link, a folder): not ours to trust
@@ -268,8 +223,7 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[t
             if dist.name and dist.version:
                 removed.append((dist.name, dist.version))
     if damaged:
-        count = len(damaged)
-        what = f"{count} distribution" + ("s" if count != 1 else "")
+        what = f"{len(damaged)} distribution" + ("s" if len(damaged) != 1 else "")
         print(
             f"venvlock: the last sync of {environment.name} was interrupted (pid {entry.pid}, `{entry.command}`); "
             f"repairing {what}",
@@ -283,11 +237,8 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[t
 
 
 def reinstall_args(removed: list[tuple[str, str]], args: list[str]) -> list[str]:
-    """pip ``install`` arguments that put back *removed* at their versions, from where a request's *args* install.
-
-    The request's options that say where and how to find distributions (index, find-links, binaries, ``--pre``)
-    are kept; its requirements, files and options that change what is installed are not.
-    """
+    """pip ``install`` arguments that put back *removed* at their versions, from where a request's *args* install:
+    only its options that say where and how to find distributions (index, find-links, binaries, ``--pre``)."""
     from venvlock._pip.options import HARMLESS, read_options
 
     kept: list[str] = []

@@ -26,13 +26,8 @@ FREE, SHARED, EXCLUSIVE, MISSING, UNKNOWN = "free", "shared", "exclusive", "miss
 
 
 class LockState:
-    """What a probe of one lock file found.
-
-    :ivar state: :data:`FREE`, :data:`SHARED`, :data:`EXCLUSIVE`, :data:`MISSING`
-        (no lock file: free) or :data:`UNKNOWN` (it could not be probed: :attr:`reason` says why).
-    :ivar holder: who holds it, as its holder file says (credentials redacted); None when unknown.
-    :ivar since: when the holder took it (the holder file's modification time, seconds since the epoch).
-    """
+    """What a probe of one lock file found: its *state* (:data:`MISSING`: no lock file, free; :data:`UNKNOWN`:
+    not probed, *reason* says why), the *holder* its holder file names, *since* that file's mtime."""
 
     __slots__ = ("holder", "path", "reason", "since", "state")
 
@@ -76,11 +71,8 @@ def probe_lock(lock_path: str) -> LockState:
 
 
 def exclusive_holder(lock_path: str) -> Holder | None:
-    """Who holds *lock_path* exclusively now: its holder file, only while the lock itself is held (else None).
-
-    The lock is the truth: a stale file naming a live process that holds
-    nothing (its pid reused, pid 1 in a container) names no holder here.
-    """
+    """Who holds *lock_path* exclusively now, only while the lock itself is held: a stale holder file naming a
+    live process that holds nothing (its pid reused, pid 1 in a container) names no one."""
     state = probe_lock(lock_path)
     return state.holder if state.state == EXCLUSIVE and state.holder is not None and state.holder.alive else None
 

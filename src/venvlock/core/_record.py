@@ -1,16 +1,10 @@
 """The record of a sync: what was found in sync, so the next identical request costs a few stats.
 
-A record ``<env>/.venvlock/synced/<key>``: its *key* digests every input the
-check read (:func:`request_key`), its content is the environment's
-*fingerprint* (:func:`venvlock._fast.fingerprint`) when it was found in sync.
-It is trusted only while the fingerprint matches and it is strictly newer than
-every package folder (:func:`venvlock._fast.record_holds`: a change in the
-record's clock tick is never missed, as Git's "racily clean" rule).  The
-whole rule: docs/design.md.
-
-:func:`remember_noop` writes the entry of ``pip-locked``'s fast path
-(:mod:`venvlock._fast`), which proves a repeated no-op from the same inputs
-and this record without loading the rest of venvlock.
+``<env>/.venvlock/synced/<key>``: *key* digests every input the check read (:func:`request_key`), the content
+is the environment's fingerprint when it was found in sync.  Trusted only while the fingerprint matches and it
+is strictly newer than every package folder (:func:`venvlock._fast.record_holds`: a change in the record's clock
+tick is never missed, as Git's "racily clean" rule; docs/design.md).  :func:`remember_noop` writes the entry
+by which ``pip-locked``'s fast path (:mod:`venvlock._fast`) proves a repeated no-op without the rest of venvlock.
 """
 
 from __future__ import annotations
@@ -30,12 +24,10 @@ if TYPE_CHECKING:
 
 
 def _plugin_set() -> str:
-    """What identifies the venvlock plugins this process loads: venvlock's version, its settings, ``sys.path``.
+    """What identifies the venvlock plugins this process loads: venvlock's version, its settings, ``sys.path``
+    and the stats of its folders (adding or removing a plugin changes them; the fast path reads the same).
 
-    Plugins are found in the distributions of the ``sys.path`` folders; adding, removing or
-    replacing one changes its folder's stat (the fast path's proof reads the same stats).  The
-    working folder is left out: a project's own folder is on the path of nox's and pytest's
-    processes, and its stat changes with every file made in it (its name stays in the key).
+    Not the working folder's stat (its name stays): it is on nox's and pytest's paths and changes with every file.
     """
     import venvlock
 
@@ -78,11 +70,8 @@ def request_key(environment: Environment, request: SyncRequest, parsed: ParsedRe
 
 
 def _record_path(environment: Environment, key: str) -> tuple[str, str]:
-    """``(path, below)``: the record file of *key*, and the folder venvlock's own folders on the way hang from.
-
-    ``.venvlock`` and ``synced`` are venvlock's: made and opened without following links (a
-    ``<env>/.venvlock`` planted as a link to another folder is never written through).
-    """
+    """``(path, below)``: the record file of *key*, and the folder below which ``.venvlock/synced`` are venvlock's
+    (made and opened without following links: a planted ``<env>/.venvlock`` link is never written through)."""
     folder = environment.record_dir()
     return os.path.join(folder, "synced", key), os.path.dirname(folder)
 
@@ -118,12 +107,8 @@ def forget(environment: Environment, key: str) -> None:
 
 
 def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *, quiet: bool) -> bool:
-    """Write the fast path's entry for a run that found *request* in sync (see :mod:`venvlock._fast`).
-
-    Only for a virtual environment whose folder is the one the fast path
-    looks in, a request read with a record key, and stats old enough to
-    prove anything; whether an entry was written.
-    """
+    """Write the fast path's entry for a run that found *request* in sync; whether one was written (only for a
+    venv whose folder the fast path looks in, a request with a record key, stats old enough to prove anything)."""
     parsed = request.parsed
     if (
         miss.key is None
@@ -133,7 +118,7 @@ def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *,
         or os.path.realpath(miss.folder) != os.path.realpath(environment.path)
     ):
         return False
-    site_dirs = environment.site_dirs()
+    site_dirs = environment.site_folders_to_judge()
     if site_dirs is None:
         return False
     own = [

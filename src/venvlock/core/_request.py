@@ -1,8 +1,4 @@
-"""What is asked of an environment: one request to sync it (pip arguments, or an adapter's own installer).
-
-How pip reads those arguments is :mod:`venvlock._pip.requirements`; the sync
-keeps its one reading in :attr:`SyncRequest.parsed`.
-"""
+"""What is asked of an environment: one request to sync it (pip arguments, or an adapter's own installer)."""
 
 from __future__ import annotations
 
@@ -17,26 +13,17 @@ if TYPE_CHECKING:
 
 
 class SyncRequest:
-    """One request to sync an environment.
+    """One request to sync an environment: the arguments of pip *command* (after the command word).
 
-    :param args: pip ``install`` arguments after the word ``install``
-        (requirement specifiers, ``-r``/``-c`` files, options), or the
-        arguments of another pip command named by *command*.
-    :param command: the pip command (``"install"``, ``"uninstall"``).
-    :param cwd: the folder relative paths are read from (default: the working folder).
-    :param installer: the adapter's own way to install (hatch's or nox's), a
-        callable returning an exit code; None to let the
-        ``venvlock_install`` hook choose (pip by default).
+    :param installer: the adapter's own way to install (hatch's, nox's), returning an exit code; None: the
+        ``venvlock_install`` hook chooses (pip by default).
     :param quiet: no waiting line and no "Checked" line.
     :param purpose: how a waiting process names this holder (default: this command line).
     :param judge: False when only the installer can say whether anything is to do.
-    :param installer_takes_lock: the installer takes the environment lock ``<env>/.lock`` itself (uv):
-        the core lends it that lock while it runs and keeps venvlock's sync lock (see ``LockHold.lend``).
-    :param pip: the command that runs pip (before the command word), when not the
-        environment's ``python -m pip`` (an environment without pip of its own).
-
-    :ivar parsed: the core's one reading of this request (a :class:`ParsedRequest`), set by the sync
-        once it has read it, so that every check of the sync judges the same reading; None before.
+    :param installer_takes_lock: the installer takes ``<env>/.lock`` itself (uv): the core lends it that lock
+        while it runs and keeps venvlock's sync lock (``LockHold.lend``).
+    :param pip: the command that runs pip, when not the environment's ``python -m pip`` (it has no pip).
+    :ivar parsed: the one reading of this request (:meth:`read`), so that every check of a sync judges the same.
     """
 
     __slots__ = (
@@ -77,10 +64,7 @@ class SyncRequest:
         self.parsed: ParsedRequest | None = None
 
     def read(self, environment: Environment, *, again: bool = False) -> ParsedRequest:
-        """The one reading of this request for *environment* (:attr:`parsed`), read as pip reads it when there is none.
-
-        *again*: read anew (an input changed since).
-        """
+        """The one reading of this request for *environment* (:attr:`parsed`), as pip reads it (*again*: anew)."""
         if again or self.parsed is None or self.parsed.environment_path != environment.path:
             from venvlock._pip.requirements import parse_request
 
@@ -88,7 +72,7 @@ class SyncRequest:
         return self.parsed
 
     def uv_cannot_judge(self) -> str:
-        """Why the check cannot judge this request because uv installs it with settings of its own ("" when it can)."""
+        """Why the check cannot judge this request: uv installs it, with settings of its own ("" when it can)."""
         from venvlock._uv import changes_meaning
         from venvlock.core._settings import installer
 

@@ -1,7 +1,4 @@
-"""What a check and a sync found.
-
-Nothing to install is pip's "already satisfied": :attr:`Outcome.SATISFIED`.
-"""
+"""What a check and a sync found."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ import enum
 class Outcome(enum.Enum):
     """What a check concluded: one of three, never a flag."""
 
-    #: the request is met: nothing to install
+    #: the request is met: nothing to install (pip's "already satisfied")
     SATISFIED = "satisfied"
     #: something is missing, too old or damaged: the installer must run
     INSTALL_NEEDED = "install needed"
@@ -23,11 +20,7 @@ class Verdict:
     """The answer of ``venvlock_check``: :meth:`already_satisfied`, :meth:`install_needed` or :meth:`cannot_judge`.
 
     ``Verdict(True/False/None)`` and :meth:`nothing_to_do` are venvlock 0.x's spellings, still accepted.
-
-    :ivar outcome: what the check concluded (:class:`Outcome`).
-    :ivar checked: how many distributions the check looked at.
-    :ivar reason: why an install is needed, or why it cannot be judged.
-    :ivar damaged: folders of installed distributions found damaged (to repair before installing).
+    *checked*: how many distributions the check looked at; *damaged*: folders to repair before installing.
     """
 
     __slots__ = ("checked", "damaged", "outcome", "reason")
@@ -47,7 +40,6 @@ class Verdict:
 
     @classmethod
     def already_satisfied(cls, *, checked: int) -> Verdict:
-        """The request is met by the *checked* distributions installed."""
         return cls(Outcome.SATISFIED, checked=checked)
 
     @classmethod
@@ -57,7 +49,6 @@ class Verdict:
 
     @classmethod
     def install_needed(cls, reason: str, *, checked: int = 0, damaged: list[str] | None = None) -> Verdict:
-        """The installer must run, for *reason* (and repair the *damaged* folders first)."""
         return cls(Outcome.INSTALL_NEEDED, checked=checked, reason=reason, damaged=damaged)
 
     @classmethod
@@ -67,7 +58,7 @@ class Verdict:
 
     @property
     def satisfied(self) -> bool:
-        """Whether nothing is to install (only a clear :attr:`Outcome.SATISFIED` is; never a guess)."""
+        """Only a clear :attr:`Outcome.SATISFIED`: never a guess."""
         return self.outcome is Outcome.SATISFIED
 
     def __repr__(self) -> str:
@@ -78,15 +69,9 @@ _LEGACY = {True: Outcome.SATISFIED, False: Outcome.INSTALL_NEEDED, None: Outcome
 
 
 class SyncResult:
-    """The result of ``venvlock_sync``.
-
-    :ivar returncode: the installer's exit code; 0 when nothing was to do.
-    :ivar installed: whether the installer ran.
-    :ivar checked: distributions checked by the last check (for "Checked N packages").
-    :ivar seconds: wall time of the whole sync.
-    :ivar waited: seconds spent waiting for the lock.
-    :ivar recorded: whether the result was recorded as synced.
-    """
+    """The result of ``venvlock_sync``: the installer's *returncode* (0 when nothing was to do), whether it ran
+    (*installed*), the distributions of the last check (*checked*), the seconds of the sync and of its wait for the
+    lock, whether the result was *recorded* as synced."""
 
     __slots__ = ("checked", "installed", "recorded", "returncode", "seconds", "waited")
 

@@ -1,11 +1,8 @@
-"""venvlock's own settings, the ``VENVLOCK_*`` environment variables, read and validated in one place.
+"""venvlock's own settings, the ``VENVLOCK_*`` environment variables: one reader a variable (the users' table:
+``docs/index.md``; ``VENVLOCK_UNLOCKED``: ``docs/faq.md``).  Plain ``os``/``sys``: on the fast path.
 
-Every reader raises :class:`~venvlock.errors.SettingError` for a value that
-makes no sense; :func:`validate` reads them all, so that a bad setting is an
-error on every path (the record fast path included) before anything is judged.
-
-One reader a variable (the users' table: ``docs/index.md``; ``VENVLOCK_UNLOCKED``: ``docs/faq.md``).
-Plain ``os``/``sys``: on the fast path.
+Each reader raises :class:`~venvlock.errors.SettingError` for a value that makes no sense; :func:`validate`
+reads them all, so that a bad setting is an error on every path (the record fast path too) before any judging.
 """
 
 from __future__ import annotations
@@ -28,11 +25,8 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 def timeout(default: float | None = None) -> float:
-    """``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative (or ``inf``) waits forever.
-
-    Unset or empty: *default*, or :data:`DEFAULT_TIMEOUT`.  ``nan`` and
-    anything that is not a number are errors.
-    """
+    """``VENVLOCK_TIMEOUT`` in seconds (unset: *default*, or :data:`DEFAULT_TIMEOUT`): 0 fails at once, negative
+    (or ``inf``) waits forever; ``nan`` is an error."""
     raw = os.environ.get(TIMEOUT_VAR, "").strip()
     if not raw:
         return DEFAULT_TIMEOUT if default is None else default
@@ -82,10 +76,8 @@ def cache_dir() -> str:
 
 
 def unlocked() -> str:
-    """``VENVLOCK_UNLOCKED``: ``"warn"`` (unset or empty) or ``"fail"``.
-
-    Where an environment cannot be locked at all: say so and go on unlocked, as uv; or stop (exit 75).
-    """
+    """``VENVLOCK_UNLOCKED``, where an environment cannot be locked at all: ``"warn"`` (unset) and go on unlocked,
+    as uv; or ``"fail"`` (exit 75)."""
     raw = os.environ.get(UNLOCKED_VAR, "").strip().lower()
     if raw in ("", "warn"):
         return "warn"

@@ -1,26 +1,19 @@
 """The double-checked sync: check, lock, check again, repair, install, record.
 
-1. *Record*: a request found in sync before, with nothing changed since,
-   returns at once (its reading and a few stats; no distribution is looked at).
-2. *First check*, without the lock: a clear "satisfied" returns and records.
-   Skipped while another venvlock process says it holds the lock (it is
-   installing: a look now would be wasted, or see a half-done install).
+1. *Record*: a request found in sync before, nothing changed since, returns at once (a few stats).
+2. *First check*, without the lock: a clear "satisfied" returns and records.  Skipped while another venvlock
+   process holds the lock (it is installing: a look would be wasted, or see a half-done install).
 3. *Lock* the environment (``venvlock_environment_lock``).
-4. *Second check*: another process may have just synced it (its record,
-   when it wrote one, answers without checking again).
-5. *Repair* what interrupted installs left: first what a sync whose holder is
-   gone may have left (its journal: :func:`venvlock.core._journal.heal`),
+4. *Second check*: another process may have just synced it (its record, if any, answers without a check).
+5. *Repair* what interrupted installs left: a dead holder's journal (:func:`venvlock.core._journal.heal`),
    then the damage the check found.
-6. *Install* (``venvlock_install``; an installer that takes ``<env>/.lock``
-   itself, uv, is lent it) under a sync journal, cleared once the installer
-   succeeded and the result is recorded; check once more and *record* it if
-   in sync.  A failed install records nothing.
-7. The lock is released before :func:`sync` returns.
+6. *Install* (``venvlock_install``; uv, which takes ``<env>/.lock`` itself, is lent it) under a sync journal,
+   cleared once the installer succeeded and the result is recorded; check once more and *record* if in sync.
+   A failed install records nothing.  The lock is released before :func:`sync` returns.
 
-One reading per sync (:meth:`SyncRequest.read`, shared with the adapter's
-:func:`recorded_sync`): every check and the record key judge it; under the
-lock it is read again only when a few stats say an input changed, as pip reads
-its files once when it starts (docs/design.md, "One reading per sync").
+One reading per sync (:meth:`SyncRequest.read`, shared with :func:`recorded_sync`): every check and the record
+key judge it; under the lock it is read again only when a few stats say an input changed, as pip reads its
+files once when it starts (docs/design.md, "One reading per sync").
 """
 
 from __future__ import annotations
@@ -28,9 +21,10 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import nullcontext
+from typing import NamedTuple
 
 from venvlock._fast import fingerprint
-from venvlock._pip.requirements import ParsedRequest, looks_like_path_or_url
+from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._holder import default_purpose, describe_command, read_holder
 from venvlock.core._journal import begin, end, heal, inject_fault, pending, reinstall_args
 from venvlock.core._lock import SYNC_SUFFIX
@@ -48,27 +42,19 @@ if TYPE_CHECKING:
     from venvlock.core._lock import LockHold
 
 
-class Reading:
-    """The sync's one reading of a request: what every step of the sync judges, from one parse.
+class Reading(NamedTuple):
+    """What every step of the sync judges, from one parse: None for what is not judged (*parsed*: not
+    ``install``, no judging asked, or *site_dirs* beyond the check; *key*: nothing is recorded)."""
 
-    :ivar parsed: the request read as pip reads it (None: not judged: not ``install``, no judging asked,
-        or the environment's package folders cannot be judged).
-    :ivar site_dirs: the environment's package folders (None: beyond the check).
-    :ivar key: the record key of :attr:`parsed` (None: nothing is recorded for this request).
-    """
-
-    __slots__ = ("key", "parsed", "site_dirs")
-
-    def __init__(self, parsed: ParsedRequest | None, site_dirs: list[str] | None, key: str | None) -> None:
-        self.parsed = parsed
-        self.site_dirs = site_dirs
-        self.key = key
+    parsed: ParsedRequest | None
+    site_dirs: list[str] | None
+    key: str | None
 
 
 def read_request(environment: Environment, request: SyncRequest, *, again: bool = False) -> Reading:
     """The reading of *request* for *environment* (:meth:`SyncRequest.read`: once per request; *again*: anew)."""
     validate()  # a bad setting is an error on every path, before anything is judged
-    site_dirs = environment.site_dirs() if request.command == "install" and request.judge else None
+    site_dirs = environment.site_folders_to_judge() if request.command == "install" and request.judge else None
     if site_dirs is None:
         return Reading(None, None, None)
     parsed = request.read(environment, again=again)
@@ -78,11 +64,8 @@ def read_request(environment: Environment, request: SyncRequest, *, again: bool 
 
 
 def reread_if_changed(environment: Environment, request: SyncRequest, reading: Reading) -> Reading:
-    """*reading*, or a new one when an input changed since (a few stats when none did).
-
-    Called under the lock: an installer started now reads the files now, so
-    the check under the lock judges what it would read.
-    """
+    """*reading*, or a new one when an input changed since (a few stats): an installer started under the lock
+    reads the files now, so the check under the lock judges what it would read."""
     if reading.parsed is None or reading.parsed.current():
         return reading
     return read_request(environment, request, again=True)
@@ -91,8 +74,8 @@ def reread_if_changed(environment: Environment, request: SyncRequest, reading: R
 def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult | None:
     """The result of *request* when a record of an earlier sync still answers it, else None.
 
-    A few stats and reads, no plugin, no process (adapters call it before ``hooks().venvlock_sync``): a
-    record is written only by a sync that went through the hooks, and its key covers the plugin set.
+    No plugin, no process (adapters call it before ``hooks().venvlock_sync``): a record is written only by a
+    sync that went through the hooks, and its key covers the plugin set.
     """
     start = time.monotonic()
     count = _recorded(read_request(environment, request), environment)
@@ -104,18 +87,13 @@ def recorded_sync(environment: Environment, request: SyncRequest) -> SyncResult 
 def recorded_after_running_sync(
     environment: Environment, request: SyncRequest, relay: HookRelay, purpose: str
 ) -> tuple[SyncResult | None, float]:
-    """When another process's sync holds *environment*'s lock now: wait for it to end, then ask its record.
+    """When another process's sync holds *environment*'s lock: wait for it to end, then ask its record.
 
-    The wait holds venvlock's sync lock *shared* (with the timeout and the
-    waiting lines of every wait), so all the processes that queued behind
-    one install (8 concurrent cold installs: the seven after the first)
-    wake together when it ends and read the record it wrote, each in a few
-    stats, instead of taking the lock one after another to find the same.
-    A record is trusted without the lock as before the wait (it holds only
-    while the environment's package folders are unchanged and no sync
-    journal is there).  Returns the record's answer (None: nothing waited
-    for, or no record answers, and the sync goes its usual way, under the
-    lock) and the seconds waited.
+    The wait holds venvlock's sync lock *shared* (timeout and waiting lines as every wait), so all the processes
+    queued behind one install (8 concurrent cold installs: the seven after the first) wake together and read
+    the record it wrote, instead of taking the lock one after another to find the same (a record holds without
+    the lock, as before the wait: only while the package folders are unchanged and no journal is there).
+    Returns the record's answer (None: nothing waited for, or no record answers) and the seconds waited.
     """
     import os
 
@@ -156,10 +134,8 @@ def _recorded(reading: Reading, environment: Environment) -> int | None:
 
 
 def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_path: str) -> SyncResult:
-    """Run the double-checked sync of *request* into *environment* (see the module docstring).
-
-    *lock_path*: the environment lock's file, asked of ``venvlock_lock_path`` once by the caller.
-    """
+    """Run the double-checked sync of *request* into *environment* (see the module docstring); *lock_path*: the
+    environment lock's file, asked of ``venvlock_lock_path`` once by the caller."""
     start = time.monotonic()
     judge = request.command == "install" and request.judge
 
@@ -218,7 +194,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
             from venvlock.core._installed import repair
 
             repair(list(dict.fromkeys(verdict.damaged)), reading.site_dirs or [])
-        journal = begin(environment, describe_command(["pip", request.command, *request.args]), _names(reading))
+        journal = begin(environment, describe_command(["pip", request.command, *request.args]))
         inject_fault("journal")
         returncode = _install(environment, request, hook, hold)
         if returncode != 0:
@@ -237,20 +213,6 @@ def _install(environment: Environment, request: SyncRequest, hook: HookRelay, ho
     with hold.lend() if request.installer_takes_lock else nullcontext():
         returncode: int = hook.venvlock_install(environment=environment, request=request, hold=hold)  # core answers
     return returncode
-
-
-def _names(reading: Reading) -> list[str]:
-    """The project names the request's requirements name (as written; empty when not read)."""
-    if reading.parsed is None:
-        return []
-    names = []
-    for text, _origin in reading.parsed.requirements:
-        name = text.strip()
-        for stop in "[<>=!~;@ (":
-            name = name.partition(stop)[0]
-        if name and not looks_like_path_or_url(text):
-            names.append(name)
-    return names
 
 
 def _put_back(

@@ -320,7 +320,7 @@ class VenvlockEnvironment(VirtualEnvironment):
         """Whether a local project is not installed as wanted (hatch's own test), None when unknown."""
         if not local:
             return False
-        site_dirs = self._core_environment.site_dirs()
+        site_dirs = self._core_environment.site_folders_to_judge()
         if site_dirs is None:
             return None
         from hatch.dep.sync import InstalledDistributions
