@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support import pip_install, pip_locked, run, scripts_dir, site_packages, venv_python, versions
+from support import make_venv, pip_install, pip_locked, run, scripts_dir, site_packages, venv_python, versions
 
 
 def venvlock(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -81,6 +81,25 @@ def test_repair_of_a_venv_without_pip_uses_pip_with_python(env: dict[str, str], 
     assert "leftovers" not in failed.stderr, failed.stderr
     fixed = venvlock("repair", str(bare), "--", "--find-links", env["PIP_FIND_LINKS"], env=env)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_repair_of_a_named_venv_stays_in_it_whatever_pip_python_says(
+    env: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    """``PIP_PYTHON`` names another venv: the named one is repaired, the other is left as it was.
+
+    pip follows ``PIP_PYTHON`` (and ``python`` in a ``pip.conf``) by re-running
+    itself under that interpreter, unless it is a re-run itself; the repair's
+    pip must not leave the environment venvlock chose.
+    """
+    pip(venv, env, "install", "delta")
+    part = site_packages(venv) / "delta" / "part_0.py"
+    part.unlink()
+    other = tmp_path / "other"
+    repaired = venvlock("repair", str(venv), env={**env, "PIP_PYTHON": str(make_venv(other))})
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert part.exists(), "the named environment was not repaired"
+    assert not list(site_packages(other).glob("delta*")), "the repair installed into PIP_PYTHON's environment"
 
 
 def test_repair_json_and_dry_run_json(env: dict[str, str], venv: Path) -> None:

@@ -448,9 +448,10 @@ class Adapter:
         (``venvlock repair``).  Call it inside :meth:`environment_lock`, with
         its *hold*.  Returns the installer's exit code.
         """
+        from venvlock.adapter.pip import pip_for
         from venvlock.core import LockHold, SyncRequest, hooks
 
-        pip = environment.pip_command()  # a venv without pip (uv venv, --without-pip): pip --python, as pip-locked
+        pip = pip_for(environment)  # the environment's own pip, staying in it; a venv without pip: pip --python
         request = SyncRequest(list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False, pip=pip)
         held = hold if hold is not None else LockHold(environment.path, locked=False)
         answer: int = hooks().venvlock_install(environment=environment, request=request, hold=held)  # core answers

@@ -211,3 +211,21 @@ def _folder_environment(arguments: PipArguments, base: Environment) -> Environme
         if folder is not None:
             return Environment.for_folder(os.path.expanduser(folder), kind, python=base.python)
     return base
+
+
+def pip_for(environment: Environment) -> list[str]:
+    """:meth:`Environment.pip_command`, with pip's marker of a re-run pip set to match in ``os.environ``.
+
+    The environment's own ``python -m pip`` runs with ``_PIP_RUNNING_IN_SUBPROCESS``
+    set: the environment is chosen already (by pip's ``python`` setting, or
+    named), and that pip must not follow ``PIP_PYTHON`` or a ``python`` in
+    its ``pip.conf`` to another one.  The running interpreter's pip with
+    ``--python`` (a venv without pip) runs without it, so it re-runs itself
+    under the environment's interpreter as ``pip --python X`` does.
+    """
+    command = environment.pip_command()
+    if command == [environment.python, "-m", "pip"]:
+        os.environ["_PIP_RUNNING_IN_SUBPROCESS"] = "1"
+    else:
+        os.environ.pop("_PIP_RUNNING_IN_SUBPROCESS", None)
+    return command

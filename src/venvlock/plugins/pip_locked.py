@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from venvlock._fast import Miss
-    from venvlock.core import Environment
 
 HELP = """\
 Usage: pip-locked <pip command> [pip options]
@@ -76,23 +75,6 @@ def _error(message: str) -> None:
     print(f"pip-locked: error: {message}", file=sys.stderr, flush=True)
 
 
-def pip_prefix(environment: "Environment") -> list[str]:
-    """:meth:`Environment.pip_command`, with pip's marker of a re-run pip set to match.
-
-    The environment's own ``python -m pip`` runs with ``_PIP_RUNNING_IN_SUBPROCESS``
-    set: pip-locked already followed pip's ``python`` setting to choose the
-    environment, and that pip must not follow it again.  pip-locked's own pip
-    with ``--python`` (a venv without pip) runs without it, so it re-runs
-    itself under the environment's interpreter as ``pip --python X`` does.
-    """
-    command = environment.pip_command()
-    if command == [environment.python, "-m", "pip"]:
-        os.environ["_PIP_RUNNING_IN_SUBPROCESS"] = "1"
-    else:
-        os.environ.pop("_PIP_RUNNING_IN_SUBPROCESS", None)
-    return command
-
-
 def _run_pip(command: list[str]) -> int:
     if os.name != "nt":
         try:
@@ -120,7 +102,7 @@ def main(argv: "Sequence[str] | None" = None) -> int:
 
 def _full_route(args: list[str], start: float, miss: "Miss") -> int:
     from venvlock.adapter import EX_USAGE, Adapter, check_settings, describe_command, exit_code
-    from venvlock.adapter.pip import CHANGING_COMMANDS, PipArguments, target_environment
+    from venvlock.adapter.pip import CHANGING_COMMANDS, PipArguments, pip_for, target_environment
     from venvlock.errors import SettingError, VenvlockError
 
     arguments = PipArguments(args)
@@ -142,9 +124,9 @@ def _full_route(args: list[str], start: float, miss: "Miss") -> int:
             from venvlock import __version__
 
             print(f"pip-locked (venvlock {__version__}) from {os.path.dirname(os.path.dirname(__file__))}", flush=True)
-        return _run_pip([*pip_prefix(environment), *arguments.passthrough])
+        return _run_pip([*pip_for(environment), *arguments.passthrough])
 
-    prefix = pip_prefix(environment)
+    prefix = pip_for(environment)
     if arguments.sure:
         command = arguments.command
         request_args = [*arguments.general, *arguments.rest]
