@@ -24,8 +24,6 @@ from venvlock.cli._messages import note
 from venvlock.core import Environment
 from venvlock.errors import SettingError
 
-#: the kind of an environment outside any venv (an interpreter's own): nothing creates it, no creation lock
-INTERPRETER = "interpreter"
 #: the project's own environment, which ``--all`` adds and the default names when it is not chosen
 PROJECT_VENV = ".venv"
 
@@ -46,12 +44,6 @@ def default_environment() -> tuple[Environment, str]:
     if Environment.is_venv(project) and Adapter.environment(project) != environment:
         why += f"; for ./{PROJECT_VENV}, activate it or give -p {PROJECT_VENV}"
     return environment, why
-
-
-def kind_of(environment: Environment) -> str:
-    """The environment's kind as a word (``venv``, ``interpreter``): the core may spell it as a string or an enum."""
-    kind = environment.kind
-    return str(getattr(kind, "value", kind))
 
 
 def environment_at(path: str | None, *, must_exist: bool = True) -> Environment:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from venvlock.core._environment import Environment
+from venvlock.core._environment import Environment, Kind
 from venvlock.core._holder import Holder, redact
 from venvlock.core._lock import LockHold
 from venvlock.core._plugins import hooks, plugin_manager
@@ -54,6 +54,7 @@ def shared_lock(
 __all__ = [
     "Environment",
     "Holder",
+    "Kind",
     "LockHold",
     "LockState",
     "LockTimeoutError",
