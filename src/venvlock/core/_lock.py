@@ -526,39 +526,97 @@ def hold_environment(
 
 @contextmanager
 def _lending_to_descendants(fd: int) -> Iterator[None]:
-    """While inside, lend the exclusive lock on *fd* to a descendant process blocked on it; take it back after.
-
-    A thread looks at ``/proc/locks`` every :data:`LEND_POLL` seconds (where
-    the OS keeps it): a descendant blocked on the file (uv, started by any
-    route) gets the lock, and *fd* locks it again once nobody holds it.
-    """
-    if _os_lock.lock_table(fd) is None:
+    """While inside, lend the exclusive lock on *fd* to a descendant process blocked on it; take it back after."""
+    if sys.platform != "linux":  # only Linux tells who is blocked on a lock (/proc/locks)
         yield
         return
-    import threading
-
-    stop = threading.Event()
-    me = os.getpid()
-
-    def watch() -> None:
-        lent = False
-        while not stop.wait(LEND_POLL):
-            try:
-                if lent:
-                    lent = not _os_lock.lock(fd, exclusive=True)
-                elif any(
-                    blocked and pid != me and _os_lock.descends_from(pid, me)
-                    for pid, _, blocked in _os_lock.lock_table(fd) or []
-                ):
-                    _os_lock.unlock(fd)
-                    lent = True
-            except OSError:
-                return
-
-    watcher = threading.Thread(target=watch, name="venvlock-uv-hand-off", daemon=True)
-    watcher.start()
+    token = _lender.watch(fd)
     try:
         yield
     finally:
-        stop.set()
-        watcher.join()
+        _lender.unwatch(token)
+
+
+class _Lender:
+    """The process's one thread that lends the ``<env>/.lock`` of each hold to a descendant blocked on it.
+
+    Every :data:`LEND_POLL` seconds it reads ``/proc/locks``: a descendant of
+    this process blocked on a watched file (uv, started by any route) gets the
+    lock, and the hold's descriptor locks it again once nobody holds it.  It
+    starts, not waited for, at the first hold with none running and ends when
+    no hold is left: a hold never waits for a thread to start or end, nor for
+    a read of ``/proc/locks`` (which waits for the kernel: 5 to 15 ms).  It
+    (un)locks a descriptor only under :attr:`guard`, which :meth:`unwatch`
+    takes, so never one its hold has let go.
+    """
+
+    def __init__(self) -> None:
+        import _thread
+
+        self.guard = _thread.allocate_lock()
+        self.held: dict[object, int] = {}  # a token of each hold watched -> its descriptor
+        self.lent: set[object] = set()  # the holds whose lock is lent now
+        self.running = False
+
+    def watch(self, fd: int) -> object:
+        import _thread
+
+        token = object()
+        with self.guard:
+            self.held[token] = fd
+            if not self.running:
+                _thread.start_new_thread(self._run, ())
+                self.running = True
+        return token
+
+    def unwatch(self, token: object) -> None:
+        with self.guard:
+            self.held.pop(token, None)
+            self.lent.discard(token)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(LEND_POLL)
+            with self.guard:
+                if not self.held:
+                    self.running = False
+                    return
+                looked = {token: fd for token, fd in self.held.items() if token not in self.lent}
+            text = _os_lock.read_locks() if looked else ""
+            me = os.getpid()
+            # a descriptor let go meanwhile gives a wrong table: its token is no longer held below
+            wanted = {
+                token
+                for token, fd in looked.items()
+                if text is not None
+                and any(
+                    blocked and pid != me and _os_lock.descends_from(pid, me)
+                    for pid, _, blocked in _os_lock.lock_table(fd, text) or ()
+                )
+            }
+            with self.guard:
+                for token, fd in list(self.held.items()):
+                    try:
+                        if token in self.lent:
+                            if _os_lock.lock(fd, exclusive=True):
+                                self.lent.discard(token)
+                        elif token in wanted:
+                            _os_lock.unlock(fd)
+                            self.lent.add(token)
+                        elif text is None:  # no /proc/locks here: nothing to go by
+                            del self.held[token]
+                    except OSError:
+                        del self.held[token]
+                        self.lent.discard(token)
+
+
+_lender = _Lender()
+
+
+def _forked() -> None:
+    global _lender
+    _lender = _Lender()  # a child of fork() has no watcher thread, and the guard may have been taken
+
+
+if sys.platform != "win32":
+    os.register_at_fork(after_in_child=_forked)
