@@ -18,6 +18,7 @@ once free.  The sync lock stays held; ``UV_LOCK_TIMEOUT`` is never changed.
 
 from __future__ import annotations
 
+import _thread
 import errno
 import os
 import sys
@@ -489,8 +490,8 @@ def hold_environment(
                 shown_path=lock_path,
             )
         )
-        if path == lock_path and taken.fd is not None and not taken.nested:
-            stack.enter_context(_lending_to_descendants(taken.fd))
+        if path == lock_path and taken.fd is not None and not taken.nested and sys.platform == "linux":
+            stack.callback(_lender.unwatch, _lender.watch(taken.fd))  # the uv hand-off (see :class:`_Lender`)
         return taken
 
     with ExitStack() as outer:
@@ -524,43 +525,25 @@ def hold_environment(
         yield result
 
 
-@contextmanager
-def _lending_to_descendants(fd: int) -> Iterator[None]:
-    """While inside, lend the exclusive lock on *fd* to a descendant process blocked on it; take it back after."""
-    if sys.platform != "linux":  # only Linux tells who is blocked on a lock (/proc/locks)
-        yield
-        return
-    token = _lender.watch(fd)
-    try:
-        yield
-    finally:
-        _lender.unwatch(token)
-
-
 class _Lender:
-    """The process's one thread that lends the ``<env>/.lock`` of each hold to a descendant blocked on it.
+    """The process's one thread that lends each hold's ``<env>/.lock`` to a descendant blocked on it (Linux).
 
-    Every :data:`LEND_POLL` seconds it reads ``/proc/locks``: a descendant of
-    this process blocked on a watched file (uv, started by any route) gets the
-    lock, and the hold's descriptor locks it again once nobody holds it.  It
-    starts, not waited for, at the first hold with none running and ends when
-    no hold is left: a hold never waits for a thread to start or end, nor for
-    a read of ``/proc/locks`` (which waits for the kernel: 5 to 15 ms).  It
-    (un)locks a descriptor only under :attr:`guard`, which :meth:`unwatch`
-    takes, so never one its hold has let go.
+    Every :data:`LEND_POLL` seconds it reads ``/proc/locks``: a descendant
+    blocked on a watched file (uv, started by any route) gets the lock, and
+    the hold's descriptor locks it again once nobody holds it.  It starts, not
+    waited for, at the first hold with none running and ends when no hold is
+    left: a hold never waits for a thread to start or end, nor for a read of
+    ``/proc/locks``.  It (un)locks only under :attr:`guard`, which
+    :meth:`unwatch` takes, so never a descriptor its hold has let go.
     """
 
     def __init__(self) -> None:
-        import _thread
-
         self.guard = _thread.allocate_lock()
         self.held: dict[object, int] = {}  # a token of each hold watched -> its descriptor
         self.lent: set[object] = set()  # the holds whose lock is lent now
         self.running = False
 
     def watch(self, fd: int) -> object:
-        import _thread
-
         token = object()
         with self.guard:
             self.held[token] = fd
@@ -582,13 +565,12 @@ class _Lender:
                     self.running = False
                     return
                 looked = {token: fd for token, fd in self.held.items() if token not in self.lent}
-            text = _os_lock.read_locks() if looked else ""
-            me = os.getpid()
-            # a descriptor let go meanwhile gives a wrong table: its token is no longer held below
+            text, me = _os_lock.read_locks() if looked else "", os.getpid()
+            # a descriptor let go meanwhile reads a wrong table: its token is no longer held below
             wanted = {
                 token
                 for token, fd in looked.items()
-                if text is not None
+                if text
                 and any(
                     blocked and pid != me and _os_lock.descends_from(pid, me)
                     for pid, _, blocked in _os_lock.lock_table(fd, text) or ()
@@ -597,15 +579,12 @@ class _Lender:
             with self.guard:
                 for token, fd in list(self.held.items()):
                     try:
-                        if token in self.lent:
-                            if _os_lock.lock(fd, exclusive=True):
-                                self.lent.discard(token)
+                        if token in self.lent and _os_lock.lock(fd, exclusive=True):
+                            self.lent.discard(token)
                         elif token in wanted:
                             _os_lock.unlock(fd)
                             self.lent.add(token)
-                        elif text is None:  # no /proc/locks here: nothing to go by
-                            del self.held[token]
-                    except OSError:
+                    except OSError:  # as for a hold let go: no longer watched
                         del self.held[token]
                         self.lent.discard(token)
 
