@@ -491,7 +491,7 @@ def hold_environment(
             )
         )
         if path == lock_path and taken.fd is not None and not taken.nested and sys.platform == "linux":
-            stack.callback(_lender.unwatch, _lender.watch(taken.fd))  # the uv hand-off (see :class:`_Lender`)
+            stack.callback(_lend_to_descendants(taken.fd))  # the uv hand-off
         return taken
 
     with ExitStack() as outer:
@@ -525,77 +525,42 @@ def hold_environment(
         yield result
 
 
-class _Lender:
-    """The process's one thread that lends each hold's ``<env>/.lock`` to a descendant blocked on it (Linux).
+def _lend_to_descendants(fd: int) -> Callable[[], None]:
+    """Lend the exclusive lock on *fd* to a descendant process blocked on it, until the function returned is called.
 
-    Every :data:`LEND_POLL` seconds it reads ``/proc/locks``: a descendant
-    blocked on a watched file (uv, started by any route) gets the lock, and
-    the hold's descriptor locks it again once nobody holds it.  It starts, not
-    waited for, at the first hold with none running and ends when no hold is
-    left: a hold never waits for a thread to start or end, nor for a read of
-    ``/proc/locks``.  It (un)locks only under :attr:`guard`, which
-    :meth:`unwatch` takes, so never a descriptor its hold has let go.
+    A thread looks at ``/proc/locks`` every :data:`LEND_POLL` seconds: a
+    descendant blocked on the file (uv, started by any route) gets the lock,
+    and *fd* locks it again once nobody holds it.  Nobody waits for the thread
+    to start or end, nor for its reads of ``/proc/locks`` (see ``_unix``); it
+    (un)locks *fd* only under a guard that stopping takes, so never once the
+    hold has let *fd* go.
     """
+    guard, stopped = _thread.allocate_lock(), False
 
-    def __init__(self) -> None:
-        self.guard = _thread.allocate_lock()
-        self.held: dict[object, int] = {}  # a token of each hold watched -> its descriptor
-        self.lent: set[object] = set()  # the holds whose lock is lent now
-        self.running = False
-
-    def watch(self, fd: int) -> object:
-        token = object()
-        with self.guard:
-            self.held[token] = fd
-            if not self.running:
-                _thread.start_new_thread(self._run, ())
-                self.running = True
-        return token
-
-    def unwatch(self, token: object) -> None:
-        with self.guard:
-            self.held.pop(token, None)
-            self.lent.discard(token)
-
-    def _run(self) -> None:
+    def watch() -> None:
+        lent, me = False, os.getpid()
         while True:
             time.sleep(LEND_POLL)
-            with self.guard:
-                if not self.held:
-                    self.running = False
+            text = "" if lent else _os_lock.read_locks()
+            with guard:
+                if stopped:
                     return
-                looked = {token: fd for token, fd in self.held.items() if token not in self.lent}
-            text, me = _os_lock.read_locks() if looked else "", os.getpid()
-            # a descriptor let go meanwhile reads a wrong table: its token is no longer held below
-            wanted = {
-                token
-                for token, fd in looked.items()
-                if text
-                and any(
-                    blocked and pid != me and _os_lock.descends_from(pid, me)
-                    for pid, _, blocked in _os_lock.lock_table(fd, text) or ()
-                )
-            }
-            with self.guard:
-                for token, fd in list(self.held.items()):
-                    try:
-                        if token in self.lent and _os_lock.lock(fd, exclusive=True):
-                            self.lent.discard(token)
-                        elif token in wanted:
-                            _os_lock.unlock(fd)
-                            self.lent.add(token)
-                    except OSError:  # as for a hold let go: no longer watched
-                        del self.held[token]
-                        self.lent.discard(token)
+                try:
+                    if lent:
+                        lent = not _os_lock.lock(fd, exclusive=True)
+                    elif text and any(
+                        blocked and pid != me and _os_lock.descends_from(pid, me)
+                        for pid, _, blocked in _os_lock.lock_table(fd, text) or ()
+                    ):
+                        _os_lock.unlock(fd)
+                        lent = True
+                except OSError:
+                    return
 
+    def stop() -> None:
+        nonlocal stopped
+        with guard:
+            stopped = True
 
-_lender = _Lender()
-
-
-def _forked() -> None:
-    global _lender
-    _lender = _Lender()  # a child of fork() has no watcher thread, and the guard may have been taken
-
-
-if sys.platform != "win32":
-    os.register_at_fork(after_in_child=_forked)
+    _thread.start_new_thread(watch, ())
+    return stop
