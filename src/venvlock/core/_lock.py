@@ -6,14 +6,7 @@ resource)`` is the model); the OS calls are in the platform halves
 blocking lock call in a thread) while the calling thread reports, times out
 and takes Ctrl-C.  Other threads of this process wait
 (:mod:`._nesting`); a descendant of the holder goes on under its hold.
-
-:func:`hold_environment` is *the environment lock*: venvlock's *sync lock*
-``<env>/.lock.sync`` (venvlock processes only), then uv's ``<env>/.lock``,
-so uv, pip-locked, hatch and nox exclude each other.  A uv under the hold
-never waits for it (the *uv hand-off*): :meth:`LockHold.lend` lets go of
-``<env>/.lock`` for an installer known to take it, and on Linux the holder
-lends it to any descendant blocked on it (``/proc/locks``), taking it back
-once free.  The sync lock stays held; ``UV_LOCK_TIMEOUT`` is never changed.
+:func:`hold_environment` is *the environment lock*.
 """
 
 from __future__ import annotations
@@ -276,7 +269,7 @@ def hold(
     lock_path: str,
     *,
     purpose: str,
-    on_waiting: Callable[[Holder | None, float], None],
+    on_waiting: _OnWaiting,
     on_acquired: Callable[[float], None] | None = None,
     mode: str = EXCLUSIVE,
     create_folder: bool = True,
@@ -472,11 +465,18 @@ def hold_environment(
     lock_path: str,
     *,
     purpose: str,
-    on_waiting: Callable[[str, Holder | None, float], None],
-    on_acquired: Callable[[str, float], None],
+    on_waiting: _OnWaiting,
+    on_acquired: Callable[[float], None],
     create_folder: bool,
 ) -> Iterator[LockHold]:
-    """The environment lock: venvlock's sync lock ``<lock>.sync``, then *lock_path* (uv's), both held inside."""
+    """The environment lock: venvlock's *sync lock* ``<lock>.sync`` (venvlock's processes only), then uv's *lock_path*.
+
+    So uv, pip-locked, hatch and nox exclude each other.  A uv under the hold
+    never waits for it (the *uv hand-off*): :meth:`LockHold.lend` lets go of
+    *lock_path* for an installer known to take it, and on Linux the holder
+    lends it to any descendant blocked on it.  The sync lock stays held;
+    ``UV_LOCK_TIMEOUT`` is never changed.
+    """
 
     def enter(stack: ExitStack, path: str) -> LockHold:
         taken = stack.enter_context(
@@ -484,8 +484,8 @@ def hold_environment(
                 environment,
                 path,
                 purpose=purpose,
-                on_waiting=lambda holder, waited: on_waiting(lock_path, holder, waited),
-                on_acquired=lambda waited: on_acquired(lock_path, waited),
+                on_waiting=on_waiting,
+                on_acquired=on_acquired,
                 create_folder=create_folder,
                 shown_path=lock_path,
             )

@@ -59,7 +59,7 @@ def venvlock_environment_lock(environment: Environment, purpose: str, quiet: boo
         lock_path = asked[1]  # the sync's own answer: the hook is asked once per sync
     else:
         lock_path = relay.venvlock_lock_path(environment=environment)
-    waiting, acquired = _notifications(relay, environment, quiet)
+    waiting, acquired = _notifications(relay, environment, lock_path, quiet)
     # A venv's folder is made only by its creator; --target/--prefix folders may be made here, as pip would.
     return _lock.hold_environment(
         environment,
@@ -89,28 +89,27 @@ def creation_lock(
 ) -> AbstractContextManager[LockHold]:
     """*environment*'s creation lock held in *mode*; waits reported, an exclusive hold's start announced."""
     lock_path: str = relay.venvlock_creation_lock_path(environment=environment)
-    waiting, acquired = _notifications(relay, environment, quiet)
+    waiting, acquired = _notifications(relay, environment, lock_path, quiet)
     return _lock.hold(
         environment,
         lock_path,
         purpose=purpose,
-        on_waiting=lambda holder, waited: waiting(lock_path, holder, waited),
-        on_acquired=(lambda waited: acquired(lock_path, waited)) if mode == _lock.EXCLUSIVE else None,
+        on_waiting=waiting,
+        on_acquired=acquired if mode == _lock.EXCLUSIVE else None,
         mode=mode,
-        create_folder=True,
         default_timeout=default_timeout,
     )
 
 
 def _notifications(
-    relay: HookRelay, environment: Environment, quiet: bool
-) -> tuple[Callable[[str, Holder | None, float], None], Callable[[str, float], None]]:
-    """``venvlock_waiting`` and ``venvlock_acquired`` for *environment*, as the lock's callbacks."""
+    relay: HookRelay, environment: Environment, lock_path: str, quiet: bool
+) -> tuple[Callable[[Holder | None, float], None], Callable[[float], None]]:
+    """``venvlock_waiting`` and ``venvlock_acquired`` about *lock_path*, as the lock's callbacks."""
 
-    def waiting(lock_path: str, holder: Holder | None, waited: float) -> None:
+    def waiting(holder: Holder | None, waited: float) -> None:
         relay.venvlock_waiting(environment=environment, lock_path=lock_path, holder=holder, waited=waited, quiet=quiet)
 
-    def acquired(lock_path: str, waited: float) -> None:
+    def acquired(waited: float) -> None:
         relay.venvlock_acquired(environment=environment, lock_path=lock_path, waited=waited)
 
     return waiting, acquired
