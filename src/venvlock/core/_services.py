@@ -11,7 +11,7 @@ plugin's answer wins where it gives one.
 from __future__ import annotations
 
 import sys
-from contextvars import ContextVar
+import threading
 
 from venvlock._markers import hookimpl
 from venvlock.core import _lock
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 #: the plugin manager's hook relay, through which the services call the extension points (set by ``_plugins``)
 relay: HookRelay = None  # type: ignore[assignment]
-#: ``(environment path, lock path)`` while a sync runs in this context: the lock path it asked for once
-_sync_lock_path: ContextVar[tuple[str, str] | None] = ContextVar("venvlock_sync_lock_path", default=None)
+#: ``.asked``: ``(environment path, lock path)`` while a sync runs in this thread, the lock path it asked for once
+_this_thread = threading.local()
 #: the holder each lock path's waiting line named last in this process, to say when it changes
 _named: dict[str, Holder | None] = {}
 
@@ -45,16 +45,16 @@ def venvlock_sync(environment: Environment, request: SyncRequest) -> SyncResult:
     from venvlock.core._sync import sync
 
     lock_path: str = relay.venvlock_lock_path(environment=environment)  # asked once per sync
-    token = _sync_lock_path.set((environment.path, lock_path))
+    outer, _this_thread.asked = getattr(_this_thread, "asked", None), (environment.path, lock_path)
     try:
         return sync(environment, request, relay, lock_path)
     finally:
-        _sync_lock_path.reset(token)
+        _this_thread.asked = outer
 
 
 @hookimpl(trylast=True)
 def venvlock_environment_lock(environment: Environment, purpose: str, quiet: bool) -> AbstractContextManager[LockHold]:
-    asked = _sync_lock_path.get()
+    asked = getattr(_this_thread, "asked", None)
     if asked is not None and asked[0] == environment.path:
         lock_path = asked[1]  # the sync's own answer: the hook is asked once per sync
     else:
