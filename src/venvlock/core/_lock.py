@@ -348,19 +348,16 @@ def _same_file(fd: int, lock_path: str) -> bool:
 class _Blocker:
     """A thread waiting in the kernel for the lock of a descriptor, on a duplicate (same open file): no CPU.
 
-    After :meth:`cancel`, a lock the thread gets is let go at once.  A daemon:
-    a lock call still blocked ends with the process.
+    Nobody waits for it to start.  After :meth:`cancel`, a lock the thread
+    gets is let go at once; a lock call still blocked ends with the process.
     """
 
     def __init__(self, fd: int, exclusive: bool) -> None:
-        import threading
-
-        self._fd = os.dup(fd)
-        self._guard = threading.Lock()
-        self._done = threading.Event()
+        self._fd, self._guard, self._running = os.dup(fd), _thread.allocate_lock(), _thread.allocate_lock()
+        self._running.acquire()  # released when the lock call has returned
         self._cancelled = self.locked = False
         self.error: OSError | None = None
-        threading.Thread(target=self._run, args=(exclusive,), name="venvlock-lock-waiter", daemon=True).start()
+        _thread.start_new_thread(self._run, (exclusive,))
 
     def _run(self, exclusive: bool) -> None:
         try:
@@ -373,12 +370,14 @@ class _Blocker:
             self.error = error
         finally:
             os.close(self._fd)
-            self._done.set()
+            self._running.release()
 
     def wait(self, seconds: float) -> bool:
         """Whether the lock was taken within *seconds* (raises the lock call's error)."""
-        if self._done.wait(seconds) and self.error is not None:
-            raise self.error
+        if self._running.acquire(timeout=seconds):
+            self._running.release()
+            if self.error is not None:
+                raise self.error
         return self.locked
 
     def cancel(self) -> None:
