@@ -116,3 +116,52 @@ def test_tox_with_uv_as_install_command_never_waits_on_its_own_lock(wheelhouse: 
     assert "install_deps> uv pip install" in output  # tox -vv shows uv's own lines
     assert not any(text in output for text in UV_WAITED), output[-3000:]
     assert os.path.exists(project / ".tox" / "py" / ".lock")
+
+
+# A descendant that blocks on <env>/.lock as uv does (flock), says when it has it, and keeps it until told.
+BLOCKED_TAKER = """
+import fcntl, os, sys, time
+lock = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(lock, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.01)
+"""
+
+
+def test_each_of_many_holds_in_a_row_lends_and_takes_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One process's holds in a row each lend the lock to a blocked child; one released while lent lets it go.
+
+    ``VENVLOCK_TIMEOUT=0``: a hold that found the lock still taken (a lend
+    never ended, a descriptor let go locked again) fails at once.
+    """
+    from venvlock.core import Environment, hooks
+    from venvlock.core._unix import lock_table
+
+    folder = tmp_path / "env"
+    folder.mkdir()
+    (folder / "pyvenv.cfg").write_text(f"home = {os.path.dirname(sys.executable)}\n")
+    monkeypatch.setenv("VENVLOCK_TIMEOUT", "0")
+    environment, lock_path, me = Environment.for_venv(str(folder)), str(folder / ".lock"), os.getpid()
+
+    def lockers() -> list[tuple[int, bool]]:
+        probe = os.open(lock_path, os.O_RDONLY)
+        try:
+            return [(pid, blocked) for pid, _, blocked in lock_table(probe) or []]
+        finally:
+            os.close(probe)
+
+    for turn in range(12):
+        got, go = tmp_path / f"got-{turn}", tmp_path / f"go-{turn}"
+        with hooks().venvlock_environment_lock(environment=environment, purpose="test", quiet=True) as held:
+            child = subprocess.Popen([sys.executable, "-c", BLOCKED_TAKER, lock_path, str(got), str(go)])
+            assert wait_for(got.exists), f"turn {turn}: the blocked child was never lent the lock"
+            if turn % 2 == 0:  # the child lets go: the hold takes the lock back on its own descriptor
+                go.touch()
+                assert child.wait(timeout=60) == 0
+                assert wait_for(lambda: (me, True, False) in (lock_table(held.fd or -1) or []))
+        if turn % 2:  # released while lent: the child keeps the lock, this process holds nothing
+            assert lockers() == [(child.pid, False)]
+            go.touch()
+            assert child.wait(timeout=60) == 0
+        assert lockers() == []

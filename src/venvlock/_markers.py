@@ -1,9 +1,9 @@
 """The pluggy markers of project ``venvlock``: a leaf module, so that whoever marks a hook imports nothing else.
 
 Plugins write ``from venvlock.hookspec import hookimpl`` (re-exported there,
-as in 0.x); the core's own implementations (:mod:`venvlock.core._defaults`,
-:mod:`venvlock.core._services`) import the marker from here, so the hook
-specifications and the core never import each other.
+as in 0.x); the core's own implementations (:mod:`venvlock.core._services`)
+import the marker from here, so the hook specifications and the core never
+import each other.
 """
 
 from __future__ import annotations

@@ -6,18 +6,12 @@ resource)`` is the model); the OS calls are in the platform halves
 blocking lock call in a thread) while the calling thread reports, times out
 and takes Ctrl-C.  Other threads of this process wait
 (:mod:`._nesting`); a descendant of the holder goes on under its hold.
-
-:func:`hold_environment` is *the environment lock*: venvlock's *sync lock*
-``<env>/.lock.sync`` (venvlock processes only), then uv's ``<env>/.lock``,
-so uv, pip-locked, hatch and nox exclude each other.  A uv under the hold
-never waits for it (the *uv hand-off*): :meth:`LockHold.lend` lets go of
-``<env>/.lock`` for an installer known to take it, and on Linux the holder
-lends it to any descendant blocked on it (``/proc/locks``), taking it back
-once free.  The sync lock stays held; ``UV_LOCK_TIMEOUT`` is never changed.
+:func:`hold_environment` is *the environment lock*.
 """
 
 from __future__ import annotations
 
+import _thread
 import errno
 import os
 import sys
@@ -275,7 +269,7 @@ def hold(
     lock_path: str,
     *,
     purpose: str,
-    on_waiting: Callable[[Holder | None, float], None],
+    on_waiting: _OnWaiting,
     on_acquired: Callable[[float], None] | None = None,
     mode: str = EXCLUSIVE,
     create_folder: bool = True,
@@ -354,19 +348,16 @@ def _same_file(fd: int, lock_path: str) -> bool:
 class _Blocker:
     """A thread waiting in the kernel for the lock of a descriptor, on a duplicate (same open file): no CPU.
 
-    After :meth:`cancel`, a lock the thread gets is let go at once.  A daemon:
-    a lock call still blocked ends with the process.
+    Nobody waits for it to start.  After :meth:`cancel`, a lock the thread
+    gets is let go at once; a lock call still blocked ends with the process.
     """
 
     def __init__(self, fd: int, exclusive: bool) -> None:
-        import threading
-
-        self._fd = os.dup(fd)
-        self._guard = threading.Lock()
-        self._done = threading.Event()
+        self._fd, self._guard, self._running = os.dup(fd), _thread.allocate_lock(), _thread.allocate_lock()
+        self._running.acquire()  # released when the lock call has returned
         self._cancelled = self.locked = False
         self.error: OSError | None = None
-        threading.Thread(target=self._run, args=(exclusive,), name="venvlock-lock-waiter", daemon=True).start()
+        _thread.start_new_thread(self._run, (exclusive,))
 
     def _run(self, exclusive: bool) -> None:
         try:
@@ -379,12 +370,14 @@ class _Blocker:
             self.error = error
         finally:
             os.close(self._fd)
-            self._done.set()
+            self._running.release()
 
     def wait(self, seconds: float) -> bool:
         """Whether the lock was taken within *seconds* (raises the lock call's error)."""
-        if self._done.wait(seconds) and self.error is not None:
-            raise self.error
+        if self._running.acquire(timeout=seconds):
+            self._running.release()
+            if self.error is not None:
+                raise self.error
         return self.locked
 
     def cancel(self) -> None:
@@ -471,11 +464,18 @@ def hold_environment(
     lock_path: str,
     *,
     purpose: str,
-    on_waiting: Callable[[str, Holder | None, float], None],
-    on_acquired: Callable[[str, float], None],
+    on_waiting: _OnWaiting,
+    on_acquired: Callable[[float], None],
     create_folder: bool,
 ) -> Iterator[LockHold]:
-    """The environment lock: venvlock's sync lock ``<lock>.sync``, then *lock_path* (uv's), both held inside."""
+    """The environment lock: venvlock's *sync lock* ``<lock>.sync`` (venvlock's processes only), then uv's *lock_path*.
+
+    So uv, pip-locked, hatch and nox exclude each other.  A uv under the hold
+    never waits for it (the *uv hand-off*): :meth:`LockHold.lend` lets go of
+    *lock_path* for an installer known to take it, and on Linux the holder
+    lends it to any descendant blocked on it.  The sync lock stays held;
+    ``UV_LOCK_TIMEOUT`` is never changed.
+    """
 
     def enter(stack: ExitStack, path: str) -> LockHold:
         taken = stack.enter_context(
@@ -483,14 +483,14 @@ def hold_environment(
                 environment,
                 path,
                 purpose=purpose,
-                on_waiting=lambda holder, waited: on_waiting(lock_path, holder, waited),
-                on_acquired=lambda waited: on_acquired(lock_path, waited),
+                on_waiting=on_waiting,
+                on_acquired=on_acquired,
                 create_folder=create_folder,
                 shown_path=lock_path,
             )
         )
-        if path == lock_path and taken.fd is not None and not taken.nested:
-            stack.enter_context(_lending_to_descendants(taken.fd))
+        if path == lock_path and taken.fd is not None and not taken.nested and sys.platform == "linux":
+            stack.callback(_lend_to_descendants(taken.fd))  # the uv hand-off
         return taken
 
     with ExitStack() as outer:
@@ -524,41 +524,42 @@ def hold_environment(
         yield result
 
 
-@contextmanager
-def _lending_to_descendants(fd: int) -> Iterator[None]:
-    """While inside, lend the exclusive lock on *fd* to a descendant process blocked on it; take it back after.
+def _lend_to_descendants(fd: int) -> Callable[[], None]:
+    """Lend the exclusive lock on *fd* to a descendant process blocked on it, until the function returned is called.
 
-    A thread looks at ``/proc/locks`` every :data:`LEND_POLL` seconds (where
-    the OS keeps it): a descendant blocked on the file (uv, started by any
-    route) gets the lock, and *fd* locks it again once nobody holds it.
+    A thread looks at ``/proc/locks`` every :data:`LEND_POLL` seconds: a
+    descendant blocked on the file (uv, started by any route) gets the lock,
+    and *fd* locks it again once nobody holds it.  Nobody waits for the thread
+    to start or end, nor for its reads of ``/proc/locks`` (see ``_unix``); it
+    (un)locks *fd* only under a guard that stopping takes, so never once the
+    hold has let *fd* go.
     """
-    if _os_lock.lock_table(fd) is None:
-        yield
-        return
-    import threading
-
-    stop = threading.Event()
-    me = os.getpid()
+    guard, stopped = _thread.allocate_lock(), False
 
     def watch() -> None:
-        lent = False
-        while not stop.wait(LEND_POLL):
-            try:
-                if lent:
-                    lent = not _os_lock.lock(fd, exclusive=True)
-                elif any(
-                    blocked and pid != me and _os_lock.descends_from(pid, me)
-                    for pid, _, blocked in _os_lock.lock_table(fd) or []
-                ):
-                    _os_lock.unlock(fd)
-                    lent = True
-            except OSError:
-                return
+        lent, me = False, os.getpid()
+        while True:
+            time.sleep(LEND_POLL)
+            text = "" if lent else _os_lock.read_locks()
+            with guard:
+                if stopped:
+                    return
+                try:
+                    if lent:
+                        lent = not _os_lock.lock(fd, exclusive=True)
+                    elif text and any(
+                        blocked and pid != me and _os_lock.descends_from(pid, me)
+                        for pid, _, blocked in _os_lock.lock_table(fd, text) or ()
+                    ):
+                        _os_lock.unlock(fd)
+                        lent = True
+                except OSError:
+                    return
 
-    watcher = threading.Thread(target=watch, name="venvlock-uv-hand-off", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()
+    def stop() -> None:
+        nonlocal stopped
+        with guard:
+            stopped = True
+
+    _thread.start_new_thread(watch, ())
+    return stop

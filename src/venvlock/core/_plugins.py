@@ -31,14 +31,13 @@ def plugin_manager() -> pluggy.PluginManager:
         import pluggy
 
         from venvlock import hookspec
-        from venvlock.core import _defaults
-        from venvlock.core._services import CoreServices
+        from venvlock.core import _services
         from venvlock.core._settings import no_plugins
 
         manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         manager.add_hookspecs(hookspec)
-        manager.register(_defaults, name="venvlock.core.defaults")
-        manager.register(CoreServices(manager.hook), name="venvlock.core.services")
+        _services.relay = manager.hook
+        manager.register(_services, name="venvlock.core")
         if not no_plugins():
             for name, target in _entry_points(ENTRY_POINT_GROUP):
                 if manager.has_plugin(name) or manager.is_blocked(name):
@@ -65,8 +64,13 @@ def _load(target: str) -> object:
 
 
 def _entry_points(group: str) -> Iterator[tuple[str, str]]:
-    """``(name, "module:attr")`` of *group* in the distributions on ``sys.path``, first one of a name wins."""
+    """``(name, "module:attr")`` of *group* in the distributions on ``sys.path``, first one of a name wins.
+
+    Most distributions have no ``entry_points.txt``: ``os.access`` says so
+    without an exception, and a file is decoded only when it names *group*.
+    """
     seen: set[str] = set()
+    header = f"[{group}]".encode()
     for folder in sys.path:
         try:
             entries = os.listdir(folder or ".")
@@ -75,15 +79,18 @@ def _entry_points(group: str) -> Iterator[tuple[str, str]]:
         for entry in entries:
             if not entry.endswith((".dist-info", ".egg-info")):
                 continue
+            path = os.path.join(folder, entry, "entry_points.txt")
+            if not os.access(path, os.R_OK):
+                continue
             try:
-                with open(os.path.join(folder, entry, "entry_points.txt"), encoding="utf-8") as file:
-                    text = file.read()
+                with open(path, "rb") as file:
+                    data = file.read()
             except OSError:
                 continue
-            if f"[{group}]" not in text:
+            if header not in data:
                 continue
             section = ""
-            for line in text.splitlines():
+            for line in data.decode("utf-8").splitlines():
                 line = line.strip()
                 if line.startswith("["):
                     section = line.strip("[]").strip()

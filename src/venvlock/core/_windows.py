@@ -125,5 +125,9 @@ def unlock(fd: int) -> None:
             raise OSError(error, "UnlockFileEx failed")
 
 
-def lock_table(fd: int) -> list[tuple[int, bool, bool]] | None:
+def read_locks() -> str | None:
+    return None
+
+
+def lock_table(fd: int, text: str | None = None) -> list[tuple[int, bool, bool]] | None:
     return None
