@@ -23,7 +23,7 @@ skipped elsewhere); at the points that write (``create``, ``marker``,
 ``journal``, ``record``) the errors ENOSPC and EACCES, raised by the
 test-only hook where the write is (root ignores permissions, so EACCES is
 injected, not provoked).  The named points are the hook
-``VENVLOCK_TEST_FAULT=<phase>:<fault>`` (:func:`venvlock.core._journal.inject_fault`,
+``VENVLOCK_TEST_FAULT=<phase>:<fault>`` (:func:`venvlock._faults.inject_fault`,
 :func:`venvlock.adapter.fault_point` for adapters), which logs each fault it
 injects to ``VENVLOCK_TEST_FAULT_LOG``: a case counts as injected only when
 its fault landed.

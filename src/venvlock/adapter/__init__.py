@@ -153,13 +153,13 @@ def remove_tree(path: str) -> None:
 def fault_point(phase: str, *, errors: bool = False) -> None:
     """Test-only: a named point of an adapter's run where the fault matrix injects its fault (usually nothing).
 
-    ``VENVLOCK_TEST_FAULT=<phase>:<fault>`` (see :func:`venvlock.core._journal.inject_fault`): a signal to the
+    ``VENVLOCK_TEST_FAULT=<phase>:<fault>`` (see :func:`venvlock._faults.inject_fault`): a signal to the
     process group, or with *errors* (a point that creates or writes) an ``OSError`` (``ENOSPC``, ``EACCES``)
     raised here as the write would.  Unset: one look at ``os.environ``, no import.
     """
     if "VENVLOCK_TEST_FAULT" not in os.environ:
         return
-    from venvlock.core._journal import inject_fault
+    from venvlock._faults import inject_fault
 
     inject_fault(phase, errors=errors)
 
@@ -374,7 +374,8 @@ class Adapter:
         Whether this process owns the journal: then :meth:`end_journal` once the
         command ended by itself with success.
         """
-        from venvlock.core._journal import begin, heal, inject_fault, reinstall_args
+        from venvlock._faults import inject_fault
+        from venvlock.core._journal import begin, heal, reinstall_args
 
         inject_fault("locked")
         healed = heal(environment)

@@ -130,8 +130,8 @@ class Marker:
 
         Nothing is left behind when the write fails: no empty marker, no temporary file.
         """
+        from venvlock._faults import inject_fault
         from venvlock.core._files import write_file
-        from venvlock.core._journal import inject_fault
 
         try:
             inject_fault("marker", errors=True)  # test-only: the fault matrix's marker write

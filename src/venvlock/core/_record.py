@@ -13,10 +13,10 @@ import os
 import sys
 
 from venvlock._fast import Miss, entry_path, entry_text, fingerprint, path_signatures, record_holds, signature
+from venvlock._faults import inject_fault
 from venvlock._pip.requirements import ParsedRequest
-from venvlock.core._environment import VENV, Environment, short_digest
+from venvlock.core._environment import Environment, EnvironmentKind, short_digest
 from venvlock.core._files import read_file_and_stat, remove_file, write_file
-from venvlock.core._journal import inject_fault
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *,
         miss.key is None
         or parsed is None
         or parsed.cannot_judge
-        or environment.kind != VENV
+        or environment.kind != EnvironmentKind.VENV
         or os.path.realpath(miss.folder) != os.path.realpath(environment.path)
     ):
         return False

@@ -24,9 +24,10 @@ from contextlib import nullcontext
 from typing import NamedTuple
 
 from venvlock._fast import fingerprint
+from venvlock._faults import inject_fault
 from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._holder import default_purpose, describe_command, read_holder
-from venvlock.core._journal import begin, end, heal, inject_fault, pending, reinstall_args
+from venvlock.core._journal import begin, end, heal, pending, reinstall_args
 from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import forget, recorded_count, request_key, write_record
 from venvlock.core._request import SyncRequest
