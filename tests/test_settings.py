@@ -50,10 +50,10 @@ def test_settings_module_reads_every_variable(monkeypatch: pytest.MonkeyPatch) -
         validate()
 
 
-def test_the_lock_timeout_reads_the_settings_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    from venvlock.core import SettingError
-    from venvlock.core._lock import lock_timeout
+def test_the_lock_reads_its_timeout_from_the_settings_module(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from venvlock.core import Environment, SettingError, hooks
 
     monkeypatch.setenv("VENVLOCK_TIMEOUT", "nan")
-    with pytest.raises(SettingError):
-        lock_timeout()
+    lock = hooks().venvlock_environment_lock(environment=Environment(str(tmp_path)), purpose="test", quiet=True)
+    with pytest.raises(SettingError), lock:
+        pass

@@ -35,7 +35,7 @@ import sys
 from venvlock.adapter import Adapter, display_path, filesystem_of
 from venvlock.cli._environments import environment_at
 from venvlock.cli.status import _lock_line, lock_status
-from venvlock.core import Kind
+from venvlock.core import EnvironmentKind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
 def uv_facts(environment: Environment, lock_path: str) -> dict[str, object]:
     """Whether uv locks the file venvlock locks, and whether this user can lock it."""
     problems: list[str] = []
-    uv_lock = os.path.join(environment.path, ".lock") if environment.kind is not Kind.INTERPRETER else None
+    uv_lock = os.path.join(environment.path, ".lock") if environment.kind is not EnvironmentKind.INTERPRETER else None
     same = uv_lock is not None and os.path.normcase(os.path.abspath(uv_lock)) == os.path.normcase(lock_path)
     if same:
         note = (

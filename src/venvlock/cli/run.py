@@ -35,7 +35,7 @@ from contextlib import ExitStack
 from venvlock.adapter import Adapter, SettingError, describe_command
 from venvlock.cli._environments import environment_at
 from venvlock.cli._messages import error
-from venvlock.core import Kind
+from venvlock.core import EnvironmentKind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHU
 
 def main(options: argparse.Namespace, command: list[str]) -> int:
     environment = environment_at(options.path, must_exist=not options.creation)
-    if options.creation and environment.kind is Kind.INTERPRETER:
+    if options.creation and environment.kind is EnvironmentKind.INTERPRETER:
         raise SettingError(
             f"--creation: {environment.name} is an interpreter outside any venv: nothing creates it, "
             "it has no creation lock (give a virtual environment)"

@@ -18,7 +18,7 @@ import time
 
 from venvlock.adapter import Adapter, Marker, display_path
 from venvlock.cli._environments import discover, environment_at
-from venvlock.core import Environment, Kind
+from venvlock.core import Environment, EnvironmentKind
 from venvlock.errors import SettingError
 
 TYPE_CHECKING = False
@@ -64,7 +64,7 @@ def given(path: str) -> Environment:
 def environment_status(environment: Environment) -> dict[str, object]:
     """What ``status`` shows about *environment*, as JSON-ready data (``creation_lock`` None for an interpreter)."""
     env_lock = Adapter.lock_state(Adapter.lock_path(environment))
-    interpreter = environment.kind is Kind.INTERPRETER
+    interpreter = environment.kind is EnvironmentKind.INTERPRETER
     creation_lock = None if interpreter else Adapter.lock_state(Adapter.creation_lock_path(environment))
     return {
         "environment": environment.path,
@@ -98,7 +98,7 @@ def markers(environment: Environment) -> list[dict[str, str]]:
     None for an interpreter outside any venv: nothing creates it, so it is never half-built.
     """
     found: list[dict[str, str]] = []
-    if environment.kind is Kind.INTERPRETER:
+    if environment.kind is EnvironmentKind.INTERPRETER:
         return found
     parent = os.path.dirname(environment.path.rstrip(os.sep))
     half_built = Marker.read_incomplete(environment.path)
@@ -184,7 +184,7 @@ def _lock_line(lock: dict[str, object]) -> str:
 def format_status(report: dict[str, object]) -> str:
     """The lines ``status`` prints for one environment."""
     header = f"{report['name']}" + ("" if report["exists"] else "  (no folder)")
-    if report["kind"] == Kind.INTERPRETER.value:
+    if report["kind"] == EnvironmentKind.INTERPRETER.value:
         header += f"  (the interpreter {display_path(str(report['python']))}, not a virtual environment)"
     lines = [header, f"  environment lock: {_lock_line(report['environment_lock'])}"]  # type: ignore[arg-type]
     creation = report["creation_lock"]

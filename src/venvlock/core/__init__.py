@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from venvlock.core._environment import Environment, Kind
+from venvlock.core._environment import Environment, EnvironmentKind
 from venvlock.core._holder import Holder, redact
 from venvlock.core._lock import LockHold
 from venvlock.core._plugins import hooks, plugin_manager
@@ -53,8 +53,8 @@ def shared_lock(
 
 __all__ = [
     "Environment",
+    "EnvironmentKind",
     "Holder",
-    "Kind",
     "LockHold",
     "LockState",
     "LockTimeoutError",

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import NamedTuple
 
-from venvlock.core._environment import VENV, Environment, ask_interpreter, read_pyvenv_cfg, short_digest
+from venvlock.core._environment import Environment, EnvironmentKind, ask_interpreter, read_pyvenv_cfg, short_digest
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
 from venvlock.core._results import Verdict
@@ -37,7 +37,7 @@ def marker_environment(environment: Environment) -> dict[str, str] | None:
     base_executable = getattr(sys, "_base_executable", sys.executable)
     ours = {os.path.realpath(sys.executable), os.path.realpath(base_executable)}
     same = os.path.realpath(environment.python) in ours
-    if not same and environment.kind == VENV:
+    if not same and environment.kind == EnvironmentKind.VENV:
         config = read_pyvenv_cfg(environment.path) or {}
         version = config.get("version_info") or config.get("version") or ""
         home = config.get("home", "")

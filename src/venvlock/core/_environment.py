@@ -24,7 +24,7 @@ _BIN = "Scripts" if _WINDOWS else "bin"
 _PYTHON = "python.exe" if _WINDOWS else "python"
 
 
-class Kind(enum.Enum):
+class EnvironmentKind(enum.Enum):
     """What an environment is: a venv, a ``--target`` or ``--prefix`` folder, or an interpreter outside any venv."""
 
     VENV = "venv"
@@ -34,10 +34,6 @@ class Kind(enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-#: the kinds, by the names the core has always used
-VENV, TARGET, PREFIX, INTERPRETER = Kind.VENV, Kind.TARGET, Kind.PREFIX, Kind.INTERPRETER
 
 
 def short_digest(text: str) -> str:
@@ -75,10 +71,14 @@ class Environment:
 
     __slots__ = ("_scheme", "kind", "path", "python")
 
-    def __init__(self, path: str, *, kind: Kind | str = VENV, python: str | None = None) -> None:
+    def __init__(
+        self, path: str, *, kind: EnvironmentKind | str = EnvironmentKind.VENV, python: str | None = None
+    ) -> None:
         self.path = os.path.abspath(path)
-        self.kind = Kind(kind)
-        self.python = python or (os.path.join(self.path, _BIN, _PYTHON) if self.kind is VENV else sys.executable)
+        self.kind = EnvironmentKind(kind)
+        self.python = python or (
+            os.path.join(self.path, _BIN, _PYTHON) if self.kind is EnvironmentKind.VENV else sys.executable
+        )
         self._scheme: Scheme | None = None
 
     def __repr__(self) -> str:
@@ -108,10 +108,10 @@ class Environment:
     @classmethod
     def for_venv(cls, path: str) -> Environment:
         """The virtual environment at *path* (it need not exist yet)."""
-        return cls(path, kind=VENV)
+        return cls(path, kind=EnvironmentKind.VENV)
 
     @classmethod
-    def for_folder(cls, path: str, kind: Kind | str, python: str | None = None) -> Environment:
+    def for_folder(cls, path: str, kind: EnvironmentKind | str, python: str | None = None) -> Environment:
         """A ``--target`` (kind ``"target"``) or ``--prefix`` (kind ``"prefix"``) folder."""
         return cls(path, kind=kind, python=python)
 
@@ -135,11 +135,11 @@ class Environment:
             raise SettingError(f"{python}: no such Python interpreter (not an executable file)")
         folder = os.path.dirname(os.path.dirname(absolute))
         if read_pyvenv_cfg(folder) is not None:
-            return cls(folder, kind=VENV, python=absolute)
+            return cls(folder, kind=EnvironmentKind.VENV, python=absolute)
         scheme = Scheme.of_interpreter(absolute)
         if scheme.prefix != scheme.base_prefix and read_pyvenv_cfg(scheme.prefix) is not None:
-            return cls(scheme.prefix, kind=VENV, python=absolute)  # a venv's python installed elsewhere
-        environment = cls(scheme.prefix, kind=INTERPRETER, python=absolute)
+            return cls(scheme.prefix, kind=EnvironmentKind.VENV, python=absolute)  # a venv's python installed elsewhere
+        environment = cls(scheme.prefix, kind=EnvironmentKind.INTERPRETER, python=absolute)
         environment._scheme = scheme
         return environment
 
@@ -158,7 +158,7 @@ class Environment:
 
     def config_prefix(self) -> str:
         """The ``sys.prefix`` of the interpreter that runs pip here: where pip reads its site ``pip.conf``."""
-        if self.kind in (VENV, INTERPRETER):
+        if self.kind in (EnvironmentKind.VENV, EnvironmentKind.INTERPRETER):
             return self.path
         folder = os.path.dirname(os.path.dirname(os.path.abspath(self.python)))
         if read_pyvenv_cfg(folder) is not None:
@@ -167,7 +167,7 @@ class Environment:
 
     def has_pip(self) -> bool:
         """Whether the environment's interpreter can run ``-m pip`` itself (a venv may have no pip)."""
-        if self.kind == VENV or read_pyvenv_cfg(self.config_prefix()) is not None:
+        if self.kind == EnvironmentKind.VENV or read_pyvenv_cfg(self.config_prefix()) is not None:
             return any(os.path.isdir(os.path.join(d, "pip")) for d in _venv_site_dirs(self.config_prefix()))
         return True  # an interpreter outside a venv: its pip may be anywhere on its path; let it say
 
@@ -188,26 +188,34 @@ class Environment:
 
     def default_lock_path(self) -> str:
         """uv's lock file: ``<env>/.lock``; for a bare interpreter, one in the user cache."""
-        return self._in_cache("locks", ".lock") if self.kind == INTERPRETER else os.path.join(self.path, ".lock")
+        return (
+            self._in_cache("locks", ".lock")
+            if self.kind == EnvironmentKind.INTERPRETER
+            else os.path.join(self.path, ".lock")
+        )
 
     def default_creation_lock_path(self) -> str:
         """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``); an
         interpreter's (never created by venvlock's users) in the user cache, never at ``/.usr.create.lock``."""
-        if self.kind == INTERPRETER:
+        if self.kind == EnvironmentKind.INTERPRETER:
             return self._in_cache("locks", ".create.lock")
         parent, name = os.path.split(self.path.rstrip(os.sep))
         return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
     def record_dir(self) -> str:
         """Where venvlock records what it synced (inside the env, so it goes with the env)."""
-        return self._in_cache("records") if self.kind == INTERPRETER else os.path.join(self.path, ".venvlock")
+        return (
+            self._in_cache("records")
+            if self.kind == EnvironmentKind.INTERPRETER
+            else os.path.join(self.path, ".venvlock")
+        )
 
     def scheme(self) -> Scheme:
         """Where this environment's installer puts things (see :class:`Scheme`): on disk for a venv, else asked."""
         if self._scheme is None:
-            if self.kind is TARGET:
+            if self.kind is EnvironmentKind.TARGET:
                 self._scheme = Scheme(self.path, self.path, [self.path], [], [])
-            elif self.kind is INTERPRETER:
+            elif self.kind is EnvironmentKind.INTERPRETER:
                 self._scheme = Scheme.of_interpreter(self.python)
             else:  # a venv, or a --prefix folder: the same layout
                 root = self.root
@@ -227,7 +235,7 @@ class Environment:
         sees as installed: not with ``PYTHONPATH`` set, not a bare interpreter (user site, distribution folders),
         not ``--target``/``--prefix`` folders.
         """
-        if self.kind is not VENV or any(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+        if self.kind is not EnvironmentKind.VENV or any(os.environ.get("PYTHONPATH", "").split(os.pathsep)):
             return None
         config = read_pyvenv_cfg(self.path)
         if config is None or config.get("include-system-site-packages", "false").strip().lower() != "false":

@@ -55,8 +55,6 @@ FOLDER_GRACE = 1.0
 NAMING_GRACE = 0.1
 #: seconds between two looks at ``/proc/locks`` for a descendant blocked on a held ``<env>/.lock``
 LEND_POLL = 0.02
-#: ``VENVLOCK_TIMEOUT`` in seconds: 0 fails at once, negative waits forever; unset: the default given, or 300
-lock_timeout = timeout
 
 # errors that mean "this folder cannot be locked at all": a read-only environment, a file system without locks
 _NO_LOCKS = {

@@ -81,8 +81,8 @@ class SyncRequest:
             return "uv installs, and uv settings change what the request means"
         return ""
 
-    def pip_command(self, python: str) -> list[str]:
-        """The pip command line of this request for an environment whose interpreter is *python*."""
+    def installer_command(self, python: str) -> list[str]:
+        """The whole pip command line of this request for an environment whose interpreter is *python*."""
         prefix = self.pip or [python, "-m", "pip"]
         return [*prefix, *([self.command] if self.command else []), *self.args]
 

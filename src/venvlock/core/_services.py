@@ -15,7 +15,7 @@ import threading
 
 from venvlock._markers import hookimpl
 from venvlock.core import _lock
-from venvlock.core._environment import VENV, display_path
+from venvlock.core._environment import EnvironmentKind, display_path
 from venvlock.core._holder import describe_busy
 from venvlock.core._installer import run_installer
 
@@ -67,7 +67,7 @@ def venvlock_environment_lock(environment: Environment, purpose: str, quiet: boo
         purpose=purpose,
         on_waiting=waiting,
         on_acquired=acquired,
-        create_folder=environment.kind != VENV,
+        create_folder=environment.kind != EnvironmentKind.VENV,
     )
 
 
@@ -136,7 +136,7 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
 def venvlock_install(environment: Environment, request: SyncRequest, hold: LockHold) -> int:
     if request.installer is not None:
         return request.installer()
-    return run_installer(request.pip_command(environment.python), hold)
+    return run_installer(request.installer_command(environment.python), hold)
 
 
 @hookimpl(trylast=True)
