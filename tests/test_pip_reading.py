@@ -115,8 +115,7 @@ def test_install_elsewhere_is_seen_through_abbreviations() -> None:
 def test_only_the_scheme_is_judged_and_repaired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    from venvlock.core import Environment
-    from venvlock.core._environment import INTERPRETER
+    from venvlock.core import Environment, EnvironmentKind
     from venvlock.core._installed import repair
 
     venv = tmp_path / "venv"
@@ -129,7 +128,7 @@ def test_only_the_scheme_is_judged_and_repaired(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     assert environment.site_folders_to_judge() is None  # pip would see PYTHONPATH's distributions: cannot judge
     monkeypatch.delenv("PYTHONPATH")
-    assert Environment(sys.prefix, kind=INTERPRETER).site_folders_to_judge() is None
+    assert Environment(sys.prefix, kind=EnvironmentKind.INTERPRETER).site_folders_to_judge() is None
     outside = tmp_path / "~drafts"
     outside.mkdir()
     inside = site / "~ix"
