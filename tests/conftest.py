@@ -28,6 +28,7 @@ from support import (
     run_root,
     tools_path,
     venv_template,
+    wait_for,
 )
 
 #: ``--cpu-report``: each test's CPU (its worker's and its children's), ranked: to keep the default suite in its budget
@@ -104,10 +105,11 @@ def _listing(folder: Path) -> dict[str, int]:
     return found
 
 
-#: the names the tests' processes give what they make directly in a temp folder: :mod:`tempfile`'s default (``tmp*``:
-#: virtualenv, tox, hatch, nox, poetry), pip's (``pip-install-*``, ``pip-unpack-*``, ``pip-build-tracker-*``,
-#: ``pip-ephem-wheel-cache-*``, ...), uv's, build's and the run's own (``venvlock-tests-<pid>-*``)
-TOOL_PREFIXES = ("tmp", ".tmp", "pip-", "uv-", "build-env-", "virtualenv-", "tox-", "nox-", "hatch-", "poetry-")
+#: the names the tests' processes give what they make directly in a temp folder: :mod:`tempfile`'s default
+#: (``tmp`` and 8 characters: virtualenv, tox, hatch, nox, poetry; not mktemp(1)'s ``tmp.*``), uv's (``.tmp*``),
+#: pip's (``pip-install-*``, ``pip-unpack-*``, ``pip-build-tracker-*``, ``pip-ephem-wheel-cache-*``, ...), build's,
+#: the tools' own and the run's (``venvlock-*``)
+TOOL_NAMES = re.compile(r"tmp[a-z0-9_]{8}|\.tmp|(pip|uv|build-env|virtualenv|tox|nox|hatch|poetry|venvlock)-")
 #: what the suite never makes in the system temp folder but benchmarks that run beside it do (a benchmark's
 #: ``venvlock-bench-*`` work folder; ``venvlock-pep503-*``, the poetry index of older checkouts, in the run's folder
 #: now): other processes', not this run's
@@ -119,9 +121,7 @@ def _temp_folders() -> set[str]:
     return {
         entry.name
         for entry in SYSTEM_TEMP.iterdir()
-        if entry.name.startswith((*TOOL_PREFIXES, "venvlock-"))
-        and not entry.name.startswith(OTHERS_PREFIXES)
-        and not _another_run(entry.name)
+        if TOOL_NAMES.match(entry.name) and not entry.name.startswith(OTHERS_PREFIXES) and not _another_run(entry.name)
     }
 
 
@@ -143,12 +143,9 @@ def _left_in_temp(started: float) -> list[str]:
                 found.append(name)
         return found
 
-    left = new()
-    deadline = time.monotonic() + 10
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = new()
-    return left
+    if new():
+        wait_for(lambda: not new(), timeout=10, interval=0.5)
+    return new()
 
 
 def _another_run(name: str) -> bool:
@@ -203,7 +200,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a test installed into (or removed from) the interpreter running pytest, wrote under the
-    user's HOME caches or added to ``~/.local``, or left anything in the system temp folder (:data:`TOOL_PREFIXES`:
+    user's HOME caches or added to ``~/.local``, or left anything in the system temp folder (:data:`TOOL_NAMES`:
     a pip killed mid-install leaves its ``pip-*`` folders where ``TMPDIR`` points).
 
     The run's own folder (:func:`support.run_root`) goes first: the tests are
