@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import site
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from support import (
     RUN_ROOT_VAR,
+    TEMP_VARS,
     Gate,
     app_data,
     build_wheel,
@@ -25,6 +28,7 @@ from support import (
     run_root,
     tools_path,
     venv_template,
+    wait_for,
 )
 
 #: ``--cpu-report``: each test's CPU (its worker's and its children's), ranked: to keep the default suite in its budget
@@ -58,8 +62,17 @@ def _running_distributions() -> set[str]:
 _BEFORE: set[str] = set()
 
 
+#: the system temp folder, read at import: the controller's (or a run's without xdist) is the system's; xdist's
+#: workers start with the run's (:func:`support.run_root`); :mod:`tempfile` keeps it for in-process use, whatever
+#: temp folder each test gives its processes (:func:`own_temp_folder`)
+SYSTEM_TEMP = Path(tempfile.gettempdir())
+
+
 def _user_folders() -> list[Path]:
-    """The folders under the user's HOME (and the user's own XDG folders) that the tools write caches and data to."""
+    """The folders under the user's HOME (and the user's own XDG folders) that the tools write caches and data to.
+
+    Any change there (a new, changed or removed path) fails the run.
+    """
     caches = {Path.home() / ".cache"}
     data = {Path.home() / ".local" / "share"}
     if os.environ.get("XDG_CACHE_HOME") and RUN_ROOT_VAR not in os.environ:
@@ -68,6 +81,11 @@ def _user_folders() -> list[Path]:
         data.add(Path(os.environ["XDG_DATA_HOME"]))
     folders = [base / name for base in caches for name in ("uv", "nox", "virtualenv", "pip", "hatch", "venvlock")]
     return folders + [base / name for base in data for name in ("hatch", "virtualenv")]
+
+
+#: ``~/.local`` as a whole (pip's ``--user`` site and scripts, the tools' data and state): a path that appears there
+#: fails the run (a path that changes does not: desktops and other programs keep files there)
+USER_LOCAL = Path.home() / ".local"
 
 
 def _listing(folder: Path) -> dict[str, int]:
@@ -87,9 +105,47 @@ def _listing(folder: Path) -> dict[str, int]:
     return found
 
 
+#: the names the tests' processes give what they make directly in a temp folder: :mod:`tempfile`'s default
+#: (``tmp`` and 8 characters: virtualenv, tox, hatch, nox, poetry; not mktemp(1)'s ``tmp.*``), uv's (``.tmp*``),
+#: pip's (``pip-install-*``, ``pip-unpack-*``, ``pip-build-tracker-*``, ``pip-ephem-wheel-cache-*``, ...), build's,
+#: the tools' own and the run's (``venvlock-*``)
+TOOL_NAMES = re.compile(r"tmp[a-z0-9_]{8}|\.tmp|(pip|uv|build-env|virtualenv|tox|nox|hatch|poetry|venvlock)-")
+#: what the suite never makes in the system temp folder but benchmarks that run beside it do (a benchmark's
+#: ``venvlock-bench-*`` work folder; ``venvlock-pep503-*``, the poetry index of older checkouts, in the run's folder
+#: now): other processes', not this run's
+OTHERS_PREFIXES = ("venvlock-bench-", "venvlock-pep503-")
+
+
 def _temp_folders() -> set[str]:
-    """The ``venvlock-*`` folders in the system temp folder, but for the run folders of other runs still going."""
-    return {entry.name for entry in Path(tempfile.gettempdir()).glob("venvlock-*") if not _another_run(entry.name)}
+    """The names in the system temp folder a test's process could have made, but for other runs still going."""
+    return {
+        entry.name
+        for entry in SYSTEM_TEMP.iterdir()
+        if TOOL_NAMES.match(entry.name) and not entry.name.startswith(OTHERS_PREFIXES) and not _another_run(entry.name)
+    }
+
+
+def _left_in_temp(started: float) -> list[str]:
+    """The names :func:`_temp_folders` finds now that were not there at the start, made since (by this user).
+
+    Another program's pip may be running right now: what goes within a few
+    seconds was a process's working folder, not a leftover.
+    """
+
+    def new() -> list[str]:
+        found = []
+        for name in sorted(_temp_folders() - _TEMP_BEFORE):
+            try:
+                status = os.lstat(SYSTEM_TEMP / name)
+            except OSError:
+                continue
+            if status.st_ctime >= started and status.st_uid == os.getuid():
+                found.append(name)
+        return found
+
+    if new():
+        wait_for(lambda: not new(), timeout=10, interval=0.5)
+    return new()
 
 
 def _another_run(name: str) -> bool:
@@ -106,7 +162,9 @@ def _another_run(name: str) -> bool:
 
 
 _USER_BEFORE: dict[Path, dict[str, int]] = {}
+_LOCAL_BEFORE: set[str] = set()
 _TEMP_BEFORE: set[str] = set()
+_STARTED: list[float] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,7 +181,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     import venvlock
 
+    _STARTED.append(time.time() - 1)  # the file system's clock may round down
     _USER_BEFORE.update((folder, _listing(folder)) for folder in _user_folders())
+    _LOCAL_BEFORE.update(_listing(USER_LOCAL))
     _TEMP_BEFORE.update(_temp_folders())
     compileall.compile_dir(os.path.dirname(venvlock.__file__), quiet=1)
     app_data()
@@ -140,7 +200,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when a test installed into (or removed from) the interpreter running pytest, wrote under the
-    user's HOME caches, or left a ``venvlock-*`` folder in the system temp folder.
+    user's HOME caches or added to ``~/.local``, or left anything in the system temp folder (:data:`TOOL_NAMES`:
+    a pip killed mid-install leaves its ``pip-*`` folders where ``TMPDIR`` points).
 
     The run's own folder (:func:`support.run_root`) goes first: the tests are
     over (xdist's workers too, when this runs in the controller).
@@ -162,10 +223,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if changed:
             print(f"\nThe run wrote under {folder} (outside its clone): {changed[:5]}", file=sys.stderr)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    left = sorted(_temp_folders() - _TEMP_BEFORE)
-    if left:
-        print(f"\nThe run left folders in {tempfile.gettempdir()}: {left}", file=sys.stderr)
+    added = sorted(_listing(USER_LOCAL).keys() - _LOCAL_BEFORE)
+    if added:
+        print(f"\nThe run added under {USER_LOCAL} (outside its clone): {added[:5]}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if _STARTED:
+        left = _left_in_temp(_STARTED[0])
+        if left:
+            print(
+                f"\nThe run left in {SYSTEM_TEMP}: {left} (a test's process without TMPDIR in its own temp folder?"
+                " if another program made them, a run alone tells)",
+                file=sys.stderr,
+            )
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 #: the shared wheelhouse, built once by the controlling process (tests only read it)
@@ -178,6 +248,25 @@ def _build_wheelhouse(folder: Path) -> Path:
         build_wheel(folder, name, version, requires=requires, extras=extras)
     for name, version in HEAVY:
         build_wheel(folder, name, version, files=150, data_files=60, payload=2000)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def own_temp_folder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's processes get a temp folder of the test's own (:data:`support.TEMP_VARS`), in the run's folder.
+
+    Every environment the tests build starts from this process's
+    (:func:`support.offline_env` too): what a process the test kills leaves
+    there (pip's ``pip-install-*``, ``pip-unpack-*``, ...) goes with the run's
+    folder at the end, never into the system temp folder.  Not removed when the
+    test ends: a process a shared fixture started (a pip oracle) may go on
+    using the first temp folder it was given.  In-process :mod:`tempfile`
+    keeps the one it read at import (:data:`SYSTEM_TEMP`).
+    """
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)[:40]
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=run_root() / "tmp"))
+    for variable in TEMP_VARS:
+        monkeypatch.setenv(variable, str(folder))
     return folder
 
 

@@ -94,7 +94,16 @@ def run_root() -> Path:
     # venvlock's own) in the run's folder: platformdirs and uv read these
     os.environ["XDG_CACHE_HOME"] = str(folder / "cache")
     os.environ["XDG_DATA_HOME"] = str(folder / "data")
+    # and its temporary files: what a pip killed mid-install leaves (pip-install-*, pip-unpack-*, ...) goes with the
+    # run's folder, never into the system temp folder (conftest points each test's processes at a folder of its own)
+    (folder / "tmp").mkdir()
+    os.environ.update(dict.fromkeys(TEMP_VARS, str(folder / "tmp")))
     return folder
+
+
+#: the variables Python's :mod:`tempfile` (and so pip, virtualenv, tox, hatch, nox, poetry) and uv read for the
+#: temp folder, first found first: all three, so no tool falls back to the system's
+TEMP_VARS = ("TMPDIR", "TEMP", "TMP")
 
 
 def cache_home() -> dict[str, str]:
@@ -232,8 +241,10 @@ def site_packages(venv: Path) -> Path:
 def offline_env(wheelhouse: Path, **extra: str) -> dict[str, str]:
     """An environment for subprocesses: pip and uv read only *wheelhouse*, no network, no user config.
 
-    The tools' caches (uv, nox, virtualenv, pip, hatch) are the run's (:func:`cache_home`), never the user's.
+    The tools' caches (uv, nox, virtualenv, pip, hatch) are the run's (:func:`cache_home`), never the user's; their
+    temp folder (:data:`TEMP_VARS`) is the running test's (conftest sets it), else the run's.
     """
+    run_root()  # first: it sets the run's temp folder in this process's environment, which the copy takes
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "VENVLOCK_"))}
     env.update(
         PIP_NO_INDEX="1",

@@ -269,6 +269,9 @@ def configured(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return {**configured, "HOME": str(home)}
 
 
+# the venv's own pip.conf, by default: test_indented_keys_of_a_pip_conf_are_honoured (a whole run), the differential
+# case site_conf "upgrade = true" (the check); --python from outside the venv: test_environment's first test
+@pytest.mark.slow
 def test_the_venvs_own_pip_conf_is_read(configured: dict[str, str], venv: Path) -> None:
     pip_install(venv, configured, "beta==1.0")
     (venv / "pip.conf").write_text("[install]\nupgrade = true\n")

@@ -155,18 +155,25 @@ def test_concurrent_fresh_runs_then_added_dependency(
     assert not (project / ".tox" / ".py.incomplete").exists()
 
 
-@pytest.mark.parametrize(
-    "runner", ["virtualenv", pytest.param("uv-venv-runner", marks=[needs_tox_uv, pytest.mark.slow])]
+@pytest.mark.parametrize(  # two runs whose commands overlap prove it; four (and uv's runner) in the slow set
+    ("runner", "processes"),
+    [
+        ("virtualenv", 2),
+        pytest.param("virtualenv", 4, marks=pytest.mark.slow),
+        pytest.param("uv-venv-runner", 4, marks=[needs_tox_uv, pytest.mark.slow]),
+    ],
 )
-def test_noop_runs_run_their_commands_at_the_same_time(tmp_path: Path, env: dict[str, str], runner: str) -> None:
-    """4 concurrent no-op runs whose command sleeps 2 s: every command starts before any ends."""
+def test_noop_runs_run_their_commands_at_the_same_time(
+    tmp_path: Path, env: dict[str, str], runner: str, processes: int
+) -> None:
+    """*processes* concurrent no-op runs whose command sleeps 2 s: every command starts before any ends."""
     project = write_project(tmp_path / "project", runner=runner)
     assert run_tox(project, env, "-e", "py").returncode == 0
     (project / "stamps.log").unlink()
-    results = run_many([tox("-e", "py", "--", "2")] * 4, env=env, cwd=project)
+    results = run_many([tox("-e", "py", "--", "2")] * processes, env=env, cwd=project)
     assert_all_ok(results, project)
     runs = stamps(project)
-    assert len(runs) == 4
+    assert len(runs) == processes
     last_start = max(start for start, _, _ in runs.values())
     first_end = min(end for _, end, _ in runs.values() if end is not None)
     assert last_start < first_end, f"the commands took turns: {sorted(runs.values())}"

@@ -4,7 +4,7 @@ poetry takes packages from an index URL only (no local folder source), so
 its tests serve the session's wheelhouse as ``simple/<normalized name>/`` pages
 (directory listings of links to the wheels, which is all PEP 503 asks for).
 The server binds an ephemeral port, answers from a temporary tree of links
-to the wheels, logs nothing, and stops (thread joined, tree removed) on
+to the wheels (in the run's folder, :func:`support.run_root`), logs nothing, and stops (thread joined, tree removed) on
 :meth:`Index.close`.
 """
 
@@ -18,6 +18,8 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+
+from support import run_root
 
 
 def normalize(name: str) -> str:
@@ -34,7 +36,7 @@ class Index:
     """The wheels of *wheelhouse* (``*.whl``) as a simple index at :attr:`url` until :meth:`close`."""
 
     def __init__(self, wheelhouse: Path) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="venvlock-pep503-"))
+        self.root = Path(tempfile.mkdtemp(prefix="pep503-", dir=run_root()))
         for wheel in sorted(wheelhouse.glob("*.whl")):
             project = self.root / "simple" / normalize(wheel.name.split("-", 1)[0])
             project.mkdir(parents=True, exist_ok=True)
