@@ -540,3 +540,13 @@ def filesystem_of(path: str) -> Filesystem:
     from venvlock.audit._filesystem import filesystem_of as of
 
     return of(path)
+
+
+def os_lock_file() -> str:
+    """The file of the core's OS half of the lock (``_unix.py`` / ``_windows.py``): it imports only the standard
+    library, so ``venvlock doctor``'s probe processes load it alone and lock as venvlock does."""
+    if sys.platform == "win32":
+        from venvlock.core import _windows as os_lock
+    else:
+        from venvlock.core import _unix as os_lock
+    return str(os_lock.__file__)

@@ -32,7 +32,7 @@ import shutil
 import subprocess
 import sys
 
-from venvlock.adapter import Adapter, display_path, filesystem_of
+from venvlock.adapter import Adapter, display_path, filesystem_of, os_lock_file
 from venvlock.cli._environments import environment_at
 from venvlock.cli.status import _lock_line, lock_status
 from venvlock.core import EnvironmentKind
@@ -46,24 +46,26 @@ if TYPE_CHECKING:
 #: seconds to wait for one answer of a probe process (a lock try that takes longer blocks)
 PROBE_TIMEOUT = 10.0
 
-#: the probe's child: opens the file, then answers each line of stdin (ex, sh, un) with ok, busy or error N
+#: the probe's child: loads the core's OS half of the lock alone (argv[2]), opens the file (argv[1]) as venvlock
+#: does, then answers each line of stdin (ex, sh, un) with ok, busy or error N
 _CHILD = r"""
-import errno, fcntl, os, sys
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("venvlock_os_lock", sys.argv[2])
+os_lock = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(os_lock)
 try:
-    fd = os.open(sys.argv[1], os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    fd = os_lock.open_lock(sys.argv[1], create=False)
 except OSError as e:
     print("open %d" % e.errno, flush=True)
     sys.exit(0)
 print("ready", flush=True)
-ops = {"ex": fcntl.LOCK_EX | fcntl.LOCK_NB, "sh": fcntl.LOCK_SH | fcntl.LOCK_NB, "un": fcntl.LOCK_UN}
 for line in sys.stdin:
     try:
-        fcntl.flock(fd, ops[line.strip()])
+        taken = os_lock.unlock(fd) or True if line.strip() == "un" else os_lock.lock(fd, exclusive=line.strip() == "ex")
     except OSError as e:
-        busy = e.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES)
-        print("busy" if busy else "error %d" % e.errno, flush=True)
+        print("error %d" % e.errno, flush=True)
     else:
-        print("ok", flush=True)
+        print("ok" if taken else "busy", flush=True)
 """
 
 OK, BUSY = "ok", "busy"
@@ -220,7 +222,7 @@ def _run_probe(path: str, report: dict[str, object], *, on_real_lock: bool) -> N
     try:
         for _ in range(3):
             child = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _CHILD, path],
+                [sys.executable, "-I", "-S", "-c", _CHILD, path, os_lock_file()],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
