@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,28 @@ def test_repair_of_a_named_venv_stays_in_it_whatever_pip_python_says(
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert part.exists(), "the named environment was not repaired"
     assert not list(site_packages(other).glob("delta*")), "the repair installed into PIP_PYTHON's environment"
+
+
+def test_the_repair_installer_leaves_pip_settings_of_later_commands_as_they_were(
+    env: dict[str, str], venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repair's pip gets pip's re-run marker; the process does not keep it for the commands it runs later.
+
+    ``Adapter.install`` also reinstalls what a healed journal removed before
+    ``venvlock run`` starts its command: that command's own ``pip --python``
+    or ``PIP_PYTHON`` must work as without venvlock.
+    """
+    from venvlock.adapter import Adapter
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("_PIP_RUNNING_IN_SUBPROCESS", raising=False)
+    adapter = Adapter("test", quiet=True)
+    environment = Adapter.environment(venv)
+    with adapter.environment_lock(environment) as hold:
+        assert adapter.install(environment, ["delta"], hold) == 0
+    assert (site_packages(venv) / "delta").is_dir()
+    assert "_PIP_RUNNING_IN_SUBPROCESS" not in os.environ
 
 
 def test_repair_json_and_dry_run_json(env: dict[str, str], venv: Path) -> None:

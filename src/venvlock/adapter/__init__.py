@@ -449,13 +449,15 @@ class Adapter:
         (``venvlock repair``).  Call it inside :meth:`environment_lock`, with
         its *hold*.  Returns the installer's exit code.
         """
-        from venvlock.adapter.pip import pip_for
+        from venvlock.adapter.pip import pip_for_one_install
         from venvlock.core import LockHold, SyncRequest, hooks
 
-        pip = pip_for(environment)  # the environment's own pip, staying in it; a venv without pip: pip --python
-        request = SyncRequest(list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False, pip=pip)
         held = hold if hold is not None else LockHold(environment.path, locked=False)
-        answer: int = hooks().venvlock_install(environment=environment, request=request, hold=held)  # core answers
+        with pip_for_one_install(environment) as pip:  # the environment's own pip, staying in it; pip-less: --python
+            request = SyncRequest(
+                list(args), command=command, quiet=self.quiet, purpose=self.purpose, judge=False, pip=pip
+            )
+            answer: int = hooks().venvlock_install(environment=environment, request=request, hold=held)  # core answers
         return int(answer)
 
     def sync(

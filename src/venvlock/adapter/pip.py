@@ -19,6 +19,7 @@ pip's options through: :func:`venvlock.adapter.installs_elsewhere`.)
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 from venvlock._pip.config import ConfigFileError, python_setting
 from venvlock._pip.options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
@@ -27,7 +28,7 @@ from venvlock.errors import SettingError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 #: the pip commands that change an environment (and so take its lock)
 CHANGING_COMMANDS = ("install", "uninstall")
@@ -213,19 +214,39 @@ def _folder_environment(arguments: PipArguments, base: Environment) -> Environme
     return base
 
 
+#: pip's marker of a pip that pip itself re-ran under another interpreter: such a pip follows no ``python`` setting
+RERUN_MARKER = "_PIP_RUNNING_IN_SUBPROCESS"
+
+
 def pip_for(environment: Environment) -> list[str]:
     """:meth:`Environment.pip_command`, with pip's marker of a re-run pip set to match in ``os.environ``.
 
-    The environment's own ``python -m pip`` runs with ``_PIP_RUNNING_IN_SUBPROCESS``
+    The environment's own ``python -m pip`` runs with :data:`RERUN_MARKER`
     set: the environment is chosen already (by pip's ``python`` setting, or
     named), and that pip must not follow ``PIP_PYTHON`` or a ``python`` in
     its ``pip.conf`` to another one.  The running interpreter's pip with
     ``--python`` (a venv without pip) runs without it, so it re-runs itself
-    under the environment's interpreter as ``pip --python X`` does.
+    under the environment's interpreter as ``pip --python X`` does.  For a
+    process that ends with pip (``pip-locked``); one that goes on uses
+    :func:`pip_for_one_install`.
     """
     command = environment.pip_command()
     if command == [environment.python, "-m", "pip"]:
-        os.environ["_PIP_RUNNING_IN_SUBPROCESS"] = "1"
+        os.environ[RERUN_MARKER] = "1"
     else:
-        os.environ.pop("_PIP_RUNNING_IN_SUBPROCESS", None)
+        os.environ.pop(RERUN_MARKER, None)
     return command
+
+
+@contextmanager
+def pip_for_one_install(environment: Environment) -> Iterator[list[str]]:
+    """:func:`pip_for` while inside; ``os.environ``'s marker is put back as it was after, so the commands a
+    process runs later (``venvlock run``'s, a tool's) see pip's settings as they were given."""
+    before = os.environ.get(RERUN_MARKER)
+    try:
+        yield pip_for(environment)
+    finally:
+        if before is None:
+            os.environ.pop(RERUN_MARKER, None)
+        else:
+            os.environ[RERUN_MARKER] = before

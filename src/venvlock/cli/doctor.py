@@ -60,8 +60,13 @@ except OSError as e:
     sys.exit(0)
 print("ready", flush=True)
 for line in sys.stdin:
+    op = line.strip()
     try:
-        taken = os_lock.unlock(fd) or True if line.strip() == "un" else os_lock.lock(fd, exclusive=line.strip() == "ex")
+        if op == "un":
+            os_lock.unlock(fd)
+            taken = True
+        else:
+            taken = os_lock.lock(fd, exclusive=op == "ex")
     except OSError as e:
         print("error %d" % e.errno, flush=True)
     else:
