@@ -53,7 +53,10 @@ _NAMES = frozenset(("HOME", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDA
 
 def digest(text: str) -> str:
     """A stable, filesystem-safe digest of *text* (sha256 from the builtin module: hashlib loads OpenSSL)."""
-    if sys.version_info >= (3, 12):
+    hashlib = sys.modules.get("hashlib")  # a tool's process has loaded it already: its sha256, nothing to load
+    if hashlib is not None:
+        sha256 = hashlib.sha256
+    elif sys.version_info >= (3, 12):
         from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
     else:
         try:

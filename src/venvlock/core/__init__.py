@@ -9,8 +9,6 @@ from venvlock.core._environment import Environment, EnvironmentKind
 from venvlock.core._holder import Holder, redact
 from venvlock.core._lock import LockHold
 from venvlock.core._plugins import hooks, plugin_manager
-from venvlock.core._request import SyncRequest
-from venvlock.core._results import Outcome, SyncResult, Verdict
 from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError, VenvlockError
 
 TYPE_CHECKING = False
@@ -19,10 +17,17 @@ if TYPE_CHECKING:
 
     from venvlock.core._installer import run_installer
     from venvlock.core._probe import LockState, probe_lock
+    from venvlock.core._request import SyncRequest
+    from venvlock.core._results import Outcome, SyncResult, Verdict
     from venvlock.core._sync import recorded_after_running_sync, recorded_sync
 
-#: public names whose modules load on their first use, from their own module (no forwarder)
+#: public names whose modules load on their first use, from their own module (no forwarder): a process that only
+#: takes locks (a tox or nox no-op) never loads what a sync needs
 _DEFERRED = {
+    "SyncRequest": "venvlock.core._request",
+    "Outcome": "venvlock.core._results",
+    "SyncResult": "venvlock.core._results",
+    "Verdict": "venvlock.core._results",
     "LockState": "venvlock.core._probe",
     "probe_lock": "venvlock.core._probe",
     "run_installer": "venvlock.core._installer",
@@ -37,7 +42,9 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # found here from now on
+    return value
 
 
 def shared_lock(

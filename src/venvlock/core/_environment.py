@@ -10,7 +10,6 @@ import os
 import sys
 from typing import NamedTuple
 
-from venvlock._fast import digest
 from venvlock.core._settings import cache_dir
 from venvlock.errors import SettingError
 
@@ -38,6 +37,8 @@ class EnvironmentKind(enum.Enum):
 
 def short_digest(text: str) -> str:
     """A short, stable, filesystem-safe digest of *text*."""
+    from venvlock._fast import digest
+
     return digest(text)[:20]
 
 

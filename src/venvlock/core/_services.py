@@ -17,7 +17,6 @@ from venvlock._markers import hookimpl
 from venvlock.core import _lock
 from venvlock.core._environment import EnvironmentKind, display_path
 from venvlock.core._holder import describe_busy
-from venvlock.core._installer import run_installer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -136,6 +135,8 @@ def venvlock_check(environment: Environment, request: SyncRequest) -> Verdict:
 def venvlock_install(environment: Environment, request: SyncRequest, hold: LockHold) -> int:
     if request.installer is not None:
         return request.installer()
+    from venvlock.core._installer import run_installer
+
     return run_installer(request.installer_command(environment.python), hold)
 
 

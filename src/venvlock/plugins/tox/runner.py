@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any
 from tox.tox_env.errors import Fail, Recreate, Skip
 
 from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, fault_point
-from venvlock.plugins.tox._judging import pip_arguments
 from venvlock.plugins.tox._settings import enabled
 
 if TYPE_CHECKING:
@@ -320,6 +319,8 @@ class Guard:
         settings this process sees (:func:`pip_arguments`); when the core
         finds everything installed, no installer runs and tox gets a success.
         """
+        from venvlock.plugins.tox._judging import pip_arguments  # installs only: a no-op never loads it
+
         words = [str(word) for word in cmd]
         folder = str(cwd) if cwd is not None else str(self.tox_env.core["tox_root"])
         try:
