@@ -60,12 +60,12 @@ def main() -> None:
     parser.add_argument("--packages", type=int, default=120)
     parser.add_argument("--noop-only", action="store_true", help="only the no-op figures (under a minute)")
     parser.add_argument("--cold-only", action="store_true", help="only the concurrent cold installs")
-    parser.add_argument("--rounds", type=int, help="rounds of cold installs (default 3, 1 with --quick)")
+    parser.add_argument("--rounds", type=int, help="rounds of cold installs (default 5, 1 with --quick)")
     parser.add_argument("--no-pip", action="store_true", help="cold installs of pip-locked only (no plain pip anchor)")
     parser.add_argument("--stress", action="store_true", help="also 100 concurrent cold pip-locked installs")
     options = parser.parse_args()
     repeat = 5 if options.quick else 15
-    cold_repeat = options.rounds or (1 if options.quick else 3)
+    cold_repeat = options.rounds or (1 if options.quick else 5)
     prepare_sources()
     work = Path(tempfile.mkdtemp(prefix="venvlock-bench-"))
     try:
