@@ -74,3 +74,50 @@ def test_markers_refuse_a_fifo_instead_of_hanging(tmp_path: Path) -> None:
     folder.mkdir()
     os.mkfifo(tmp_path / ".py.incomplete")
     assert Marker.find_incomplete(folder) == (None, str(tmp_path / ".py.incomplete"))
+
+
+#: a process that only takes an adapter's locks (a tox no-op, nox -R): which of venvlock's modules it loads
+LOCKS_ONLY = """\
+import json, sys
+from venvlock.adapter import Adapter
+adapter = Adapter("tox", quiet=True)
+environment = adapter.environment(sys.argv[1])
+with adapter.using_lock(environment):
+    pass
+with adapter.creation_lock(environment):
+    with adapter.environment_lock(environment):
+        pass
+print(json.dumps(sorted(name for name in sys.modules if name.startswith(("venvlock", "packaging")))))
+"""
+
+#: what only a sync needs: the request, its reading, the check, the record, the journal, the installer, pip's readers
+SYNC_ONLY = {
+    "venvlock._faults",
+    "venvlock._pip.config",
+    "venvlock._pip.options",
+    "venvlock._pip.requirements",
+    "venvlock._uv",
+    "venvlock.core._check",
+    "venvlock.core._installed",
+    "venvlock.core._installer",
+    "venvlock.core._journal",
+    "venvlock.core._record",
+    "venvlock.core._request",
+    "venvlock.core._results",
+    "venvlock.core._sync",
+    "venvlock.plugins.tox._judging",
+}
+
+
+def test_a_process_that_only_takes_locks_loads_nothing_a_sync_needs(tmp_path: Path) -> None:
+    """The tox no-op's import budget: the locks (hooks, core, lock, holder files) and not one module of a sync."""
+    import json
+
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    result = subprocess.run([sys.executable, "-c", LOCKS_ONLY, str(venv)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    assert {"venvlock.core._lock", "venvlock.core._services", "venvlock.hookspec"} <= loaded  # it did lock
+    assert not loaded & SYNC_ONLY, sorted(loaded & SYNC_ONLY)
+    assert not any(name.startswith("packaging") for name in loaded)

@@ -431,5 +431,5 @@ def test_plugin_load_imports_only_the_adapter_layer() -> None:
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout))
     allowed = {"venvlock", "venvlock.errors", "venvlock.adapter", "venvlock.adapter._marker", "venvlock.plugins"}
-    allowed |= {f"venvlock.plugins.tox{part}" for part in ("", ".plugin", "._settings", ".runner", "._judging")}
+    allowed |= {f"venvlock.plugins.tox{part}" for part in ("", ".plugin", "._settings", ".runner")}
     assert loaded - allowed == set(), sorted(loaded - allowed)
