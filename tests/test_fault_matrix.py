@@ -299,8 +299,8 @@ def _finish(process: subprocess.Popen[bytes]) -> tuple[int, str]:
 
 
 def _big_written(project: Project) -> bool:
-    project.settle()
-    try:
+    try:  # settle() walks hatch's data folder while pip adds and removes folders in it
+        project.settle()
         return (site_packages(project.venv) / "heavy" / "big.py").stat().st_size >= 1_000_000
     except (OSError, ValueError, StopIteration):
         return False

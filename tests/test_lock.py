@@ -12,6 +12,7 @@ from typing import IO
 
 import pytest
 
+from support import wait_for
 from venvlock.core import probe_lock
 
 # A process that takes and releases venvlock's locks on command, one command per line on stdin.
@@ -411,3 +412,66 @@ def test_a_downgrade_never_lets_a_blocked_exclusive_waiter_in(tmp_path: Path, fo
         os.close(flag)
     assert replies == ["ok"] * 200, f"{replies.count('in while held')} of 200 got in while the lock was held"
     assert not list(tmp_path.glob("test.lock.holder*"))
+
+
+@pytest.fixture
+def two_filesystems(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Two fresh tmpfs mounts (root only), each with ``env/.lock`` made the same way: the two lock files have the
+    same inode number (every tmpfs counts from 2) on two devices."""
+    if os.geteuid() != 0 or not os.path.exists("/proc/locks"):
+        pytest.skip("mounting two tmpfs needs root, and Linux's /proc/locks")
+    mounts = [tmp_path / "one", tmp_path / "two"]
+    mounted: list[Path] = []
+    try:
+        for mount in mounts:
+            mount.mkdir()
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+            if done.returncode != 0:
+                pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+            mounted.append(mount)
+            (mount / "env").mkdir()
+            (mount / "env" / ".lock").touch()
+        one, two = (os.stat(mount / "env" / ".lock") for mount in mounts)
+        if one.st_ino != two.st_ino:
+            pytest.skip("this kernel numbers tmpfs inodes across mounts")
+        yield [mount / "env" for mount in mounts]
+    finally:
+        for mount in mounted:
+            subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
+
+
+def test_a_lock_on_another_filesystems_file_with_the_same_inode_number_is_not_this_one(
+    two_filesystems: list[Path],
+) -> None:
+    """``/proc/locks`` names a file by device and inode number: a lock held, or waited for, on the other tmpfs's
+    ``env/.lock`` is neither seen as a holder of this one (``venvlock status``, tox's look for a creator) nor as a
+    descendant blocked on it (the uv hand-off would let this lock go while its sync runs)."""
+    import fcntl
+
+    from venvlock.core import Environment
+    from venvlock.core._lock import hold
+    from venvlock.core._unix import lock_table
+
+    here, there = two_filesystems
+    environment = Environment.for_venv(str(here))
+    there_fd = os.open(there / ".lock", os.O_RDWR)
+    fcntl.flock(there_fd, fcntl.LOCK_EX)  # the other filesystem's lock, held by this process
+    waiter = subprocess.Popen(  # a descendant that will wait for it
+        [sys.executable, "-c", BLOCKED_WAITER, str(there / ".lock"), os.devnull],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert waiter.stdin is not None and waiter.stdout is not None
+    try:
+        assert probe_lock(str(here / ".lock")).state == "free"  # nobody holds this one
+        with hold(environment, str(here / ".lock"), purpose="same inode", on_waiting=lambda *_: None) as held:
+            assert held.fd is not None
+            waiter.stdin.write("go\n")
+            waiter.stdin.flush()
+            assert wait_for(lambda: (waiter.pid, True, True) in (lock_table(there_fd) or []), 30)
+            assert lock_table(held.fd) == [(os.getpid(), True, False)]  # this hold, and no one waiting for it
+        fcntl.flock(there_fd, fcntl.LOCK_UN)
+        assert _readline(waiter.stdout).strip() == "ok"
+    finally:
+        os.close(there_fd)
+        waiter.stdin.close()
+        waiter.wait(timeout=30)

@@ -167,11 +167,18 @@ def lock_table(fd: int, text: str | None = None) -> list[tuple[int, bool, bool]]
 
     None where unknown.  ``flock`` locks and the POSIX locks NFS turns them
     into; a blocked entry (``->``) is a process waiting in a blocking lock call.
+    A line names a file by its filesystem's device and its inode number, and
+    inode numbers repeat from one filesystem to the next (every tmpfs counts
+    from 2): a line counts when its device is the file's, as ``stat`` gives
+    it or, where that differs (btrfs subvolumes, overlay), as its mount gives
+    it (:func:`_mount_device`).
     """
     try:
-        wanted = str(os.fstat(fd).st_ino)  # the device is left out: overlay and btrfs show another one than stat
+        status = os.fstat(fd)
     except OSError:
         return None
+    inode, device = str(status.st_ino), _device_text(status.st_dev)
+    mount_device: str | None = None
     text = read_locks() if text is None else text
     if text is None:
         return None
@@ -181,11 +188,44 @@ def lock_table(fd: int, text: str | None = None) -> list[tuple[int, bool, bool]]
         blocked = len(words) > 1 and words[1] == "->"
         if blocked:
             del words[1]
-        if len(words) < 6 or words[1] not in _LOCK_KINDS or words[5].rpartition(":")[2] != wanted:
+        if len(words) < 6 or words[1] not in _LOCK_KINDS:
             continue
+        where, _, number = words[5].rpartition(":")
+        if number != inode:
+            continue
+        if where != device:
+            if mount_device is None:
+                mount_device = _mount_device(fd)
+            if where != mount_device:
+                continue  # another filesystem's file with the same inode number
         try:
             pid = int(words[4])
         except ValueError:
             continue
         found.append((pid, words[3] == "WRITE", blocked))
     return found
+
+
+def _device_text(device: int) -> str:
+    """*device* as ``/proc/locks`` prints it (``fs/locks.c``: ``%02x:%02x``)."""
+    return f"{os.major(device):02x}:{os.minor(device):02x}"
+
+
+def _mount_device(fd: int) -> str:
+    """The device of the filesystem *fd*'s file is mounted from, as ``/proc/locks`` prints it ("" when unknown).
+
+    ``/proc/self/fdinfo`` names the descriptor's mount; ``/proc/self/mountinfo``
+    gives that mount's device, the one ``/proc/locks`` shows.
+    """
+    try:
+        with open(f"/proc/self/fdinfo/{fd}", "rb") as info:
+            mount = next(line.split()[1] for line in info if line.startswith(b"mnt_id:"))
+        with open("/proc/self/mountinfo", "rb") as mounts:
+            for line in mounts:
+                fields = line.split(maxsplit=3)
+                if len(fields) > 2 and fields[0] == mount:
+                    major, _, minor = fields[2].partition(b":")
+                    return _device_text(os.makedev(int(major), int(minor)))
+    except (OSError, StopIteration, ValueError):
+        pass
+    return ""
