@@ -52,8 +52,9 @@ _NAMES = frozenset(("HOME", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDA
 
 
 def digest(text: str) -> str:
-    """A stable, filesystem-safe digest of *text* (sha256 from the builtin module: hashlib loads OpenSSL)."""
-    hashlib = sys.modules.get("hashlib")  # a tool's process has loaded it already: its sha256, nothing to load
+    """A stable, filesystem-safe digest of *text*: sha256, hashlib's where the process has loaded hashlib (a
+    tool's has), else the builtin module's (importing hashlib loads OpenSSL)."""
+    hashlib = sys.modules.get("hashlib")
     if hashlib is not None:
         sha256 = hashlib.sha256
     elif sys.version_info >= (3, 12):
