@@ -7,6 +7,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -415,7 +416,7 @@ def test_a_downgrade_never_lets_a_blocked_exclusive_waiter_in(tmp_path: Path, fo
 
 
 @pytest.fixture
-def two_filesystems(tmp_path: Path):  # type: ignore[no-untyped-def]
+def two_filesystems(tmp_path: Path) -> Iterator[list[Path]]:
     """Two fresh tmpfs mounts (root only), each with ``env/.lock`` made the same way: the two lock files have the
     same inode number (every tmpfs counts from 2) on two devices."""
     if os.geteuid() != 0 or not os.path.exists("/proc/locks"):
