@@ -151,6 +151,23 @@ def test_a_new_pip_configuration_file_steps_aside(runner: Runner, requirements: 
     assert "Checked" not in result.stderr  # pip's setting: only pip can judge it, and it ran
 
 
+def test_a_new_uv_setting_steps_aside_when_uv_installs(runner: Runner, requirements: Path, tmp_path: Path) -> None:
+    """Before: with ``VENVLOCK_INSTALLER=uv``, a ``[tool.uv.pip]`` table written after the entry was never looked at:
+    the fast path answered "Checked 4 packages" where the full route lets uv run with its setting."""
+    runner.env["VENVLOCK_INSTALLER"] = "uv"
+    runner.env.pop("UV_NO_CONFIG")  # uv reads its files now: the project's, the user's, the system's
+    runner.env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    runner.full("install", "-r", str(requirements))  # another entry: the installer is part of the key
+    runner.fast("install", "-r", str(requirements))
+    project = tmp_path / "pyproject.toml"
+    project.write_text("[tool.uv.pip]\nreinstall = true\n")
+    past(project, tmp_path)
+    result = runner.full("install", "-r", str(requirements))
+    assert result.returncode == 0, result.stderr
+    assert "Checked" not in result.stderr, result.stderr  # uv's setting: uv ran and reinstalled
+    assert "alpha==1.0" in result.stderr, result.stderr
+
+
 @pytest.mark.parametrize(
     ("name", "value"), [("PIP_UPGRADE", "1"), ("PIP_NO_DEPS", "1"), ("VENVLOCK_TIMEOUT", "7"), ("PYTHONPATH", "x")]
 )

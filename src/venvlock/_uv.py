@@ -29,21 +29,32 @@ def changes_meaning(environ: Mapping[str, str], cwd: str) -> bool:
     """Whether uv settings may make ``uv pip install`` do more than pip's reading of the request says."""
     if any(key in environ for key in MEANINGFUL) or "UV_CONFIG_FILE" in environ:
         return True
+    return any(_SECTIONS[os.path.basename(path)] in _read(path) for path in settings_files(environ, cwd))
+
+
+def settings_files(environ: Mapping[str, str], cwd: str) -> list[str]:
+    """The uv configuration files :func:`changes_meaning` reads for *cwd*, present or not, in uv's order.
+
+    The nearest ``uv.toml`` and ``pyproject.toml`` up from *cwd*, the user's
+    ``uv.toml``, the system's; none with ``UV_NO_CONFIG``.  A proof that a
+    request means the same as before (:mod:`venvlock._fast`) looks at each.
+    """
     if "UV_NO_CONFIG" in environ:
-        return False
-    # uv's configuration files: the nearest pyproject.toml/uv.toml up from here, the user's, the system's
+        return []
+    files = []
     folder = os.path.abspath(cwd)
     while True:
-        for name, section in (("uv.toml", "[pip"), ("pyproject.toml", "[tool.uv.pip")):
-            if section in _read(os.path.join(folder, name)):
-                return True
+        files += [os.path.join(folder, "uv.toml"), os.path.join(folder, "pyproject.toml")]
         parent = os.path.dirname(folder)
         if parent == folder:
             break
         folder = parent
     config_home = environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    user, system = os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"
-    return "[pip" in _read(user) or "[pip" in _read(system)
+    return [*files, os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"]
+
+
+#: the table of a configuration file, by its name, whose settings change what ``uv pip install`` does
+_SECTIONS = {"uv.toml": "[pip", "pyproject.toml": "[tool.uv.pip"}
 
 
 def _read(path: str) -> str:

@@ -124,6 +124,7 @@ def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *,
     own = [
         (path, signature(path)) for path in (environment.python, os.path.join(environment.path, "pyvenv.cfg"))
     ]  # looked at before the key, which reads the interpreter's stat: a change after this shows
+    uv_settings = [(path, signature(path)) for path in request.uv_settings_files()]  # what uv_cannot_judge read
     key = request_key(environment, request, parsed)
     if recorded_count(environment, key, site_dirs) is None:
         return False  # the entry proves a record: only one that holds now
@@ -131,7 +132,7 @@ def remember_noop(environment: Environment, request: SyncRequest, miss: Miss, *,
         miss,
         record_key=key,
         site_dirs=site_dirs,
-        inputs=[*own, *parsed.inputs],
+        inputs=[*own, *parsed.inputs, *uv_settings],
         variables=parsed.variables,
         quiet=quiet,
     )

@@ -74,12 +74,21 @@ class SyncRequest:
     def uv_cannot_judge(self) -> str:
         """Why the check cannot judge this request: uv installs it, with settings of its own ("" when it can)."""
         from venvlock._uv import changes_meaning
-        from venvlock.core._settings import installer
 
-        uv_installs = self.installer_takes_lock or (self.installer is None and installer() == "uv")
-        if uv_installs and changes_meaning(os.environ, self.cwd):
+        if self._uv_installs() and changes_meaning(os.environ, self.cwd):
             return "uv installs, and uv settings change what the request means"
         return ""
+
+    def uv_settings_files(self) -> list[str]:
+        """The uv configuration files :meth:`uv_cannot_judge` reads (none when pip installs)."""
+        from venvlock._uv import settings_files
+
+        return settings_files(os.environ, self.cwd) if self._uv_installs() else []
+
+    def _uv_installs(self) -> bool:
+        from venvlock.core._settings import installer
+
+        return self.installer_takes_lock or (self.installer is None and installer() == "uv")
 
     def installer_command(self, python: str) -> list[str]:
         """The whole pip command line of this request for an environment whose interpreter is *python*."""
