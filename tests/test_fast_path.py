@@ -16,12 +16,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from support import pip_install, run, site_packages, venv_python
+from support import past, pip_install, run, site_packages, venv_python
 
 #: runs pip-locked's entry point as its console script does, then reports the modules it loaded
 WRAPPER = """\
@@ -51,13 +50,6 @@ ALLOWED = {
 }
 #: what the full route loads (one of them at least, each time)
 FULL_ROUTE = "venvlock.core"
-
-
-def past(*paths: Path, seconds: float = 10) -> None:
-    """Date *paths* back: what a test just wrote is then old enough for the fast path to trust."""
-    when = time.time() - seconds
-    for path in paths:
-        os.utime(path, (when, when))
 
 
 class Runner:
@@ -236,6 +228,15 @@ def test_a_changed_working_folder_or_argument_steps_aside(runner: Runner, requir
     elsewhere.mkdir()
     runner.cwd = elsewhere
     runner.full("install", "-r", str(requirements))
+
+
+def test_a_run_under_another_processs_lock_is_proved_all_the_same(runner: Runner, requirements: Path) -> None:
+    """Before: the note of the locks a run's ancestors hold (``VENVLOCK_HELD``: process ids, another in every run)
+    was part of the entry key, so pip-locked in a nox or tox session's command, or under ``venvlock run``, never
+    found an entry, and every adapter's sync under its own creation lock missed too."""
+    for holder in (1000, 1001):  # two runs of the same ancestor command
+        runner.env["VENVLOCK_HELD"] = f"{holder} {requirements.parent / 'other' / '.lock'}"
+        runner.fast("install", "-r", str(requirements))
 
 
 def test_a_sync_journal_left_behind_steps_aside(runner: Runner, requirements: Path, venv: Path) -> None:

@@ -32,7 +32,7 @@ from helpers.nox_project import (
     venv_problems,
     write_project,
 )
-from support import install_probe, read_probe, run_many, site_packages, wait_for
+from support import install_probe, past, read_probe, run_many, site_packages, wait_for
 
 nox = pytest.importorskip("nox")
 pytest.importorskip("virtualenv")
@@ -210,6 +210,37 @@ def test_reuse_rerun_starts_no_pip_until_changed(project: Path, env: dict[str, s
     rerun = run_nox(project, {**probed, "TEST_SPEC": "alpha==1.0"}, "-s", "tests", "-r")  # a changed spec
     assert rerun.returncode == 0, rerun.stderr
     assert pip_installs(log) == 1
+    assert venv_problems(venv) == []
+
+
+def test_a_repeated_reuse_noop_is_proved_in_a_few_stats_and_a_change_steps_aside(
+    project: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The fast path's entries (``venvlock._fast``) serve nox's installs too: once a reuse found them in sync, the
+    next identical one is proved by stats, without reading the request (before: every reuse parsed it anew)."""
+    venv = project / ".nox" / "tests"
+    assert run_nox(project, env, "-s", "tests").returncode == 0
+    install_probe(venv)
+    log, modules = tmp_path / "probe.log", tmp_path / "modules.txt"
+    probed = {**env, "VENVLOCK_PROBE_LOG": str(log), "TEST_MODULES": str(modules)}
+    # what a reading looks at, dated back: a file changed within 2 s of a reading proves nothing yet
+    past(project, project / "requirements.txt", venv / "pyvenv.cfg", site_packages(venv))
+    reading = "venvlock._pip.requirements"
+
+    for proved in (False, True):  # the first reuse reads and writes the entries, the second is proved by them
+        rerun = run_nox(project, probed, "-s", "tests", "-r")
+        assert rerun.returncode == 0, rerun.stderr
+        assert rerun.stderr.count("already satisfied, skipped by venvlock") == 2, rerun.stderr
+        assert (reading not in modules.read_text().split()) is proved
+    assert pip_installs(log) == 0
+
+    (project / "requirements.txt").write_text("alpha==2.0\ngamma\nzeta\n")
+    past(project / "requirements.txt")
+    rerun = run_nox(project, probed, "-s", "tests", "-r")
+    assert rerun.returncode == 0, rerun.stderr
+    assert pip_installs(log) == 1  # the changed file: read, judged, installed
+    assert reading in modules.read_text().split()
+    assert rerun.stderr.count("already satisfied, skipped by venvlock") == 1
     assert venv_problems(venv) == []
 
 

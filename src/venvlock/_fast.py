@@ -1,22 +1,25 @@
-"""The no-op fast path of ``pip-locked install``: a proof that nothing changed since a verified check, in a few stats.
+"""The no-op fast path: a proof that nothing changed since a verified check, in a few stats.
 
 ``pip-locked`` asks :func:`attempt` before it loads anything else of venvlock
-(the adapter layer, the core, pluggy, packaging).  It answers only when an
+(the adapter layer, the core, pluggy, packaging); an adapter's judged install
+(:meth:`venvlock.adapter.Adapter.sync`: nox's, tox's, hatch's, poetry's) asks
+it before its request is read.  It answers only when an
 *entry* written after an earlier sync that found the environment in sync
 (:func:`venvlock.core._record.remember_noop`) proves the same answer again:
 
-* the *entry key* is a digest of everything ``pip-locked`` reads before it
-  reads a file: its arguments, the working folder, the interpreter running it
+* the *entry key* is a digest of everything the run reads before it
+  reads a file: its arguments (an adapter's: the words of its request,
+  :meth:`~venvlock.core.SyncRequest.fast_key_words`), the working folder, the interpreter running it
   (``sys.executable``, ``sys.prefix``, ``sys.path``, venvlock's version) and every
   environment variable that can change where pip installs or what it reads
   (:func:`_variables`: ``PIP_*``, ``VENVLOCK_*``, ``UV_*``, ``PYTHON*``,
-  ``XDG_*``, ``VIRTUAL_ENV``, ``HOME``...), so a change in any of them looks
-  for another entry;
+  ``XDG_*``, ``VIRTUAL_ENV``, ``HOME``...; not ``VENVLOCK_HELD``, the locks
+  of the run's ancestors), so a change in any of them looks for another entry;
 * the entry lists every file the reading read or looked for, with its stat
   (``-r``/``-c`` files, nested ones, every pip configuration file pip would
-  read, present or absent, the environment's interpreter and ``pyvenv.cfg``),
+  read, present or absent, uv's when uv installs, the environment's interpreter and ``pyvenv.cfg``),
   the digest of each ``${VAR}`` those files expand, and the stat of every
-  ``sys.path`` folder of ``pip-locked``'s own interpreter (adding, removing or
+  ``sys.path`` folder of the running interpreter (``pip-locked``'s, the tool's: adding, removing or
   upgrading a distribution there, a venvlock plugin included, changes it);
   every stat must be the same and older than the reading by :data:`RACY_NS`
   (a change in the clock tick of the reading could hide, as Git's "racily
@@ -27,7 +30,7 @@
   record strictly newer than each).
 
 Anything else (no entry, one stat different, a record that no longer holds)
-returns a :class:`Miss` and ``pip-locked`` runs its full route, which writes
+returns a :class:`Miss` and the run takes its full route, which writes
 a new entry when it finds the environment in sync again.  This module imports
 only ``os`` and ``sys`` (and the builtin sha256); not even ``__future__``
 (about 0.08 ms of a 9 ms no-op): annotations naming what only the type checker
@@ -49,6 +52,9 @@ RACY_NS = 2_000_000_000
 _PREFIXES = ("PIP_", "_PIP_", "VENVLOCK_", "UV_", "PYTHON", "XDG_", "VIRTUAL_ENV", "CONDA_")
 #: ... and by name (the folders pip's configuration files are found from)
 _NAMES = frozenset(("HOME", "USERPROFILE", "APPDATA", "LOCALAPPDATA", "PROGRAMDATA", "ALLUSERSPROFILE"))
+#: ... but not venvlock's note to its child processes of the locks their ancestors hold (process ids, another in
+#: every run): it changes how a run locks, never what a check answers
+_NOT_SETTINGS = frozenset(("VENVLOCK_HELD",))
 
 
 def digest(text: str) -> str:
@@ -136,7 +142,9 @@ def record_holds(content: str, record_mtime_ns: int, site_dirs: "Sequence[str]")
 
 def _variables() -> list[str]:
     return sorted(
-        f"{name}={value}" for name, value in os.environ.items() if name.startswith(_PREFIXES) or name in _NAMES
+        f"{name}={value}"
+        for name, value in os.environ.items()
+        if (name.startswith(_PREFIXES) or name in _NAMES) and name not in _NOT_SETTINGS
     )
 
 
@@ -175,32 +183,39 @@ def entry_path(folder: str, key: str) -> str:
     return os.path.join(folder, ".venvlock", "fast", key)
 
 
-def entry_key(argv: "Sequence[str]") -> tuple[str, str]:
-    """``(key, folder)``: the entry key of a ``pip-locked`` run with *argv*, and the environment it looks in."""
+def entry_key(argv: "Sequence[str]", folder: str | None = None, cwd: str | None = None) -> tuple[str, str]:
+    """``(key, folder)``: the entry key of a run with *argv*, and the environment it looks in.
+
+    ``pip-locked``'s run: its arguments, the environment ``VIRTUAL_ENV`` or its
+    own interpreter's, the working folder.  An adapter's sync: the words of its
+    request, its *folder* and *cwd*.
+    """
     from venvlock import __version__
 
-    folder = os.environ.get("VIRTUAL_ENV") or sys.prefix
-    try:
-        cwd = os.getcwd()
-    except OSError:
-        cwd = ""
+    folder = folder or os.environ.get("VIRTUAL_ENV") or sys.prefix
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except OSError:
+            cwd = ""
     parts = [FORMAT, __version__, sys.executable, sys.prefix, sys.platform, *sys.path, "\0", cwd, *argv, "\0"]
     parts += _variables()
     return digest("\0".join(parts)), folder
 
 
-def attempt(argv: "Sequence[str]") -> tuple[int, Miss | None]:
+def attempt(argv: "Sequence[str]", folder: str | None = None, cwd: str | None = None) -> tuple[int, Miss | None]:
     """``(count, None)`` when an entry proves *argv* a no-op with *count* packages checked; else ``(-1, miss)``.
 
-    ``count`` is -2 when the proof holds and the run is quiet (``-q``): nothing to print.
+    ``count`` is -2 when the proof holds and the run is quiet (``-q``): nothing to print.  *folder* and *cwd*:
+    an adapter's sync (:func:`entry_key`).
     """
     import time
 
     started_ns = time.time_ns()
     paths = path_signatures()
-    if not cwd_known():
+    if cwd is None and not cwd_known():
         return -1, Miss(None, "", started_ns, paths)
-    key, folder = entry_key(argv)
+    key, folder = entry_key(argv, folder, cwd)
     miss = Miss(key, folder, started_ns, paths)
     read = read_own_file(entry_path(folder, key))
     if read is None:

@@ -63,6 +63,9 @@ def hang_if_asked(session, step):
 def tests(session):
     session.install("-r", "requirements.txt")
     session.install(os.environ.get("TEST_SPEC", "eta"))
+    if os.environ.get("TEST_MODULES"):  # what this nox process loaded for the installs
+        with open(os.environ["TEST_MODULES"], "w") as file:
+            file.write("\\n".join(sorted(sys.modules)))
     session.run("python", "-c", IMPORTS)
 
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 
 from venvlock.adapter._marker import INCOMPLETE_SUFFIX, Marker
@@ -488,14 +489,16 @@ class Adapter:
         not as ``<env python> -m pip`` (an environment without pip of its
         own: pip-locked's pip with ``--python``).  Raises
         :class:`~venvlock.errors.VenvlockError` (timeouts, bad settings, a
-        lock that cannot be had) for the adapter to report.  *fast*: what
-        ``pip-locked``'s fast path (:mod:`venvlock._fast`) could not prove; a
-        sync that finds the environment in sync writes the entry that proves
-        the next identical run.  When no record answers and another process's
+        lock that cannot be had) for the adapter to report.  A judged install
+        asks the fast path first (:mod:`venvlock._fast`: an entry written when
+        an earlier identical sync found the environment in sync, proved again
+        by a few stats); *fast*: what ``pip-locked``'s own attempt could not
+        prove.  A sync that finds the environment in sync writes the entry
+        that proves the next identical one.  When no record answers and another process's
         sync holds the lock, this waits for it sharing the sync lock and asks
         the record again before taking the lock (:func:`venvlock.core.recorded_after_running_sync`).
         """
-        from venvlock.core import SyncRequest, hooks, recorded_after_running_sync, recorded_sync
+        from venvlock.core import SyncRequest
 
         request = SyncRequest(
             list(args),
@@ -509,6 +512,19 @@ class Adapter:
             pip=list(pip) if pip is not None else None,
         )
         checked, self._checked = self._checked, None
+        quiet_entry = fast is not None  # pip-locked's entry says -q; an adapter's always gives the count
+        if fast is None and judge and command == "install":  # a few stats prove a no-op proved before, or not
+            from venvlock._fast import attempt
+
+            start = time.monotonic()
+            count, fast = attempt(request.fast_key_words(), environment.path, request.cwd)
+            if fast is None:
+                from venvlock.core import SyncResult
+
+                seconds = time.monotonic() - start
+                return SyncResult(0, installed=False, checked=max(count, 0), seconds=seconds, recorded=True)
+        from venvlock.core import hooks, recorded_after_running_sync, recorded_sync
+
         if (  # the check just before read these very arguments: one reading, if nothing it read changed since
             judge
             and checked is not None
@@ -528,7 +544,7 @@ class Adapter:
         if fast is not None and judge and result.returncode == 0 and not result.installed:
             from venvlock.core._record import remember_noop
 
-            remember_noop(environment, request, fast, quiet=request.quiet)
+            remember_noop(environment, request, fast, quiet=request.quiet and quiet_entry)
         return result
 
 

@@ -90,6 +90,16 @@ class SyncRequest:
 
         return self.installer_takes_lock or (self.installer is None and installer() == "uv")
 
+    def fast_key_words(self) -> list[str]:
+        """What the key of a fast-path entry for this request (:func:`venvlock._fast.entry_key`) covers of it.
+
+        All that can change the check's answer besides the environment, the working folder, the process and the
+        variables, which the key covers itself: the command, who installs (uv's settings count when uv does), the
+        pip that runs, the arguments.
+        """
+        tool = "tool" if self.installer is not None else "venvlock"
+        return ["adapter", self.command, tool, str(int(self.installer_takes_lock)), *(self.pip or []), "\0", *self.args]
+
     def installer_command(self, python: str) -> list[str]:
         """The whole pip command line of this request for an environment whose interpreter is *python*."""
         prefix = self.pip or [python, "-m", "pip"]
