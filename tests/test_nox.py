@@ -273,12 +273,20 @@ def test_local_paths_go_to_the_installer(project: Path, env: Env, nox_wheels: Pa
 
 
 def test_uv_settings_that_change_a_request_go_to_the_installer(tmp_path: Path) -> None:
-    config = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
-    assert not changes_meaning({**config, "UV_FIND_LINKS": "x", "UV_PYTHON": ".nox/tests"}, str(tmp_path))
-    assert changes_meaning({**config, "UV_CONSTRAINT": "c.txt"}, str(tmp_path))
-    (tmp_path / "pyproject.toml").write_text("[tool.uv.pip]\nreinstall = true\n")
-    assert changes_meaning(config, str(tmp_path))
-    assert not changes_meaning({**config, "UV_NO_CONFIG": "1"}, str(tmp_path))
+    system = tmp_path / "xdg"
+    config = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CONFIG_DIRS": str(system)}
+    project = tmp_path / "project"
+    project.mkdir()
+    assert not changes_meaning({**config, "UV_FIND_LINKS": "x", "UV_PYTHON": ".nox/tests"}, str(project))
+    assert changes_meaning({**config, "UV_CONSTRAINT": "c.txt"}, str(project))
+    # before: a system configuration in $XDG_CONFIG_DIRS (uv reads it before /etc/uv) was never looked at
+    (system / "uv").mkdir(parents=True)
+    (system / "uv" / "uv.toml").write_text("[pip]\nupgrade = true\n")
+    assert changes_meaning(config, str(project))
+    (system / "uv" / "uv.toml").unlink()
+    (project / "pyproject.toml").write_text("[tool.uv.pip]\nreinstall = true\n")
+    assert changes_meaning(config, str(project))
+    assert not changes_meaning({**config, "UV_NO_CONFIG": "1"}, str(project))
 
 
 def test_pip_settings_seen_by_the_check_are_the_installers(monkeypatch: Any) -> None:

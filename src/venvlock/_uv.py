@@ -36,8 +36,10 @@ def settings_files(environ: Mapping[str, str], cwd: str) -> list[str]:
     """The uv configuration files :func:`changes_meaning` reads for *cwd*, present or not, in uv's order.
 
     The nearest ``uv.toml`` and ``pyproject.toml`` up from *cwd*, the user's
-    ``uv.toml``, the system's; none with ``UV_NO_CONFIG``.  A proof that a
-    request means the same as before (:mod:`venvlock._fast`) looks at each.
+    ``uv.toml`` (``$XDG_CONFIG_HOME/uv``, ``~/.config/uv``; ``%APPDATA%\\uv``),
+    the system's (``$XDG_CONFIG_DIRS/uv``, ``/etc/xdg/uv``, ``/etc/uv``;
+    ``%PROGRAMDATA%\\uv``); none with ``UV_NO_CONFIG``.  A proof that a request
+    means the same as before (:mod:`venvlock._fast`) looks at each.
     """
     if "UV_NO_CONFIG" in environ:
         return []
@@ -49,8 +51,12 @@ def settings_files(environ: Mapping[str, str], cwd: str) -> list[str]:
         if parent == folder:
             break
         folder = parent
-    config_home = environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
-    return [*files, os.path.join(config_home, "uv", "uv.toml"), "/etc/uv/uv.toml"]
+    folders = [environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")]
+    if os.name == "nt":
+        folders += [environ[name] for name in ("APPDATA", "PROGRAMDATA") if environ.get(name)]
+    else:
+        folders += [*filter(None, (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)), "/etc"]
+    return [*files, *(os.path.join(folder, "uv", "uv.toml") for folder in folders)]
 
 
 #: the table of a configuration file, by its name, whose settings change what ``uv pip install`` does
