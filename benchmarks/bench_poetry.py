@@ -1,4 +1,4 @@
-"""The poetry plugin against stock poetry (``VENVLOCK_POETRY=0``), in one run, medians side by side.
+"""The poetry plugin against stock poetry (``poetry --no-plugins``), in one run, medians side by side.
 
     python benchmarks/bench_poetry.py [--quick] [--packages N] [--cache-venv]
 
@@ -44,15 +44,15 @@ def main() -> None:
             env = poetry_env(wheels, work)
             if options.cache_venv:
                 env["POETRY_VIRTUALENVS_IN_PROJECT"] = "false"
-            stock_env = {**env, "VENVLOCK_POETRY": "0"}
             install = poetry("install")
+            stock_install = poetry("--no-plugins", "install")  # poetry does not even import venvlock's plugin
             timed(install, env, cwd=project)  # creates the venv, resolves, writes poetry.lock, installs
             where = "a venv in poetry's cache" if options.cache_venv else "in-project .venv"
             print(f"# poetry install: {options.packages} local wheels as dependencies, {where}")
             samples: dict[str, list[float]] = {"venvlock": [], "stock": []}
             for _ in range(repeat + 1):  # no-op runs, interleaved; the first round warms caches and is dropped
                 samples["venvlock"].append(timed(install, env, cwd=project))
-                samples["stock"].append(timed(install, stock_env, cwd=project))
+                samples["stock"].append(timed(stock_install, env, cwd=project))
         noop = {label: statistics.median(times[1:]) for label, times in samples.items()}
         print(f"# no-op runs: medians of {repeat}")
         label = "venvlock poetry install (no-op)"

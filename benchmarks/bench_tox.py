@@ -1,4 +1,5 @@
-"""The tox plugin against stock tox (``VENVLOCK_TOX=0``), in one run, medians side by side.
+"""The tox plugin against stock tox (the plugin blocked: ``TOX_DISABLED_EXTERNAL_PLUGINS=venvlock``), in one run,
+medians side by side.
 
     python benchmarks/bench_tox.py [--quick] [--runner virtualenv|uv-venv-runner] [--packages N]
                                    [--spelling default|pip-locked|uv ...] [--cold]
@@ -105,7 +106,8 @@ def main() -> None:
             TOX_USER_CONFIG_FILE=str(work / "no-user-config.ini"),
             UV_CACHE_DIR=str(work / "uv-cache"),
         )
-        stock_env = {**env, "VENVLOCK_TOX": "0"}
+        # stock tox: venvlock's tox plugin blocked, so tox does not even import it (VENVLOCK_TOX=0 would)
+        stock_env = {**env, "TOX_DISABLED_EXTERNAL_PLUGINS": "venvlock"}
         tox = [str(scripts_dir() / "tox"), "-e", "py"]
 
         def cold(environ: dict[str, str]) -> float:
