@@ -149,6 +149,7 @@ def test_a_new_uv_setting_steps_aside_when_uv_installs(runner: Runner, requireme
     runner.env["VENVLOCK_INSTALLER"] = "uv"
     runner.env.pop("UV_NO_CONFIG")  # uv reads its files now: the project's, the user's, the system's
     runner.env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    runner.env["XDG_CONFIG_DIRS"] = str(tmp_path / "system-config")
     runner.full("install", "-r", str(requirements))  # another entry: the installer is part of the key
     runner.fast("install", "-r", str(requirements))
     project = tmp_path / "pyproject.toml"
