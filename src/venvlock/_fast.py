@@ -2,7 +2,7 @@
 
 ``pip-locked`` asks :func:`attempt` before it loads anything else of venvlock
 (the adapter layer, the core, pluggy, packaging); an adapter's judged install
-(:meth:`venvlock.adapter.Adapter.sync`: nox's, tox's, hatch's, poetry's) asks
+(:meth:`venvlock.adapter.Adapter.sync`: nox's, tox's, hatch's) asks
 it before its request is read.  It answers only when an
 *entry* written after an earlier sync that found the environment in sync
 (:func:`venvlock.core._record.remember_noop`) proves the same answer again:

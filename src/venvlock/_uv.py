@@ -37,7 +37,7 @@ def settings_files(environ: Mapping[str, str], cwd: str) -> list[str]:
 
     The nearest ``uv.toml`` and ``pyproject.toml`` up from *cwd*, the user's
     ``uv.toml`` (``$XDG_CONFIG_HOME/uv``, ``~/.config/uv``; ``%APPDATA%\\uv``),
-    the system's (``$XDG_CONFIG_DIRS/uv``, ``/etc/xdg/uv``, ``/etc/uv``;
+    the system's (``$XDG_CONFIG_DIRS/uv``, by default ``/etc/xdg/uv``, then ``/etc/uv``;
     ``%PROGRAMDATA%\\uv``); none with ``UV_NO_CONFIG``.  A proof that a request
     means the same as before (:mod:`venvlock._fast`) looks at each.
     """
