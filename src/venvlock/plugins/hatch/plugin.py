@@ -71,11 +71,18 @@ class VenvlockEnvironment(VirtualEnvironment):
     PLUGIN_NAME = PLUGIN_NAME
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*_with_virtual_data_directory(args), **kwargs)
         self._hold: LockHold | None = None
         self._creating = False
         self._verdict: Verdict | None = None
         guard_preparation(self.app)
+
+    def get_env_var_option(self, option: str) -> str:
+        """``HATCH_ENV_TYPE_VENVLOCK_<OPTION>``, else ``HATCH_ENV_TYPE_VIRTUAL_<OPTION>`` (type ``virtual``'s)."""
+        from hatch.env.utils import get_env_var_option
+
+        value: str = super().get_env_var_option(option)
+        return value or get_env_var_option(plugin_name=VirtualEnvironment.PLUGIN_NAME, option=option)
 
     # ---------------------------------------------------------------------------------------------
     # the preparation: fast path, else hatch's own under the creation lock
@@ -346,6 +353,31 @@ class VenvlockEnvironment(VirtualEnvironment):
             return False
         local_missing = self._local_missing(local)
         return None if local_missing is None else not local_missing
+
+
+def _with_virtual_data_directory(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Hatch's arguments for a new environment, with the folder the user configured for type ``virtual``.
+
+    Hatch places environments in ``dirs.env.<type>`` of its configuration,
+    else in ``<data>/env/<type>``.  When the user configured no folder for
+    type ``venvlock`` but one for ``virtual``, environments of this type go
+    there too, as they would have as ``virtual``.  Hatch's own placements
+    (internal environments, scripts) pass unchanged.
+    """
+    # hatch passes (root, metadata, name, config, matrix_variables, data_directory, isolated_data_directory, ...)
+    if len(args) < 10:  # another calling form: hatch's own placement
+        return args
+    app = args[9]
+    try:
+        directories = app.config.dirs.env
+        if args[5] != app.get_env_directory(PLUGIN_NAME) or PLUGIN_NAME in directories:
+            return args
+        if VirtualEnvironment.PLUGIN_NAME not in directories:
+            return args
+        chosen = app.get_env_directory(VirtualEnvironment.PLUGIN_NAME)
+    except AttributeError:  # a hatch without these: its own placement
+        return args
+    return (*args[:5], chosen, *args[6:])
 
 
 def guard_preparation(app: Any) -> None:
