@@ -78,3 +78,50 @@ def test_hatch_marker_and_holder_carry_no_credentials(tmp_path: Path, offline: d
     assert finish(running)[0] == 0
     assert marker == "incomplete\ntool = hatch\n", marker  # the tool that left it, no command line at all
     assert SECRET not in holder and "https://user:****@index.invalid/simple" in holder, holder
+
+
+def test_failed_removal_of_a_linked_environment_keeps_it_usable(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: `hatch env remove` on a `path` that is a symbolic link failed (as in stock hatch) but left
+    `.<name>.incomplete` behind, and every later `hatch run` then failed trying to remove the folder again."""
+    from helpers.hatch_project import incomplete_marker
+
+    target = tmp_path / "real" / "venv"
+    target.parent.mkdir()
+    link = hatch_project.root / "linked-venv"
+    link.symlink_to(target, target_is_directory=True)
+    hatch_project.configure(
+        project_dependencies=(), env_dependencies=("beta>=1",), hook=False, options=f'path = "{link}"'
+    )
+    created = hatch_project.hatch("env", "create")
+    assert created.returncode == 0, created.stderr
+    removed = hatch_project.hatch("env", "remove")
+    assert removed.returncode == 1  # hatch's removal refuses a link (shutil.rmtree), type virtual alike
+    assert "Traceback" not in removed.stdout + removed.stderr
+    assert f"cannot remove environment `default` at {link}" in removed.stderr, removed.stderr
+    assert not incomplete_marker(link).exists()
+    ran = hatch_project.hatch("run", "python", "-c", "import beta")
+    assert ran.returncode == 0, ran.stderr
+    assert link.is_symlink() and (target / "pyvenv.cfg").is_file()
+
+
+@pytest.mark.slow
+def test_half_built_linked_environment_is_named_not_reused(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Before: a creation through a linked `path` that failed left a folder hatch cannot remove, and every later
+    run ended in a traceback; now each says in one line what to remove, and leaves everything as it is."""
+    from helpers.hatch_project import incomplete_marker
+
+    target = tmp_path / "real" / "venv"
+    target.parent.mkdir()
+    link = hatch_project.root / "linked-venv"
+    link.symlink_to(target, target_is_directory=True)
+    options = f'path = "{link}"\npost-install-commands = ["python -c \\"raise SystemExit(3)\\""]'
+    hatch_project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False, options=options)
+    failed = hatch_project.hatch("run", "python", "-c", "pass")
+    assert failed.returncode != 0
+    for _ in range(2):
+        again = hatch_project.hatch("run", "python", "-c", "pass")
+        assert again.returncode == 1
+        assert "Traceback" not in again.stdout + again.stderr, again.stdout
+        assert f"cannot remove environment `default` at {link}" in again.stderr, again.stderr
+        assert "symbolic link" in again.stderr and str(target) in again.stderr, again.stderr
+        assert (target / "pyvenv.cfg").is_file() and incomplete_marker(link).exists()

@@ -187,19 +187,41 @@ class VenvlockEnvironment(VirtualEnvironment):
         self._incomplete.clear()
 
     def _remove_folder(self, remove: Callable[[], Any]) -> None:
-        """Delete the folder with *remove* holding the environment lock too: no installer (uv, pip-locked) is in it."""
-        if not os.path.isdir(self.virtual_env_path):
-            remove()
-            return
-        with self._environment_lock(lend_to_uv=False):
-            remove()
+        """Delete the folder with *remove* holding the environment lock too: no installer (uv, pip-locked) is in it.
+
+        A removal that fails (a linked ``path``, a file it may not delete) ends hatch in one line.
+        """
+        try:
+            if not os.path.isdir(self.virtual_env_path):
+                remove()
+                return
+            with self._environment_lock(lend_to_uv=False):
+                remove()
+        except OSError as error:
+            path = self.virtual_env_path
+            message = f"venvlock: cannot remove environment `{self.name}` at {path}: {error}"
+            if os.path.islink(path):
+                message += (
+                    f"; hatch does not remove a `path` that is a symbolic link: "
+                    f"remove what it points to ({os.path.realpath(path)}) by hand"
+                )
+            self.app.abort(message)
 
     def _discard(self) -> None:
-        """Remove the folder, creation lock held; marked incomplete first, so that a kill midway shows."""
-        self._mark_incomplete()
+        """Remove the folder, creation lock held; marked incomplete first, so that a kill midway shows.
+
+        A ``path`` that is a symbolic link is not marked: hatch's removal
+        refuses a link before deleting anything (``shutil.rmtree``), and a
+        marker left by that refusal would make the intact environment count as
+        half-built for every later run.
+        """
         self._creating = False
+        linked = os.path.islink(self.virtual_env_path)
+        if not linked:
+            self._mark_incomplete()
         self._remove_folder(lambda: VirtualEnvironment.remove(self))
-        self._incomplete.clear()
+        if not linked:
+            self._incomplete.clear()
 
     # ---------------------------------------------------------------------------------------------
     # hatch's environment interface
