@@ -442,6 +442,9 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
     """
 
     PLUGIN_NAME = PLUGIN_NAME
+    #: the matrices and plain environments :meth:`finalize_config` saw (None: it was not called)
+    _matrices: set[str] | None = None
+    _plain: frozenset[str] = frozenset()
 
     def finalize_config(self, config: dict[str, dict[str, Any]]) -> None:
         """Give matrices of type ``virtual`` type ``venvlock`` before hatch expands them.
@@ -450,9 +453,10 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
         anyway; this makes the matrix itself (what ``hatch env show`` lists) say so too.
         """
         excluded = self._excluded()
+        self._matrices = {name for name, environment in config.items() if _is_matrix(environment)}
+        self._plain = frozenset(config) - self._matrices
         for name, environment in config.items():
-            matrix = isinstance(environment, dict) and "matrix" in environment and name not in excluded
-            if matrix and _resolved_type(config, name) == "virtual":
+            if name in self._matrices and name not in excluded and _resolved_type(config, name) == "virtual":
                 environment["type"] = PLUGIN_NAME
 
     def finalize_environments(self, config: dict[str, dict[str, Any]]) -> None:
@@ -460,9 +464,25 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
         for name, environment in config.items():
             if environment.get("type", "virtual") != "virtual":
                 continue
-            if name in excluded or name.split(".", 1)[0] in excluded:
+            if name in excluded or self._matrix_of(name) in excluded:
                 continue
             environment["type"] = PLUGIN_NAME
+
+    def _matrix_of(self, name: str) -> str | None:
+        """The matrix that generated environment *name*, as hatch names them, or None for a plain one.
+
+        Hatch names a matrix's environments ``<matrix>.<variables>``, except
+        those of ``default``'s matrix: just ``<variables>``.  The names come
+        from :meth:`finalize_config`, which hatch calls first.
+        """
+        base, dot, _ = name.partition(".")
+        if self._matrices is None:  # no finalize_config before: the prefix is all there is to go on
+            return base if dot else None
+        if name in self._plain:
+            return None
+        if dot and base in self._matrices:
+            return base
+        return "default" if "default" in self._matrices else None
 
     def _excluded(self) -> set[str]:
         exclude = self.config.get("exclude", [])
@@ -470,6 +490,10 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
             message = f"Field `tool.hatch.env.collectors.{PLUGIN_NAME}.exclude` must be an array of strings"
             raise TypeError(message)
         return set(exclude)
+
+
+def _is_matrix(environment: Any) -> bool:
+    return isinstance(environment, dict) and "matrix" in environment
 
 
 def _resolved_type(config: dict[str, dict[str, Any]], name: str) -> Any:
