@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,25 @@ def test_half_built_linked_environment_is_named_not_reused(hatch_project, tmp_pa
         assert f"cannot remove environment `default` at {link}" in again.stderr, again.stderr
         assert "symbolic link" in again.stderr and str(target) in again.stderr, again.stderr
         assert (target / "pyvenv.cfg").is_file() and incomplete_marker(link).exists()
+
+
+def test_environment_kept_on_failure_is_not_removed_while_hatch_keep_env_is_set(hatch_project) -> None:  # type: ignore[no-untyped-def]
+    """Before: HATCH_KEEP_ENV (hatch's "never remove environments on failure") kept the folder of a failed creation,
+    but the next run removed and rebuilt it, so nothing could run in it to see what went wrong; type virtual uses it."""
+    from helpers.hatch_project import incomplete_marker
+
+    command = json.dumps("python -c \"import os; raise SystemExit(0 if os.environ.get('OK') else 3)\"")
+    options = f"post-install-commands = [{command}]"
+    hatch_project.configure(project_dependencies=(), env_dependencies=("beta>=1",), hook=False, options=options)
+    failed = hatch_project.hatch("run", "python", "-c", "pass", HATCH_KEEP_ENV="1")
+    assert failed.returncode == 3, failed.stderr
+    env_path = hatch_project.env_path()
+    assert env_path.is_dir() and incomplete_marker(env_path).exists()
+    (env_path / "kept").touch()
+    inspected = hatch_project.hatch("run", "python", "-c", "import beta", HATCH_KEEP_ENV="1")
+    assert inspected.returncode == 0, inspected.stderr
+    assert (env_path / "kept").exists()
+    # without the setting, the half-built environment is built again, never taken as complete
+    rebuilt = hatch_project.hatch("run", "python", "-c", "import beta", OK="1")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert not (env_path / "kept").exists() and not incomplete_marker(env_path).exists()

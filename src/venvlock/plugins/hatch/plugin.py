@@ -239,17 +239,26 @@ class VenvlockEnvironment(VirtualEnvironment):
         if not self._incomplete.present() or self._creating:
             return True
         if self._hold is not None:  # inside our preparation
-            if self._hold.nested:
-                return True
-            self._discard()
-            return False
+            return self._leftover_exists(self._hold)
         with self._reporting(), self._critical_section() as hold:
             if not self._incomplete.present():
                 return bool(self.virtual_env.exists())
-            if hold is not None and hold.nested:
-                return True
-            self._discard()
-            return False
+            return self._leftover_exists(hold)
+
+    def _leftover_exists(self, hold: LockHold | None) -> bool:
+        """Whether a folder marked incomplete exists for us, creation lock held; if not, it is removed.
+
+        It exists while an ancestor process builds it (the lock is nested),
+        and while ``HATCH_KEEP_ENV`` is set: hatch's "never remove environments
+        on failure" keeps it to look into, as type ``virtual`` does; the marker
+        stays, so it is built again once the setting is gone.
+        """
+        from hatch.config.constants import AppEnvVars
+
+        if (hold is not None and hold.nested) or os.environ.get(AppEnvVars.KEEP_ENV):
+            return True
+        self._discard()
+        return False
 
     def create(self) -> None:
         with self._reporting(), self._critical_section():
