@@ -64,3 +64,27 @@ def test_hatch_env_remove_waits_for_an_install_in_the_environment(
     assert holder.wait(timeout=120) == 0
     assert remover.wait(timeout=120) == 0, lines.text()
     assert not env_path.exists()
+
+
+@pytest.mark.slow  # a gated pip-locked install like the test above
+def test_hatch_env_remove_timing_out_on_an_install_says_so(hatch_project, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A lock timeout while removing is reported as a timeout (it is an OSError too), not as a removal error."""
+    assert hatch_project.hatch("env", "create").returncode == 0
+    env_path = hatch_project.env_path()
+    gate = Gate(tmp_path / "gate")
+    project = build_gated_project(tmp_path / "projects")
+    holder = subprocess.Popen(
+        [pip_locked(), "--python", str(venv_python(env_path)), "install", str(project)],
+        env={**hatch_project.env, "VENVLOCK_TEST_GATE": str(gate.folder)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert wait_for(gate.started, timeout=120)
+        removed = hatch_project.hatch("env", "remove", VENVLOCK_TIMEOUT="0")
+    finally:
+        gate.open()
+    assert holder.wait(timeout=120) == 0
+    assert removed.returncode == 1, removed.stderr
+    assert "cannot remove environment" not in removed.stderr, removed.stderr
+    assert "venvlock:" in removed.stderr and "pip-locked" in removed.stderr, removed.stderr
+    assert env_path.is_dir()

@@ -191,12 +191,16 @@ class VenvlockEnvironment(VirtualEnvironment):
 
         A removal that fails (a linked ``path``, a file it may not delete) ends hatch in one line.
         """
+        if not os.path.isdir(self.virtual_env_path):
+            self._remove_or_abort(remove)
+            return
+        with self._environment_lock(lend_to_uv=False):
+            self._remove_or_abort(remove)
+
+    def _remove_or_abort(self, remove: Callable[[], Any]) -> None:
+        """Run *remove*; an error of the file system ends hatch in one line (lock errors are reported as such)."""
         try:
-            if not os.path.isdir(self.virtual_env_path):
-                remove()
-                return
-            with self._environment_lock(lend_to_uv=False):
-                remove()
+            remove()
         except OSError as error:
             path = self.virtual_env_path
             message = f"venvlock: cannot remove environment `{self.name}` at {path}: {error}"
