@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layo
         ("", {"HATCH_ENV_TYPE_VIRTUAL_PATH": ".venv"}),  # the `path` option through the environment
         ("", {"HATCH_ENV_TYPE_VIRTUAL_PATH": "{base}/elsewhere"}),
     ],
+    ids=["dirs-env-absolute", "dirs-env-relative", "path-variable-relative", "path-variable-absolute"],
 )
 def test_settings_for_virtual_environments_place_venvlock_ones_alike(
     hatch_project, config: str, variables: dict[str, str]
