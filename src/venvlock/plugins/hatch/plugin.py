@@ -24,8 +24,13 @@ creation or removal touches the folder and deleted once creation finished
 (before the dependency sync, which hatch tracks by its hash).  A folder with
 the marker and nobody holding the creation lock is what a killed or failed
 preparation left: it does not "exist", and is removed under the lock and
-built again.  A folder without the marker counts as complete, as in hatch, so
-an existing ``.venv`` made by another tool is adopted, never deleted.
+built again (kept, as hatch keeps it, while ``HATCH_KEEP_ENV`` is set).  A
+folder without the marker counts as complete, as in hatch, so an existing
+``.venv`` made by another tool is adopted, never deleted.
+
+Settings made for type ``virtual`` hold for this type too, unless made for
+``venvlock``: the folder ``dirs.env.virtual`` of hatch's configuration and the
+``HATCH_ENV_TYPE_VIRTUAL_<OPTION>`` variables.
 
 The dependency check (when the hash differs) is the core's in-process check
 (``venvlock_check``): recursive, markers, extras, damage; local projects are
