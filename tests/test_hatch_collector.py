@@ -35,7 +35,8 @@ def test_hatch_env_show_lists_matrices_as_venvlock(tmp_path: Path, offline: dict
 
 def test_excluding_a_matrix_excludes_every_environment_it_generates(tmp_path: Path, offline: dict[str, str]) -> None:
     """Before: `exclude = ["default"]` left default's matrix environments (named `1`, `2`: no prefix) as `venvlock`,
-    and excluding `docs` also excluded a plain environment named `docs.v2`."""
+    excluding `docs` also excluded a plain environment named `docs.v2`, and an excluded environment whose `template`
+    is a matrix of type virtual took `venvlock` from it."""
     pytest.importorskip("hatch")
     import json
 
@@ -43,11 +44,13 @@ def test_excluding_a_matrix_excludes_every_environment_it_generates(tmp_path: Pa
 
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "shown"\nversion = "0.1"\n[tool.hatch.env]\nrequires = ["venvlock"]\n'
-        '[tool.hatch.env.collectors.venvlock]\nexclude = ["default", "test", "docs"]\n'
+        '[tool.hatch.env.collectors.venvlock]\nexclude = ["default", "test", "docs", "lint", "wide"]\n'
         '[[tool.hatch.envs.default.matrix]]\nn = ["1", "2"]\n'
         '[tool.hatch.envs.test]\n[[tool.hatch.envs.test.matrix]]\npython = ["3.11"]\nv = ["a"]\n'
         '[tool.hatch.envs.other]\n[[tool.hatch.envs.other.matrix]]\nv = ["x"]\n'
         '[tool.hatch.envs.docs]\n[tool.hatch.envs."docs.v2"]\n'
+        '[tool.hatch.envs.lint]\ntemplate = "other"\n[tool.hatch.envs.style]\ntemplate = "other"\n'
+        '[tool.hatch.envs.wide]\ntemplate = "other"\n[[tool.hatch.envs.wide.matrix]]\nw = ["y"]\n'
     )
     (tmp_path / "config.toml").write_text("")
     env = {**offline, "HATCH_DATA_DIR": str(tmp_path / "data"), "HATCH_CONFIG": str(tmp_path / "config.toml")}
@@ -59,3 +62,5 @@ def test_excluding_a_matrix_excludes_every_environment_it_generates(tmp_path: Pa
     assert types["docs"] == "virtual", types
     assert types["other.x"] == "venvlock", types
     assert types["docs.v2"] == "venvlock", types
+    assert types["lint"] == "virtual" and types["wide.y"] == "virtual", types
+    assert types["style"] == "venvlock", types

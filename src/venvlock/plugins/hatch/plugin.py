@@ -469,12 +469,19 @@ class VenvlockEnvironmentCollector(EnvironmentCollectorInterface):
 
         Their generated environments get the type in :meth:`finalize_environments`
         anyway; this makes the matrix itself (what ``hatch env show`` lists) say so too.
+        Excluded environments of type ``virtual`` get it written out, so that none
+        takes ``venvlock`` from a matrix it names as ``template``.
         """
         excluded = self._excluded()
         self._matrices = {name for name, environment in config.items() if _is_matrix(environment)}
         self._plain = frozenset(config) - self._matrices
+        virtual = {name for name in config if _resolved_type(config, name) == "virtual"}  # before any change here
         for name, environment in config.items():
-            if name in self._matrices and name not in excluded and _resolved_type(config, name) == "virtual":
+            if name not in virtual or not isinstance(environment, dict):
+                continue
+            if name in excluded:  # its type stays virtual even if its template is a matrix given venvlock here
+                environment.setdefault("type", "virtual")
+            elif name in self._matrices:
                 environment["type"] = PLUGIN_NAME
 
     def finalize_environments(self, config: dict[str, dict[str, Any]]) -> None:
