@@ -308,6 +308,35 @@ def test_venv_backend(project: Path, env: dict[str, str]) -> None:
     assert venv_problems(project / ".nox" / "tests") == []
 
 
+def test_reusing_runs_share_the_venv_while_commands_run(project: Path, env: Env, killed: Killed) -> None:
+    """The creation lock is held exclusively only to create, reuse and provision: a session's commands run under the
+    shared side, so ``-r`` runs of one session run their commands side by side (as with stock nox), and a run that
+    recreates the venv waits for them.  Before: every run held it exclusively to its end, so a second ``-r`` run
+    waited for all of the first one's commands."""
+    from venvlock.adapter import Adapter
+
+    creation_lock = Adapter.creation_lock_path(Adapter.environment(project / ".nox" / "tests"))
+    hanging = []
+    for number, args in enumerate([("-s", "tests"), ("-s", "tests", "-r")]):  # creates (then shares); reuses sharing
+        flag = project / f"hanging-{number}"
+        run = start_nox(project, {**env, "TEST_HANG": str(flag), "TEST_HANG_AT": "run"}, *args)
+        killed.append(run)
+        hanging.append(run)
+        assert wait_for(flag.exists, timeout=120), run.communicate()[0] if run.poll() is not None else ""
+        assert Adapter.lock_state(creation_lock).state == "shared"
+
+    reuse = run_nox(project, {**env, "VENVLOCK_TIMEOUT": "30"}, "-s", "tests", "-r")
+    assert reuse.returncode == 0, reuse.stderr
+    assert "Waiting for lock" not in reuse.stderr and "Reusing existing virtual environment" in reuse.stderr
+    assert reuse.stderr.count("already satisfied, skipped by venvlock") == 2, reuse.stderr
+
+    recreate = run_nox(project, {**env, "VENVLOCK_TIMEOUT": "1"}, "-s", "tests")  # would delete the venv in use
+    assert recreate.returncode != 0 and "timed out" in recreate.stderr, recreate.stderr
+    assert all(run.poll() is None for run in hanging)
+    assert venv_problems(project / ".nox" / "tests") == []
+    assert provisioned_marker(project / ".nox" / "tests").exists()
+
+
 # --------------------------------------------------------------------------------------------------
 # nesting, matrices, parallel
 # --------------------------------------------------------------------------------------------------
@@ -349,7 +378,7 @@ def test_matrix_variants_have_separate_locks_and_run_in_parallel(
     assert wait_for(flag.exists, timeout=120)
     other = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "20"}, "-s", f"matrix-{running}(n='2')", "-r")
     assert other.returncode == 0 and "Waiting for lock" not in other.stderr, other.stderr
-    same = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "1"}, "-s", f"matrix-{running}(n='1')", "-r")
+    same = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "1"}, "-s", f"matrix-{running}(n='1')")  # recreates
     assert same.returncode != 0 and "nox -s 'matrix-" in same.stderr, same.stderr  # waited, named the holder
 
 

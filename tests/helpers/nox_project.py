@@ -67,6 +67,7 @@ def tests(session):
         with open(os.environ["TEST_MODULES"], "w") as file:
             file.write("\\n".join(sorted(sys.modules)))
     session.run("python", "-c", IMPORTS)
+    hang_if_asked(session, "run")
 
 
 @nox.session(venv_backend=BACKEND)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import inspect
 import os
 from typing import TYPE_CHECKING, Any
@@ -38,8 +39,9 @@ from venvlock.plugins.nox.proxy import call_with_proxy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from typing import NoReturn
 
-    from venvlock.core import Environment
+    from venvlock.core import Environment, LockHold
 
 #: attribute on the patched ``execute`` that holds nox's original (and marks the patch as applied)
 ORIGINAL_ATTRIBUTE = "__venvlock_original__"
@@ -162,6 +164,7 @@ class ProtectedRun:
         self.environment: Environment | None = None
         self.install_failed = False
         self._marked = False
+        self._exclusive: LockHold | None = None  # the creation lock's exclusive hold, until the venv is provisioned
         self._stack = contextlib.ExitStack()
 
     @classmethod
@@ -204,7 +207,15 @@ class ProtectedRun:
             self._stack.close()
 
     def create_venv(self) -> None:
-        """Stands in for ``SessionRunner._create_venv`` during the run: lock, check, let nox create."""
+        """Stands in for ``SessionRunner._create_venv`` during the run: lock, check, let nox create.
+
+        A venv that nox is to reuse and that a run provisioned completely is
+        reused under the shared side of the creation lock (:meth:`reuse_shared`),
+        beside other runs' commands; anything else happens under its exclusive
+        side, which becomes the shared side once the venv is provisioned.
+        """
+        if self.reuse_shared():
+            return
         self.take_creation_lock()
         assert self.environment is not None
         create = functools.partial(type(self.runner)._create_venv, self.runner)
@@ -223,13 +234,39 @@ class ProtectedRun:
         self.environment = Adapter.environment(self.envdir)
         try:
             # held through the session's commands, so by default a second run waits as long as the first runs
-            self._stack.enter_context(self.adapter.creation_lock(self.environment, default_timeout=-1.0))
+            self._exclusive = self._stack.enter_context(
+                self.adapter.creation_lock(self.environment, default_timeout=-1.0)
+            )
         except VenvlockError as error:
-            # fail this session the way nox fails one, with venvlock's message and no traceback
-            from nox.command import CommandFailed
+            _fail(error)
 
-            _state.log(f"venvlock: {error}", error=True)
-            raise CommandFailed(str(error)) from error
+    def reuse_shared(self) -> bool:
+        """Reuse a completely provisioned venv under the creation lock's shared side; False when that cannot be.
+
+        False (nothing held, nothing changed) unless nox is to reuse the venv,
+        its provisioned marker is there, and nox's own checks (backend, links,
+        interpreter) pass, so that nox will not delete it: then the venv is
+        reused in place while other runs' commands use it.
+        """
+        if not self.runner.reuse_existing_venv():
+            return False
+        self.environment = Adapter.environment(self.envdir)
+        if not self.environment.exists() or not self.marker.present():
+            return False
+        shared = contextlib.ExitStack()
+        try:
+            hold = shared.enter_context(self.adapter.using_lock(self.environment, default_timeout=-1.0))
+        except VenvlockError as error:
+            _fail(error)
+        venv = _reusable_venv(self.runner) if hold.locked and self.marker.present() else None
+        if venv is None:
+            shared.close()
+            return False
+        self._stack.enter_context(shared)
+        venv._clean_location = lambda: False  # checked above: nox reuses it, whatever happens; never deletes it
+        self.runner.venv = venv
+        venv.create()
+        return True
 
     def rebuild_if_incomplete(self) -> None:
         """Delete the venv when nox would reuse it but its provisioning never finished."""
@@ -266,7 +303,18 @@ class ProtectedRun:
             self.install_failed = True
 
     def provisioned(self) -> None:
-        """The session went on to its commands (or ended): mark the venv done, unless an install failed."""
+        """The session went on to its commands (or ended): mark the venv done, unless an install failed.
+
+        Once marked, the creation lock's exclusive hold becomes the shared one
+        (in one lock call): the commands run beside other runs that reuse the
+        venv, and a run that would recreate it waits for them.
+        """
+        self._mark_provisioned()
+        if self._marked and self._exclusive is not None:
+            self._exclusive.downgrade()
+            self._exclusive = None
+
+    def _mark_provisioned(self) -> None:
         if self._marked or self.install_failed or self.environment is None:
             return
         if not self.environment.exists():
@@ -288,6 +336,41 @@ class ProtectedRun:
         if self.environment is None:
             return
         self.marker.clear()
+
+
+def _fail(error: VenvlockError) -> NoReturn:
+    """Fail this session the way nox fails one, with venvlock's message and no traceback."""
+    from nox.command import CommandFailed
+
+    _state.log(f"venvlock: {error}", error=True)
+    raise CommandFailed(str(error)) from error
+
+
+def _reusable_venv(runner: Any) -> Any:
+    """The venv object nox's ``_create_venv`` makes for *runner*, not yet created, when nox will reuse the folder.
+
+    None when nox would recreate it, or when nox's internals are not as this
+    module knows them (the run then takes the exclusive lock, as always).
+    """
+    try:
+        from nox.virtualenv import VirtualEnv
+
+        sessions: Any = importlib.import_module("nox.sessions")  # get_virtualenv is not in its __all__
+        config, func = runner.global_config, runner.func
+        venv = sessions.get_virtualenv(
+            *sessions.resolve_venv_backends(config, func),
+            download_python=sessions.resolve_download_python(config, func),
+            envdir=runner.envdir,
+            reuse_existing=True,
+            interpreter=func.python,
+            venv_params=func.venv_params,
+        )
+        checks = [getattr(venv, f"_check_reused_environment_{what}") for what in ("type", "links", "interpreter")]
+        if not isinstance(venv, VirtualEnv) or not all(check() for check in checks):  # nox's, in _clean_location
+            return None
+    except Exception:  # any surprise: the exclusive path, where nox decides as always
+        return None
+    return venv
 
 
 def _shadow(runner: Any, name: str, replacement: Callable[[], None]) -> bool:
