@@ -337,6 +337,36 @@ def test_reusing_runs_share_the_venv_while_commands_run(project: Path, env: Env,
     assert provisioned_marker(project / ".nox" / "tests").exists()
 
 
+def test_a_sharing_run_killed_in_its_installs_is_rebuilt_though_another_marked_the_venv(
+    project: Path, env: Env, killed: Killed
+) -> None:
+    """Runs sharing a venv: one is killed inside an install after another, going on to its commands, marked the
+    venv provisioned.  The killed install's journal outlives it, so the next ``-R`` rebuilds the venv; before, it
+    reused it as complete."""
+    venv = project / ".nox" / "provision"
+    assert run_nox(project, env, "-s", "provision").returncode == 0
+    paused, resume, hanging = project / "paused", project / "resume", project / "hanging"
+    marking = start_nox(
+        project, {**env, "TEST_PAUSE": str(paused), "TEST_RESUME": str(resume)}, "-s", "provision", "-R"
+    )
+    killed.append(marking)
+    assert wait_for(paused.exists, timeout=120)
+    installing = start_nox(
+        project, {**env, "TEST_HANG": str(hanging), "TEST_HANG_AT": "install"}, "-s", "provision", "-r"
+    )
+    killed.append(installing)
+    assert wait_for(hanging.exists, timeout=120), installing.communicate()[0] if installing.poll() else ""
+    assert not provisioned_marker(venv).exists()  # the install under way took it away
+    resume.touch()
+    assert marking.wait(timeout=120) == 0, marking.communicate()[0]
+    assert provisioned_marker(venv).exists()  # the other run went on to its commands: marked again
+    os.killpg(installing.pid, signal.SIGKILL)
+    installing.wait()
+
+    rerun = run_nox(project, env, "-s", "provision", "-R")
+    assert "was not completely provisioned" in rerun.stderr, rerun.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # nesting, matrices, parallel
 # --------------------------------------------------------------------------------------------------

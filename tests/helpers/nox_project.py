@@ -78,6 +78,12 @@ def unmarked(session):
 
 @session(venv_backend=BACKEND)
 def provision(session):
+    if os.environ.get("TEST_PAUSE"):  # touch $TEST_PAUSE, then wait for $TEST_RESUME before anything else
+        import pathlib, time
+
+        pathlib.Path(os.environ["TEST_PAUSE"]).touch()
+        while not os.path.exists(os.environ["TEST_RESUME"]):
+            time.sleep(0.02)
     session.install("alpha")
     hang_if_asked(session, "install")
     session.install("big")

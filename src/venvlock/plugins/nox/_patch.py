@@ -186,6 +186,21 @@ class ProtectedRun:
         assert self.environment is not None
         return Marker.in_records(self.environment, MARKER_NAME)
 
+    def complete(self) -> bool:
+        """Whether the venv was provisioned completely: marked so, and no install into it unfinished.
+
+        Runs that share a venv install into it one at a time, and one may mark
+        it provisioned while another's install is under way; an install's
+        journal (``<venv>/.venvlock/journal``) stays until it ended, so one
+        killed midway still says so.  Under the environment lock a journal
+        is an interrupted install's; without, it may be one under way (then
+        the caller takes the exclusive path, which looks again under it).
+        """
+        from venvlock._fast import JOURNAL_NAME  # the core's one name for it; a small module, loaded when used
+
+        assert self.environment is not None
+        return self.marker.present() and not Marker.in_records(self.environment, JOURNAL_NAME).present()
+
     # ---------------------------------------------------------------------------------------------
     def execute(self, original: Callable[[Any], Any]) -> Any:
         """Run nox's ``execute`` for the runner with the protection in place."""
@@ -251,14 +266,14 @@ class ProtectedRun:
         if not self.runner.reuse_existing_venv():
             return False
         self.environment = Adapter.environment(self.envdir)
-        if not self.environment.exists() or not self.marker.present():
+        if not self.environment.exists() or not self.complete():
             return False
         shared = contextlib.ExitStack()
         try:
             hold = shared.enter_context(self.adapter.using_lock(self.environment, default_timeout=-1.0))
         except VenvlockError as error:
             _fail(error)
-        venv = _reusable_venv(self.runner) if hold.locked and self.marker.present() else None
+        venv = _reusable_venv(self.runner) if hold.locked and self.complete() else None
         if venv is None:
             shared.close()
             return False
@@ -271,7 +286,7 @@ class ProtectedRun:
     def rebuild_if_incomplete(self) -> None:
         """Delete the venv when nox would reuse it but its provisioning never finished."""
         assert self.environment is not None
-        if not self.environment.exists() or self.marker.present():
+        if not self.environment.exists() or self.complete():
             return
         if not self.runner.reuse_existing_venv():
             return  # nox recreates it anyway
