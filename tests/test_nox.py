@@ -180,6 +180,18 @@ def test_run_killed_during_installs_is_rebuilt(project: Path, env: Env, killed: 
     assert "Reusing existing virtual environment" in again.stderr
 
 
+def test_a_session_that_stops_itself_after_its_installs_leaves_a_reusable_venv(project: Path, env: Env) -> None:
+    """``session.skip()`` or ``session.error()`` after the installs ends the session, as its commands would: the
+    venv is provisioned and ``-r`` reuses it, as stock nox does.  Before, every rerun rebuilt it as "not completely
+    provisioned"."""
+    assert run_nox(project, {**env, "TEST_STOP": "skip"}, "-s", "stops").returncode == 0
+    for stop, code in (("error", 1), ("skip", 0)):
+        rerun = run_nox(project, {**env, "TEST_STOP": stop}, "-s", "stops", "-r")
+        assert rerun.returncode == code, rerun.stderr
+        assert "Reusing existing virtual environment" in rerun.stderr, rerun.stderr
+        assert "already satisfied, skipped by venvlock" in rerun.stderr, rerun.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # skipping satisfied installs
 # --------------------------------------------------------------------------------------------------

@@ -92,6 +92,12 @@ def provision(session):
 
 
 @session(venv_backend=BACKEND)
+def stops(session):
+    session.install("alpha")
+    (session.skip if os.environ["TEST_STOP"] == "skip" else session.error)("stopped by the session")
+
+
+@session(venv_backend=BACKEND)
 def nested(session):
     pip_locked = os.environ["TEST_PIP_LOCKED"]
     session.install("alpha")
