@@ -192,6 +192,21 @@ def test_a_session_that_stops_itself_after_its_installs_leaves_a_reusable_venv(p
         assert "already satisfied, skipped by venvlock" in rerun.stderr, rerun.stderr
 
 
+def test_a_venv_folder_that_is_a_symbolic_link_is_never_replaced(project: Path, env: Env, tmp_path: Path) -> None:
+    """``.nox/tests`` a link to a venv elsewhere, with no provisioned marker: venvlock cannot rebuild it without
+    deleting through the link, so it says so and leaves it to nox, which reuses it as stock nox does.  Before, it
+    removed the link and built a new venv in ``.nox``, leaving the linked one stale."""
+    assert run_nox(project, {**env, "TEST_PLAIN": "1"}, "-s", "tests").returncode == 0
+    elsewhere, link = tmp_path / "elsewhere", project / ".nox" / "tests"
+    link.rename(elsewhere)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    rerun = run_nox(project, env, "-s", "tests", "-r")
+    assert rerun.returncode == 0, rerun.stderr
+    assert link.is_symlink() and "is a symbolic link" in rerun.stderr, rerun.stderr
+    assert "Reusing existing virtual environment" in rerun.stderr
+    assert venv_problems(elsewhere) == []
+
+
 # --------------------------------------------------------------------------------------------------
 # skipping satisfied installs
 # --------------------------------------------------------------------------------------------------

@@ -284,13 +284,19 @@ class ProtectedRun:
         return True
 
     def rebuild_if_incomplete(self) -> None:
-        """Delete the venv when nox would reuse it but its provisioning never finished."""
+        """Delete the venv when nox would reuse it but its provisioning never finished (a link: never)."""
         assert self.environment is not None
         if not self.environment.exists() or self.complete():
             return
         if not self.runner.reuse_existing_venv():
             return  # nox recreates it anyway
         name = self.environment.name
+        if os.path.islink(self.environment.path):
+            _state.log(
+                f"venvlock: {name} is a symbolic link: not rebuilt (venvlock deletes nothing through a link); "
+                "nox reuses it as it is"
+            )
+            return
         if os.path.isdir(self.environment.record_dir()):
             _state.log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
         else:
