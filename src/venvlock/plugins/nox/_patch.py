@@ -11,9 +11,11 @@ session from clobbering each other's venv.  This module replaces
   ask, and so does every session after :func:`protect_all`);
 * for a protected session on the ``virtualenv``, ``venv`` or ``uv`` backend,
   takes the venv's *creation lock* (beside the venv folder) when nox starts to
-  create the venv and holds it until the session function has returned, so
-  concurrent runs of one session wait for each other and no run deletes a venv
-  another run is using;
+  create the venv and holds it until the session function has returned:
+  exclusively to create, recreate or reuse-and-provision the venv, shared
+  once it is provisioned (the session's commands) and by a run that reuses a
+  provisioned venv, so runs that reuse it run side by side, and no run
+  deletes a venv another run is using;
 * holds the venv's environment lock (``<venv>/.lock``) while nox deletes or
   reuses an existing venv, so a ``pip-locked``/``uv`` install from outside nox
   is not cut off;
@@ -248,7 +250,7 @@ class ProtectedRun:
         """Hold the creation lock of the session's venv until the run ends."""
         self.environment = Adapter.environment(self.envdir)
         try:
-            # held through the session's commands, so by default a second run waits as long as the first runs
+            # held (shared, once provisioned) through the session's commands: a recreating run waits for them all
             self._exclusive = self._stack.enter_context(
                 self.adapter.creation_lock(self.environment, default_timeout=-1.0)
             )
