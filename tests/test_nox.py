@@ -364,6 +364,30 @@ def test_reusing_runs_share_the_venv_while_commands_run(project: Path, env: Env,
     assert provisioned_marker(project / ".nox" / "tests").exists()
 
 
+def test_a_reusing_run_that_waited_for_a_creation_shares_the_venv_once_it_is_provisioned(
+    project: Path, env: Env, killed: Killed, tmp_path: Path
+) -> None:
+    """``nox -s provision -r`` twice from a fresh ``.nox``: the second waits while the first creates and provisions
+    the venv, then reuses it beside the first one's commands.  Before, it queued for the exclusive side and waited
+    for all of the first one's commands too."""
+    paused, resume, hanging, output = project / "paused", project / "resume", project / "hanging", tmp_path / "out"
+    pause = {"TEST_PAUSE": str(paused), "TEST_RESUME": str(resume), "TEST_HANG": str(hanging), "TEST_HANG_AT": "run"}
+    first = start_nox(project, {**env, **pause}, "-s", "provision", "-r")
+    killed.append(first)
+    assert wait_for(paused.exists, timeout=120), first.communicate()[0] if first.poll() is not None else ""
+    with output.open("w") as out:
+        second = subprocess.Popen(
+            nox_command("-s", "provision", "-r"), cwd=project, env={**env, "VENVLOCK_TIMEOUT": "30"},
+            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+    killed.append(second)
+    assert wait_for(lambda: "Waiting for lock" in output.read_text(), timeout=120), output.read_text()
+    resume.touch()
+    assert second.wait(timeout=120) == 0, output.read_text()
+    assert "Reusing existing virtual environment" in output.read_text()
+    assert hanging.exists() and first.poll() is None  # the first one's commands still run
+
+
 def test_a_sharing_run_killed_in_its_installs_is_rebuilt_though_another_marked_the_venv(
     project: Path, env: Env, killed: Killed
 ) -> None:

@@ -89,6 +89,7 @@ def provision(session):
     session.install("big")
     session.install("gamma")
     session.run("python", "-c", "import alpha, big, gamma")
+    hang_if_asked(session, "run")
 
 
 @session(venv_backend=BACKEND)

@@ -263,12 +263,15 @@ class ProtectedRun:
         False (nothing held, nothing changed) unless nox is to reuse the venv,
         its provisioned marker is there, and nox's own checks (backend, links,
         interpreter) pass, so that nox will not delete it: then the venv is
-        reused in place while other runs' commands use it.
+        reused in place while other runs' commands use it.  While another run
+        creates or provisions it, waits for that on the shared side and looks
+        then, rather than queue for the exclusive side behind its commands.
         """
         if not self.runner.reuse_existing_venv():
             return False
         self.environment = Adapter.environment(self.envdir)
-        if not self.environment.exists() or not self.complete():
+        ready = self.environment.exists() and self.complete()
+        if not ready and Adapter.creation_holder(self.environment) is None:
             return False
         shared = contextlib.ExitStack()
         try:
