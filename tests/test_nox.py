@@ -180,6 +180,33 @@ def test_run_killed_during_installs_is_rebuilt(project: Path, env: Env, killed: 
     assert "Reusing existing virtual environment" in again.stderr
 
 
+def test_a_session_that_stops_itself_after_its_installs_leaves_a_reusable_venv(project: Path, env: Env) -> None:
+    """``session.skip()`` or ``session.error()`` after the installs ends the session, as its commands would: the
+    venv is provisioned and ``-r`` reuses it, as stock nox does.  Before, every rerun rebuilt it as "not completely
+    provisioned"."""
+    assert run_nox(project, {**env, "TEST_STOP": "skip"}, "-s", "stops").returncode == 0
+    for stop, code in (("error", 1), ("skip", 0)):
+        rerun = run_nox(project, {**env, "TEST_STOP": stop}, "-s", "stops", "-r")
+        assert rerun.returncode == code, rerun.stderr
+        assert "Reusing existing virtual environment" in rerun.stderr, rerun.stderr
+        assert "already satisfied, skipped by venvlock" in rerun.stderr, rerun.stderr
+
+
+def test_a_venv_folder_that_is_a_symbolic_link_is_never_replaced(project: Path, env: Env, tmp_path: Path) -> None:
+    """``.nox/tests`` a link to a venv elsewhere, with no provisioned marker: venvlock cannot rebuild it without
+    deleting through the link, so it says so and leaves it to nox, which reuses it as stock nox does.  Before, it
+    removed the link and built a new venv in ``.nox``, leaving the linked one stale."""
+    assert run_nox(project, {**env, "TEST_PLAIN": "1"}, "-s", "tests").returncode == 0
+    elsewhere, link = tmp_path / "elsewhere", project / ".nox" / "tests"
+    link.rename(elsewhere)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    rerun = run_nox(project, env, "-s", "tests", "-r")
+    assert rerun.returncode == 0, rerun.stderr
+    assert link.is_symlink() and "is a symbolic link" in rerun.stderr, rerun.stderr
+    assert "Reusing existing virtual environment" in rerun.stderr
+    assert venv_problems(elsewhere) == []
+
+
 # --------------------------------------------------------------------------------------------------
 # skipping satisfied installs
 # --------------------------------------------------------------------------------------------------
@@ -308,6 +335,89 @@ def test_venv_backend(project: Path, env: dict[str, str]) -> None:
     assert venv_problems(project / ".nox" / "tests") == []
 
 
+def test_reusing_runs_share_the_venv_while_commands_run(project: Path, env: Env, killed: Killed) -> None:
+    """The creation lock is held exclusively only to create, reuse and provision: a session's commands run under the
+    shared side, so ``-r`` runs of one session run their commands side by side (as with stock nox), and a run that
+    recreates the venv waits for them.  Before: every run held it exclusively to its end, so a second ``-r`` run
+    waited for all of the first one's commands."""
+    from venvlock.adapter import Adapter
+
+    creation_lock = Adapter.creation_lock_path(Adapter.environment(project / ".nox" / "tests"))
+    hanging = []
+    for number, args in enumerate([("-s", "tests"), ("-s", "tests", "-r")]):  # creates (then shares); reuses sharing
+        flag = project / f"hanging-{number}"
+        run = start_nox(project, {**env, "TEST_HANG": str(flag), "TEST_HANG_AT": "run"}, *args)
+        killed.append(run)
+        hanging.append(run)
+        assert wait_for(flag.exists, timeout=120), run.communicate()[0] if run.poll() is not None else ""
+        assert Adapter.lock_state(creation_lock).state == "shared"
+
+    reuse = run_nox(project, {**env, "VENVLOCK_TIMEOUT": "30"}, "-s", "tests", "-r")
+    assert reuse.returncode == 0, reuse.stderr
+    assert "Waiting for lock" not in reuse.stderr and "Reusing existing virtual environment" in reuse.stderr
+    assert reuse.stderr.count("already satisfied, skipped by venvlock") == 2, reuse.stderr
+
+    recreate = run_nox(project, {**env, "VENVLOCK_TIMEOUT": "1"}, "-s", "tests")  # would delete the venv in use
+    assert recreate.returncode != 0 and "timed out" in recreate.stderr, recreate.stderr
+    assert all(run.poll() is None for run in hanging)
+    assert venv_problems(project / ".nox" / "tests") == []
+    assert provisioned_marker(project / ".nox" / "tests").exists()
+
+
+def test_a_reusing_run_that_waited_for_a_creation_shares_the_venv_once_it_is_provisioned(
+    project: Path, env: Env, killed: Killed, tmp_path: Path
+) -> None:
+    """``nox -s provision -r`` twice from a fresh ``.nox``: the second waits while the first creates and provisions
+    the venv, then reuses it beside the first one's commands.  Before, it queued for the exclusive side and waited
+    for all of the first one's commands too."""
+    paused, resume, hanging, output = project / "paused", project / "resume", project / "hanging", tmp_path / "out"
+    pause = {"TEST_PAUSE": str(paused), "TEST_RESUME": str(resume), "TEST_HANG": str(hanging), "TEST_HANG_AT": "run"}
+    first = start_nox(project, {**env, **pause}, "-s", "provision", "-r")
+    killed.append(first)
+    assert wait_for(paused.exists, timeout=120), first.communicate()[0] if first.poll() is not None else ""
+    with output.open("w") as out:
+        second = subprocess.Popen(
+            nox_command("-s", "provision", "-r"), cwd=project, env={**env, "VENVLOCK_TIMEOUT": "30"},
+            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+    killed.append(second)
+    assert wait_for(lambda: "Waiting for lock" in output.read_text(), timeout=120), output.read_text()
+    resume.touch()
+    assert second.wait(timeout=120) == 0, output.read_text()
+    assert "Reusing existing virtual environment" in output.read_text()
+    assert hanging.exists() and first.poll() is None  # the first one's commands still run
+
+
+def test_a_sharing_run_killed_in_its_installs_is_rebuilt_though_another_marked_the_venv(
+    project: Path, env: Env, killed: Killed
+) -> None:
+    """Runs sharing a venv: one is killed inside an install after another, going on to its commands, marked the
+    venv provisioned.  The killed install's journal outlives it, so the next ``-R`` rebuilds the venv; before, it
+    reused it as complete."""
+    venv = project / ".nox" / "provision"
+    assert run_nox(project, env, "-s", "provision").returncode == 0
+    paused, resume, hanging = project / "paused", project / "resume", project / "hanging"
+    marking = start_nox(
+        project, {**env, "TEST_PAUSE": str(paused), "TEST_RESUME": str(resume)}, "-s", "provision", "-R"
+    )
+    killed.append(marking)
+    assert wait_for(paused.exists, timeout=120)
+    installing = start_nox(
+        project, {**env, "TEST_HANG": str(hanging), "TEST_HANG_AT": "install"}, "-s", "provision", "-r"
+    )
+    killed.append(installing)
+    assert wait_for(hanging.exists, timeout=120), installing.communicate()[0] if installing.poll() else ""
+    assert not provisioned_marker(venv).exists()  # the install under way took it away
+    resume.touch()
+    assert marking.wait(timeout=120) == 0, marking.communicate()[0]
+    assert provisioned_marker(venv).exists()  # the other run went on to its commands: marked again
+    os.killpg(installing.pid, signal.SIGKILL)
+    installing.wait()
+
+    rerun = run_nox(project, env, "-s", "provision", "-R")
+    assert "was not completely provisioned" in rerun.stderr, rerun.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # nesting, matrices, parallel
 # --------------------------------------------------------------------------------------------------
@@ -349,7 +459,7 @@ def test_matrix_variants_have_separate_locks_and_run_in_parallel(
     assert wait_for(flag.exists, timeout=120)
     other = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "20"}, "-s", f"matrix-{running}(n='2')", "-r")
     assert other.returncode == 0 and "Waiting for lock" not in other.stderr, other.stderr
-    same = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "1"}, "-s", f"matrix-{running}(n='1')", "-r")
+    same = run_nox(project, {**matrix, "VENVLOCK_TIMEOUT": "1"}, "-s", f"matrix-{running}(n='1')")  # recreates
     assert same.returncode != 0 and "nox -s 'matrix-" in same.stderr, same.stderr  # waited, named the holder
 
 

@@ -52,20 +52,20 @@ def test_nox_holder_names_the_real_command_and_timeout_0_prints_no_waiting_line(
     gate = Gate(tmp_path / "gate")
     gated = build_gated_project(tmp_path / "projects")
     holder = subprocess.Popen(
-        [sys.executable, "-m", "nox", "-r", "-s", "demo"], cwd=folder,
+        [sys.executable, "-m", "nox", "-s", "demo"], cwd=folder,  # recreates: exclusive through its installs
         env={**env, "TEST_GATED": str(gated), "VENVLOCK_TEST_GATE": str(gate.folder)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         assert wait_for(gate.started, timeout=120)
         held = (folder / ".nox" / ".demo.create.lock.holder").read_text()
-        assert "nox -r -s demo" in held, held
+        assert "nox -s demo" in held, held
         busy = nox(folder, {**env, "VENVLOCK_TIMEOUT": "0"}, "-r", "-s", "demo")
     finally:
         gate.open()
     assert holder.wait(timeout=120) == 0
     assert busy.returncode != 0
-    assert "timed out" in busy.stderr and "nox -r -s demo" in busy.stderr, busy.stderr
+    assert "timed out" in busy.stderr and "nox -s demo" in busy.stderr, busy.stderr
     assert "Waiting for lock" not in busy.stderr, busy.stderr
 
 

@@ -67,6 +67,7 @@ def tests(session):
         with open(os.environ["TEST_MODULES"], "w") as file:
             file.write("\\n".join(sorted(sys.modules)))
     session.run("python", "-c", IMPORTS)
+    hang_if_asked(session, "run")
 
 
 @nox.session(venv_backend=BACKEND)
@@ -77,11 +78,24 @@ def unmarked(session):
 
 @session(venv_backend=BACKEND)
 def provision(session):
+    if os.environ.get("TEST_PAUSE"):  # touch $TEST_PAUSE, then wait for $TEST_RESUME before anything else
+        import pathlib, time
+
+        pathlib.Path(os.environ["TEST_PAUSE"]).touch()
+        while not os.path.exists(os.environ["TEST_RESUME"]):
+            time.sleep(0.02)
     session.install("alpha")
     hang_if_asked(session, "install")
     session.install("big")
     session.install("gamma")
     session.run("python", "-c", "import alpha, big, gamma")
+    hang_if_asked(session, "run")
+
+
+@session(venv_backend=BACKEND)
+def stops(session):
+    session.install("alpha")
+    (session.skip if os.environ["TEST_STOP"] == "skip" else session.error)("stopped by the session")
 
 
 @session(venv_backend=BACKEND)

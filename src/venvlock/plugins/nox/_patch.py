@@ -11,9 +11,11 @@ session from clobbering each other's venv.  This module replaces
   ask, and so does every session after :func:`protect_all`);
 * for a protected session on the ``virtualenv``, ``venv`` or ``uv`` backend,
   takes the venv's *creation lock* (beside the venv folder) when nox starts to
-  create the venv and holds it until the session function has returned, so
-  concurrent runs of one session wait for each other and no run deletes a venv
-  another run is using;
+  create the venv and holds it until the session function has returned:
+  exclusively to create, recreate or reuse-and-provision the venv, shared
+  once it is provisioned (the session's commands) and by a run that reuses a
+  provisioned venv, so runs that reuse it run side by side, and no run
+  deletes a venv another run is using;
 * holds the venv's environment lock (``<venv>/.lock``) while nox deletes or
   reuses an existing venv, so a ``pip-locked``/``uv`` install from outside nox
   is not cut off;
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import inspect
 import os
 from typing import TYPE_CHECKING, Any
@@ -38,8 +41,9 @@ from venvlock.plugins.nox.proxy import call_with_proxy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from typing import NoReturn
 
-    from venvlock.core import Environment
+    from venvlock.core import Environment, LockHold
 
 #: attribute on the patched ``execute`` that holds nox's original (and marks the patch as applied)
 ORIGINAL_ATTRIBUTE = "__venvlock_original__"
@@ -162,6 +166,7 @@ class ProtectedRun:
         self.environment: Environment | None = None
         self.install_failed = False
         self._marked = False
+        self._exclusive: LockHold | None = None  # the creation lock's exclusive hold, until the venv is provisioned
         self._stack = contextlib.ExitStack()
 
     @classmethod
@@ -182,6 +187,21 @@ class ProtectedRun:
         """``<venv>/.venvlock/nox-provisioned``: a run provisioned this venv completely."""
         assert self.environment is not None
         return Marker.in_records(self.environment, MARKER_NAME)
+
+    def complete(self) -> bool:
+        """Whether the venv was provisioned completely: marked so, and no install into it unfinished.
+
+        Runs that share a venv install into it one at a time, and one may mark
+        it provisioned while another's install is under way; an install's
+        journal (``<venv>/.venvlock/journal``) stays until it ended, so one
+        killed midway still says so.  Under the environment lock a journal
+        is an interrupted install's; without, it may be one under way (then
+        the caller takes the exclusive path, which looks again under it).
+        """
+        from venvlock._fast import JOURNAL_NAME  # the core's one name for it; a small module, loaded when used
+
+        assert self.environment is not None
+        return self.marker.present() and not Marker.in_records(self.environment, JOURNAL_NAME).present()
 
     # ---------------------------------------------------------------------------------------------
     def execute(self, original: Callable[[Any], Any]) -> Any:
@@ -204,7 +224,15 @@ class ProtectedRun:
             self._stack.close()
 
     def create_venv(self) -> None:
-        """Stands in for ``SessionRunner._create_venv`` during the run: lock, check, let nox create."""
+        """Stands in for ``SessionRunner._create_venv`` during the run: lock, check, let nox create.
+
+        A venv that nox is to reuse and that a run provisioned completely is
+        reused under the shared side of the creation lock (:meth:`reuse_shared`),
+        beside other runs' commands; anything else happens under its exclusive
+        side, which becomes the shared side once the venv is provisioned.
+        """
+        if self.reuse_shared():
+            return
         self.take_creation_lock()
         assert self.environment is not None
         create = functools.partial(type(self.runner)._create_venv, self.runner)
@@ -222,23 +250,58 @@ class ProtectedRun:
         """Hold the creation lock of the session's venv until the run ends."""
         self.environment = Adapter.environment(self.envdir)
         try:
-            # held through the session's commands, so by default a second run waits as long as the first runs
-            self._stack.enter_context(self.adapter.creation_lock(self.environment, default_timeout=-1.0))
+            # held (shared, once provisioned) through the session's commands: a recreating run waits for them all
+            self._exclusive = self._stack.enter_context(
+                self.adapter.creation_lock(self.environment, default_timeout=-1.0)
+            )
         except VenvlockError as error:
-            # fail this session the way nox fails one, with venvlock's message and no traceback
-            from nox.command import CommandFailed
+            _fail(error)
 
-            _state.log(f"venvlock: {error}", error=True)
-            raise CommandFailed(str(error)) from error
+    def reuse_shared(self) -> bool:
+        """Reuse a completely provisioned venv under the creation lock's shared side; False when that cannot be.
+
+        False (nothing held, nothing changed) unless nox is to reuse the venv,
+        its provisioned marker is there, and nox's own checks (backend, links,
+        interpreter) pass, so that nox will not delete it: then the venv is
+        reused in place while other runs' commands use it.  While another run
+        creates or provisions it, waits for that on the shared side and looks
+        then, rather than queue for the exclusive side behind its commands.
+        """
+        if not self.runner.reuse_existing_venv():
+            return False
+        self.environment = Adapter.environment(self.envdir)
+        ready = self.environment.exists() and self.complete()
+        if not ready and Adapter.creation_holder(self.environment) is None:
+            return False
+        shared = contextlib.ExitStack()
+        try:
+            hold = shared.enter_context(self.adapter.using_lock(self.environment, default_timeout=-1.0))
+        except VenvlockError as error:
+            _fail(error)
+        venv = _reusable_venv(self.runner) if hold.locked and self.complete() else None
+        if venv is None:
+            shared.close()
+            return False
+        self._stack.enter_context(shared)
+        venv._clean_location = lambda: False  # checked above: nox reuses it, whatever happens; never deletes it
+        self.runner.venv = venv
+        venv.create()
+        return True
 
     def rebuild_if_incomplete(self) -> None:
-        """Delete the venv when nox would reuse it but its provisioning never finished."""
+        """Delete the venv when nox would reuse it but its provisioning never finished (a link: never)."""
         assert self.environment is not None
-        if not self.environment.exists() or self.marker.present():
+        if not self.environment.exists() or self.complete():
             return
         if not self.runner.reuse_existing_venv():
             return  # nox recreates it anyway
         name = self.environment.name
+        if os.path.islink(self.environment.path):
+            _state.log(
+                f"venvlock: {name} is a symbolic link: not rebuilt (venvlock deletes nothing through a link); "
+                "nox reuses it as it is"
+            )
+            return
         if os.path.isdir(self.environment.record_dir()):
             _state.log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
         else:
@@ -266,7 +329,18 @@ class ProtectedRun:
             self.install_failed = True
 
     def provisioned(self) -> None:
-        """The session went on to its commands (or ended): mark the venv done, unless an install failed."""
+        """The session went on to its commands (or ended): mark the venv done, unless an install failed.
+
+        Once marked, the creation lock's exclusive hold becomes the shared one
+        (in one lock call): the commands run beside other runs that reuse the
+        venv, and a run that would recreate it waits for them.
+        """
+        self._mark_provisioned()
+        if self._marked and self._exclusive is not None:
+            self._exclusive.downgrade()
+            self._exclusive = None
+
+    def _mark_provisioned(self) -> None:
         if self._marked or self.install_failed or self.environment is None:
             return
         if not self.environment.exists():
@@ -288,6 +362,41 @@ class ProtectedRun:
         if self.environment is None:
             return
         self.marker.clear()
+
+
+def _fail(error: VenvlockError) -> NoReturn:
+    """Fail this session the way nox fails one, with venvlock's message and no traceback."""
+    from nox.command import CommandFailed
+
+    _state.log(f"venvlock: {error}", error=True)
+    raise CommandFailed(str(error)) from error
+
+
+def _reusable_venv(runner: Any) -> Any:
+    """The venv object nox's ``_create_venv`` makes for *runner*, not yet created, when nox will reuse the folder.
+
+    None when nox would recreate it, or when nox's internals are not as this
+    module knows them (the run then takes the exclusive lock, as always).
+    """
+    try:
+        from nox.virtualenv import VirtualEnv
+
+        sessions: Any = importlib.import_module("nox.sessions")  # get_virtualenv is not in its __all__
+        config, func = runner.global_config, runner.func
+        venv = sessions.get_virtualenv(
+            *sessions.resolve_venv_backends(config, func),
+            download_python=sessions.resolve_download_python(config, func),
+            envdir=runner.envdir,
+            reuse_existing=True,
+            interpreter=func.python,
+            venv_params=func.venv_params,
+        )
+        checks = [getattr(venv, f"_check_reused_environment_{what}") for what in ("type", "links", "interpreter")]
+        if not isinstance(venv, VirtualEnv) or not all(check() for check in checks):  # nox's, in _clean_location
+            return None
+    except Exception:  # any surprise: the exclusive path, where nox decides as always
+        return None
+    return venv
 
 
 def _shadow(runner: Any, name: str, replacement: Callable[[], None]) -> bool:

@@ -69,13 +69,27 @@ def protect(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def call_with_proxy(function: Func, session: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Call a session function with a :class:`Session` proxy; mark the venv provisioned when it returns."""
+    """Call a session function with a :class:`Session` proxy; mark the venv provisioned when it ends.
+
+    It ends when it returns or raises an exception (``session.skip()``,
+    ``session.error()``, a failed command): its installs that ran are done,
+    and one that failed keeps the venv unmarked.  An interruption (Ctrl-C,
+    ``SystemExit``) leaves it unmarked.
+    """
     proxy = session if isinstance(session, Session) else Session(session)
-    result = function(proxy, *args, **kwargs)
+    try:
+        result = function(proxy, *args, **kwargs)
+    except Exception:
+        _provisioned()
+        raise
+    _provisioned()
+    return result
+
+
+def _provisioned() -> None:
     run = _state.current()
     if run is not None:
         run.provisioned()
-    return result
 
 
 class _SessionProxy:
@@ -113,7 +127,7 @@ class Session(_SessionProxy):
         """
         venv = self._virtualenv()
         if venv is None or not args or self._nox_skips_installs(venv):
-            self._session.install(*args, **kwargs)  # nox's own rules: errors, --no-install
+            self._by_nox(self._session.install, *args, **kwargs)  # nox's own rules: errors, --no-install
             return
         uv = venv.venv_backend == "uv"
         command = ["uv", "pip", "install"] if uv else ["python", "-m", "pip", "install"]
@@ -133,7 +147,7 @@ class Session(_SessionProxy):
         """
         venv = self._virtualenv()
         if venv is None or not args or self._nox_skips_installs(venv):
-            return self._session.run_install(*args, **kwargs)
+            return self._by_nox(self._session.run_install, *args, **kwargs)
         words = [os.fspath(arg) for arg in args]
         pip = _pip_install_args(words)
         uv = _program(words[0]) == "uv"
@@ -183,6 +197,15 @@ class Session(_SessionProxy):
         return self._session.run(*args, **kwargs)
 
     # ---------------------------------------------------------------------------------------------
+    def _by_nox(self, install: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """An install left to nox as it is; one that fails keeps the venv from being marked provisioned."""
+        try:
+            return install(*args, **kwargs)
+        except BaseException:
+            if self._run is not None:
+                self._run.install_ended(False)
+            raise
+
     def _virtualenv(self) -> Any:
         """The session's venv when it is one this adapter locks (virtualenv, venv, uv), else None."""
         from nox.virtualenv import VirtualEnv
