@@ -395,6 +395,16 @@ class Adapter:
         end(environment)
 
     @staticmethod
+    def journal_present(environment: Environment) -> bool:
+        """Whether a sync journal is in *environment*: a sync into it runs, or one was interrupted (one ``lstat``).
+
+        Without the environment lock it may be a sync under way; under it, an interrupted one's.
+        """
+        from venvlock._fast import JOURNAL_NAME  # the core's one name for it, in a module a no-op has loaded
+
+        return Marker.in_records(environment, JOURNAL_NAME).present()
+
+    @staticmethod
     def lock_state(lock_path: str) -> LockState:
         """Whether the lock file *lock_path* is free or held (shared or exclusive), by whom, since when.
 
@@ -431,9 +441,8 @@ class Adapter:
         once it healed what an interrupted sync left.
         """
         from venvlock.core import SyncRequest, Verdict, hooks
-        from venvlock.core._journal import pending
 
-        if pending(environment):
+        if self.journal_present(environment):
             self._checked = None
             return Verdict.install_needed("a sync is running or was interrupted (its journal is there)")
         request = SyncRequest(list(args), cwd=cwd, quiet=True, purpose=self.purpose)

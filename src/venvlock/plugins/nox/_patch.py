@@ -198,10 +198,8 @@ class ProtectedRun:
         is an interrupted install's; without, it may be one under way (then
         the caller takes the exclusive path, which looks again under it).
         """
-        from venvlock._fast import JOURNAL_NAME  # the core's one name for it; a small module, loaded when used
-
         assert self.environment is not None
-        return self.marker.present() and not Marker.in_records(self.environment, JOURNAL_NAME).present()
+        return self.marker.present() and not Adapter.journal_present(self.environment)
 
     # ---------------------------------------------------------------------------------------------
     def execute(self, original: Callable[[Any], Any]) -> Any:
