@@ -112,3 +112,17 @@ def test_a_reader_that_went_away_gets_no_error_message(offline: dict[str, str], 
     finally:
         os.close(write_end)
     assert done.returncode == 1 and done.stderr == "", done.stderr
+
+
+def test_a_bad_setting_is_an_error_for_every_command(offline: dict[str, str], tmp_path: Path) -> None:
+    """Before: `status` and `doctor` ignored `VENVLOCK_TIMEOUT=soon` (exit 0), and every command, `repair`
+    included, ignored `VENVLOCK_INSTALLER=bogus`: a setting is checked on every path, as pip-locked does."""
+    env = fake_venv(tmp_path / "env")
+    settings = {"VENVLOCK_TIMEOUT": "soon", "VENVLOCK_INSTALLER": "bogus", "VENVLOCK_UNLOCKED": "maybe"}
+    for name, value in settings.items():
+        for command in (["status"], ["verify"], ["repair", "--dry-run"], ["doctor"], ["run", "true"]):
+            done = venvlock(command[0], "-p", str(env), *command[1:], env={**offline, name: value})
+            assert done.returncode == 2, (name, command, done.stdout, done.stderr)
+            assert done.stderr.startswith(f"venvlock: error: {name}={value!r}"), (name, command, done.stderr)
+            assert done.stdout == "", (name, command, done.stdout)
+    assert list(env.iterdir()) == [env / "pyvenv.cfg"], "nothing made in the environment"
