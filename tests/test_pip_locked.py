@@ -17,6 +17,7 @@ from support import (
     build_gated_project,
     check_intact,
     overlapping,
+    past,
     pip_locked,
     read_probe,
     run_many,
@@ -635,3 +636,33 @@ def test_a_requirement_file_changed_while_waiting_is_read_again_under_the_lock(
     assert holder.wait(timeout=120) == 0
     assert waiter.wait(timeout=120) == 0, waiter.stderr.read()
     assert installed_versions(venv)["beta"] == ["2.0"]
+
+
+@pytest.mark.parametrize("damage", ["metadata-removed", "requirement-added-in-place"])
+def test_metadata_changed_inside_a_dist_info_is_not_answered_by_an_old_record(
+    env: dict[str, str], venv: Path, damage: str
+) -> None:
+    """Before: the record and the fast path trusted the package folder's own stat, which a change inside a
+    dist-info leaves alone.  With beta's METADATA removed, stock pip installs beta 1.0 again; with a requirement
+    added to it in place, stock pip installs that requirement; pip-locked said "Checked 1 package" to both."""
+    wanted = ["install", "beta==1.0"]
+    assert run([pip_locked(), *wanted], env).returncode == 0
+    metadata = site_packages(venv) / "beta-1.0.dist-info" / "METADATA"
+    past(venv / "pyvenv.cfg", site_packages(venv), metadata.parent, metadata)
+    for _ in range(2):  # the record, then the fast path's entry
+        primed = run([pip_locked(), *wanted], env)
+        assert primed.returncode == 0 and primed.stderr.startswith("Checked 1 package in"), primed.stderr
+    if damage == "metadata-removed":
+        metadata.unlink()
+    else:
+        before = os.stat(metadata.parent).st_mtime_ns
+        with open(metadata, "a") as file:  # an edit in place: the dist-info folder itself is unchanged
+            file.write("Requires-Dist: delta\n")
+        assert os.stat(metadata.parent).st_mtime_ns == before
+    again = run([pip_locked(), *wanted], env)
+    assert again.returncode == 0, again.stderr
+    assert not again.stderr.startswith("Checked"), again.stderr  # pip ran, as stock pip would have installed
+    if damage == "metadata-removed":
+        assert metadata.is_file(), "pip put beta 1.0 back"
+    else:
+        assert installed_versions(venv).get("delta") == ["1.0"], "pip installed beta's new requirement"
