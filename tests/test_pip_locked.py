@@ -265,6 +265,23 @@ def test_sigint_to_a_waiter_exits_promptly_and_leaves_the_holder_alone(
     assert run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"}).returncode == 0
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminating_signal_to_pip_locked_alone_ends_its_pip_too(
+    env: dict[str, str], tmp_path: Path, gate: Gate, signum: int
+) -> None:
+    """Before: SIGTERM (`timeout`, a CI job's cancel) or SIGHUP sent to pip-locked ended it at once, while its pip
+    went on installing, orphaned, with the lock: stock pip would have stopped.  Now pip gets the signal, and
+    pip-locked ends by the same signal once pip has, the lock free."""
+    holder = start_holder(tmp_path, env, gate)
+    try:
+        holder.send_signal(signum)
+        assert holder.wait(timeout=60) == -signum
+        after = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"})
+        assert after.returncode == 0, after.stderr  # no pip of the holder's left holding the lock
+    finally:
+        gate.open()  # pip's build backend, orphaned by pip's end as with stock pip, goes on and ends
+
+
 # ---------------------------------------------------------------------------------------------------
 # environments that cannot be locked
 # ---------------------------------------------------------------------------------------------------

@@ -6,11 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from venvlock.core._lock import LockHold
 
@@ -20,6 +22,8 @@ CHILD_GRACE_SECONDS = 10.0
 _FORWARD_AFTER = 0.5
 #: the signal forwarded to the installer child: Ctrl-C
 _INTERRUPT = getattr(signal, "CTRL_C_EVENT", signal.SIGINT) if os.name == "nt" else signal.SIGINT
+#: signals that end a process by default: sent to this process alone, they reach the installer child too
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if os.name != "nt")
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:
@@ -28,7 +32,8 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     The child inherits the locked descriptors (killed, this process leaves the lock to it), and its
     ``VENVLOCK_HELD`` names the calling thread's locks only.  On Ctrl-C (a SIGINT to this process alone is
     forwarded after a moment) the ``KeyboardInterrupt`` goes on only once the child has ended, killed after
-    :data:`CHILD_GRACE_SECONDS`: a lock never frees while its installer still writes.
+    :data:`CHILD_GRACE_SECONDS`: a lock never frees while its installer still writes.  A SIGTERM or SIGHUP
+    (:func:`_forwarding`) is passed on to the child at once, and this process ends by it once the child has.
     """
     from venvlock.core._nesting import child_environ
 
@@ -38,11 +43,44 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     except OSError as error:
         print(f"venvlock: cannot run {command[0]}: {error.strerror}", file=sys.stderr)
         return 1
+    received: list[int] = []
+    with _forwarding(child, received):
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:
+            _stop(child)
+            raise
+    if received:  # ended as it would have without an installer child, now that the child no longer writes
+        os.kill(os.getpid(), received[0])
+    return code
+
+
+@contextmanager
+def _forwarding(child: subprocess.Popen[bytes], received: list[int]) -> Iterator[None]:
+    """While inside, a SIGTERM or SIGHUP this process would die of (its handler the default) goes to *child*
+    instead, and into *received*: stock pip stops on it, so its installer must too, and the lock stays held
+    until the child has ended (the caller then delivers the signal to itself again).  Only in the main thread;
+    a handler a host tool set is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        try:
+            child.send_signal(signum)
+        except OSError:
+            pass
+
+    previous = {signum: signal.getsignal(signum) for signum in _TERMINATING}
+    taken = [signum for signum, handler in previous.items() if handler == signal.SIG_DFL]
+    for signum in taken:
+        signal.signal(signum, forward)
     try:
-        return child.wait()
-    except KeyboardInterrupt:
-        _stop(child)
-        raise
+        yield
+    finally:
+        for signum in taken:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
