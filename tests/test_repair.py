@@ -173,3 +173,41 @@ def test_repair_touches_nothing_outside_the_environment(env: dict[str, str], ven
     assert (project / "gamma.egg-info" / "PKG-INFO").exists()
     assert egg.exists() and versions(venv)["delta"] == "1.0" and versions(venv)["beta"] == "1.0"
     assert "gamma" not in versions(venv)  # as plain pip: the egg-info on PYTHONPATH satisfies it
+
+
+@pytest.mark.parametrize(
+    ("settings", "passed_on", "named"),
+    [
+        ({"PIP_PREFIX": "{elsewhere}"}, [], "PIP_PREFIX"),
+        ({"PIP_TARGET": "{elsewhere}"}, [], "PIP_TARGET"),
+        ({"PIP_USER": "yes"}, [], "PIP_USER"),
+        ({"PIP_CONFIG_FILE": "{config}"}, [], "root in [install] of "),
+        ({}, ["--", "--targ", "{elsewhere}"], "--targ"),
+        ({}, ["--", "--root={elsewhere}"], "--root"),
+    ],
+)
+def test_repair_never_reinstalls_outside_the_environment(
+    env: dict[str, str], venv: Path, tmp_path: Path, settings: dict[str, str], passed_on: list[str], named: str
+) -> None:
+    """Before: with PIP_PREFIX set, repair's pip uninstalled delta from the venv and installed it under the
+    prefix, then said "Repaired" (delta gone from the venv); PIP_TARGET or `-- --target` reinstalled into
+    another folder; PIP_USER made pip fail after the removals.  Now such a setting is a bad setting (exit 2)
+    named before anything is touched."""
+    pip(venv, env, "install", "delta")
+    part = site_packages(venv) / "delta" / "part_0.py"
+    part.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[install]\nroot = {elsewhere}\n")
+    fill = {"elsewhere": str(elsewhere), "config": str(config)}
+    given = {name: value.format(**fill) for name, value in settings.items()}
+    args = [arg.format(**fill) for arg in passed_on]
+    before = sorted(p.relative_to(venv) for p in venv.rglob("*"))
+    for dry_run in ([], ["--dry-run"]):
+        done = venvlock("repair", *dry_run, str(venv), *args, env={**env, **given})
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert done.stderr.startswith("venvlock: error: repair: ") and named in done.stderr, done.stderr
+        assert "installs into" in done.stderr and done.stdout == "", (done.stdout, done.stderr)
+    assert not elsewhere.exists()
+    assert sorted(p.relative_to(venv) for p in venv.rglob("*")) == before, "repair changed the environment"
+    assert venvlock("repair", str(venv), env=env).returncode == 0 and part.exists()

@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from venvlock._pip.config import ConfigFileError, python_setting
-from venvlock._pip.options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
+from venvlock._pip.config import ConfigFileError, PipConfiguration, python_setting
+from venvlock._pip.options import ELSEWHERE, GENERAL_TABLE, INSTALL_TABLE, Option, read_options, setting_option
 from venvlock.core import Environment
 from venvlock.errors import SettingError
 
@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 #: the pip commands that change an environment (and so take its lock)
 CHANGING_COMMANDS = ("install", "uninstall")
 
-__all__ = ["CHANGING_COMMANDS", "PipArguments", "environment_pip_would_use", "target_environment"]
+__all__ = [
+    "CHANGING_COMMANDS",
+    "PipArguments",
+    "environment_pip_would_use",
+    "installs_elsewhere_because",
+    "target_environment",
+]
 
 
 class PipArguments:
@@ -212,6 +218,39 @@ def _folder_environment(arguments: PipArguments, base: Environment) -> Environme
         if folder is not None:
             return Environment.for_folder(os.path.expanduser(folder), kind, python=base.python)
     return base
+
+
+#: the values pip reads as false for an option that takes none (pip's ``strtobool``)
+_FALSE = ("n", "no", "f", "false", "off", "0")
+
+
+def installs_elsewhere_because(environment: Environment, args: Sequence[str]) -> list[str]:
+    """What would send an install with *args* by venvlock's installer out of *environment*: [] when nothing.
+
+    Install options in *args* (``--target``, ``--prefix``, ``--root``, ``--user``, and uv's ``--system``,
+    ``-p``, as the installer reads them), and when pip installs, pip's settings: ``PIP_TARGET``,
+    ``PIP_PREFIX``, ``PIP_ROOT``, ``PIP_USER`` (true) and the same keys in the ``[global]`` or ``[install]``
+    section of pip's configuration files (the environment's own included); not ``python``, which the
+    environment's own pip, re-run, does not follow (:func:`pip_for`).  Each named as pip's reading names it
+    (``PIP_TARGET is set``, ``root in [install] of <file>``).  For commands that must install into the
+    environment and nowhere else (``venvlock repair``).
+    """
+    from venvlock._pip.options import goes_elsewhere
+    from venvlock.core._settings import installer
+
+    uv = installer() == "uv"
+    found = {"--": f"-- {' '.join(args)}"} if goes_elsewhere(list(args), uv=uv) else {}
+    if uv:
+        return list(found.values())
+    for key, value, where in PipConfiguration(environment.config_prefix(), isolated=False).items("install"):
+        option = setting_option(key)
+        if option is None or option.kind != ELSEWHERE or key == "python":
+            continue
+        if option.takes_value or value.strip().lower() not in _FALSE:
+            found[option.name] = where  # later wins, as in pip
+        else:
+            found.pop(option.name, None)
+    return list(found.values())
 
 
 #: pip's marker of a pip that pip itself re-ran under another interpreter: such a pip follows no ``python`` setting
