@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -683,3 +684,34 @@ def test_metadata_changed_inside_a_dist_info_is_not_answered_by_an_old_record(
         assert metadata.is_file(), "pip put beta 1.0 back"
     else:
         assert installed_versions(venv).get("delta") == ["1.0"], "pip installed beta's new requirement"
+
+
+def test_a_requirements_file_read_once_is_left_to_pip(env: dict[str, str], venv: Path) -> None:
+    """Before: `pip-locked install -r /dev/stdin` (or `-r <(...)`, a FIFO) read the pipe itself to judge the
+    request, said "Checked 0 packages" and installed nothing, or left pip an exhausted pipe; stock pip installs
+    what the pipe says.  A requirements or constraints file that is not a regular file is pip's to read; and
+    pip's child gets the descriptors its arguments name (/dev/fd/N), as pip gets them from the shell."""
+    constrained = subprocess.run(
+        [pip_locked(), "install", "-c", "/dev/stdin", "beta"], env=env, input="beta==1.0\n", **TEXT_OUTPUT
+    )
+    assert constrained.returncode == 0, constrained.stderr
+    assert installed_versions(venv).get("beta") == ["1.0"], (constrained.stdout, constrained.stderr)
+    required = subprocess.run([pip_locked(), "install", "-r", "/dev/stdin"], env=env, input="delta\n", **TEXT_OUTPUT)
+    assert required.returncode == 0, required.stderr
+    assert installed_versions(venv).get("delta") == ["1.0"], (required.stdout, required.stderr)
+    assert not required.stderr.startswith("Checked"), required.stderr
+    reading, writing = os.pipe()  # `-r <(echo gamma)`: the shell passes the pipe as a descriptor, named /dev/fd/N
+    os.write(writing, b"gamma\n")
+    os.close(writing)
+    try:
+        substituted = subprocess.run(
+            [pip_locked(), "install", "-r", f"/dev/fd/{reading}"], env=env, pass_fds=(reading,), **TEXT_OUTPUT
+        )
+    finally:
+        os.close(reading)
+    assert substituted.returncode == 0, substituted.stderr  # before: pip's child did not get the descriptor
+    assert installed_versions(venv).get("gamma") == ["1.0"], (substituted.stdout, substituted.stderr)
+
+
+#: captured text output of a run, with a time limit
+TEXT_OUTPUT: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 300}

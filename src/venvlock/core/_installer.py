@@ -37,7 +37,7 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     """
     from venvlock.core._nesting import child_environ
 
-    pass_fds = hold.fds if os.name != "nt" else ()
+    pass_fds = (*hold.fds, *_named_descriptors(command)) if os.name != "nt" else ()
     try:
         child = subprocess.Popen(list(command), pass_fds=pass_fds, env=child_environ())
     except OSError as error:
@@ -53,6 +53,27 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
     if received:  # ended as it would have without an installer child, now that the child no longer writes
         os.kill(os.getpid(), received[0])
     return code
+
+
+#: how a command names a descriptor of its own as a file: ``-r <(...)`` gives ``/dev/fd/63``
+_DESCRIPTOR_PREFIXES = ("/dev/fd/", "/proc/self/fd/")
+
+
+def _named_descriptors(command: Sequence[str]) -> list[int]:
+    """The open descriptors of this process that *command* names as files (``/dev/fd/N``, in any argument, as
+    ``--requirement=/dev/fd/63``): the child inherits them, as the installer run from the shell would."""
+    found = []
+    for arg in command:
+        for prefix in _DESCRIPTOR_PREFIXES:
+            at = arg.find(prefix)
+            digits = arg[at + len(prefix) :] if at >= 0 else ""
+            if digits.isdigit() and int(digits) > 2:
+                try:
+                    os.fstat(int(digits))
+                except OSError:
+                    continue
+                found.append(int(digits))
+    return found
 
 
 @contextmanager
