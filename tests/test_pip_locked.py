@@ -715,3 +715,10 @@ def test_a_requirements_file_read_once_is_left_to_pip(env: dict[str, str], venv:
 
 #: captured text output of a run, with a time limit
 TEXT_OUTPUT: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 300}
+
+
+def test_the_null_device_as_a_constraints_file_is_still_judged(env: dict[str, str], venv: Path) -> None:
+    """`-c /dev/null` reads the same for pip as for venvlock: a satisfied request stays a no-op."""
+    assert run([pip_locked(), "install", "delta"], env).returncode == 0
+    again = run([pip_locked(), "install", "-c", os.devnull, "delta"], env)
+    assert again.returncode == 0 and again.stderr.startswith("Checked 1 package in"), again.stderr

@@ -191,13 +191,13 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
         parsed.refuse(f"{name} includes itself")
         return
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe (-r /dev/stdin, -r <(...)), a FIFO, a device
+        if not _reads_the_same_again(os.stat(path)):  # a pipe (-r /dev/stdin, -r <(...)), a FIFO, a terminal
             parsed.refuse(f"{name} is not a regular file: pip reads it, once")  # never opened: nothing consumed
             return
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # replaced by a FIFO since: no wait
         with open(fd, encoding="utf-8-sig") as file:
             status = os.fstat(fd)
-            if not stat.S_ISREG(status.st_mode):
+            if not _reads_the_same_again(status):
                 parsed.refuse(f"{name} is not a regular file: pip reads it, once")
                 return
             parsed.inputs.append((path, _signature(path, status)))  # the file read, before reading
@@ -239,6 +239,18 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
                 parsed.refuse(f"{option.name} without a value in {name}")
             elif option.kind != HARMLESS:
                 parsed.refuse(f"{option.name} in {name} is for the installer to judge")
+
+
+def _reads_the_same_again(status: os.stat_result) -> bool:
+    """Whether a file with *status* gives pip what venvlock read from it: a regular file, or the null device
+    (``-c /dev/null``); not a pipe, a FIFO or a terminal, which give their contents to the first reader only."""
+    if stat.S_ISREG(status.st_mode):
+        return True
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(status.st_mode) and (status.st_rdev, status.st_ino) == (null.st_rdev, null.st_ino)
 
 
 def _split_options(text: str) -> list[str] | None:
