@@ -283,6 +283,18 @@ def test_a_terminating_signal_to_pip_locked_alone_ends_its_pip_too(
         gate.open()  # pip's build backend, orphaned by pip's end as with stock pip, goes on and ends
 
 
+def test_a_pip_ended_by_a_signal_exits_128_plus_the_signal(env: dict[str, str], tmp_path: Path, gate: Gate) -> None:
+    """Before: pip-locked exited with 256-N when its pip was ended by signal N (247 for SIGKILL): neither the
+    shell's 128+N (137) that scripts test for, nor any status pip has.  Now 128+N, as `venvlock run` does."""
+    holder = start_holder(tmp_path, env, gate)
+    try:
+        (pip_pid,) = [pid for pid, _, end in read_probe(tmp_path / "probe.log") if end is None]
+        os.kill(pip_pid, signal.SIGKILL)
+        assert holder.wait(timeout=60) == 128 + signal.SIGKILL
+    finally:
+        gate.open()
+
+
 # ---------------------------------------------------------------------------------------------------
 # environments that cannot be locked
 # ---------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if 
 
 
 def run_installer(command: Sequence[str], hold: LockHold) -> int:
-    """Run an installer child under *hold*; its exit code.
+    """Run an installer child under *hold*; its exit code (128+N when signal N ended it, as a shell says).
 
     The child inherits the locked descriptors (killed, this process leaves the lock to it), and its
     ``VENVLOCK_HELD`` names the calling thread's locks only.  On Ctrl-C (a SIGINT to this process alone is
@@ -52,7 +52,7 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
             raise
     if received:  # ended as it would have without an installer child, now that the child no longer writes
         os.kill(os.getpid(), received[0])
-    return code
+    return 128 - code if code < 0 else code  # ended by signal N: the shell's 128+N, as scripts read it
 
 
 #: how a command names a descriptor of its own as a file: ``-r <(...)`` gives ``/dev/fd/63``
