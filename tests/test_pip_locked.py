@@ -734,3 +734,21 @@ def test_the_null_device_as_a_constraints_file_is_still_judged(env: dict[str, st
     assert run([pip_locked(), "install", "delta"], env).returncode == 0
     again = run([pip_locked(), "install", "-c", os.devnull, "delta"], env)
     assert again.returncode == 0 and again.stderr.startswith("Checked 1 package in"), again.stderr
+
+
+@pytest.mark.parametrize("how", ["option", "variable", "config"])
+def test_a_target_folder_set_by_pips_settings_is_the_one_locked(
+    env: dict[str, str], venv: Path, tmp_path: Path, how: str
+) -> None:
+    """Before: `--target DIR` locked DIR, but PIP_TARGET=DIR (or `target = DIR` in pip.conf), the same install
+    for pip, locked the venv instead, so two such installs into DIR did not exclude each other."""
+    target = tmp_path / "build"
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[install]\ntarget = {target}\n")
+    settings = {"variable": {"PIP_TARGET": str(target)}, "config": {"PIP_CONFIG_FILE": str(config)}}.get(how, {})
+    args = ["--target", str(target)] if how == "option" else []
+    done = run([pip_locked(), "install", *args, "beta"], {**env, **settings})
+    assert done.returncode == 0, done.stderr
+    assert (target / "beta").is_dir(), "pip installed into the folder"
+    assert (target / ".lock").is_file(), "the folder pip installed into was locked"
+    assert not (venv / ".lock").exists(), "the venv pip left alone was locked instead"

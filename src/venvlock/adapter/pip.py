@@ -211,12 +211,25 @@ def target_environment(arguments: PipArguments) -> Environment:
 
 
 def _folder_environment(arguments: PipArguments, base: Environment) -> Environment:
+    """*base*, or the ``--target``/``--prefix`` folder an install goes to: given on the command line, else by
+    pip's settings (``PIP_TARGET``, ``target`` in ``[install]`` of a configuration file, ...), as pip reads them."""
     if arguments.command != "install":
         return base
-    for kind, name in (("target", "--target"), ("prefix", "--prefix")):
+    kinds = (("target", "--target"), ("prefix", "--prefix"))
+    for kind, name in kinds:
         folder = _folder_option(arguments.rest, name)
         if folder is not None:
             return Environment.for_folder(os.path.expanduser(folder), kind, python=base.python)
+    try:
+        settings = PipConfiguration(base.config_prefix(), isolated="--isolated" in arguments.general)
+    except OSError:
+        return base
+    if settings.error:
+        return base  # pip stops on its configuration, and says why
+    for kind, name in kinds:
+        found = settings.value("install", name[2:])
+        if found is not None:
+            return Environment.for_folder(os.path.expanduser(found[0]), kind, python=base.python)
     return base
 
 
