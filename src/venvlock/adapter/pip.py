@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from venvlock._pip.config import ConfigFileError, PipConfiguration, python_setting
+from venvlock._pip.config import PipConfiguration, python_setting
 from venvlock._pip.options import ELSEWHERE, GENERAL_TABLE, INSTALL_TABLE, Option, read_options, setting_option
 from venvlock.core import Environment
 from venvlock.errors import SettingError
@@ -182,21 +182,26 @@ def environment_pip_would_use(python: str | None = None) -> tuple[Environment, s
     of <file>``, ``$VIRTUAL_ENV``, ``this interpreter``).  Raises
     :class:`~venvlock.errors.SettingError` for an interpreter that does not exist.
     """
+    environment, reason, _configuration = _environment_and_configuration(python)
+    return environment, reason
+
+
+def _environment_and_configuration(python: str | None) -> tuple[Environment, str, PipConfiguration | None]:
+    """:func:`environment_pip_would_use`, with pip's configuration (not isolated) as read for the environment's
+    own pip when it was read on the way (None otherwise): one reading of the files for both questions."""
     reason = "--python"
     if python is None:
         base = Environment.current()
-        try:
-            setting = python_setting(base.config_prefix())
-        except ConfigFileError:
-            setting = None  # pip stops on its configuration, and says why, in any environment
-        if setting is None:
-            return base, "$VIRTUAL_ENV" if os.environ.get("VIRTUAL_ENV") else "this interpreter"
+        configuration = PipConfiguration(base.config_prefix(), isolated=False)
+        setting = None if configuration.error else python_setting(base.config_prefix(), configuration)
+        if setting is None:  # (a configuration pip cannot load: pip stops on it, and says why, in any environment)
+            return base, "$VIRTUAL_ENV" if os.environ.get("VIRTUAL_ENV") else "this interpreter", configuration
         python, reason = setting
     expanded = os.path.expanduser(python)
     if not os.path.exists(expanded):
         named = f"--python {python}" if reason == "--python" else f"{python} ({reason})"
         raise SettingError(f"{named}: no such interpreter or environment")
-    return Environment.for_python(expanded), reason
+    return Environment.for_python(expanded), reason, None
 
 
 def target_environment(arguments: PipArguments) -> Environment:
@@ -206,13 +211,16 @@ def target_environment(arguments: PipArguments) -> Environment:
     """
     if arguments.python is not None:
         os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
-    base, _reason = environment_pip_would_use(arguments.python)
-    return _folder_environment(arguments, base)
+    base, _reason, configuration = _environment_and_configuration(arguments.python)
+    return _folder_environment(arguments, base, configuration)
 
 
-def _folder_environment(arguments: PipArguments, base: Environment) -> Environment:
+def _folder_environment(
+    arguments: PipArguments, base: Environment, configuration: PipConfiguration | None
+) -> Environment:
     """*base*, or the ``--target``/``--prefix`` folder an install goes to: given on the command line, else by
-    pip's settings (``PIP_TARGET``, ``target`` in ``[install]`` of a configuration file, ...), as pip reads them."""
+    pip's settings (``PIP_TARGET``, ``target`` in ``[install]`` of a configuration file, ...), as pip reads them
+    (*configuration*: read already for *base*'s pip, not isolated; else read here)."""
     if arguments.command != "install":
         return base
     kinds = (("target", "--target"), ("prefix", "--prefix"))
@@ -220,14 +228,13 @@ def _folder_environment(arguments: PipArguments, base: Environment) -> Environme
         folder = _folder_option(arguments.rest, name)
         if folder is not None:
             return Environment.for_folder(os.path.expanduser(folder), kind, python=base.python)
-    try:
-        settings = PipConfiguration(base.config_prefix(), isolated="--isolated" in arguments.general)
-    except OSError:
-        return base
-    if settings.error:
+    isolated = "--isolated" in arguments.general
+    if configuration is None or isolated:
+        configuration = PipConfiguration(base.config_prefix(), isolated=isolated)
+    if configuration.error:
         return base  # pip stops on its configuration, and says why
     for kind, name in kinds:
-        found = settings.value("install", name[2:])
+        found = configuration.value("install", name[2:])
         if found is not None:
             return Environment.for_folder(os.path.expanduser(found[0]), kind, python=base.python)
     return base
