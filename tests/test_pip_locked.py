@@ -44,6 +44,22 @@ def installed_versions(venv: Path) -> dict[str, list[str]]:
     return found
 
 
+def release_orphaned_builds(gate: Gate) -> None:
+    """Open *gate*, and wait until the build backends that reached it have ended: their pip is gone, so no one
+    else waits for them (and the test's folder, with the gate, goes when the test ends)."""
+    gate.open()
+    started = [int(p.name.removeprefix("started-")) for p in gate.folder.iterdir() if p.name.startswith("started-")]
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert wait_for(lambda: all(gone(pid) for pid in started), timeout=120), started
+
+
 def start_holder(tmp_path: Path, env: dict[str, str], gate: Gate) -> subprocess.Popen[str]:
     """A real pip-locked install that holds the environment lock, stopped at the gate of a build."""
     project = build_gated_project(tmp_path / "projects")
@@ -280,7 +296,7 @@ def test_a_terminating_signal_to_pip_locked_alone_ends_its_pip_too(
         after = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"})
         assert after.returncode == 0, after.stderr  # no pip of the holder's left holding the lock
     finally:
-        gate.open()  # pip's build backend, orphaned by pip's end as with stock pip, goes on and ends
+        release_orphaned_builds(gate)  # pip's build backend, orphaned by pip's end as with stock pip
 
 
 def test_a_pip_ended_by_a_signal_exits_128_plus_the_signal(env: dict[str, str], tmp_path: Path, gate: Gate) -> None:
@@ -292,7 +308,7 @@ def test_a_pip_ended_by_a_signal_exits_128_plus_the_signal(env: dict[str, str], 
         os.kill(pip_pid, signal.SIGKILL)
         assert holder.wait(timeout=60) == 128 + signal.SIGKILL
     finally:
-        gate.open()
+        release_orphaned_builds(gate)
 
 
 # ---------------------------------------------------------------------------------------------------
