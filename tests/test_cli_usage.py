@@ -112,3 +112,35 @@ def test_a_reader_that_went_away_gets_no_error_message(offline: dict[str, str], 
     finally:
         os.close(write_end)
     assert done.returncode == 1 and done.stderr == "", done.stderr
+
+
+def test_a_bad_setting_is_an_error_for_every_command(offline: dict[str, str], tmp_path: Path) -> None:
+    """Before: `status` and `doctor` ignored `VENVLOCK_TIMEOUT=soon` (exit 0), and every command, `repair`
+    included, ignored `VENVLOCK_INSTALLER=bogus`: a setting is checked on every path, as pip-locked does."""
+    env = fake_venv(tmp_path / "env")
+    settings = {"VENVLOCK_TIMEOUT": "soon", "VENVLOCK_INSTALLER": "bogus", "VENVLOCK_UNLOCKED": "maybe"}
+    for name, value in settings.items():
+        for command in (["status"], ["verify"], ["repair", "--dry-run"], ["doctor"], ["run", "true"]):
+            done = venvlock(command[0], "-p", str(env), *command[1:], env={**offline, name: value})
+            assert done.returncode == 2, (name, command, done.stdout, done.stderr)
+            assert done.stderr.startswith(f"venvlock: error: {name}={value!r}"), (name, command, done.stderr)
+            assert done.stdout == "", (name, command, done.stdout)
+    assert list(env.iterdir()) == [env / "pyvenv.cfg"], "nothing made in the environment"
+
+
+def test_run_passes_on_the_descriptors_it_inherited(offline: dict[str, str], tmp_path: Path) -> None:
+    """Before: `venvlock run -- cat <(echo hi)` failed "No such file or directory: /dev/fd/63", and a make
+    jobserver's descriptors never reached COMMAND: run closed every descriptor but its locks.  As with
+    flock(1), COMMAND inherits what venvlock inherited."""
+    env = fake_venv(tmp_path / "env")
+    reading, writing = os.pipe()
+    os.write(writing, b"hi\n")
+    os.close(writing)
+    read_it = [sys.executable, "-c", f"import os; print(os.read({reading}, 100).decode().strip())"]
+    try:
+        command = [str(scripts_dir() / "venvlock"), "run", "-p", str(env), *read_it]
+        done = subprocess.run(command, env=offline, capture_output=True, text=True, timeout=120, pass_fds=(reading,))
+    finally:
+        os.close(reading)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hi\n", done.stdout

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from support import (
     build_gated_project,
     check_intact,
     overlapping,
+    past,
     pip_locked,
     read_probe,
     run_many,
@@ -40,6 +42,22 @@ def installed_versions(venv: Path) -> dict[str, list[str]]:
             name, _, version = entry[: -len(".dist-info")].rpartition("-")
             found.setdefault(name, []).append(version)
     return found
+
+
+def release_orphaned_builds(gate: Gate) -> None:
+    """Open *gate*, and wait until the build backends that reached it have ended: their pip is gone, so no one
+    else waits for them (and the test's folder, with the gate, goes when the test ends)."""
+    gate.open()
+    started = [int(p.name.removeprefix("started-")) for p in gate.folder.iterdir() if p.name.startswith("started-")]
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    assert wait_for(lambda: all(gone(pid) for pid in started), timeout=120), started
 
 
 def start_holder(tmp_path: Path, env: dict[str, str], gate: Gate) -> subprocess.Popen[str]:
@@ -262,6 +280,35 @@ def test_sigint_to_a_waiter_exits_promptly_and_leaves_the_holder_alone(
     assert holder.wait(timeout=120) == 0
     # the holder's install went through and the lock is free again
     assert run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"}).returncode == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminating_signal_to_pip_locked_alone_ends_its_pip_too(
+    env: dict[str, str], tmp_path: Path, gate: Gate, signum: int
+) -> None:
+    """Before: SIGTERM (`timeout`, a CI job's cancel) or SIGHUP sent to pip-locked ended it at once, while its pip
+    went on installing, orphaned, with the lock: stock pip would have stopped.  Now pip gets the signal, and
+    pip-locked ends by the same signal once pip has, the lock free."""
+    holder = start_holder(tmp_path, env, gate)
+    try:
+        holder.send_signal(signum)
+        assert holder.wait(timeout=60) == -signum
+        after = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"})
+        assert after.returncode == 0, after.stderr  # no pip of the holder's left holding the lock
+    finally:
+        release_orphaned_builds(gate)  # pip's build backend, orphaned by pip's end as with stock pip
+
+
+def test_a_pip_ended_by_a_signal_exits_128_plus_the_signal(env: dict[str, str], tmp_path: Path, gate: Gate) -> None:
+    """Before: pip-locked exited with 256-N when its pip was ended by signal N (247 for SIGKILL): neither the
+    shell's 128+N (137) that scripts test for, nor any status pip has.  Now 128+N, as `venvlock run` does."""
+    holder = start_holder(tmp_path, env, gate)
+    try:
+        (pip_pid,) = [pid for pid, _, end in read_probe(tmp_path / "probe.log") if end is None]
+        os.kill(pip_pid, signal.SIGKILL)
+        assert holder.wait(timeout=60) == 128 + signal.SIGKILL
+    finally:
+        release_orphaned_builds(gate)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -635,3 +682,89 @@ def test_a_requirement_file_changed_while_waiting_is_read_again_under_the_lock(
     assert holder.wait(timeout=120) == 0
     assert waiter.wait(timeout=120) == 0, waiter.stderr.read()
     assert installed_versions(venv)["beta"] == ["2.0"]
+
+
+@pytest.mark.parametrize("damage", ["metadata-removed", "requirement-added-in-place"])
+def test_metadata_changed_inside_a_dist_info_is_not_answered_by_an_old_record(
+    env: dict[str, str], venv: Path, damage: str
+) -> None:
+    """Before: the record and the fast path trusted the package folder's own stat, which a change inside a
+    dist-info leaves alone.  With beta's METADATA removed, stock pip installs beta 1.0 again; with a requirement
+    added to it in place, stock pip installs that requirement; pip-locked said "Checked 1 package" to both."""
+    wanted = ["install", "beta==1.0"]
+    assert run([pip_locked(), *wanted], env).returncode == 0
+    metadata = site_packages(venv) / "beta-1.0.dist-info" / "METADATA"
+    past(venv / "pyvenv.cfg", site_packages(venv), metadata.parent, metadata)
+    for _ in range(2):  # the record, then the fast path's entry
+        primed = run([pip_locked(), *wanted], env)
+        assert primed.returncode == 0 and primed.stderr.startswith("Checked 1 package in"), primed.stderr
+    if damage == "metadata-removed":
+        metadata.unlink()
+    else:
+        before = os.stat(metadata.parent).st_mtime_ns
+        with open(metadata, "a") as file:  # an edit in place: the dist-info folder itself is unchanged
+            file.write("Requires-Dist: delta\n")
+        assert os.stat(metadata.parent).st_mtime_ns == before
+    again = run([pip_locked(), *wanted], env)
+    assert again.returncode == 0, again.stderr
+    assert not again.stderr.startswith("Checked"), again.stderr  # pip ran, as stock pip would have installed
+    if damage == "metadata-removed":
+        assert metadata.is_file(), "pip put beta 1.0 back"
+    else:
+        assert installed_versions(venv).get("delta") == ["1.0"], "pip installed beta's new requirement"
+
+
+def test_a_requirements_file_read_once_is_left_to_pip(env: dict[str, str], venv: Path) -> None:
+    """Before: `pip-locked install -r /dev/stdin` (or `-r <(...)`, a FIFO) read the pipe itself to judge the
+    request, said "Checked 0 packages" and installed nothing, or left pip an exhausted pipe; stock pip installs
+    what the pipe says.  A requirements or constraints file that is not a regular file is pip's to read; and
+    pip's child gets the descriptors its arguments name (/dev/fd/N), as pip gets them from the shell."""
+    constrained = subprocess.run(
+        [pip_locked(), "install", "-c", "/dev/stdin", "beta"], env=env, input="beta==1.0\n", **TEXT_OUTPUT
+    )
+    assert constrained.returncode == 0, constrained.stderr
+    assert installed_versions(venv).get("beta") == ["1.0"], (constrained.stdout, constrained.stderr)
+    required = subprocess.run([pip_locked(), "install", "-r", "/dev/stdin"], env=env, input="delta\n", **TEXT_OUTPUT)
+    assert required.returncode == 0, required.stderr
+    assert installed_versions(venv).get("delta") == ["1.0"], (required.stdout, required.stderr)
+    assert not required.stderr.startswith("Checked"), required.stderr
+    reading, writing = os.pipe()  # `-r <(echo gamma)`: the shell passes the pipe as a descriptor, named /dev/fd/N
+    os.write(writing, b"gamma\n")
+    os.close(writing)
+    try:
+        substituted = subprocess.run(
+            [pip_locked(), "install", "-r", f"/dev/fd/{reading}"], env=env, pass_fds=(reading,), **TEXT_OUTPUT
+        )
+    finally:
+        os.close(reading)
+    assert substituted.returncode == 0, substituted.stderr  # before: pip's child did not get the descriptor
+    assert installed_versions(venv).get("gamma") == ["1.0"], (substituted.stdout, substituted.stderr)
+
+
+#: captured text output of a run, with a time limit
+TEXT_OUTPUT: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 300}
+
+
+def test_the_null_device_as_a_constraints_file_is_still_judged(env: dict[str, str], venv: Path) -> None:
+    """`-c /dev/null` reads the same for pip as for venvlock: a satisfied request stays a no-op."""
+    assert run([pip_locked(), "install", "delta"], env).returncode == 0
+    again = run([pip_locked(), "install", "-c", os.devnull, "delta"], env)
+    assert again.returncode == 0 and again.stderr.startswith("Checked 1 package in"), again.stderr
+
+
+@pytest.mark.parametrize("how", ["option", "variable", "config"])
+def test_a_target_folder_set_by_pips_settings_is_the_one_locked(
+    env: dict[str, str], venv: Path, tmp_path: Path, how: str
+) -> None:
+    """Before: `--target DIR` locked DIR, but PIP_TARGET=DIR (or `target = DIR` in pip.conf), the same install
+    for pip, locked the venv instead, so two such installs into DIR did not exclude each other."""
+    target = tmp_path / "build"
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[install]\ntarget = {target}\n")
+    settings = {"variable": {"PIP_TARGET": str(target)}, "config": {"PIP_CONFIG_FILE": str(config)}}.get(how, {})
+    args = ["--target", str(target)] if how == "option" else []
+    done = run([pip_locked(), "install", *args, "beta"], {**env, **settings})
+    assert done.returncode == 0, done.stderr
+    assert (target / "beta").is_dir(), "pip installed into the folder"
+    assert (target / ".lock").is_file(), "the folder pip installed into was locked"
+    assert not (venv / ".lock").exists(), "the venv pip left alone was locked instead"

@@ -173,3 +173,71 @@ def test_repair_touches_nothing_outside_the_environment(env: dict[str, str], ven
     assert (project / "gamma.egg-info" / "PKG-INFO").exists()
     assert egg.exists() and versions(venv)["delta"] == "1.0" and versions(venv)["beta"] == "1.0"
     assert "gamma" not in versions(venv)  # as plain pip: the egg-info on PYTHONPATH satisfies it
+
+
+@pytest.mark.parametrize(
+    ("settings", "passed_on", "named"),
+    [
+        ({"PIP_PREFIX": "{elsewhere}"}, [], "PIP_PREFIX"),
+        ({"PIP_TARGET": "{elsewhere}"}, [], "PIP_TARGET"),
+        ({"PIP_USER": "yes"}, [], "PIP_USER"),
+        ({"PIP_CONFIG_FILE": "{config}"}, [], "root in [install] of "),
+        ({}, ["--", "--targ", "{elsewhere}"], "--targ"),
+        ({}, ["--", "--root={elsewhere}"], "--root"),
+    ],
+)
+def test_repair_never_reinstalls_outside_the_environment(
+    env: dict[str, str], venv: Path, tmp_path: Path, settings: dict[str, str], passed_on: list[str], named: str
+) -> None:
+    """Before: with PIP_PREFIX set, repair's pip uninstalled delta from the venv and installed it under the
+    prefix, then said "Repaired" (delta gone from the venv); PIP_TARGET or `-- --target` reinstalled into
+    another folder; PIP_USER made pip fail after the removals.  Now such a setting is a bad setting (exit 2)
+    named before anything is touched."""
+    pip(venv, env, "install", "delta")
+    part = site_packages(venv) / "delta" / "part_0.py"
+    part.unlink()
+    elsewhere = tmp_path / "elsewhere"
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[install]\nroot = {elsewhere}\n")
+    fill = {"elsewhere": str(elsewhere), "config": str(config)}
+    given = {name: value.format(**fill) for name, value in settings.items()}
+    args = [arg.format(**fill) for arg in passed_on]
+    before = sorted(p.relative_to(venv) for p in venv.rglob("*"))
+    for dry_run in ([], ["--dry-run"]):
+        done = venvlock("repair", *dry_run, str(venv), *args, env={**env, **given})
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert done.stderr.startswith("venvlock: error: repair: ") and named in done.stderr, done.stderr
+        assert "installs into" in done.stderr and done.stdout == "", (done.stdout, done.stderr)
+    assert not elsewhere.exists()
+    assert sorted(p.relative_to(venv) for p in venv.rglob("*")) == before, "repair changed the environment"
+    assert venvlock("repair", str(venv), env=env).returncode == 0 and part.exists()
+
+
+def test_repair_plans_nothing_for_site_folders_outside_the_install_scheme(
+    offline: dict[str, str], venv: Path, tmp_path: Path
+) -> None:
+    """Before: for an interpreter outside a venv, verify reads its other site folders too (Debian's
+    /usr/lib/python3/dist-packages, apt's), and repair planned to remove apt's dist-infos ("Would remove
+    distro-1.8.0.dist-info (an install that did not finish)": Debian strips RECORD) and to reinstall them
+    with pip into /usr/local.  Only the environment's own scheme is repaired: the rest is reported, not planned."""
+    from venvlock.adapter import Adapter
+    from venvlock.core._environment import Environment, Scheme
+
+    own, other = tmp_path / "prefix" / "site", tmp_path / "distro" / "dist-packages"
+    for folder, wanted in ((own, "beta==1.0"), (other, "delta")):
+        done = run([str(venv_python(venv)), "-m", "pip", "install", "-q", "--target", str(folder), wanted], offline)
+        assert done.returncode == 0, done.stderr
+    (own / "beta" / "part_0.py").unlink()
+    (other / "delta" / "part_0.py").unlink()
+    (other / "delta-1.0.dist-info" / "RECORD").rename(other / "RECORD.kept")  # as a distribution strips it
+    prefix = tmp_path / "prefix"
+    environment = Environment(str(prefix), kind="interpreter", python=sys.executable)
+    environment._scheme = Scheme(str(prefix), str(prefix), [str(own)], [str(prefix / "bin")], [str(other)])
+    report = Adapter.verify(environment)
+    assert {p.distribution for p in report.problems if p.severity.value == "damage"} == {"beta", "delta"}
+    plan = Adapter.plan_repair(report, environment)
+    assert [name for name, _, _ in plan.installs.values()] == ["beta"], plan.as_dict()
+    assert plan.removals == [] and plan.leftovers == [], plan.as_dict()
+    alone = [problem for problem in plan.left_alone if problem.distribution == "delta"]
+    assert alone and all(problem.folder.startswith(str(other)) for problem in alone), plan.as_dict()
+    assert any("outside" in line and "delta" in line for line in plan.lines(dry_run=True)), plan.lines(dry_run=True)

@@ -84,17 +84,47 @@ def signature(path: str, status: os.stat_result | None = None) -> tuple[int, ...
 
 
 def fingerprint(site_dirs: "Sequence[str]") -> tuple[str, int]:
-    """``(text, newest mtime_ns)`` of an environment's package folders (a record's content)."""
+    """``(text, newest mtime_ns)`` of an environment's package folders (a record's content).
+
+    A folder's own stat changes when an entry is added, removed or renamed; a change inside a metadata folder (a
+    METADATA removed, a requirement added in place) leaves it alone, so each metadata folder and its METADATA
+    (PKG-INFO), and each ``.pth`` and ``.egg-link`` file, are stat'ed too (a digest of them a folder).
+    """
     lines, newest = [], 0
     for folder in site_dirs:
         try:
             stat = os.stat(folder)
+            entries = sorted(os.listdir(folder))
         except OSError:
             lines.append(f"{folder} missing")
             continue
-        lines.append(f"{folder} {stat.st_mtime_ns} {stat.st_ino}")
         newest = max(newest, stat.st_mtime_ns)
+        seen = []
+        for name in entries:
+            if name.endswith(_METADATA_FOLDERS):
+                inner = "METADATA" if name.endswith(".dist-info") else "PKG-INFO"
+                paths: tuple[str, ...] = (f"{folder}/{name}", f"{folder}/{name}/{inner}")
+            elif name.endswith(_LINK_FILES):
+                paths = (f"{folder}/{name}",)
+            else:
+                continue
+            for path in paths:
+                try:
+                    status = os.stat(path)
+                except OSError:
+                    seen.append(f"{path} -")
+                    continue
+                newest = max(newest, status.st_mtime_ns)
+                # not the change time: another hard link to the file (uv links from its cache) changes it
+                seen.append(f"{path} {status.st_mtime_ns} {status.st_size} {status.st_ino}")
+        lines.append(f"{folder} {stat.st_mtime_ns} {stat.st_ino} {digest(chr(10).join(seen))}")
     return "\n".join(lines), newest
+
+
+#: what pip's answer depends on in a package folder besides its entries: the metadata folders (with the METADATA or
+#: PKG-INFO in each, read for a distribution's name, version and requirements), and ``.pth`` and ``.egg-link`` files
+_METADATA_FOLDERS = (".dist-info", ".egg-info")
+_LINK_FILES = (".pth", ".egg-link")
 
 
 def read_own_file(path: str, dir_fd: int | None = None) -> tuple[str, os.stat_result] | None:

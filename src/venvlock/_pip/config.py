@@ -227,16 +227,16 @@ def read_settings(args: list[str], prefix: str, cwd: str) -> PipSettings:
     return settings
 
 
-def python_setting(prefix: str) -> tuple[str, str] | None:
+def python_setting(prefix: str, configuration: PipConfiguration | None = None) -> tuple[str, str] | None:
     """pip's ``python`` setting and where it comes from (``PIP_PYTHON``, ``python`` in ``[global]``), if any.
 
     pip's main parser reads it from every configuration file (*prefix* is the
     ``sys.prefix`` of the interpreter running pip) and the variables, even
     with ``--isolated``; pip ignores it in the pip it re-runs
     (``_PIP_RUNNING_IN_SUBPROCESS``).  Raises :class:`ConfigFileError` when
-    pip cannot load its configuration (pip stops there).
+    pip cannot load its configuration (pip stops there).  *configuration*: the same, read already.
     """
-    main = PipConfiguration(prefix, isolated=False)
+    main = PipConfiguration(prefix, isolated=False) if configuration is None else configuration
     if main.error:
         raise ConfigFileError(main.error)
     return _python_value(main)

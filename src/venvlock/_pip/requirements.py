@@ -14,6 +14,7 @@ as constraints, a file read again each time it is named.  Options come from
 from __future__ import annotations
 
 import os
+import stat
 
 from venvlock._fast import RACY_NS
 from venvlock._fast import signature as _signature
@@ -190,8 +191,16 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
         parsed.refuse(f"{name} includes itself")
         return
     try:
-        with open(path, encoding="utf-8-sig") as file:
-            parsed.inputs.append((path, _signature(path, os.fstat(file.fileno()))))  # the file read, before reading
+        if not _reads_the_same_again(os.stat(path)):  # a pipe (-r /dev/stdin, -r <(...)), a FIFO, a terminal
+            parsed.refuse(f"{name} is not a regular file: pip reads it, once")  # never opened: nothing consumed
+            return
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # replaced by a FIFO since: no wait
+        with open(fd, encoding="utf-8-sig") as file:
+            status = os.fstat(fd)
+            if not _reads_the_same_again(status):
+                parsed.refuse(f"{name} is not a regular file: pip reads it, once")
+                return
+            parsed.inputs.append((path, _signature(path, status)))  # the file read, before reading
             text = file.read()
     except (OSError, UnicodeDecodeError) as error:
         # pip reports this with its own message and exit code
@@ -230,6 +239,18 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
                 parsed.refuse(f"{option.name} without a value in {name}")
             elif option.kind != HARMLESS:
                 parsed.refuse(f"{option.name} in {name} is for the installer to judge")
+
+
+def _reads_the_same_again(status: os.stat_result) -> bool:
+    """Whether a file with *status* gives pip what venvlock read from it: a regular file, or the null device
+    (``-c /dev/null``); not a pipe, a FIFO or a terminal, which give their contents to the first reader only."""
+    if stat.S_ISREG(status.st_mode):
+        return True
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(status.st_mode) and (status.st_rdev, status.st_ino) == (null.st_rdev, null.st_ino)
 
 
 def _split_options(text: str) -> list[str] | None:

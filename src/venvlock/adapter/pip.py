@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from venvlock._pip.config import ConfigFileError, python_setting
-from venvlock._pip.options import GENERAL_TABLE, INSTALL_TABLE, Option, read_options
+from venvlock._pip.config import PipConfiguration, python_setting
+from venvlock._pip.options import ELSEWHERE, GENERAL_TABLE, INSTALL_TABLE, Option, read_options, setting_option
 from venvlock.core import Environment
 from venvlock.errors import SettingError
 
@@ -33,7 +33,13 @@ if TYPE_CHECKING:
 #: the pip commands that change an environment (and so take its lock)
 CHANGING_COMMANDS = ("install", "uninstall")
 
-__all__ = ["CHANGING_COMMANDS", "PipArguments", "environment_pip_would_use", "target_environment"]
+__all__ = [
+    "CHANGING_COMMANDS",
+    "PipArguments",
+    "environment_pip_would_use",
+    "installs_elsewhere_because",
+    "target_environment",
+]
 
 
 class PipArguments:
@@ -176,21 +182,26 @@ def environment_pip_would_use(python: str | None = None) -> tuple[Environment, s
     of <file>``, ``$VIRTUAL_ENV``, ``this interpreter``).  Raises
     :class:`~venvlock.errors.SettingError` for an interpreter that does not exist.
     """
+    environment, reason, _configuration = _environment_and_configuration(python)
+    return environment, reason
+
+
+def _environment_and_configuration(python: str | None) -> tuple[Environment, str, PipConfiguration | None]:
+    """:func:`environment_pip_would_use`, with pip's configuration (not isolated) as read for the environment's
+    own pip when it was read on the way (None otherwise): one reading of the files for both questions."""
     reason = "--python"
     if python is None:
         base = Environment.current()
-        try:
-            setting = python_setting(base.config_prefix())
-        except ConfigFileError:
-            setting = None  # pip stops on its configuration, and says why, in any environment
-        if setting is None:
-            return base, "$VIRTUAL_ENV" if os.environ.get("VIRTUAL_ENV") else "this interpreter"
+        configuration = PipConfiguration(base.config_prefix(), isolated=False)
+        setting = None if configuration.error else python_setting(base.config_prefix(), configuration)
+        if setting is None:  # (a configuration pip cannot load: pip stops on it, and says why, in any environment)
+            return base, "$VIRTUAL_ENV" if os.environ.get("VIRTUAL_ENV") else "this interpreter", configuration
         python, reason = setting
     expanded = os.path.expanduser(python)
     if not os.path.exists(expanded):
         named = f"--python {python}" if reason == "--python" else f"{python} ({reason})"
         raise SettingError(f"{named}: no such interpreter or environment")
-    return Environment.for_python(expanded), reason
+    return Environment.for_python(expanded), reason, None
 
 
 def target_environment(arguments: PipArguments) -> Environment:
@@ -200,18 +211,66 @@ def target_environment(arguments: PipArguments) -> Environment:
     """
     if arguments.python is not None:
         os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
-    base, _reason = environment_pip_would_use(arguments.python)
-    return _folder_environment(arguments, base)
+    base, _reason, configuration = _environment_and_configuration(arguments.python)
+    return _folder_environment(arguments, base, configuration)
 
 
-def _folder_environment(arguments: PipArguments, base: Environment) -> Environment:
+def _folder_environment(
+    arguments: PipArguments, base: Environment, configuration: PipConfiguration | None
+) -> Environment:
+    """*base*, or the ``--target``/``--prefix`` folder an install goes to: given on the command line, else by
+    pip's settings (``PIP_TARGET``, ``target`` in ``[install]`` of a configuration file, ...), as pip reads them
+    (*configuration*: read already for *base*'s pip, not isolated; else read here)."""
     if arguments.command != "install":
         return base
-    for kind, name in (("target", "--target"), ("prefix", "--prefix")):
+    kinds = (("target", "--target"), ("prefix", "--prefix"))
+    for kind, name in kinds:
         folder = _folder_option(arguments.rest, name)
         if folder is not None:
             return Environment.for_folder(os.path.expanduser(folder), kind, python=base.python)
+    isolated = "--isolated" in arguments.general
+    if configuration is None or isolated:
+        configuration = PipConfiguration(base.config_prefix(), isolated=isolated)
+    if configuration.error:
+        return base  # pip stops on its configuration, and says why
+    for kind, name in kinds:
+        found = configuration.value("install", name[2:])
+        if found is not None:
+            return Environment.for_folder(os.path.expanduser(found[0]), kind, python=base.python)
     return base
+
+
+#: the values pip reads as false for an option that takes none (pip's ``strtobool``)
+_FALSE = ("n", "no", "f", "false", "off", "0")
+
+
+def installs_elsewhere_because(environment: Environment, args: Sequence[str]) -> list[str]:
+    """What would send an install with *args* by venvlock's installer out of *environment*: [] when nothing.
+
+    Install options in *args* (``--target``, ``--prefix``, ``--root``, ``--user``, and uv's ``--system``,
+    ``-p``, as the installer reads them), and when pip installs, pip's settings: ``PIP_TARGET``,
+    ``PIP_PREFIX``, ``PIP_ROOT``, ``PIP_USER`` (true) and the same keys in the ``[global]`` or ``[install]``
+    section of pip's configuration files (the environment's own included); not ``python``, which the
+    environment's own pip, re-run, does not follow (:func:`pip_for`).  Each named as pip's reading names it
+    (``PIP_TARGET is set``, ``root in [install] of <file>``).  For commands that must install into the
+    environment and nowhere else (``venvlock repair``).
+    """
+    from venvlock._pip.options import goes_elsewhere
+    from venvlock.core._settings import installer
+
+    uv = installer() == "uv"
+    found = {"--": f"-- {' '.join(args)}"} if goes_elsewhere(list(args), uv=uv) else {}
+    if uv:
+        return list(found.values())
+    for key, value, where in PipConfiguration(environment.config_prefix(), isolated=False).items("install"):
+        option = setting_option(key)
+        if option is None or option.kind != ELSEWHERE or key == "python":
+            continue
+        if option.takes_value or value.strip().lower() not in _FALSE:
+            found[option.name] = where  # later wins, as in pip
+        else:
+            found.pop(option.name, None)
+    return list(found.values())
 
 
 #: pip's marker of a pip that pip itself re-ran under another interpreter: such a pip follows no ``python`` setting

@@ -16,7 +16,9 @@ Every removal goes through :func:`venvlock.core._installed.remove_distribution`
 and its one containment rule: nothing outside the environment's own scheme
 (its real package, scripts and data folders) is deleted, nothing through a
 link.  Unmet requirements and files no distribution owns are left alone
-(:attr:`RepairPlan.left_alone`).
+(:attr:`RepairPlan.left_alone`), and so is every problem in a site folder
+outside the scheme's package folders (an interpreter's other site folders,
+which verify reads: Debian's ``/usr/lib/python3/dist-packages``, apt's).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class RepairPlan:
 def plan_repair(report: Report, environment: Environment) -> RepairPlan:
     """The repair of the problems in *report*, found in *environment* (see the module docstring)."""
     plan = RepairPlan(environment.scheme().roots())
+    own = {os.path.realpath(folder) for folder in environment.scheme().packages}
     found = scan(environment.site_folders())
     by_folder: dict[str, list[Problem]] = {}
     for problem in report.problems:
@@ -111,7 +114,7 @@ def plan_repair(report: Report, environment: Environment) -> RepairPlan:
 
     handled: set[str] = set()
     for key, dists in found.by_key.items():
-        if len(dists) < 2:
+        if len(dists) < 2 or not all(_in_scheme(dist.folder, own) for dist in dists):
             continue
         keep = _kept(dists, by_folder)
         kept_files = set(keep.record_files())
@@ -126,6 +129,9 @@ def plan_repair(report: Report, environment: Environment) -> RepairPlan:
 
     by_path = {d.folder: d for d in found.distributions}
     for problem in report.problems:
+        if problem.folder and not _in_scheme(problem.folder, own):
+            plan.left_alone.append(_outside(problem))
+            continue
         if problem.kind is Kind.LEFTOVER:
             plan.leftovers.append(problem.folder)
             stashed = _stashed_distribution(problem.folder)
@@ -148,6 +154,27 @@ def plan_repair(report: Report, environment: Environment) -> RepairPlan:
             plan.left_alone.append(problem)
     plan.installs = {key: value for key, value in plan.installs.items() if value[1]}
     return plan
+
+
+def _in_scheme(folder: str, own: set[str]) -> bool:
+    """Whether the metadata folder (or ``~`` leftover) *folder* lies directly in one of the package folders *own*
+    of the environment's install scheme (not in another site folder its interpreter reads: Debian's
+    ``/usr/lib/python3/dist-packages``, which apt manages)."""
+    return os.path.realpath(os.path.dirname(folder)) in own
+
+
+def _outside(problem: Problem) -> Problem:
+    """*problem*, saying that it lies outside the environment's install scheme (repair leaves it alone)."""
+    where = os.path.dirname(problem.folder)
+    message = f"{problem.message} (in {where}, outside the environment's install scheme)"
+    return Problem(
+        problem.kind,
+        message,
+        distribution=problem.distribution,
+        version=problem.version,
+        path=problem.path,
+        folder=problem.folder,
+    )
 
 
 def _kept(dists: list[Distribution], by_folder: dict[str, list[Problem]]) -> Distribution:

@@ -263,10 +263,11 @@ def _environment_paths(options: argparse.Namespace) -> list[str] | None:
 
 
 def _dispatch(options: argparse.Namespace, passed_on: list[str]) -> int:
-    from venvlock.adapter import exit_code
+    from venvlock.adapter import check_settings, exit_code
     from venvlock.errors import VenvlockError
 
     try:
+        check_settings()  # a bad setting is an error for every command, before anything is looked at (as pip-locked)
         if options.command == "status":
             from venvlock.cli import status as module
         elif options.command == "verify":

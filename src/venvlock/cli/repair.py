@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 def main(options: argparse.Namespace, pip_options: list[str]) -> int:
     environment = environment_at(options.path)
+    _stays_in(environment, pip_options)
     adapter = Adapter("venvlock")
     as_json = getattr(options, "json", False)
     out: dict[str, object] = {"environment": environment.path, "dry_run": options.dry_run}
@@ -70,6 +71,25 @@ def main(options: argparse.Namespace, pip_options: list[str]) -> int:
         if not damage:
             print(f"Repaired: {after.distributions} distributions verified, no damage found")
     return _done(out, exit_status(after), as_json)
+
+
+def _stays_in(environment: Environment, pip_options: list[str]) -> None:
+    """Raise :class:`SettingError` when pip options or settings would send the reinstall out of *environment*.
+
+    Before anything is locked or looked at: the removals of a repair are only made good by a reinstall into the
+    environment itself (``--target``, ``--prefix``, ``--root``, ``--user``, as options after ``--``, ``PIP_*``
+    variables or in pip's configuration files).
+    """
+    from venvlock.adapter import display_path
+    from venvlock.adapter.pip import installs_elsewhere_because
+    from venvlock.errors import SettingError
+
+    where = installs_elsewhere_because(environment, pip_options)
+    if where:
+        raise SettingError(
+            f"repair: {'; '.join(where)}: the installer would install elsewhere, and repair installs into "
+            f"{display_path(environment.path)} only (leave that out for this command)"
+        )
 
 
 def _done(out: dict[str, object], status: int, as_json: bool) -> int:

@@ -90,10 +90,16 @@ def _is_uv(command: Sequence[str]) -> bool:
 
 
 def run_command(command: Sequence[str], descriptors: Sequence[int]) -> int:
-    """Run *command* with *descriptors* inherited; its exit status, signals passed on (see module docstring)."""
-    pass_fds = tuple(descriptors) if os.name != "nt" else ()
+    """Run *command* with *descriptors* inherited; its exit status, signals passed on (see module docstring).
+
+    *command* also inherits every descriptor this process inherited (``cat <(...)``'s ``/dev/fd/63``, a make
+    jobserver's), as with ``flock(1)``: nothing is closed but what Python opened itself (never inheritable).
+    """
+    if os.name != "nt":
+        for fd in descriptors:
+            os.set_inheritable(fd, True)
     try:
-        child = subprocess.Popen(list(command), pass_fds=pass_fds)
+        child = subprocess.Popen(list(command), close_fds=False)
     except FileNotFoundError:
         error(f"cannot run {command[0]}: command not found")
         return 127
