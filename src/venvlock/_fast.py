@@ -1,4 +1,4 @@
-"""The no-op fast path: a proof that nothing changed since a verified check, in a few stats.
+"""The no-op fast path: a proof that nothing changed since a verified check, in a few stats per distribution.
 
 ``pip-locked`` asks :func:`attempt` before it loads anything else of venvlock
 (the adapter layer, the core, pluggy, packaging); an adapter's judged install
