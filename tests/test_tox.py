@@ -361,6 +361,23 @@ def test_satisfied_reinstall_is_skipped(tmp_path: Path, env: dict[str, str], whe
     assert again.returncode == 0 and "install_deps" not in again.stdout
 
 
+def test_recreation_is_announced_once(tmp_path: Path, env: dict[str, str]) -> None:
+    """A run that finds the environment must be recreated (a dependency removed) says so once, as stock tox does.
+
+    The first attempt, under the shared lock, stops at the recreation without telling tox's reason: the run under the
+    exclusive lock tells it.
+    """
+    project = write_project(tmp_path / "project", deps=("alpha", "gamma"))
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    write_project(project, deps=("alpha",))
+    result = run_tox(project, env, "-e", "py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert output.count("recreate env because requirements removed: gamma") == 1, output
+    assert output.count("remove tox env folder") == 1, output
+    assert problems_of(project) == []
+
+
 @pytest.mark.parametrize("how", ["setting", pytest.param("variable", marks=pytest.mark.slow)])
 def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
     core = "venvlock = false" if how == "setting" else ""

@@ -267,6 +267,20 @@ class Guard:
             raise NeedsExclusive(what)
 
     @contextmanager
+    def recreation_stops(self) -> Iterator[None]:
+        """Around tox's setup steps: in a shared setup, tox finding a reason to recreate stops the attempt.
+
+        Before tox says why it recreates (``recreate env because ...``): the
+        run under the exclusive lock finds the reason again and says it once.
+        """
+        try:
+            yield
+        except Recreate as reason:
+            if self.mode != _MODE_SHARED:
+                raise
+            raise NeedsExclusive(f"recreation: {reason}") from None
+
+    @contextmanager
     def folder_steps(self) -> Iterator[None]:
         """Around tox's ``_setup_env`` in a shared setup: one setup at a time touches the shared folders."""
         if self.mode != _MODE_SHARED:
@@ -421,8 +435,16 @@ class LockedRun(_Base):
         if guard is None:
             super()._setup_env()
             return
-        with guard.folder_steps():
+        with guard.folder_steps(), guard.recreation_stops():
             super()._setup_env()
+
+    def _setup_with_env(self) -> None:
+        guard = self._venvlock_guard
+        if guard is None:
+            super()._setup_with_env()
+            return
+        with guard.recreation_stops():
+            super()._setup_with_env()
 
     def _clean(self, transitive: bool = False) -> None:
         guard = self._venvlock_guard
