@@ -246,19 +246,9 @@ def test_recreate_waits_for_the_environment_lock(tmp_path: Path, env: dict[str, 
     """``tox -r`` deletes nothing while ``venvlock run --env .tox/py`` holds ``<env>/.lock``: it waits, naming it."""
     project = write_project(tmp_path / "project")
     assert run_tox(project, env, "-e", "py").returncode == 0
-    (project / "holder.py").write_text(HOLDER)
     signal_file, release = tmp_path / "holding", tmp_path / "release"
     venv = project / ".tox" / "py"
-    command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--", sys.executable, "holder.py"]
-    holder = subprocess.Popen(
-        [*command, str(venv), str(signal_file), str(release)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    holder = start_holder(project, env, signal_file, release)
     killed.append(holder)
     assert wait_for(signal_file.exists, timeout=TIMEOUT), holder.communicate()[0] if holder.poll() else ""
     recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
@@ -272,6 +262,68 @@ def test_recreate_waits_for_the_environment_lock(tmp_path: Path, env: dict[str, 
     assert recreate.wait(timeout=TIMEOUT) == 0, out.read_text() + lines.text()
     assert not (venv / "written-by-holder").exists()  # then tox did recreate it
     assert problems_of(project) == []
+
+
+def start_holder(project: Path, env: dict[str, str], holding: Path, release: Path) -> subprocess.Popen[str]:
+    """``venvlock run --env .tox/py -- holder.py``: holds ``<env>/.lock`` (*holding* says so) until *release* exists."""
+    (project / "holder.py").write_text(HOLDER)
+    venv = project / ".tox" / "py"
+    command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--", sys.executable, "holder.py"]
+    return subprocess.Popen(
+        [*command, str(venv), str(holding), str(release)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("holder", ["commands", pytest.param("environment lock", marks=pytest.mark.slow)])
+def test_ctrl_c_while_waiting_ends_the_run(tmp_path: Path, env: dict[str, str], killed: Killed, holder: str) -> None:
+    """Ctrl-C on a ``tox -r`` waiting for a lock ends it at once, as tox ends an interrupted run: nothing removed.
+
+    tox runs each environment in a worker thread and takes Ctrl-C in its main thread, then ignores SIGINT until the
+    environment's thread ends: a wait that tox's interruption does not end keeps tox until the holder lets go, and
+    then recreates the environment anyway.  *holder*: another run's commands (the creation lock) or a ``venvlock
+    run --env`` command (the environment lock, taken inside tox's setup).
+    """
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    release = tmp_path / "release"
+    if holder == "commands":
+        (project / "stamps.log").unlink()
+        holding = start_tox(project, env, "-e", "py", "--", str(release))
+        killed.append(holding)
+        assert wait_for(lambda: started(project), timeout=TIMEOUT)
+    else:
+        signal_file = tmp_path / "holding"
+        holding = start_holder(project, env, signal_file, release)
+        killed.append(holding)
+        assert wait_for(signal_file.exists, timeout=TIMEOUT), holding.communicate()[0] if holding.poll() else ""
+    recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
+    killed.append(recreate)
+    line = waiting_or_done(lines, recreate, "Waiting for lock on environment", f"held by pid {holding.pid}")
+    assert line is not None, f"tox -r did not wait: {out.read_text()}{lines.text()}"
+    os.killpg(recreate.pid, signal.SIGINT)
+    try:
+        code = recreate.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        code = None
+    assert holding.poll() is None, "the holder ended first: the test proves nothing"
+    release.touch()
+    output, _ = holding.communicate(timeout=TIMEOUT)
+    assert code is not None, f"Ctrl-C did not end the waiting run: {out.read_text()}{lines.text()}"
+    text = out.read_text() + lines.text()
+    # tox's exit code for a run interrupted outside a command: its scheduler reports an environment still running a
+    # second after Ctrl-C as not run (exit 1), one that ended by then as "code -2" (exit 254)
+    assert code in (1, 254), text
+    assert "remove tox env folder" not in text, text
+    assert holding.returncode == 0, output
+    assert problems_of(project) == []
+    rerun = run_tox(project, {**env, "VENVLOCK_TIMEOUT": "0"}, "-e", "py")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
 
 
 @pytest.mark.slow

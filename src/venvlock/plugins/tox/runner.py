@@ -42,13 +42,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from _thread import allocate_lock, get_ident
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tox.tox_env.errors import Fail, Recreate, Skip
 
-from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, fault_point
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, fault_point, interrupt_waits
 from venvlock.plugins.tox._settings import enabled
 
 if TYPE_CHECKING:
@@ -97,6 +98,10 @@ class Guard:
         self._probe_failed = False
         self._shared = ExitStack()
         self.adapter = Adapter("tox")
+        #: tox interrupted the run (Ctrl-C): no lock wait goes on, no step after one
+        self.interrupted = False
+        self._setup_thread: int | None = None  # the thread in :meth:`setup`, while it is
+        self._interrupt_guard = allocate_lock()
 
     # ---------------------------------------------------------------------------------------------
     @property
@@ -129,6 +134,8 @@ class Guard:
     def setup(self, original: Callable[[], None]) -> None:
         """Run tox's *original* setup as described in the module docstring; leaves the lock held shared."""
         recreate = bool(self.tox_env.conf["recreate"])
+        with self._interrupt_guard:
+            self._setup_thread = get_ident()
         try:
             shared_first = not recreate and self.looks_complete()
             self._seen = self._generation()
@@ -141,6 +148,28 @@ class Guard:
         except VenvlockError as error:
             self.release()
             raise Fail(str(error)) from None
+        except KeyboardInterrupt:  # a lock wait that tox's interruption ended (see :meth:`interrupt`)
+            if not self.interrupted:
+                raise
+            self.release()
+            raise SystemExit(-2) from None  # what tox's own steps raise once interrupted: the run ends "code -2"
+        finally:
+            with self._interrupt_guard:
+                thread, self._setup_thread = self._setup_thread, None
+                if self.interrupted and thread is not None:
+                    interrupt_waits(thread, interrupted=False)
+
+    def interrupt(self) -> None:
+        """tox was interrupted (Ctrl-C reaches its main thread only): end this run's lock waits and its setup."""
+        with self._interrupt_guard:
+            self.interrupted = True
+            if self._setup_thread is not None:
+                interrupt_waits(self._setup_thread)
+
+    def _stop_if_interrupted(self) -> None:
+        """After a wait: an interrupted run changes nothing more."""
+        if self.interrupted:
+            raise KeyboardInterrupt
 
     def _take_shared(self) -> bool:
         """Hold the creation lock shared (until :meth:`release`); whether it is really locked."""
@@ -162,6 +191,7 @@ class Guard:
         if not self._take_shared():  # no lock to be had here: tox's own setup, as stock tox would
             self._unlocked_setup(original)
             return True
+        self._stop_if_interrupted()
         if not self.looks_complete():
             self.release()
             return False
@@ -201,6 +231,7 @@ class Guard:
             return False
         hold = self._shared.enter_context(self.adapter.creation_lock(self.environment, default_timeout=WAIT_FOREVER))
         try:
+            self._stop_if_interrupted()
             if not hold.locked:
                 self._unlocked_setup(original)
                 return True
@@ -422,6 +453,11 @@ class LockedRun(_Base):
             super().setup()
             return
         guard.setup(super().setup)
+
+    def interrupt(self) -> None:
+        super().interrupt()
+        if self._venvlock_guard is not None:
+            self._venvlock_guard.interrupt()
 
     def teardown(self) -> None:
         try:
