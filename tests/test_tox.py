@@ -326,6 +326,46 @@ def test_ctrl_c_while_waiting_ends_the_run(tmp_path: Path, env: dict[str, str], 
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
 
 
+def test_install_interrupted_before_it_ran_leaves_no_half_built_mark(
+    tmp_path: Path, env: dict[str, str], killed: Killed
+) -> None:
+    """Ctrl-C on a run whose install waits for ``<env>/.lock``: nothing was changed, so the next run only installs.
+
+    The run finds a dependency added, waits for another run's commands to change the environment, then (holding the
+    creation lock) waits for a ``venvlock run --env`` command that took ``<env>/.lock`` meanwhile.  Interrupted there,
+    it changed nothing: the environment is not marked half-built, and the next run does not delete it.
+    """
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "stamps.log").unlink()
+    commands_release, holder_release = tmp_path / "commands-release", tmp_path / "release"
+    holding = tmp_path / "holding"
+    running = start_tox(project, env, "-e", "py", "--", str(commands_release))
+    killed.append(running)
+    assert wait_for(lambda: started(project), timeout=TIMEOUT)
+    write_project(project, deps=("alpha", "heavy0"))
+    changing, lines, out = start_watched(project, env, "-e", "py")
+    killed.append(changing)
+    assert waiting_or_done(lines, changing, "Waiting for lock", f"held by pid {running.pid}") is not None, lines.text()
+    holder = start_holder(project, env, holding, holder_release)
+    killed.append(holder)
+    assert wait_for(holding.exists, timeout=TIMEOUT), holder.communicate()[0] if holder.poll() else ""
+    commands_release.touch()
+    assert running.wait(timeout=TIMEOUT) == 0
+    line = waiting_or_done(lines, changing, "Waiting for lock", f"held by pid {holder.pid}")
+    assert line is not None, out.read_text() + lines.text()
+    os.killpg(changing.pid, signal.SIGINT)
+    code = changing.wait(timeout=60)
+    holder_release.touch()
+    assert holder.wait(timeout=TIMEOUT) == 0
+    assert code != 0 and not installed(project, "heavy0"), out.read_text() + lines.text()
+    assert not (project / ".tox" / ".py.incomplete").exists()
+    rerun = run_tox(project, env, "-e", "py")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "half-built" not in rerun.stderr and "remove tox env folder" not in rerun.stdout, rerun.stdout + rerun.stderr
+    assert installed(project, "heavy0") and problems_of(project) == []
+
+
 @pytest.mark.slow
 def test_packaged_runs_never_reinstall_under_running_commands(tmp_path: Path, env: dict[str, str]) -> None:
     """tox reinstalls the project's wheel on every run: with venvlock that waits for other runs' commands."""

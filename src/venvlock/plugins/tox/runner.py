@@ -94,6 +94,8 @@ class Guard:
         self.tox_env = tox_env
         self.mode: str | None = None
         self.installing = False
+        #: whether this exclusive setup began to change the environment (a deletion, a creation, an installer)
+        self.touched = False
         self._seen: Generation = None
         self._probe_failed = False
         self._shared = ExitStack()
@@ -240,6 +242,7 @@ class Guard:
                 return False
             leftover = self.marker.present() and os.path.lexists(self.folder)
             self.marker.set()
+            self.touched = leftover  # what a killed setup left is half-built already
             self.mode = _MODE_EXCLUSIVE
             try:
                 if leftover:  # what a killed setup left: rebuilt, never reused
@@ -251,9 +254,11 @@ class Guard:
                     self.tox_env._clean(transitive=False)
                 original()
             except BaseException as error:
-                if _step_failure(error):  # tox's bookkeeping knows which steps are done, as without venvlock
+                # tox's bookkeeping knows which steps are done, as without venvlock; and a setup that ended before it
+                # changed anything (a lock wait interrupted or timed out) left the environment as it found it
+                if _step_failure(error) or not self.touched:
                     self.marker.clear()
-                raise  # a crash or an interruption keeps the marker: the next run rebuilds
+                raise  # a crash or an interruption while changing keeps the marker: the next run rebuilds
             finally:
                 self.mode = None
             self.marker.clear()
@@ -297,6 +302,11 @@ class Guard:
         if self.mode == _MODE_SHARED:
             raise NeedsExclusive(what)
 
+    def touching(self) -> None:
+        """Called as a step of an exclusive setup starts to change the environment, after any wait for a lock."""
+        if self.mode == _MODE_EXCLUSIVE:
+            self.touched = True
+
     @contextmanager
     def recreation_stops(self) -> Iterator[None]:
         """Around tox's setup steps: in a shared setup, tox finding a reason to recreate stops the attempt.
@@ -333,11 +343,13 @@ class Guard:
         """
         folder = self.folder
         if self.mode != _MODE_EXCLUSIVE or not os.path.isdir(folder) or os.path.islink(folder):
+            self.touching()
             yield
             return
         with self.adapter.environment_lock(
             self.environment, purpose=f"{self.adapter.purpose}: removing the environment"
         ):
+            self.touching()
             yield
 
     def install(self, original: Callable[[], None]) -> None:
@@ -355,6 +367,8 @@ class Guard:
             self.changing(run_id)
         if self.installing and self.mode == _MODE_EXCLUSIVE:
             return self._installer(original, cmd, run_id, cwd)
+        if changing:
+            self.touching()
         return original()
 
     def _installer(self, original: Callable[[], Outcome], cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
@@ -378,6 +392,7 @@ class Guard:
         outcomes: list[Outcome] = []
 
         def run() -> None:
+            self.touching()
             outcome = original()
             outcomes.append(outcome)
             if outcome.exit_code != 0:  # tox's Outcome.OK
@@ -495,6 +510,7 @@ class LockedRun(_Base):
         guard = self._venvlock_guard
         if guard is not None:
             guard.changing("creation")
+            guard.touching()
         super().create_python_env()  # type: ignore[misc]
         if guard is not None:
             fault_point("create", errors=True)  # test-only: the folder is there, still marked half-built
