@@ -480,6 +480,22 @@ def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
     assert not (project / ".tox" / ".py.incomplete").exists()
 
 
+def test_bad_opt_out_value_is_an_error(tmp_path: Path, env: dict[str, str]) -> None:
+    """``VENVLOCK_TOX`` neither on nor off: every environment fails saying so, before it changes anything.
+
+    As tox does for its own boolean settings (``venvlock = maybe`` in ``[tox]``), and venvlock for its other settings:
+    a typo meant to turn venvlock off must not leave it silently on.
+    """
+    project = write_project(tmp_path / "project")
+    result = run_tox(project, {**env, "VENVLOCK_TOX": "flase"}, "-e", "py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "VENVLOCK_TOX='flase'" in result.stdout + result.stderr, result.stdout + result.stderr
+    assert not (project / ".tox" / "py").exists()
+    for value in ("", "1", "Yes", "on", "OFF", "0"):
+        again = run_tox(project, {**env, "VENVLOCK_TOX": value}, "-e", "py", "--notest")
+        assert again.returncode == 0, again.stdout + again.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # which installer commands venvlock judges (the rule, without processes; the differential tests run it)
 # --------------------------------------------------------------------------------------------------

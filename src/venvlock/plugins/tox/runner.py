@@ -463,7 +463,10 @@ class LockedRun(_Base):
         return self._venvlock_guard
 
     def setup(self) -> None:
-        guard = self._venvlock()
+        try:
+            guard = self._venvlock()
+        except VenvlockError as error:  # a bad setting: the environment fails before anything changes
+            raise Fail(str(error)) from None
         if guard is None or self._run_state["setup"]:
             super().setup()
             return
