@@ -246,19 +246,9 @@ def test_recreate_waits_for_the_environment_lock(tmp_path: Path, env: dict[str, 
     """``tox -r`` deletes nothing while ``venvlock run --env .tox/py`` holds ``<env>/.lock``: it waits, naming it."""
     project = write_project(tmp_path / "project")
     assert run_tox(project, env, "-e", "py").returncode == 0
-    (project / "holder.py").write_text(HOLDER)
     signal_file, release = tmp_path / "holding", tmp_path / "release"
     venv = project / ".tox" / "py"
-    command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--", sys.executable, "holder.py"]
-    holder = subprocess.Popen(
-        [*command, str(venv), str(signal_file), str(release)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    holder = start_holder(project, env, signal_file, release)
     killed.append(holder)
     assert wait_for(signal_file.exists, timeout=TIMEOUT), holder.communicate()[0] if holder.poll() else ""
     recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
@@ -272,6 +262,108 @@ def test_recreate_waits_for_the_environment_lock(tmp_path: Path, env: dict[str, 
     assert recreate.wait(timeout=TIMEOUT) == 0, out.read_text() + lines.text()
     assert not (venv / "written-by-holder").exists()  # then tox did recreate it
     assert problems_of(project) == []
+
+
+def start_holder(project: Path, env: dict[str, str], holding: Path, release: Path) -> subprocess.Popen[str]:
+    """``venvlock run --env .tox/py -- holder.py``: holds ``<env>/.lock`` (*holding* says so) until *release* exists."""
+    (project / "holder.py").write_text(HOLDER)
+    venv = project / ".tox" / "py"
+    command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--", sys.executable, "holder.py"]
+    return subprocess.Popen(
+        [*command, str(venv), str(holding), str(release)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("holder", ["commands", pytest.param("environment lock", marks=pytest.mark.slow)])
+def test_ctrl_c_while_waiting_ends_the_run(tmp_path: Path, env: dict[str, str], killed: Killed, holder: str) -> None:
+    """Ctrl-C on a ``tox -r`` waiting for a lock ends it at once, as tox ends an interrupted run: nothing removed.
+
+    tox runs each environment in a worker thread and takes Ctrl-C in its main thread, then ignores SIGINT until the
+    environment's thread ends: a wait that tox's interruption does not end keeps tox until the holder lets go, and
+    then recreates the environment anyway.  *holder*: another run's commands (the creation lock) or a ``venvlock
+    run --env`` command (the environment lock, taken inside tox's setup).
+    """
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    release = tmp_path / "release"
+    if holder == "commands":
+        (project / "stamps.log").unlink()
+        holding = start_tox(project, env, "-e", "py", "--", str(release))
+        killed.append(holding)
+        assert wait_for(lambda: started(project), timeout=TIMEOUT)
+    else:
+        signal_file = tmp_path / "holding"
+        holding = start_holder(project, env, signal_file, release)
+        killed.append(holding)
+        assert wait_for(signal_file.exists, timeout=TIMEOUT), holding.communicate()[0] if holding.poll() else ""
+    recreate, lines, out = start_watched(project, env, "-r", "-e", "py")
+    killed.append(recreate)
+    line = waiting_or_done(lines, recreate, "Waiting for lock on environment", f"held by pid {holding.pid}")
+    assert line is not None, f"tox -r did not wait: {out.read_text()}{lines.text()}"
+    os.killpg(recreate.pid, signal.SIGINT)
+    try:
+        code = recreate.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        code = None
+    assert holding.poll() is None, "the holder ended first: the test proves nothing"
+    release.touch()
+    output, _ = holding.communicate(timeout=TIMEOUT)
+    assert code is not None, f"Ctrl-C did not end the waiting run: {out.read_text()}{lines.text()}"
+    text = out.read_text() + lines.text()
+    # tox's exit code for a run interrupted outside a command: its scheduler reports an environment still running a
+    # second after Ctrl-C as not run (exit 1), one that ended by then as "code -2" (exit 254)
+    assert code in (1, 254), text
+    assert "remove tox env folder" not in text, text
+    assert holding.returncode == 0, output
+    assert problems_of(project) == []
+    rerun = run_tox(project, {**env, "VENVLOCK_TIMEOUT": "0"}, "-e", "py")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+
+
+def test_install_interrupted_before_it_ran_leaves_no_half_built_mark(
+    tmp_path: Path, env: dict[str, str], killed: Killed
+) -> None:
+    """Ctrl-C on a run whose install waits for ``<env>/.lock``: nothing was changed, so the next run only installs.
+
+    The run finds a dependency added, waits for another run's commands to change the environment, then (holding the
+    creation lock) waits for a ``venvlock run --env`` command that took ``<env>/.lock`` meanwhile.  Interrupted there,
+    it changed nothing: the environment is not marked half-built, and the next run does not delete it.
+    """
+    project = write_project(tmp_path / "project")
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    (project / "stamps.log").unlink()
+    commands_release, holder_release = tmp_path / "commands-release", tmp_path / "release"
+    holding = tmp_path / "holding"
+    running = start_tox(project, env, "-e", "py", "--", str(commands_release))
+    killed.append(running)
+    assert wait_for(lambda: started(project), timeout=TIMEOUT)
+    write_project(project, deps=("alpha", "heavy0"))
+    changing, lines, out = start_watched(project, env, "-e", "py")
+    killed.append(changing)
+    assert waiting_or_done(lines, changing, "Waiting for lock", f"held by pid {running.pid}") is not None, lines.text()
+    holder = start_holder(project, env, holding, holder_release)
+    killed.append(holder)
+    assert wait_for(holding.exists, timeout=TIMEOUT), holder.communicate()[0] if holder.poll() else ""
+    commands_release.touch()
+    assert running.wait(timeout=TIMEOUT) == 0
+    line = waiting_or_done(lines, changing, "Waiting for lock", f"held by pid {holder.pid}")
+    assert line is not None, out.read_text() + lines.text()
+    os.killpg(changing.pid, signal.SIGINT)
+    code = changing.wait(timeout=60)
+    holder_release.touch()
+    assert holder.wait(timeout=TIMEOUT) == 0
+    assert code != 0 and not installed(project, "heavy0"), out.read_text() + lines.text()
+    assert not (project / ".tox" / ".py.incomplete").exists()
+    rerun = run_tox(project, env, "-e", "py")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "half-built" not in rerun.stderr and "remove tox env folder" not in rerun.stdout, rerun.stdout + rerun.stderr
+    assert installed(project, "heavy0") and problems_of(project) == []
 
 
 @pytest.mark.slow
@@ -361,6 +453,24 @@ def test_satisfied_reinstall_is_skipped(tmp_path: Path, env: dict[str, str], whe
     assert again.returncode == 0 and "install_deps" not in again.stdout
 
 
+@pytest.mark.slow  # what it prints, not what it does: two creations
+def test_recreation_is_announced_once(tmp_path: Path, env: dict[str, str]) -> None:
+    """A run that finds the environment must be recreated (a dependency removed) says so once, as stock tox does.
+
+    The first attempt, under the shared lock, stops at the recreation without telling tox's reason: the run under the
+    exclusive lock tells it.
+    """
+    project = write_project(tmp_path / "project", deps=("alpha", "gamma"))
+    assert run_tox(project, env, "-e", "py").returncode == 0
+    write_project(project, deps=("alpha",))
+    result = run_tox(project, env, "-e", "py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert output.count("recreate env because requirements removed: gamma") == 1, output
+    assert output.count("remove tox env folder") == 1, output
+    assert problems_of(project) == []
+
+
 @pytest.mark.parametrize("how", ["setting", pytest.param("variable", marks=pytest.mark.slow)])
 def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
     core = "venvlock = false" if how == "setting" else ""
@@ -369,6 +479,31 @@ def test_opt_out(tmp_path: Path, env: dict[str, str], how: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (project / ".tox" / ".py.create.lock").exists()
     assert not (project / ".tox" / ".py.incomplete").exists()
+
+
+def test_bad_opt_out_value_is_an_error(tmp_path: Path, env: dict[str, str]) -> None:
+    """``VENVLOCK_TOX`` neither on nor off: every environment fails saying so, before it changes anything.
+
+    As tox does for its own boolean settings (``venvlock = maybe`` in ``[tox]``), and venvlock for its other settings:
+    a typo meant to turn venvlock off must not leave it silently on.
+    """
+    project = write_project(tmp_path / "project")
+    result = run_tox(project, {**env, "VENVLOCK_TOX": "flase"}, "-e", "py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "VENVLOCK_TOX='flase'" in result.stdout + result.stderr, result.stdout + result.stderr
+    assert not (project / ".tox" / "py").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "on"), [("", True), ("1", True), ("Yes", True), ("on", True), ("0", False), ("OFF", False), ("no", False)]
+)
+def test_opt_out_values(monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
+    """``VENVLOCK_TOX`` takes tox's spellings of a boolean, in any case (unset or empty: on)."""
+    from venvlock.plugins.tox._settings import enabled, enabled_by_environment
+
+    monkeypatch.setenv("VENVLOCK_TOX", value)
+    assert enabled_by_environment() is on
+    assert enabled({"venvlock": True}) is on
 
 
 # --------------------------------------------------------------------------------------------------

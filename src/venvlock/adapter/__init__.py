@@ -95,6 +95,7 @@ __all__ = [
     "fault_point",
     "installer_exit_code",
     "installs_elsewhere",
+    "interrupt_waits",
     "remove_tree",
 ]
 
@@ -124,6 +125,17 @@ def installs_elsewhere(args: Sequence[str], *, uv: bool = False) -> bool:
     from venvlock._pip.options import goes_elsewhere
 
     return goes_elsewhere(list(args), uv=uv)
+
+
+def interrupt_waits(thread: int, *, interrupted: bool = True) -> None:
+    """End the lock waits of *thread* (a ``threading.get_ident()``) with KeyboardInterrupt, until called with False.
+
+    For a tool that runs environments in worker threads and gets Ctrl-C in its
+    main thread only (tox): the waiting thread ends within a second.
+    """
+    from venvlock.core._nesting import interrupt_waits as interrupt
+
+    interrupt(thread, interrupted=interrupted)
 
 
 def display_path(path: str) -> str:

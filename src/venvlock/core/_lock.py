@@ -159,7 +159,11 @@ class _Wait:
         return holder
 
     def busy(self, holder: Holder | None = None) -> None:
-        """Still busy: report at once, then when due; raise :class:`LockTimeoutError` when the time is up."""
+        """Still busy: report at once, then when due; raise :class:`LockTimeoutError` when the time is up.
+
+        Raises KeyboardInterrupt in a thread whose waits were interrupted (:func:`_nesting.interrupt_waits`).
+        """
+        _nesting.stop_if_interrupted()
         waited = self.waited()
         if not self.reported:
             if self.timeout == 0:  # fail at once: no waiting line before the error

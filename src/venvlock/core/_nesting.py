@@ -42,6 +42,8 @@ _creating = allocate_lock()
 _owners: dict[str, tuple[int, int]] = {}
 #: real lock path -> (thread id, locked descriptor), for the locks this process holds now (VENVLOCK_HELD)
 _held: dict[str, tuple[int, int | None]] = {}
+#: threads whose lock waits end with KeyboardInterrupt (:func:`interrupt_waits`)
+_interrupted: set[int] = set()
 
 
 def _condition() -> Condition:
@@ -53,6 +55,27 @@ def _condition() -> Condition:
             if _guard is None:
                 _guard = threading.Condition(threading.RLock())
     return _guard
+
+
+def interrupt_waits(thread: int, *, interrupted: bool = True) -> None:
+    """End the lock waits of *thread* (a ``threading.get_ident()``) with KeyboardInterrupt, until called with False.
+
+    For a tool that runs environments in worker threads and gets Ctrl-C in its
+    main thread only (tox): a waiting thread ends within a second, where a
+    main thread's wait ends at the signal.
+    """
+    with _condition():
+        if interrupted:
+            _interrupted.add(thread)
+            _condition().notify_all()
+        else:
+            _interrupted.discard(thread)
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt in a thread whose lock waits were interrupted (:func:`interrupt_waits`)."""
+    if _interrupted and get_ident() in _interrupted:
+        raise KeyboardInterrupt
 
 
 def _parse(value: str) -> list[tuple[int, str]]:
@@ -109,6 +132,7 @@ def claimed(
         if owner != me:
             on_waiting()
             while real_path in _owners:
+                stop_if_interrupted()
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise on_timeout()

@@ -42,13 +42,14 @@ from __future__ import annotations
 import os
 import sys
 import time
+from _thread import allocate_lock, get_ident
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tox.tox_env.errors import Fail, Recreate, Skip
 
-from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, fault_point
+from venvlock.adapter import Adapter, Marker, ToolInstall, VenvlockError, fault_point, interrupt_waits
 from venvlock.plugins.tox._settings import enabled
 
 if TYPE_CHECKING:
@@ -93,10 +94,16 @@ class Guard:
         self.tox_env = tox_env
         self.mode: str | None = None
         self.installing = False
+        #: whether this exclusive setup began to change the environment (a deletion, a creation, an installer)
+        self.touched = False
         self._seen: Generation = None
         self._probe_failed = False
         self._shared = ExitStack()
         self.adapter = Adapter("tox")
+        #: tox interrupted the run (Ctrl-C): no lock wait goes on, no step after one
+        self.interrupted = False
+        self._setup_thread: int | None = None  # the thread in :meth:`setup`, while it is
+        self._interrupt_guard = allocate_lock()
 
     # ---------------------------------------------------------------------------------------------
     @property
@@ -129,6 +136,8 @@ class Guard:
     def setup(self, original: Callable[[], None]) -> None:
         """Run tox's *original* setup as described in the module docstring; leaves the lock held shared."""
         recreate = bool(self.tox_env.conf["recreate"])
+        with self._interrupt_guard:
+            self._setup_thread = get_ident()
         try:
             shared_first = not recreate and self.looks_complete()
             self._seen = self._generation()
@@ -141,6 +150,28 @@ class Guard:
         except VenvlockError as error:
             self.release()
             raise Fail(str(error)) from None
+        except KeyboardInterrupt:  # a lock wait that tox's interruption ended (see :meth:`interrupt`)
+            if not self.interrupted:
+                raise
+            self.release()
+            raise SystemExit(-2) from None  # what tox's own steps raise once interrupted: the run ends "code -2"
+        finally:
+            with self._interrupt_guard:
+                thread, self._setup_thread = self._setup_thread, None
+                if self.interrupted and thread is not None:
+                    interrupt_waits(thread, interrupted=False)
+
+    def interrupt(self) -> None:
+        """tox was interrupted (Ctrl-C reaches its main thread only): end this run's lock waits and its setup."""
+        with self._interrupt_guard:
+            self.interrupted = True
+            if self._setup_thread is not None:
+                interrupt_waits(self._setup_thread)
+
+    def _stop_if_interrupted(self) -> None:
+        """After a wait: an interrupted run changes nothing more."""
+        if self.interrupted:
+            raise KeyboardInterrupt
 
     def _take_shared(self) -> bool:
         """Hold the creation lock shared (until :meth:`release`); whether it is really locked."""
@@ -162,6 +193,7 @@ class Guard:
         if not self._take_shared():  # no lock to be had here: tox's own setup, as stock tox would
             self._unlocked_setup(original)
             return True
+        self._stop_if_interrupted()
         if not self.looks_complete():
             self.release()
             return False
@@ -201,6 +233,7 @@ class Guard:
             return False
         hold = self._shared.enter_context(self.adapter.creation_lock(self.environment, default_timeout=WAIT_FOREVER))
         try:
+            self._stop_if_interrupted()
             if not hold.locked:
                 self._unlocked_setup(original)
                 return True
@@ -209,6 +242,7 @@ class Guard:
                 return False
             leftover = self.marker.present() and os.path.lexists(self.folder)
             self.marker.set()
+            self.touched = leftover  # what a killed setup left is half-built already
             self.mode = _MODE_EXCLUSIVE
             try:
                 if leftover:  # what a killed setup left: rebuilt, never reused
@@ -220,9 +254,11 @@ class Guard:
                     self.tox_env._clean(transitive=False)
                 original()
             except BaseException as error:
-                if _step_failure(error):  # tox's bookkeeping knows which steps are done, as without venvlock
+                # tox's bookkeeping knows which steps are done, as without venvlock; and a setup that ended before it
+                # changed anything (a lock wait interrupted or timed out) left the environment as it found it
+                if _step_failure(error) or not self.touched:
                     self.marker.clear()
-                raise  # a crash or an interruption keeps the marker: the next run rebuilds
+                raise  # a crash or an interruption while changing keeps the marker: the next run rebuilds
             finally:
                 self.mode = None
             self.marker.clear()
@@ -266,6 +302,25 @@ class Guard:
         if self.mode == _MODE_SHARED:
             raise NeedsExclusive(what)
 
+    def touching(self) -> None:
+        """Called as a step of an exclusive setup starts to change the environment, after any wait for a lock."""
+        if self.mode == _MODE_EXCLUSIVE:
+            self.touched = True
+
+    @contextmanager
+    def recreation_stops(self) -> Iterator[None]:
+        """Around tox's setup steps: in a shared setup, tox finding a reason to recreate stops the attempt.
+
+        Before tox says why it recreates (``recreate env because ...``): the
+        run under the exclusive lock finds the reason again and says it once.
+        """
+        try:
+            yield
+        except Recreate as reason:
+            if self.mode != _MODE_SHARED:
+                raise
+            raise NeedsExclusive(f"recreation: {reason}") from None
+
     @contextmanager
     def folder_steps(self) -> Iterator[None]:
         """Around tox's ``_setup_env`` in a shared setup: one setup at a time touches the shared folders."""
@@ -288,11 +343,13 @@ class Guard:
         """
         folder = self.folder
         if self.mode != _MODE_EXCLUSIVE or not os.path.isdir(folder) or os.path.islink(folder):
+            self.touching()
             yield
             return
         with self.adapter.environment_lock(
             self.environment, purpose=f"{self.adapter.purpose}: removing the environment"
         ):
+            self.touching()
             yield
 
     def install(self, original: Callable[[], None]) -> None:
@@ -310,6 +367,8 @@ class Guard:
             self.changing(run_id)
         if self.installing and self.mode == _MODE_EXCLUSIVE:
             return self._installer(original, cmd, run_id, cwd)
+        if changing:
+            self.touching()
         return original()
 
     def _installer(self, original: Callable[[], Outcome], cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
@@ -333,6 +392,7 @@ class Guard:
         outcomes: list[Outcome] = []
 
         def run() -> None:
+            self.touching()
             outcome = original()
             outcomes.append(outcome)
             if outcome.exit_code != 0:  # tox's Outcome.OK
@@ -403,11 +463,19 @@ class LockedRun(_Base):
         return self._venvlock_guard
 
     def setup(self) -> None:
-        guard = self._venvlock()
+        try:
+            guard = self._venvlock()
+        except VenvlockError as error:  # a bad setting: the environment fails before anything changes
+            raise Fail(str(error)) from None
         if guard is None or self._run_state["setup"]:
             super().setup()
             return
         guard.setup(super().setup)
+
+    def interrupt(self) -> None:
+        super().interrupt()
+        if self._venvlock_guard is not None:
+            self._venvlock_guard.interrupt()
 
     def teardown(self) -> None:
         try:
@@ -421,8 +489,16 @@ class LockedRun(_Base):
         if guard is None:
             super()._setup_env()
             return
-        with guard.folder_steps():
+        with guard.folder_steps(), guard.recreation_stops():
             super()._setup_env()
+
+    def _setup_with_env(self) -> None:
+        guard = self._venvlock_guard
+        if guard is None:
+            super()._setup_with_env()
+            return
+        with guard.recreation_stops():
+            super()._setup_with_env()
 
     def _clean(self, transitive: bool = False) -> None:
         guard = self._venvlock_guard
@@ -437,6 +513,7 @@ class LockedRun(_Base):
         guard = self._venvlock_guard
         if guard is not None:
             guard.changing("creation")
+            guard.touching()
         super().create_python_env()  # type: ignore[misc]
         if guard is not None:
             fault_point("create", errors=True)  # test-only: the folder is there, still marked half-built
