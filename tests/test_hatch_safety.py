@@ -128,6 +128,7 @@ def test_half_built_linked_environment_is_named_not_reused(hatch_project, tmp_pa
         assert (target / "pyvenv.cfg").is_file() and incomplete_marker(link).exists()
 
 
+@pytest.mark.slow
 def test_environment_kept_on_failure_is_not_removed_while_hatch_keep_env_is_set(hatch_project) -> None:  # type: ignore[no-untyped-def]
     """Before: HATCH_KEEP_ENV (hatch's "never remove environments on failure") kept the folder of a failed creation,
     but the next run removed and rebuilt it, so nothing could run in it to see what went wrong; type virtual uses it."""

@@ -388,6 +388,7 @@ def test_a_reusing_run_that_waited_for_a_creation_shares_the_venv_once_it_is_pro
     assert hanging.exists() and first.poll() is None  # the first one's commands still run
 
 
+@pytest.mark.slow  # four nox runs, two of them creations: about 20 s on two busy cores
 def test_a_sharing_run_killed_in_its_installs_is_rebuilt_though_another_marked_the_venv(
     project: Path, env: Env, killed: Killed
 ) -> None:

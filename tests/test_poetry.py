@@ -478,9 +478,19 @@ def test_opt_out(tmp_path: Path, index: str, env: dict[str, str], how: str) -> N
     assert not (project / ".venv.create.lock").exists()
 
 
-def test_bad_setting_exits_2(tmp_path: Path, index: str, env: dict[str, str]) -> None:
-    project = write_project(tmp_path / "project", index, extra='\n[tool.venvlock]\npoetry = "maybe"\n')
-    result = run_poetry(project, env, "install")
+@pytest.mark.parametrize(
+    ("extra", "variable", "named"),
+    [
+        ('\n[tool.venvlock]\npoetry = "maybe"\n', "", "[tool.venvlock] poetry"),
+        ("", "flase", "VENVLOCK_POETRY='flase'"),  # a typo is never taken for off (nor for on): before, it was on
+    ],
+    ids=["pyproject", "environment"],
+)
+def test_bad_setting_exits_2(
+    tmp_path: Path, index: str, env: dict[str, str], extra: str, variable: str, named: str
+) -> None:
+    project = write_project(tmp_path / "project", index, extra=extra)
+    result = run_poetry(project, {**env, "VENVLOCK_POETRY": variable}, "install")
     assert result.returncode == 2, result.stderr
-    assert "[tool.venvlock] poetry" in result.stderr
+    assert named in result.stderr
     assert not (project / ".venv").exists()

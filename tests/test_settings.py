@@ -57,3 +57,20 @@ def test_the_lock_reads_its_timeout_from_the_settings_module(monkeypatch: pytest
     lock = hooks().venvlock_environment_lock(environment=Environment(str(tmp_path)), purpose="test", quiet=True)
     with pytest.raises(SettingError), lock:
         pass
+
+
+def test_on_off_settings_share_one_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``VENVLOCK_NO_PLUGINS``, ``VENVLOCK_TOX`` and ``VENVLOCK_POETRY`` read on and off alike (any case, unset or
+    empty: the default), and a typo is an error naming the variable, never taken for either."""
+    from venvlock.adapter import SettingError, setting_flag
+    from venvlock.core._settings import no_plugins
+
+    for raw, value in (("", None), (" ", None), ("1", True), ("Yes", True), ("ON", True), ("0", False), ("off", False)):
+        monkeypatch.setenv("VENVLOCK_POETRY", raw)
+        assert setting_flag("VENVLOCK_POETRY", default=True, on="a", off="b") is (True if value is None else value)
+        monkeypatch.setenv("VENVLOCK_NO_PLUGINS", raw)
+        assert no_plugins() is (False if value is None else value)
+    for raw in ("flase", "2", "y"):
+        monkeypatch.setenv("VENVLOCK_POETRY", raw)
+        with pytest.raises(SettingError, match=f"VENVLOCK_POETRY='{raw}' is neither 1 \\(a\\) nor 0 \\(b\\)"):
+            setting_flag("VENVLOCK_POETRY", default=True, on="a", off="b")

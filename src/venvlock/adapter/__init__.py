@@ -97,6 +97,7 @@ __all__ = [
     "installs_elsewhere",
     "interrupt_waits",
     "remove_tree",
+    "setting_flag",
 ]
 
 
@@ -136,6 +137,15 @@ def interrupt_waits(thread: int, *, interrupted: bool = True) -> None:
     from venvlock.core._nesting import interrupt_waits as interrupt
 
     interrupt(thread, interrupted=interrupted)
+
+
+def setting_flag(name: str, *, default: bool, on: str, off: str) -> bool:
+    """An adapter's on/off ``VENVLOCK_*`` variable (``VENVLOCK_TOX``, ``VENVLOCK_POETRY``), read as venvlock's own:
+    1/true/yes/on or 0/false/no/off in any case, unset or empty *default*; :class:`SettingError` for anything
+    else, saying what 1 (*on*) and 0 (*off*) mean."""
+    from venvlock.core._settings import flag
+
+    return flag(name, default=default, on=on, off=off)
 
 
 def display_path(path: str) -> str:

@@ -21,7 +21,8 @@ UNLOCKED_VAR = "VENVLOCK_UNLOCKED"
 DEFAULT_TIMEOUT = 300.0
 #: the installers ``VENVLOCK_INSTALLER`` may name
 INSTALLERS = ("pip", "uv")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+#: the spellings of on and off (tox's, pip's), in any case
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def timeout(default: float | None = None) -> float:
@@ -51,14 +52,26 @@ def installer() -> str:
     return raw.lower()
 
 
+def flag(name: str, *, default: bool, on: str, off: str) -> bool:
+    """The on/off variable *name*: 1/true/yes/on or 0/false/no/off in any case; unset or empty: *default*.
+
+    Anything else is a :class:`~venvlock.errors.SettingError` saying what 1 (*on*) and 0 (*off*) mean: a typo
+    (``flase``) is never taken for either.
+    """
+    raw = os.environ.get(name, "").strip()
+    value = raw.lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingError(f"{name}={raw!r} is neither 1 ({on}) nor 0 ({off})")
+
+
 def no_plugins() -> bool:
     """``VENVLOCK_NO_PLUGINS``: whether third-party plugins stay unloaded."""
-    raw = os.environ.get(NO_PLUGINS_VAR, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise SettingError(f"{NO_PLUGINS_VAR}={raw!r} is neither 1 (load no plugins) nor 0")
+    return flag(NO_PLUGINS_VAR, default=False, on="load no plugins", off="load them, the default")
 
 
 def cache_dir() -> str:

@@ -36,17 +36,25 @@ if TYPE_CHECKING:
 
     from venvlock.plugins.poetry.guard import Guard
 
-#: environment variable that turns the plugin off (0/false/no/off)
+#: environment variable that turns the plugin off (0/false/no/off, in any case; unset or empty: on)
 ENABLE_VAR = "VENVLOCK_POETRY"
 #: higher than poetry's own COMMAND listeners (0): before ``configure_env`` creates the venv
 #: and before the installer snapshots what is installed
 PRIORITY = 100
-_OFF = {"0", "false", "no", "off"}
 
 
 def enabled_by_environment() -> bool:
-    """Whether ``VENVLOCK_POETRY`` leaves the plugin on."""
-    return os.environ.get(ENABLE_VAR, "").strip().lower() not in _OFF
+    """Whether ``VENVLOCK_POETRY`` leaves the plugin on; a value neither on nor off does, and each command
+    reports it (:func:`~venvlock.plugins.poetry.guard.enabled_for`)."""
+    if not os.environ.get(ENABLE_VAR, "").strip():  # unset: on, and nothing of venvlock loaded for it
+        return True
+    from venvlock.adapter import SettingError
+    from venvlock.plugins.poetry.guard import from_environment
+
+    try:
+        return from_environment(ENABLE_VAR)
+    except SettingError:
+        return True
 
 
 class VenvlockPlugin(ApplicationPlugin):
@@ -63,7 +71,7 @@ class VenvlockPlugin(ApplicationPlugin):
         def on_command(event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
             from venvlock.plugins.poetry.guard import Guard
 
-            guard = Guard(application)
+            guard = Guard(application, ENABLE_VAR)
             guards.append(guard)
             guard.on_command(event, event_name, dispatcher)
 

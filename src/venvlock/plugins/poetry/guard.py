@@ -28,7 +28,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from venvlock.adapter import Adapter, Marker, SettingError, VenvlockError, describe_command, exit_code, remove_tree
+from venvlock.adapter import (
+    Adapter,
+    Marker,
+    SettingError,
+    VenvlockError,
+    describe_command,
+    exit_code,
+    remove_tree,
+    setting_flag,
+)
 
 if TYPE_CHECKING:
     from cleo.events.console_command_event import ConsoleCommandEvent
@@ -53,8 +62,9 @@ SETTING = "poetry"
 class Guard:
     """What one poetry command holds: taken on COMMAND, released on TERMINATE."""
 
-    def __init__(self, application: Application) -> None:
+    def __init__(self, application: Application, switch: str) -> None:
         self.application = application
+        self.switch = switch  # the process's on/off variable (``VENVLOCK_POETRY``), read again by each command
         self.held = ExitStack()
         self.failed: int | None = None
         self.journal: Environment | None = None  # the environment whose sync journal this command owns
@@ -69,7 +79,7 @@ class Guard:
         if not isinstance(command, EnvCommand) or isinstance(command, SelfCommand) or command._env is not None:
             return
         try:
-            if not enabled_for(command.poetry):
+            if not enabled_for(command.poetry, self.switch):
                 return
             self.adapter.purpose = describe_command(["poetry", *sys.argv[1:]])
             folder = environment_folder(command.poetry, command_event.io)
@@ -123,8 +133,17 @@ class Guard:
             terminate_event.set_exit_code(self.failed)
 
 
-def enabled_for(poetry: Poetry) -> bool:
-    """Whether ``[tool.venvlock] poetry`` in the project's ``pyproject.toml`` leaves the plugin on (default true)."""
+def from_environment(variable: str) -> bool:
+    """The process's switch *variable* (``VENVLOCK_POETRY``) as venvlock reads its on/off settings (unset or
+    empty: on); SettingError when it is neither."""
+    return setting_flag(variable, default=True, on="locked, the default", off="poetry runs unlocked")
+
+
+def enabled_for(poetry: Poetry, variable: str) -> bool:
+    """Whether the switch *variable* (``VENVLOCK_POETRY``) and ``[tool.venvlock] poetry`` in the project's
+    ``pyproject.toml`` leave the plugin on (default true); SettingError for either neither on nor off."""
+    if not from_environment(variable):
+        return False
     tool = poetry.pyproject.data.get("tool")
     section = tool.get("venvlock") if isinstance(tool, dict) else None
     value: Any = section.get(SETTING, True) if isinstance(section, dict) else True
