@@ -565,6 +565,7 @@ def test_plugin_load_imports_only_the_adapter_layer() -> None:
     result = subprocess.run([sys.executable, "-c", TOX_PLUGIN_LOAD], capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout))
-    allowed = {"venvlock", "venvlock.errors", "venvlock.adapter", "venvlock.adapter._marker", "venvlock.plugins"}
+    allowed = {"venvlock", "venvlock.errors", "venvlock._flags", "venvlock.adapter", "venvlock.adapter._marker"}
+    allowed |= {"venvlock.plugins"}
     allowed |= {f"venvlock.plugins.tox{part}" for part in ("", ".plugin", "._settings", ".runner")}
     assert loaded - allowed == set(), sorted(loaded - allowed)

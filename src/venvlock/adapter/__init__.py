@@ -143,7 +143,7 @@ def setting_flag(name: str, *, default: bool, on: str, off: str) -> bool:
     """An adapter's on/off ``VENVLOCK_*`` variable (``VENVLOCK_TOX``, ``VENVLOCK_POETRY``), read as venvlock's own:
     1/true/yes/on or 0/false/no/off in any case, unset or empty *default*; :class:`SettingError` for anything
     else, saying what 1 (*on*) and 0 (*off*) mean."""
-    from venvlock.core._settings import flag
+    from venvlock._flags import flag  # plain os: a tool's plugin reads its switch before any of the core loads
 
     return flag(name, default=default, on=on, off=off)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from venvlock._flags import flag
 from venvlock.errors import SettingError
 
 TIMEOUT_VAR = "VENVLOCK_TIMEOUT"
@@ -21,8 +22,6 @@ UNLOCKED_VAR = "VENVLOCK_UNLOCKED"
 DEFAULT_TIMEOUT = 300.0
 #: the installers ``VENVLOCK_INSTALLER`` may name
 INSTALLERS = ("pip", "uv")
-#: the spellings of on and off (tox's, pip's), in any case
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def timeout(default: float | None = None) -> float:
@@ -50,23 +49,6 @@ def installer() -> str:
     if raw.lower() not in INSTALLERS:
         raise SettingError(f"{INSTALLER_VAR}={raw!r} is not an installer venvlock knows (use pip or uv)")
     return raw.lower()
-
-
-def flag(name: str, *, default: bool, on: str, off: str) -> bool:
-    """The on/off variable *name*: 1/true/yes/on or 0/false/no/off in any case; unset or empty: *default*.
-
-    Anything else is a :class:`~venvlock.errors.SettingError` saying what 1 (*on*) and 0 (*off*) mean: a typo
-    (``flase``) is never taken for either.
-    """
-    raw = os.environ.get(name, "").strip()
-    value = raw.lower()
-    if not value:
-        return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise SettingError(f"{name}={raw!r} is neither 1 ({on}) nor 0 ({off})")
 
 
 def no_plugins() -> bool:
