@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.processes import TIMEOUT, Lines
+from helpers.processes import TIMEOUT, Lines, start_group
 from helpers.tox_project import (
     assert_all_ok,
     installed,
@@ -269,15 +269,7 @@ def start_holder(project: Path, env: dict[str, str], holding: Path, release: Pat
     (project / "holder.py").write_text(HOLDER)
     venv = project / ".tox" / "py"
     command = [str(scripts_dir() / "venvlock"), "run", "--env", str(venv), "--", sys.executable, "holder.py"]
-    return subprocess.Popen(
-        [*command, str(venv), str(holding), str(release)],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    return start_group([*command, str(venv), str(holding), str(release)], project, env)
 
 
 @pytest.mark.parametrize("holder", ["commands", pytest.param("environment lock", marks=pytest.mark.slow)])

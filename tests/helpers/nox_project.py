@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from helpers.processes import start_group
 from support import build_wheel, check_intact, offline_env, pip_locked, venv_python
 
 #: what the ``tests`` session imports: its ``-r`` file's tree and one more requirement
@@ -205,15 +206,7 @@ def venv_problems(venv: Path, imports: str = IMPORTS) -> list[str]:
 
 
 def start_nox(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        nox_command(*args),
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    return start_group(nox_command(*args), project, env)
 
 
 def other_python() -> str | None:

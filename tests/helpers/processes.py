@@ -7,6 +7,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from support import wait_for
@@ -24,6 +25,19 @@ def finish(process: subprocess.Popen[str], timeout: float = TIMEOUT) -> tuple[in
     """Wait for *process*; its exit code, stdout and stderr."""
     out, err = process.communicate(timeout=timeout)
     return process.returncode, out, err
+
+
+def start_group(command: Sequence[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start *command* in a process group of its own (for :func:`kill_group`), stderr merged into its stdout."""
+    return subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def kill_group(process: subprocess.Popen[str]) -> None:

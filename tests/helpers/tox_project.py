@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from helpers.processes import start_group
 from support import check_intact, offline_env, scripts_dir, site_packages
 
 #: the tox installed beside the test interpreter (it finds venvlock's plugin through its entry point)
@@ -104,15 +105,7 @@ def run_tox(project: Path, env: dict[str, str], *args: str) -> subprocess.Comple
 
 
 def start_tox(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        tox(*args),
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    return start_group(tox(*args), project, env)
 
 
 def stamps(project: Path) -> dict[int, tuple[float, float | None, bool]]:
