@@ -16,9 +16,10 @@ session from clobbering each other's venv.  This module replaces
   once it is provisioned (the session's commands) and by a run that reuses a
   provisioned venv, so runs that reuse it run side by side, and no run
   deletes a venv another run is using;
-* holds the venv's environment lock (``<venv>/.lock``) while nox deletes or
-  reuses an existing venv, so a ``pip-locked``/``uv`` install from outside nox
-  is not cut off;
+* under the exclusive side, holds the venv's environment lock (``<venv>/.lock``)
+  while nox deletes or reuses an existing venv, so a ``pip-locked``/``uv``
+  install from outside nox is not cut off (a run that reuses a provisioned
+  venv on the shared side lets nox neither delete nor write it);
 * rebuilds a venv whose provisioning did not finish (no *provisioned marker*)
   even when nox was asked to reuse it (``-r``, ``-R``, ``reuse_venv``).
 
