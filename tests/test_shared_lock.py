@@ -195,3 +195,23 @@ def test_a_child_asking_shared_under_its_parents_exclusive_hold_goes_through(tmp
     assert result.returncode == 0, result.stderr
     assert "Waiting" not in result.stderr, result.stderr
     assert "start shared" in (tmp_path / "log").read_text()
+
+
+def test_a_link_to_the_environment_takes_its_creation_lock(tmp_path: Path) -> None:
+    """One environment, one creation lock: a run through a symbolic link waits for a run through the real path."""
+    (tmp_path / "env").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "env", target_is_directory=True)
+    log = tmp_path / "log"
+    writer = _start(tmp_path, "exclusive", 60.0)
+    try:
+        assert wait_for(lambda: _started(log, 1), timeout=30)
+        command = [sys.executable, "-c", HOLDER, "shared", str(tmp_path / "link"), "0", str(log)]
+        reader = subprocess.run(
+            command, env=_env(tmp_path, VENVLOCK_TIMEOUT="0.5"), capture_output=True, text=True, timeout=120
+        )
+        assert reader.returncode == 75, f"the run through the link did not wait for the holder: {reader.stderr}"
+        assert f"pid {writer.pid}" in reader.stderr, reader.stderr
+    finally:
+        writer.kill()
+        writer.wait(30)
+    assert not (tmp_path / ".link.create.lock").exists()

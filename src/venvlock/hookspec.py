@@ -157,7 +157,8 @@ def venvlock_lock_path(environment: Environment) -> str | None:
 def venvlock_creation_lock_path(environment: Environment) -> str | None:
     """Return the path of the creation lock file, beside the environment folder.
 
-    Called once per creation lock.  The default: ``<parent>/.<name>.create.lock``.
+    Called once per creation lock.  The default: ``<parent>/.<name>.create.lock``, of the link's target
+    when the folder is a symbolic link.
     """
 
 

@@ -197,10 +197,17 @@ class Environment:
 
     def default_creation_lock_path(self) -> str:
         """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``); an
-        interpreter's (never created by venvlock's users) in the user cache, never at ``/.usr.create.lock``."""
+        interpreter's (never created by venvlock's users) in the user cache, never at ``/.usr.create.lock``.
+
+        A folder that is a symbolic link has its target's lock, beside the target: one environment, one creation
+        lock, whichever path names it (a run through the link and one through the real path take turns).
+        """
         if self.kind == EnvironmentKind.INTERPRETER:
             return self._in_cache("locks", ".create.lock")
-        parent, name = os.path.split(self.path.rstrip(os.sep))
+        folder = self.path.rstrip(os.sep) or os.sep
+        if os.path.islink(folder):
+            folder = os.path.realpath(folder)
+        parent, name = os.path.split(folder)
         return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
     def record_dir(self) -> str:
