@@ -139,3 +139,22 @@ def test_uv_settings_that_change_nothing_keep_the_check_and_others_count(tmp_pat
     pyproject.unlink()
     for variable in ("UV_NO_EDITABLE", "UV_NO_SOURCES", "UV_WORKING_DIR", "UV_PROJECT"):
         assert changes_meaning({**config, variable: "1"}, str(project)), variable
+
+
+@pytest.mark.parametrize("kind", ["target", "prefix"])
+def test_uv_installs_into_the_folder_pip_settings_chose(
+    env: dict[str, str], venv: Path, tmp_path: Path, kind: str
+) -> None:
+    """Before: with ``PIP_TARGET`` (``PIP_PREFIX``) venvlock locked and judged that folder, and uv, which reads no
+    pip setting, installed into the venv: the folder stayed empty, the venv changed under no lock of venvlock's."""
+    from support import run, site_packages
+
+    folder = tmp_path / kind
+    environ = {**env, "VENVLOCK_INSTALLER": "uv", f"PIP_{kind.upper()}": str(folder)}
+    for _ in range(2):  # the second run is judged in the folder: satisfied, nothing to do
+        result = run([str(scripts_dir() / "pip-locked"), "install", "delta"], environ)
+        assert result.returncode == 0, result.stderr
+    assert not (site_packages(venv) / "delta").exists()
+    installed = folder / "delta" if kind == "target" else next(folder.glob("lib/python*/site-packages/delta"))
+    assert installed.is_dir()
+    assert "Checked 1 package" in result.stdout + result.stderr
