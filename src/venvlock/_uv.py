@@ -16,7 +16,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 # uv settings that change what a request means.
 # (UV_PYTHON and UV_PROJECT_ENVIRONMENT are absent on purpose: nox sets them to the session's venv.)
@@ -26,6 +26,15 @@ MEANINGFUL = (
     "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER", "UV_SYSTEM_PYTHON", "UV_BREAK_SYSTEM_PACKAGES", "UV_TARGET",
     "UV_PREFIX", "UV_NO_EDITABLE", "UV_NO_SOURCES", "UV_WORKING_DIR", "UV_PROJECT",
 )  # fmt: skip
+
+
+def runs_uv(command: Sequence[str]) -> bool:
+    """Whether *command* runs uv, which takes ``<env>/.lock`` itself: ``uv``, ``uv.exe``, a path to one, or
+    ``<python> -m uv`` (any interpreter's name)."""
+    if not command:
+        return False
+    name = os.path.basename(command[0]).lower()
+    return name.removesuffix(".exe") == "uv" or list(command[1:3]) == ["-m", "uv"]
 
 
 def changes_meaning(environ: Mapping[str, str], cwd: str) -> bool:
