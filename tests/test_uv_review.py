@@ -158,3 +158,17 @@ def test_uv_installs_into_the_folder_pip_settings_chose(
     installed = folder / "delta" if kind == "target" else next(folder.glob("lib/python*/site-packages/delta"))
     assert installed.is_dir()
     assert "Checked 1 package" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("option", ["--no-warn-script-location", "--progress-bar=off", "--no-dependencies"])
+def test_a_pip_option_uv_rejects_is_uvs_error_even_when_satisfied(env: dict[str, str], venv: Path, option: str) -> None:
+    """Before: with ``VENVLOCK_INSTALLER=uv``, ``pip-locked install --no-warn-script-location gamma`` said "Checked"
+    when gamma was there, and failed with uv's error only when something was to install; stock uv always fails."""
+    from support import pip_install, run, uv, venv_python
+
+    pip_install(venv, env, "gamma==1.0")
+    stock = run([uv(), "pip", "install", "--python", str(venv_python(venv)), option, "gamma"], env)
+    result = run([str(scripts_dir() / "pip-locked"), "install", option, "gamma"], {**env, "VENVLOCK_INSTALLER": "uv"})
+    assert stock.returncode == 2 and "unexpected argument" in stock.stderr, stock.stderr
+    assert result.returncode == stock.returncode, result.stderr
+    assert "unexpected argument" in result.stderr

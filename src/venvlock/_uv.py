@@ -28,6 +28,26 @@ MEANINGFUL = (
 )  # fmt: skip
 
 
+#: pip's options (as pip spells them, aliases apart) that ``uv pip install`` stops on ("unexpected argument"; uv
+#: 0.13): with one of them a request goes to uv, which says so, whatever is installed (never "Checked" for a
+#: command stock uv rejects)
+PIP_ONLY = frozenset({
+    "--abi", "--all-releases", "--check-build-dependencies", "--client-cert", "--debug", "--default-timeout",
+    "--exists-action", "--ignore-installed", "--ignore-requires-python", "--implementation", "--local-log", "--log",
+    "--log-file", "--no-clean", "--no-dependencies", "--no-input", "--no-proxy-env", "--no-python-version-warning",
+    "--no-user", "--no-warn-conflicts", "--no-warn-script-location", "--only-dependencies", "--only-deps",
+    "--only-final", "--platform", "--prefer-binary", "--progress-bar", "--proxy", "--pypi-url", "--report",
+    "--require-venv", "--require-virtualenv", "--requirements-from-script", "--resume-retries", "--retries", "--root",
+    "--root-user-action", "--source", "--source-dir", "--source-directory", "--src", "--timeout",
+    "--uploaded-prior-to", "--upgrade-strategy", "--use-deprecated", "--use-feature", "--use-pep517", "-I",
+})  # fmt: skip
+
+
+def pip_only_options(args: Sequence[str]) -> list[str]:
+    """The options in *args* that ``uv pip install`` rejects (:data:`PIP_ONLY`), as spelled there."""
+    return [arg.partition("=")[0] for arg in args if arg.partition("=")[0] in PIP_ONLY]
+
+
 def runs_uv(command: Sequence[str]) -> bool:
     """Whether *command* runs uv, which takes ``<env>/.lock`` itself: ``uv``, ``uv.exe``, a path to one, or
     ``<python> -m uv`` (any interpreter's name)."""
