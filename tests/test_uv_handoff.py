@@ -160,8 +160,9 @@ def test_each_of_many_holds_in_a_row_lends_and_takes_back(tmp_path: Path, monkey
                 go.touch()
                 assert child.wait(timeout=60) == 0
                 assert wait_for(lambda: (me, True, False) in (lock_table(held.fd or -1) or []))
-        if turn % 2:  # released while lent: the child keeps the lock, this process holds nothing
-            assert lockers() == [(child.pid, False)]
+        if turn % 2:  # released while lent: the child keeps the lock, this process holds nothing (its call that
+            # queued to take the lock back may still wait, and lets the lock go as soon as it gets it)
+            assert [entry for entry in lockers() if entry != (me, True)] == [(child.pid, False)]
             go.touch()
             assert child.wait(timeout=60) == 0
-        assert lockers() == []
+        assert wait_for(lambda: lockers() == []), lockers()

@@ -32,6 +32,7 @@ import signal
 import subprocess
 from contextlib import ExitStack
 
+from venvlock._uv import runs_uv
 from venvlock.adapter import Adapter, SettingError, describe_command
 from venvlock.cli._environments import environment_at
 from venvlock.cli._messages import error
@@ -66,7 +67,7 @@ def main(options: argparse.Namespace, command: list[str]) -> int:
             # COMMAND may change the environment: a journal says so until it ends by itself with success
             journal = adapter.begin_journal(environment, describe_command(command), hold)
             if hold is not None:
-                if _is_uv(command):  # uv takes <env>/.lock itself: lend it, keep venvlock's sync lock
+                if runs_uv(command):  # uv takes <env>/.lock itself: lend it, keep venvlock's sync lock
                     stack.enter_context(hold.lend())
                 descriptors.extend(hold.fds)
             returncode = run_command(command, descriptors)
@@ -75,18 +76,6 @@ def main(options: argparse.Namespace, command: list[str]) -> int:
             return returncode
         return run_command(command, descriptors)
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _is_uv(command: Sequence[str]) -> bool:
-    """Whether *command* runs uv: ``uv``, ``uv.exe``, a path to one, or ``python -m uv`` (any python)."""
-
-    def program(word: str) -> str:
-        name = os.path.basename(word).lower()
-        return name[:-4] if name.endswith(".exe") else name
-
-    if program(command[0]) == "uv":
-        return True
-    return program(command[0]).startswith(("python", "py")) and list(command[1:3]) == ["-m", "uv"]
 
 
 def run_command(command: Sequence[str], descriptors: Sequence[int]) -> int:

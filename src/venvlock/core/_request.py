@@ -73,9 +73,14 @@ class SyncRequest:
 
     def uv_cannot_judge(self) -> str:
         """Why the check cannot judge this request: uv installs it, with settings of its own ("" when it can)."""
-        from venvlock._uv import changes_meaning
+        from venvlock._uv import changes_meaning, pip_only_options
 
-        if self._uv_installs() and changes_meaning(os.environ, self.cwd):
+        if not self._uv_installs():
+            return ""
+        rejected = pip_only_options(self.args)
+        if rejected:
+            return f"uv installs, and uv does not take {', '.join(rejected)}"
+        if changes_meaning(os.environ, self.cwd):
             return "uv installs, and uv settings change what the request means"
         return ""
 

@@ -69,5 +69,23 @@ def venvlock_install(environment: Environment, request: SyncRequest, hold: LockH
         raise SettingError(
             f"{INSTALLER_VAR}=uv but no uv was found on PATH: install uv, or set {UV_VAR} to the uv executable"
         )
+    command = [uv, "pip", request.command, "--python", environment.python, *_folder_args(environment, request)]
     with hold.lend():
-        return run_installer([uv, "pip", request.command, "--python", environment.python, *request.args], hold)
+        return run_installer([*command, *request.args], hold)
+
+
+#: uv's options that send an install into a folder of its own, as ``--option VALUE``, ``--option=VALUE``, ``-tVALUE``
+_FOLDER_OPTIONS = ("--target", "--prefix", "-t")
+
+
+def _folder_args(environment: Environment, request: SyncRequest) -> list[str]:
+    """``--target``/``--prefix`` *environment* when it is such a folder that pip's settings chose (``PIP_TARGET``,
+    ``target`` in ``[install]`` of ``pip.conf``): uv reads none of pip's settings, and installs where venvlock
+    locked and judges.  None when the arguments name the folder themselves (uv reads them)."""
+    from venvlock.core import EnvironmentKind
+
+    if environment.kind not in (EnvironmentKind.TARGET, EnvironmentKind.PREFIX):
+        return []
+    if any(arg.startswith(_FOLDER_OPTIONS) for arg in request.args):
+        return []
+    return [f"--{environment.kind}", environment.path]

@@ -400,7 +400,9 @@ class Guard:
 
         tool = ToolInstall(run, failures=(_InstallerFailed,))
         # uv takes <env>/.lock itself: the core lends it that lock and keeps venvlock's sync lock
-        takes_lock = self.uses_uv or _runs_uv(words)
+        from venvlock._uv import runs_uv
+
+        takes_lock = self.uses_uv or runs_uv(words)
         judge = arguments is not None
         self.adapter.sync(
             self.environment, arguments or [], install=tool, judge=judge, cwd=folder, installer_takes_lock=takes_lock
@@ -416,14 +418,6 @@ class _InstallerFailed(Exception):
     def __init__(self, returncode: int) -> None:
         super().__init__(returncode)
         self.returncode = returncode  # what the adapter layer's installer_exit_code reads
-
-
-def _runs_uv(words: list[str]) -> bool:
-    """Whether *words* run uv (``uv ...``, ``python -m uv ...``), which takes ``<env>/.lock`` itself."""
-    if not words:
-        return False
-    name = os.path.basename(words[0]).lower().removesuffix(".exe")
-    return name == "uv" or words[1:3] == ["-m", "uv"]
 
 
 def _step_failure(error: BaseException) -> bool:
