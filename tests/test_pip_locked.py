@@ -293,6 +293,8 @@ def test_a_terminating_signal_to_pip_locked_alone_ends_its_pip_too(
     try:
         holder.send_signal(signum)
         assert holder.wait(timeout=60) == -signum
+        venv = Path(env["VIRTUAL_ENV"])
+        assert not list(venv.glob(".lock*.holder*")), "a holder file names the ended process to later waiters"
         after = run([pip_locked(), "install", "beta"], {**env, "VENVLOCK_TIMEOUT": "0"})
         assert after.returncode == 0, after.stderr  # no pip of the holder's left holding the lock
     finally:

@@ -15,7 +15,7 @@ import os
 import sys
 
 from venvlock._pip.redact import redact_text as redact
-from venvlock.core._files import read_file, write_file
+from venvlock.core._files import read_file, remove_file, write_file
 
 if sys.platform == "win32":
     from venvlock.core._windows import pid_alive
@@ -125,10 +125,28 @@ def describe_busy(lock_path: str, holder: Holder | None) -> str:
     return f"{describe_holder(readers[0])}{more}, running commands"
 
 
+#: the holder files this process wrote and has not removed yet (:func:`remove_own_holders`)
+_written: set[str] = set()
+
+
 def write_holder(path: str, purpose: str) -> None:
     """Say in the holder file *path* that this process holds a lock for *purpose* (redacted); a failure is ignored."""
     first_line = redact(purpose).replace("\n", " ").replace("\r", " ")
     try:
         write_file(path, f"{os.getpid()}\n{first_line}\n", mode=0o644)
     except OSError:
-        pass
+        return
+    _written.add(path)
+
+
+def remove_holder(path: str) -> None:
+    """Remove the holder file *path* this process wrote (it no longer holds that lock)."""
+    _written.discard(path)
+    remove_file(path)
+
+
+def remove_own_holders() -> None:
+    """Remove every holder file this process wrote: it is about to end by a signal, without unwinding its holds
+    (the kernel releases their locks), and a holder file left behind would name it to every later waiter."""
+    for path in list(_written):
+        remove_holder(path)

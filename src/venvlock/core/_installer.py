@@ -51,6 +51,9 @@ def run_installer(command: Sequence[str], hold: LockHold) -> int:
             _stop(child)
             raise
     if received:  # ended as it would have without an installer child, now that the child no longer writes
+        from venvlock.core._holder import remove_own_holders
+
+        remove_own_holders()
         os.kill(os.getpid(), received[0])
     return 128 - code if code < 0 else code  # ended by signal N: the shell's 128+N, as scripts read it
 

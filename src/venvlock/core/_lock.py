@@ -20,8 +20,15 @@ from contextlib import ExitStack, contextmanager
 
 from venvlock.core import _nesting
 from venvlock.core._environment import display_path
-from venvlock.core._files import remove_file
-from venvlock.core._holder import Holder, describe_busy, holder_path, read_holder, shared_holder_path, write_holder
+from venvlock.core._holder import (
+    Holder,
+    describe_busy,
+    holder_path,
+    read_holder,
+    remove_holder,
+    shared_holder_path,
+    write_holder,
+)
 from venvlock.core._settings import TIMEOUT_VAR, UNLOCKED_VAR, format_timeout, timeout, unlocked
 from venvlock.errors import LockTimeoutError, LockUnavailableError
 
@@ -109,7 +116,7 @@ class LockHold:
         if self.fd is not None and self._purpose is not None and exclusive_file != self.holder_file:
             _os_lock.downgrade(self.fd)
             write_holder(self.holder_file, self._purpose)
-            remove_file(exclusive_file)
+            remove_holder(exclusive_file)
 
     @contextmanager
     def lend(self) -> Iterator[None]:
@@ -319,7 +326,7 @@ def hold(
             with _nesting.marked_held(real, fd):
                 yield held
         finally:
-            remove_file(held.holder_file)
+            remove_holder(held.holder_file)
             _release(fd)
 
 
