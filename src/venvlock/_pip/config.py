@@ -20,7 +20,15 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock._pip.options import CONSTRAINT, ELSEWHERE, HARMLESS, setting_option
+from venvlock._pip.options import (
+    CONSTRAINT,
+    ELSEWHERE,
+    GENERAL_TABLE,
+    HARMLESS,
+    INSTALL_TABLE,
+    setting_accepted,
+    setting_option,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -216,6 +224,13 @@ def read_settings(args: list[str], prefix: str, cwd: str) -> PipSettings:
     python = _python_value(main)
     if python is not None:
         settings.python, settings.python_source = python
+    # pip checks every value it reads, a replaced one too: its main parser the general options ([global], the
+    # variables, even with --isolated), the install command's parser all its options
+    for parser, table in ((main, GENERAL_TABLE), (install, INSTALL_TABLE)):
+        for key, value, where in parser.items("global" if table is GENERAL_TABLE else "install"):
+            option = table.longs.get("--" + key)
+            if key not in _IGNORED and option is not None and not setting_accepted(option, value):
+                settings.refuse(f"{where}: {value!r} is a value pip refuses")
     effective: dict[str, tuple[str, str]] = {}
     for key, value, where in install.items("install"):
         if key not in _IGNORED:

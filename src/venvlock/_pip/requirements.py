@@ -164,6 +164,8 @@ def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str 
             parsed.refuse(f"{value}: not an option venvlock can read exactly")
         elif value is None and option.takes_value:
             parsed.refuse(f"{option.name} without a value")
+        elif value is not None and not option.accepts(value):
+            parsed.refuse(f"{option.name} {value!r}: a value pip refuses")
         elif option.kind in (REQUIREMENT, CONSTRAINT):
             assert value is not None
             named = named or option.kind == REQUIREMENT
@@ -182,12 +184,19 @@ def _add_requirement(parsed: ParsedRequest, text: str, origin: str, *, constrain
 
 
 def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool, chain: tuple[str, ...]) -> None:
-    """Read a requirements (or constraints) file as pip's ``RequirementsFileParser`` does."""
+    """Read a requirements (or constraints) file as pip's ``RequirementsFileParser`` does.
+
+    A file named on the command line (or by a setting: *chain* empty) is opened by the name given, as pip opens
+    it (``link/../req.txt`` is the ``req.txt`` beside the link's target); a nested one by pip's ``abspath`` of
+    its name joined to the folder of the file naming it, and so is each file known in *chain*.
+    """
     if "://" in name or name.lower().startswith("file:"):
         parsed.refuse(f"{name} is a URL")
         return
-    path = os.path.abspath(os.path.join(base, name))
-    if path in chain:  # pip stops with "recursively references itself"
+    path = os.path.join(base, name)
+    if chain:
+        path = os.path.abspath(path)
+    if os.path.abspath(path) in chain:  # pip stops with "recursively references itself"
         parsed.refuse(f"{name} includes itself")
         return
     try:
@@ -228,7 +237,8 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
                 parsed.refuse(f"{file_option.name} without a value in {name}")
             else:
                 nested_constraint = file_option.kind == CONSTRAINT
-                _read_file(parsed, file_name, folder, constraint=nested_constraint, chain=(*chain, path))
+                chained = (*chain, os.path.abspath(path))
+                _read_file(parsed, file_name, folder, constraint=nested_constraint, chain=chained)
             continue
         for option, value in read:
             if option == "":
@@ -237,6 +247,8 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
                 parsed.refuse(f"{value}: not an option venvlock can read exactly (in {name})")
             elif value is None and option.takes_value:
                 parsed.refuse(f"{option.name} without a value in {name}")
+            elif value is not None and not option.accepts(value):
+                parsed.refuse(f"{option.name} {value!r} in {name}: a value pip refuses")
             elif option.kind != HARMLESS:
                 parsed.refuse(f"{option.name} in {name} is for the installer to judge")
 
@@ -354,6 +366,26 @@ def looks_like_path_or_url(text: str) -> bool:
         or text.startswith((".", "/", "~"))
         or os.sep in head
         or "/" in head
-        or lowered.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar"))
+        or (os.altsep is not None and os.altsep in head)
+        or _is_archive(head)
         or lowered.startswith("file:")
     )
+
+
+#: pip's ``ARCHIVE_EXTENSIONS`` (``utils/filetypes.py``): a requirement naming such a file is a file to pip
+ARCHIVE_EXTENSIONS = (".zip", ".whl", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma",
+                      ".tar.gz", ".tgz", ".tar")  # fmt: skip
+
+
+def _is_archive(name: str) -> bool:
+    """pip's test of a requirement's words (markers split off): ``is_archive_file`` of its normalised absolute
+    path with trailing ``[extras]`` stripped (``strip_extras``), the extension taken with ``.tar`` (``splitext``)."""
+    path = os.path.normpath(os.path.abspath(name.strip()))
+    if path.endswith("]"):
+        start = path.rfind("[")
+        if start > 0 and len(path) - start > 2 and "]" not in path[start:-1]:
+            path = path[:start].rstrip()
+    base, extension = os.path.splitext(path)
+    if base.lower().endswith(".tar"):
+        extension = base[-4:] + extension
+    return extension.lower() in ARCHIVE_EXTENSIONS

@@ -1,0 +1,151 @@
+"""Review of the "already satisfied" judgement against real pip (see ``differential.py``): what pip refuses or
+reads otherwise is never judged satisfied."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from differential import Case, PipOracle, build_corpus_wheelhouse, judge, make_synced_venv
+from support import site_packages
+from venvlock._pip.config import read_settings
+from venvlock._pip.options import APPENDED, HARMLESS, INSTALL_TABLE, Option
+
+pip_commands = pytest.importorskip("pip._internal.commands")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, PipOracle]]:
+    folder = tmp_path_factory.mktemp("judge")
+    wheelhouse = build_corpus_wheelhouse(folder / "wheels")
+    venv = make_synced_venv(folder, wheelhouse)
+    for name in ("odd.tbz", "odd.tar.gz"):  # installed projects whose names pip reads as archive files
+        info = site_packages(venv) / f"{name}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "RECORD").write_text(f"{name}-1.0.dist-info/METADATA,,\n{name}-1.0.dist-info/RECORD,,\n")
+    oracle = PipOracle(venv)
+    yield wheelhouse, venv, oracle
+    oracle.close()
+
+
+def _problems(world: tuple[Path, Path, PipOracle], tmp_path: Path, cases: list[Case]) -> list[str]:
+    wheelhouse, venv, oracle = world
+    problems = [judge(case, venv, tmp_path / str(i), wheelhouse, oracle) for i, case in enumerate(cases)]
+    return [problem for problem in problems if problem]
+
+
+#: option values pip stops on (exit status 1, 2 or 3): on the command line, in a requirements file, in a setting
+REFUSED_VALUES = [
+    Case(["--progress-bar=bogus", "beta"], expect=None),
+    Case(["--exists-action=z", "beta"], expect=None),
+    Case(["--retries=x", "beta"], expect=None),
+    Case(["--timeout", "x", "beta"], expect=None),
+    Case(["--root-user-action=x", "beta"], expect=None),
+    Case(["--keyring-provider=x", "beta"], expect=None),
+    Case(["-C", "novalue", "beta"], expect=None),
+    Case(["--no-binary=-x", "beta"], expect=None),
+    Case(["--only-binary", "-x", "beta"], expect=None),
+    Case(["beta"], env={"PIP_TIMEOUT": "abc"}, expect=None),
+    Case(["beta"], env={"PIP_PRE": "maybe"}, expect=None),
+    Case(["beta"], env={"PIP_VERBOSE": "x"}, expect=None),
+    Case(["beta"], env={"PIP_QUIET": "-1"}, expect=None),
+    Case(["beta"], env={"PIP_PROGRESS_BAR": "bogus"}, expect=None),
+    Case(["beta"], env={"PIP_EXISTS_ACTION": "s z"}, expect=None),
+    Case(["beta"], env={"PIP_CONFIG_SETTINGS": "novalue"}, expect=None),
+    Case(["beta"], site_conf="[install]\nprogress-bar = bogus\n", expect=None),
+    Case(["beta"], site_conf="[global]\nretries = many\n", expect=None),
+    Case(["beta"], site_conf="[global]\nno-cache-dir = perhaps\n", expect=None),  # replaced by PIP_NO_CACHE_DIR
+    Case(["--isolated", "beta"], env={"PIP_TIMEOUT": "abc"}, expect=None),  # pip's main parser is never isolated
+    Case(["-r", "r.txt"], files={"r.txt": "-C novalue\nbeta\n"}, expect=None),
+    Case(["-r", "r.txt"], files={"r.txt": "--only-binary -x\nbeta\n"}, expect=None),
+    Case(["--build-constraint", "missing.txt", "beta"], expect=None),
+    Case(["--build-constraint", "bc.txt", "--no-build-isolation", "beta"], files={"bc.txt": ""}, expect=None),
+]
+#: ... and values it accepts: still judged
+ACCEPTED_VALUES = [
+    Case(["--progress-bar=off", "--exists-action=i", "--retries=0x3", "--timeout=1e3", "beta"], expect=True),
+    Case(["-C", "a=", "--no-binary=:none:", "--only-binary", ":all:", "beta"], expect=True),
+    Case(["beta"], env={"PIP_PRE": "Yes", "PIP_VERBOSE": "2", "PIP_QUIET": "false", "PIP_EXISTS_ACTION": "s i"}),
+    Case(["-r", "r.txt"], files={"r.txt": "-C k=v\n--only-binary :all:\nbeta\n"}, expect=True),
+]
+
+
+def test_a_value_pip_refuses_is_never_judged(world: tuple[Path, Path, PipOracle], tmp_path: Path) -> None:
+    assert _problems(world, tmp_path, REFUSED_VALUES + ACCEPTED_VALUES) == []
+
+
+def _pip_accepts(arguments: list[str]) -> bool:
+    parser = pip_commands.create_command("install").parser
+    try:
+        parser.parse_args(arguments)
+    except (SystemExit, Exception):
+        return False
+    return True
+
+
+SAMPLE_VALUES = ["x", "-x", "0", "1", "-1", "0x1f", "08", "1.5", "k=v", "on", "s", ":all:", "warn", "auto", "a b"]
+
+
+JUDGED_OPTIONS = sorted({o for o in INSTALL_TABLE.longs.values() if o.kind == HARMLESS}, key=repr)
+
+
+@pytest.mark.parametrize("option", JUDGED_OPTIONS, ids=repr)
+def test_values_are_accepted_as_pips_parser_accepts_them(
+    option: Option, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every option venvlock judges: the values it accepts are pip's, on the command line and in a setting."""
+    for name in [name for name in os.environ if name.startswith("PIP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    setting = "PIP_" + option.name[2:].upper().replace("-", "_")
+    for value in SAMPLE_VALUES:
+        if option.takes_value:
+            assert option.accepts(value) is _pip_accepts([f"{option.name}={value}", "x"]), value
+        monkeypatch.setenv(setting, value)
+        ours = not read_settings(["x"], os.devnull, ".").cannot_judge
+        assert ours is _pip_accepts(["x"]), (setting, value)
+        monkeypatch.delenv(setting)
+    capsys.readouterr()
+
+
+def test_the_appended_options_are_pips() -> None:
+    parser = pip_commands.create_command("install").parser
+    options = [o for group in parser.option_groups for o in group.option_list]
+    assert {o.get_opt_string() for o in options if o.action == "append"} == APPENDED
+
+
+#: requirements pip reads as archive files (pip: "looks like a filename, but the file does not exist")
+ARCHIVE_NAMES = [
+    Case(["odd.tbz"], expect=None),
+    Case(["odd.tar.gz[x]"], expect=None),
+    Case(['odd.TBZ ; python_version >= "3"'], expect=None),
+    Case(["-r", "r.txt"], files={"r.txt": "odd.tbz\n"}, expect=None),
+    Case(["odd.tbz>=1"], expect=True),  # a name and a specifier to pip too
+]
+
+
+def test_a_requirement_pip_reads_as_an_archive_is_never_judged(
+    world: tuple[Path, Path, PipOracle], tmp_path: Path
+) -> None:
+    assert _problems(world, tmp_path, ARCHIVE_NAMES) == []
+
+
+def test_a_requirements_file_is_opened_by_the_name_given(world: tuple[Path, Path, PipOracle], tmp_path: Path) -> None:
+    """``-r sub/link/../req.txt`` is the req.txt beside the link's target, for pip (the system's reading of the
+    name), not sub/req.txt (a lexical reading); nested files are pip's ``abspath`` of their name."""
+    (tmp_path / "target" / "inner").mkdir(parents=True)
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path / "target" / "inner", tmp_path / "sub" / "link")
+    (tmp_path / "target" / "req.txt").write_text("unused\n")  # what pip reads: not installed
+    (tmp_path / "sub" / "req.txt").write_text("beta\n")
+    (tmp_path / "sub" / "nested.txt").write_text("beta\n")
+    (tmp_path / "target" / "nested.txt").write_text("unused\n")
+    cases = [
+        Case(["-r", str(tmp_path / "sub" / "link" / ".." / "req.txt")], expect=False),
+        Case(["-r", "r.txt"], files={"r.txt": f"-r {tmp_path}/sub/link/../nested.txt\n"}, expect=True),
+    ]
+    assert _problems(world, tmp_path / "cases", cases) == []
