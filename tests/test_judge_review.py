@@ -17,16 +17,33 @@ from venvlock._pip.options import APPENDED, HARMLESS, INSTALL_TABLE, Option
 pip_commands = pytest.importorskip("pip._internal.commands")
 
 
+#: installed distributions whose folder names and metadata pip may read otherwise than their metadata says
+HAND_MADE = {
+    "metaver-1.0.dist-info": "Name: metaver\nVersion: 2.0\n",  # pip 26.3: version 1.0, from the folder's name
+    "metaname-1.0.dist-info": "Name: other\nVersion: 1.0\n",  # older pips: project "other"
+    "noname-1.0.dist-info": "Version: 1.0\n",
+    "dashed-name-1.0.dist-info": "Name: dashed-name\nVersion: 1.0\n",  # pip 26.3: project "dashed"
+    "lowreq-1.0.dist-info": "name: lowreq\nversion: 1.0\nrequires-dist: unused\n",  # headers are case-blind
+    "lowok-1.0.dist-info": "NAME: lowok\nVERSION: 1.0\nREQUIRES-DIST: beta\n",
+}
+
+
+def _hand_made(venv: Path, folder_name: str, metadata: str) -> None:
+    info = site_packages(venv) / folder_name
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\n{metadata}")
+    (info / "RECORD").write_text(f"{folder_name}/METADATA,,\n{folder_name}/RECORD,,\n")
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, PipOracle]]:
     folder = tmp_path_factory.mktemp("judge")
     wheelhouse = build_corpus_wheelhouse(folder / "wheels")
     venv = make_synced_venv(folder, wheelhouse)
     for name in ("odd.tbz", "odd.tar.gz"):  # installed projects whose names pip reads as archive files
-        info = site_packages(venv) / f"{name}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-        (info / "RECORD").write_text(f"{name}-1.0.dist-info/METADATA,,\n{name}-1.0.dist-info/RECORD,,\n")
+        _hand_made(venv, f"{name}-1.0.dist-info", f"Name: {name}\nVersion: 1.0\n")
+    for folder_name, metadata in HAND_MADE.items():
+        _hand_made(venv, folder_name, metadata)
     oracle = PipOracle(venv)
     yield wheelhouse, venv, oracle
     oracle.close()
@@ -149,3 +166,23 @@ def test_a_requirements_file_is_opened_by_the_name_given(world: tuple[Path, Path
         Case(["-r", "r.txt"], files={"r.txt": f"-r {tmp_path}/sub/link/../nested.txt\n"}, expect=True),
     ]
     assert _problems(world, tmp_path / "cases", cases) == []
+
+
+FOLDERS_AND_METADATA = [
+    Case(["metaver>=2"], expect=None),
+    Case(["metaver"], expect=None),
+    Case(["metaname"], expect=None),
+    Case(["other"], expect=False),
+    Case(["noname"], expect=None),
+    Case(["dashed-name"], expect=None),
+    Case(["lowreq"], expect=False),
+    Case(["lowok"], expect=True),
+]
+
+
+def test_an_installed_distribution_pip_may_read_otherwise_is_never_judged(
+    world: tuple[Path, Path, PipOracle], tmp_path: Path
+) -> None:
+    """A dist-info whose folder name and metadata disagree (name, version), or metadata without a Name: what pip
+    makes of it depends on pip's version; header names in any case are read as pip reads them."""
+    assert _problems(world, tmp_path, FOLDERS_AND_METADATA) == []

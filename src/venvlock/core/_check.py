@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from packaging.requirements import Requirement
+    from packaging.version import Version
 
     from venvlock.core._request import SyncRequest
 
@@ -148,6 +149,10 @@ def walk(
             detail = f"{requirement.name} has version {version_text!r}"
             yield Step(requirement, parent, Finding.UNJUDGED, folders, detail)
             continue
+        otherwise = _read_otherwise_by_pip(installed, version)
+        if otherwise:
+            yield Step(requirement, parent, Finding.UNJUDGED, folders, f"{requirement.name}: {otherwise}")
+            continue
         asked = [requirement, *constraints.get(name, ())]
         failing = [str(s) for s in asked if not s.specifier.contains(version, prereleases=True)]
         finding = Finding.MISMATCH if failing else Finding.SATISFIED
@@ -172,6 +177,36 @@ def walk(
                 if dependency.marker.evaluate({**markers, "extra": wanted}):
                     pending.append((dependency, wanted, installed))
                     break
+
+
+def _read_otherwise_by_pip(installed: Distribution, version: Version) -> str:
+    """Why a pip may read *installed*'s name or version otherwise than its metadata says ("" when none may).
+
+    pip (26.3) takes a dist-info's name and version from its folder's name (split at the first ``-``), an
+    egg-info's name too, and its metadata's otherwise; older pips read the metadata only.  Where the two
+    disagree, or the metadata names no project, which pip is the environment's decides.
+    """
+    from packaging.version import InvalidVersion, Version
+
+    declared_name, declared_version = installed.declared()
+    entry = os.path.basename(installed.folder)
+    stem, _, suffix = entry.rpartition(".")
+    if suffix == "dist-info":
+        name, dash, folder_version = stem.partition("-")
+    else:
+        name, dash, folder_version = stem.split("-", 1)[0], "", ""
+    if not declared_name or canonical_name(declared_name) != canonical_name(name):
+        return f"{entry} and its metadata's Name {declared_name!r} differ"
+    if not declared_version:
+        return f"{entry}: its metadata declares no Version"
+    if dash:
+        try:
+            differs = Version(folder_version) != version
+        except InvalidVersion:
+            differs = True
+        if differs:
+            return f"{entry} and its metadata's Version {declared_version!r} differ"
+    return ""
 
 
 def check(environment: Environment, request: SyncRequest) -> Verdict:
