@@ -186,3 +186,42 @@ def test_an_installed_distribution_pip_may_read_otherwise_is_never_judged(
     """A dist-info whose folder name and metadata disagree (name, version), or metadata without a Name: what pip
     makes of it depends on pip's version; header names in any case are read as pip reads them."""
     assert _problems(world, tmp_path, FOLDERS_AND_METADATA) == []
+
+
+def _another_python(minimum: tuple[int, int] = (3, 8)) -> str:
+    """An interpreter of another version than the one running the tests (*minimum* or newer), that runs."""
+    import glob
+    import shutil
+    import subprocess
+    import sys
+
+    names = [shutil.which(f"python3.{minor}") for minor in range(8, 16) if minor != sys.version_info[1]]
+    candidates = [*(n for n in names if n), *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.*/bin/python3")))]
+    for candidate in candidates:
+        code = "import sys, venv; sys.exit(sys.version_info[:2] == %r or sys.version_info[:2] < %r)"
+        if subprocess.run([candidate, "-c", code % (tuple(sys.version_info[:2]), minimum)]).returncode == 0:
+            return candidate
+    pytest.skip("no interpreter of another version")
+
+
+@pytest.mark.parametrize("how", ["--symlinks", "--copies"])
+def test_markers_are_the_environments_own_when_its_folder_holds_another_interpreter(how: str, tmp_path: Path) -> None:
+    """A venv of another interpreter whose ``pyvenv.cfg`` names the folder and version of ours (CPython and PyPy
+    of one version in ``/usr/bin``): its markers are asked of it (a link: where it leads; a copy: the
+    ``executable`` it was made from), not taken from ours."""
+    import subprocess
+    import sys
+
+    from venvlock.core import Environment, Outcome, SyncRequest, hooks
+
+    other = _another_python((3, 11) if how == "--copies" else (3, 8))  # 3.11 writes ``executable``
+    venv = tmp_path / "venv"
+    subprocess.run([other, "-m", "venv", "--without-pip", how, str(venv)], check=True)
+    config = venv / "pyvenv.cfg"
+    lines = [line for line in config.read_text().splitlines() if not line.startswith(("home", "version"))]
+    ours = os.path.dirname(os.path.realpath(sys._base_executable))  # type: ignore[attr-defined]
+    running = ".".join(str(part) for part in sys.version_info[:3])
+    config.write_text("\n".join([*lines, f"home = {ours}", f"version = {running}"]) + "\n")
+    request = SyncRequest([f'unused; python_version != "{sys.version_info[0]}.{sys.version_info[1]}"'])
+    answer = hooks().venvlock_check(environment=Environment.for_venv(str(venv)), request=request)
+    assert answer.outcome is not Outcome.SATISFIED, answer.reason

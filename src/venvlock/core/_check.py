@@ -30,22 +30,45 @@ if TYPE_CHECKING:
 def marker_environment(environment: Environment) -> dict[str, str] | None:
     """The PEP 508 marker values of *environment*'s interpreter, or None when they cannot be had.
 
-    Without a process for the interpreter running venvlock or a venv made from it (same base executable and
-    version); else asked once, cached in the record folder by the interpreter's path, size and mtime.
+    Without a process for the interpreter running venvlock or a venv made from it (:func:`_made_from_ours`);
+    else asked once, cached in the record folder by the interpreter's path, size and mtime.
     """
     from packaging.markers import default_environment
 
+    same = _made_from_ours(environment)
+    return {k: str(v) for k, v in default_environment().items()} if same else _asked_markers(environment)
+
+
+def _made_from_ours(environment: Environment) -> bool:
+    """Whether *environment*'s interpreter is the one running venvlock: the same file, or a venv's copy of it.
+
+    A link is the interpreter it leads to.  A copy is known by its ``pyvenv.cfg``: the interpreter it was made
+    from (``executable``, else ``home``) is ours, for our implementation and exact version (``version_info``,
+    else ``version`` of a final release).  A folder holding several interpreters of one version (CPython and
+    PyPy in ``/usr/bin``) is not enough.
+    """
     base_executable = getattr(sys, "_base_executable", sys.executable)
     ours = {os.path.realpath(sys.executable), os.path.realpath(base_executable)}
-    same = os.path.realpath(environment.python) in ours
-    if not same and environment.kind == EnvironmentKind.VENV:
-        config = read_pyvenv_cfg(environment.path) or {}
-        version = config.get("version_info") or config.get("version") or ""
-        home = config.get("home", "")
-        ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
+    real = os.path.realpath(environment.python)
+    if real in ours:
+        return True
+    if environment.kind != EnvironmentKind.VENV or real != os.path.abspath(environment.python):
+        return False  # a link to another interpreter is that interpreter
+    config = read_pyvenv_cfg(environment.path) or {}
+    implementation = config.get("implementation", "").strip().lower()
+    if implementation and implementation != sys.implementation.name:
+        return False
+    if "version_info" in config:
+        same_version = config["version_info"].strip() == ".".join(str(part) for part in sys.version_info)
+    else:
         running = ".".join(str(part) for part in sys.version_info[:3])
-        same = bool(home) and os.path.realpath(home) in ours_home and version.startswith(running)
-    return {k: str(v) for k, v in default_environment().items()} if same else _asked_markers(environment)
+        same_version = config.get("version", "").strip() == running and sys.version_info.releaselevel == "final"
+    executable = config.get("executable") or config.get("base-executable")
+    if executable:
+        return same_version and os.path.realpath(executable.strip()) in ours
+    home = config.get("home", "").strip()
+    ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
+    return same_version and bool(home) and os.path.realpath(home) in ours_home
 
 
 def _asked_markers(environment: Environment) -> dict[str, str] | None:
