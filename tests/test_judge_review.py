@@ -225,3 +225,35 @@ def test_markers_are_the_environments_own_when_its_folder_holds_another_interpre
     request = SyncRequest([f'unused; python_version != "{sys.version_info[0]}.{sys.version_info[1]}"'])
     answer = hooks().venvlock_check(environment=Environment.for_venv(str(venv)), request=request)
     assert answer.outcome is not Outcome.SATISFIED, answer.reason
+
+
+def test_pip_locked_is_as_quiet_as_pip_by_pips_settings(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    """pip's quietness is its -q less its -v, counted on from PIP_QUIET/PIP_VERBOSE and configuration files: where
+    pip prints nothing for a satisfied request, pip-locked prints no "Checked" line either, and the other way."""
+    import subprocess
+
+    from support import pip_locked, venv_python
+
+    subprocess.run([str(venv_python(venv)), "-m", "pip", "install", "-q", "beta"], env=env, check=True)
+    quiet_conf = tmp_path / "quiet.conf"
+    quiet_conf.write_text("[install]\nquiet = 1\n")
+    runs: list[tuple[dict[str, str], list[str]]] = [
+        ({"PIP_QUIET": "1"}, []),
+        ({"PIP_QUIET": "yes"}, []),
+        ({"PIP_QUIET": "2", "PIP_VERBOSE": "1"}, []),
+        ({"PIP_CONFIG_FILE": str(quiet_conf)}, []),
+        ({"PIP_QUIET": "1", "PIP_VERBOSE": "1"}, []),
+        ({}, ["-q", "-v"]),
+        ({"PIP_QUIET": "0"}, []),
+    ]
+    for extra, options in runs:
+        for _ in range(2):  # the full route, then the fast path's entry
+            pip = subprocess.run(
+                [str(venv_python(venv)), "-m", "pip", "install", *options, "beta"],
+                env={**env, **extra}, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            locked = subprocess.run(
+                [pip_locked(), "install", *options, "beta"],
+                env={**env, **extra}, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            assert ("already satisfied" in pip.stdout) is ("Checked" in locked.stderr), (extra, options, locked.stderr)

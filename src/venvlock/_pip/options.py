@@ -60,22 +60,30 @@ def _any(value: str) -> bool:
     return True
 
 
-_TRUTH = frozenset(("y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0"))
+_TRUE, _FALSE = frozenset(("y", "yes", "t", "true", "on", "1")), frozenset(("n", "no", "f", "false", "off", "0"))
 
 
 def _truth(value: str) -> bool:
     """pip's ``strtobool``."""
-    return value.lower() in _TRUTH
+    return value.lower() in _TRUE | _FALSE
+
+
+def count_setting(value: str) -> int | None:
+    """A setting of ``-v``/``-q`` as pip counts it (pip's ``_update_defaults``): a boolean (1 or 0), else a whole
+    number not below 0; None where pip stops."""
+    if value.lower() in _TRUE:
+        return 1
+    if value.lower() in _FALSE:
+        return 0
+    try:
+        count = int(value)
+    except ValueError:
+        return None
+    return count if count >= 0 else None
 
 
 def _count(value: str) -> bool:
-    """A setting of ``-v``/``-q``: a boolean, or a whole number not below 0 (pip's ``_update_defaults``)."""
-    if _truth(value):
-        return True
-    try:
-        return int(value) >= 0
-    except ValueError:
-        return False
+    return count_setting(value) is not None
 
 
 def _integer(value: str) -> bool:

@@ -132,8 +132,8 @@ def _full_route(args: list[str], start: float, miss: "Miss") -> int:
         request_args = [*arguments.general, *arguments.rest]
     else:  # pip's reading of the arguments is not certain: lock, and let pip say what it makes of them
         command, request_args = "", arguments.passthrough
-    quiet = arguments.quiet
-    adapter = Adapter("pip", purpose=describe_command(["pip-locked", *args]), quiet=quiet > 0)
+    quiet = arguments.quietness(environment) > 0  # pip's -q, -v and their settings: pip says nothing then
+    adapter = Adapter("pip", purpose=describe_command(["pip-locked", *args]), quiet=quiet)
     try:
         result = adapter.sync(
             environment,
