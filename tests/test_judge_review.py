@@ -44,6 +44,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
         _hand_made(venv, f"{name}-1.0.dist-info", f"Name: {name}\nVersion: 1.0\n")
     for folder_name, metadata in HAND_MADE.items():
         _hand_made(venv, folder_name, metadata)
+    for name, requires in (("eggdep", "unused"), ("eggok", "beta")):  # pip: PKG-INFO's Requires-Dist, if any
+        egg = site_packages(venv) / f"{name}-1.0-py3.egg-info"
+        egg.mkdir()
+        (egg / "PKG-INFO").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\nRequires-Dist: {requires}\n")
     oracle = PipOracle(venv)
     yield wheelhouse, venv, oracle
     oracle.close()
@@ -177,6 +181,8 @@ FOLDERS_AND_METADATA = [
     Case(["dashed-name"], expect=None),
     Case(["lowreq"], expect=False),
     Case(["lowok"], expect=True),
+    Case(["eggdep"], expect=False),
+    Case(["eggok"], expect=True),
 ]
 
 

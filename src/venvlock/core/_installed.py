@@ -110,7 +110,7 @@ class Distribution:
                         name = value.strip()
                     elif key == "version":
                         version = value.strip()
-            if not self.is_dist_info and os.path.isdir(self.folder):
+            if not self.is_dist_info and os.path.isdir(self.folder) and not requires:  # pip: PKG-INFO's first
                 requires = _egg_requires(os.path.join(self.folder, "requires.txt"))
             self._declared = (name, version)
             name, version = name or self.name, version or self.version
