@@ -263,3 +263,43 @@ def test_pip_locked_is_as_quiet_as_pip_by_pips_settings(env: dict[str, str], ven
                 env={**env, **extra}, capture_output=True, text=True, check=True,
             )  # fmt: skip
             assert ("already satisfied" in pip.stdout) is ("Checked" in locked.stderr), (extra, options, locked.stderr)
+
+
+def _older_pip_wheel() -> Path:
+    """A wheel of a pip older than the one venvlock's table is (ensurepip's bundled ones), that runs here."""
+    import ensurepip
+    import glob
+
+    folders = [os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")]
+    folders += glob.glob(os.path.expanduser("~/.pyenv/versions/*/lib/python3*/ensurepip/_bundled"))
+    wheels = sorted({w for f in folders for w in glob.glob(os.path.join(f, "pip-2[2-5].*.whl"))}, reverse=True)
+    if not wheels:
+        pytest.skip("no older pip wheel here")
+    return Path(wheels[0])
+
+
+@pytest.mark.slow
+def test_options_an_older_pip_reads_otherwise_run_that_pip(env: dict[str, str], venv: Path, tmp_path: Path) -> None:
+    """A venv with an older pip: options it lacks (or reads with other values), abbreviations, go to that pip,
+    which says what it makes of them; what every pip reads alike is still judged."""
+    import subprocess
+
+    from support import pip_locked, venv_python
+
+    python = str(venv_python(venv))
+    subprocess.run([python, "-m", "pip", "install", "-q", str(_older_pip_wheel()), "beta"], env=env, check=True)
+    (tmp_path / "r.txt").write_text("-C k=v\nbeta\n")
+    cases = [
+        ["--resume-retries", "3", "beta"],
+        ["--root-user-action=ignore", "beta"],
+        ["--keyring-provider=auto", "beta"],
+        ["--progress-bar=raw", "beta"],
+        ["-r", str(tmp_path / "r.txt")],
+        ["--no-ind", "beta"],
+        ["--progress-bar=off", "--no-index", "beta"],
+    ]
+    for args in cases:
+        pip = subprocess.run([python, "-m", "pip", "install", *args], env=env, capture_output=True, text=True)
+        locked = subprocess.run([pip_locked(), "install", *args], env=env, capture_output=True, text=True)
+        assert locked.returncode == pip.returncode, (args, pip.stderr, locked.stderr)
+        assert ("Checked" in locked.stderr) is (args[0] == "--progress-bar=off"), (args, locked.stderr)

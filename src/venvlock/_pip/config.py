@@ -26,6 +26,7 @@ from venvlock._pip.options import (
     GENERAL_TABLE,
     HARMLESS,
     INSTALL_TABLE,
+    bound_value,
     setting_accepted,
     setting_option,
 )
@@ -47,9 +48,10 @@ class PipSettings:
     :ivar python: the interpreter pip would re-run itself under (``python`` in ``[global]``, ``PIP_PYTHON``).
     :ivar python_source: where :attr:`python` was set.
     :ivar cannot_judge: a setting the check cannot reproduce, or "".
+    :ivar version_bound: settings only pip :data:`~venvlock._pip.options.TABLE_PIP` or newer surely reads so.
     """
 
-    __slots__ = ("cannot_judge", "constraint_files", "fingerprint", "python", "python_source")
+    __slots__ = ("cannot_judge", "constraint_files", "fingerprint", "python", "python_source", "version_bound")
 
     def __init__(self) -> None:
         self.fingerprint: list[str] = []
@@ -57,6 +59,7 @@ class PipSettings:
         self.python: str | None = None
         self.python_source = ""
         self.cannot_judge = ""
+        self.version_bound: list[str] = []
 
     def refuse(self, reason: str) -> None:
         self.cannot_judge = self.cannot_judge or reason
@@ -265,6 +268,8 @@ def _python_value(main: PipConfiguration) -> tuple[str, str] | None:
 
 def _apply(settings: PipSettings, key: str, value: str, where: str, cwd: str) -> None:
     option = setting_option(key)
+    if option is not None and bound_value(option, value):
+        settings.version_bound.append(where)
     if key == "python":
         settings.refuse(f"{where}: pip refuses --python after the command")
     elif option is None:

@@ -218,6 +218,38 @@ _IN_FILES = {
     "--pre", "--all-releases", "--only-final", "--trusted-host", "--use-feature", "--config-settings",
 }  # fmt: skip
 _HASH = _options(INSTALLER, True, "--hash")
+#: the pip whose options this table is: an older pip may lack an option, accept other values, read an
+#: abbreviation otherwise (:data:`VERSION_BOUND`)
+TABLE_PIP = "26.3"
+#: options venvlock judges that older pips lack (added since pip 20) or read with other values, with the values
+#: every pip since accepts (None: none): judged only when the pip that runs is :data:`TABLE_PIP` or newer, as
+#: abbreviations of long options are
+VERSION_BOUND: dict[str, frozenset[str] | None] = {
+    "--root-user-action": None, "--config-settings": None, "--check-build-dependencies": None,
+    "--break-system-packages": None, "--keyring-provider": None, "--resume-retries": None, "--no-proxy-env": None,
+    "--debug": None, "--progress-bar": frozenset(("on", "off")),
+}  # fmt: skip
+
+
+def version_bound(words: Iterable[str], table: Table) -> list[str]:
+    """The words of *words* (pip arguments, read with *table*) that only pip :data:`TABLE_PIP` or newer surely
+    reads as venvlock does: :data:`VERSION_BOUND` options (but for values every pip accepts), long options
+    given by an abbreviation."""
+    found = [word for word in words if word.startswith("--") and word.partition("=")[0] not in table.longs]
+    for option, value in read_options(words, table):
+        if isinstance(option, Option) and bound_value(option, value):
+            found.append(option.name)
+    return found
+
+
+def bound_value(option: Option, value: str | None) -> bool:
+    """Whether *option* given *value* is read as venvlock does only by pip :data:`TABLE_PIP` or newer."""
+    if option.name not in VERSION_BOUND:
+        return False
+    everywhere = VERSION_BOUND[option.name]
+    return everywhere is None or value not in everywhere
+
+
 #: the options pip appends to (``action="append"``): a setting's value is split at whitespace, each word one value
 APPENDED = frozenset((
     "--abi", "--build-constraint", "--constraint", "--editable", "--exists-action", "--extra-index-url",

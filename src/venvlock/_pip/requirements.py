@@ -27,6 +27,7 @@ from venvlock._pip.options import (
     REQUIREMENT,
     Option,
     read_options,
+    version_bound,
 )
 
 TYPE_CHECKING = False
@@ -59,6 +60,8 @@ class ParsedRequest:
     :ivar inputs: every file the reading depends on, with its stat when looked at (None: absent).
     :ivar started_ns: the wall clock when the reading started.
     :ivar pip_variables: the ``PIP_*`` variables when it was read.
+    :ivar version_bound: options only pip :data:`~venvlock._pip.options.TABLE_PIP` or newer surely reads as
+        venvlock does (the check judges them only for such a pip).
     """
 
     __slots__ = (
@@ -72,6 +75,7 @@ class ParsedRequest:
         "settings",
         "started_ns",
         "variables",
+        "version_bound",
     )
 
     def __init__(self, settings: PipSettings, *, environment_path: str = "", started_ns: int = 0) -> None:
@@ -85,6 +89,7 @@ class ParsedRequest:
         self.inputs: list[tuple[str, tuple[int, ...] | None]] = []
         self.started_ns = started_ns
         self.pip_variables = _pip_variables()
+        self.version_bound: list[str] = list(settings.version_bound)
 
     def refuse(self, reason: str) -> None:
         """Mark the request as one only the installer can judge (the first reason stays)."""
@@ -136,6 +141,7 @@ def parse_request(args: list[str], cwd: str, environment: Target | None = None) 
         parsed.refuse("pip is told to ignore its constraints")
     for path in settings.constraint_files:
         _read_file(parsed, path, cwd, constraint=True, chain=())
+    parsed.version_bound += version_bound(args, INSTALL_TABLE)
     named = _read_args(parsed, read_options(args, INSTALL_TABLE), cwd)
     if not named:  # pip: "You must give at least one requirement to install"
         parsed.refuse("nothing to install was named")
@@ -229,6 +235,7 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
             parsed.refuse(f"cannot read the options {options!r} in {name}")
             continue
         read = list(read_options(words, FILE_TABLE))
+        parsed.version_bound += version_bound(words, FILE_TABLE)
         nested = [(o, v) for o, v in read if isinstance(o, Option) and o.kind == REQUIREMENT]
         nested = nested or [(o, v) for o, v in read if isinstance(o, Option) and o.kind == CONSTRAINT]
         if nested:  # pip reads the first -r (else the first -c) of the line, and nothing else of it

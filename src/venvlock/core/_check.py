@@ -11,6 +11,7 @@ import os
 import sys
 from typing import NamedTuple
 
+from venvlock._pip.options import TABLE_PIP
 from venvlock.core._environment import Environment, EnvironmentKind, ask_interpreter, read_pyvenv_cfg, short_digest
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
@@ -232,6 +233,19 @@ def _read_otherwise_by_pip(installed: Distribution, version: Version) -> str:
     return ""
 
 
+def _runs_table_pip(found: Scan) -> bool:
+    """Whether the environment's own pip is the one venvlock's table of pip options is, or newer (:data:`TABLE_PIP`)."""
+    from packaging.version import InvalidVersion, Version
+
+    folders = found.by_key.get("pip", [])
+    if len(folders) != 1:
+        return False
+    try:
+        return Version(folders[0].version) >= Version(TABLE_PIP)
+    except InvalidVersion:
+        return False
+
+
 def check(environment: Environment, request: SyncRequest) -> Verdict:
     """Judge *request* against *environment* on its one reading (:meth:`SyncRequest.read`)."""
     if request.command != "install" or not request.judge:
@@ -251,6 +265,10 @@ def check(environment: Environment, request: SyncRequest) -> Verdict:
     found = scan(site_dirs)
     if found.unclear:
         return Verdict.cannot_judge(found.unclear)
+    if parsed.version_bound and (request.pip is not None or not _runs_table_pip(found)):
+        return Verdict.cannot_judge(
+            f"{parsed.version_bound[0]}: read as pip {TABLE_PIP} reads it, an older pip may not"
+        )
 
     def parse(text: str) -> Requirement | None:
         try:
