@@ -303,3 +303,19 @@ def test_options_an_older_pip_reads_otherwise_run_that_pip(env: dict[str, str], 
         locked = subprocess.run([pip_locked(), "install", *args], env=env, capture_output=True, text=True)
         assert locked.returncode == pip.returncode, (args, pip.stderr, locked.stderr)
         assert ("Checked" in locked.stderr) is (args[0] == "--progress-bar=off"), (args, locked.stderr)
+
+
+ENCODINGS = [
+    Case(["-r", "r.txt"], files={"r.txt": "# -*- coding: cp500 -*-\nbeta\n"}, expect=None),  # pip reads EBCDIC
+    Case(["-r", "r.txt"], files={"r.txt": "beta\n# vim: set fileencoding=utf-16 :\n"}, expect=None),
+    Case(["-r", "r.txt"], files={"r.txt": "# coding: nonesuch\nbeta\n"}, expect=None),
+    Case(["-r", "r.txt"], files={"r.txt": "# -*- coding: utf-8 -*-\nbeta\n"}, expect=True),
+    Case(["-r", "r.txt"], files={"r.txt": "beta\n\n# coding: cp500 (third line: not a declaration)\n"}, expect=True),
+]
+
+
+def test_a_requirements_file_pip_decodes_otherwise_is_never_judged(
+    world: tuple[Path, Path, PipOracle], tmp_path: Path
+) -> None:
+    """pip decodes a requirements file in the encoding a PEP 263 comment of its first two lines declares."""
+    assert _problems(world, tmp_path, ENCODINGS) == []

@@ -221,6 +221,10 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
         # pip reports this with its own message and exit code
         parsed.refuse(f"cannot read {name}: {error}")
         return
+    declared = _declared_encoding(text)
+    if declared:
+        parsed.refuse(f"{name} declares its encoding {declared!r}: pip reads it in that encoding")
+        return
     parsed.files.append((path, text))
     folder = os.path.dirname(path)
     for line in logical_lines(text, parsed.variables):
@@ -258,6 +262,37 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
                 parsed.refuse(f"{option.name} {value!r} in {name}: a value pip refuses")
             elif option.kind != HARMLESS:
                 parsed.refuse(f"{option.name} in {name} is for the installer to judge")
+
+
+_ENCODING_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def _declared_encoding(text: str) -> str:
+    """The encoding a PEP 263 comment in the first two lines declares, as pip finds it (``coding[:=]\\s*([-\\w.]+)``
+    in a line starting with ``#``), when pip would read the file otherwise than as UTF-8 ("" when it would not)."""
+    for line in text.split("\n")[:2]:
+        if not line.startswith("#"):
+            continue
+        start = line.find("coding")
+        while start != -1:
+            rest = line[start + 6 :]
+            if rest[:1] in (":", "="):
+                rest = rest[1:].lstrip(" \t\r\f\v")
+                end = 0
+                while end < len(rest) and rest[end] in _ENCODING_CHARS:
+                    end += 1
+                if end:
+                    import codecs
+
+                    declared = rest[:end]
+                    try:
+                        known = codecs.lookup(declared).name
+                    except LookupError:
+                        return declared
+                    same = known in ("utf-8", "utf-8-sig") or (known == "ascii" and text.isascii())
+                    return "" if same else declared
+            start = line.find("coding", start + 1)
+    return ""
 
 
 def _reads_the_same_again(status: os.stat_result) -> bool:
