@@ -49,7 +49,8 @@ What it adds to pip:
               and runs the environment's `python -m pip install ...` under it.
               When the request (requirement specifiers, -r/-c files) is
               already satisfied, pip does not start: one line says
-              "Checked N packages in Xms" (silent with -q).
+              "Checked N packages in Xms" (silent where pip would be: -q,
+              PIP_QUIET, quiet = in a pip configuration file).
   uninstall   Runs pip under the same lock.
   other       Every other command goes to pip unchanged.
 
