@@ -253,11 +253,11 @@ def test_pip_locked_is_as_quiet_as_pip_by_pips_settings(env: dict[str, str], ven
         ({"PIP_QUIET": "0"}, []),
     ]
     for extra, options in runs:
+        pip = subprocess.run(
+            [str(venv_python(venv)), "-m", "pip", "install", *options, "beta"],
+            env={**env, **extra}, capture_output=True, text=True, check=True,
+        )  # fmt: skip
         for _ in range(2):  # the full route, then the fast path's entry
-            pip = subprocess.run(
-                [str(venv_python(venv)), "-m", "pip", "install", *options, "beta"],
-                env={**env, **extra}, capture_output=True, text=True, check=True,
-            )  # fmt: skip
             locked = subprocess.run(
                 [pip_locked(), "install", *options, "beta"],
                 env={**env, **extra}, capture_output=True, text=True, check=True,
