@@ -96,6 +96,9 @@ for line in sys.stdin:
             code = pip_main(["install", "--dry-run", "--quiet", "--report", report, *case["args"]])
         except SystemExit as exit:
             code = exit.code if isinstance(exit.code, int) else 1
+        except Exception as error:  # pip's own main lets a few errors out (a traceback, exit status 1)
+            code = 1
+            print(repr(error), file=sys.stderr)
     try:
         with open(report) as file:
             install = [item["metadata"]["name"] for item in json.load(file)["install"]]

@@ -20,7 +20,16 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock._pip.options import CONSTRAINT, ELSEWHERE, HARMLESS, setting_option
+from venvlock._pip.options import (
+    CONSTRAINT,
+    ELSEWHERE,
+    GENERAL_TABLE,
+    HARMLESS,
+    INSTALL_TABLE,
+    bound_value,
+    setting_accepted,
+    setting_option,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,9 +48,10 @@ class PipSettings:
     :ivar python: the interpreter pip would re-run itself under (``python`` in ``[global]``, ``PIP_PYTHON``).
     :ivar python_source: where :attr:`python` was set.
     :ivar cannot_judge: a setting the check cannot reproduce, or "".
+    :ivar version_bound: settings only pip :data:`~venvlock._pip.options.TABLE_PIP` or newer surely reads so.
     """
 
-    __slots__ = ("cannot_judge", "constraint_files", "fingerprint", "python", "python_source")
+    __slots__ = ("cannot_judge", "constraint_files", "fingerprint", "python", "python_source", "version_bound")
 
     def __init__(self) -> None:
         self.fingerprint: list[str] = []
@@ -49,6 +59,7 @@ class PipSettings:
         self.python: str | None = None
         self.python_source = ""
         self.cannot_judge = ""
+        self.version_bound: list[str] = []
 
     def refuse(self, reason: str) -> None:
         self.cannot_judge = self.cannot_judge or reason
@@ -216,6 +227,13 @@ def read_settings(args: list[str], prefix: str, cwd: str) -> PipSettings:
     python = _python_value(main)
     if python is not None:
         settings.python, settings.python_source = python
+    # pip checks every value it reads, a replaced one too: its main parser the general options ([global], the
+    # variables, even with --isolated), the install command's parser all its options
+    for parser, table in ((main, GENERAL_TABLE), (install, INSTALL_TABLE)):
+        for key, value, where in parser.items("global" if table is GENERAL_TABLE else "install"):
+            option = table.longs.get("--" + key)
+            if key not in _IGNORED and option is not None and not setting_accepted(option, value):
+                settings.refuse(f"{where}: {value!r} is a value pip refuses")
     effective: dict[str, tuple[str, str]] = {}
     for key, value, where in install.items("install"):
         if key not in _IGNORED:
@@ -250,6 +268,8 @@ def _python_value(main: PipConfiguration) -> tuple[str, str] | None:
 
 def _apply(settings: PipSettings, key: str, value: str, where: str, cwd: str) -> None:
     option = setting_option(key)
+    if option is not None and bound_value(option, value):
+        settings.version_bound.append(where)
     if key == "python":
         settings.refuse(f"{where}: pip refuses --python after the command")
     elif option is None:

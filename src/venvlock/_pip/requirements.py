@@ -27,6 +27,7 @@ from venvlock._pip.options import (
     REQUIREMENT,
     Option,
     read_options,
+    version_bound,
 )
 
 TYPE_CHECKING = False
@@ -59,6 +60,8 @@ class ParsedRequest:
     :ivar inputs: every file the reading depends on, with its stat when looked at (None: absent).
     :ivar started_ns: the wall clock when the reading started.
     :ivar pip_variables: the ``PIP_*`` variables when it was read.
+    :ivar version_bound: options only pip :data:`~venvlock._pip.options.TABLE_PIP` or newer surely reads as
+        venvlock does (the check judges them only for such a pip).
     """
 
     __slots__ = (
@@ -72,6 +75,7 @@ class ParsedRequest:
         "settings",
         "started_ns",
         "variables",
+        "version_bound",
     )
 
     def __init__(self, settings: PipSettings, *, environment_path: str = "", started_ns: int = 0) -> None:
@@ -85,6 +89,7 @@ class ParsedRequest:
         self.inputs: list[tuple[str, tuple[int, ...] | None]] = []
         self.started_ns = started_ns
         self.pip_variables = _pip_variables()
+        self.version_bound: list[str] = list(settings.version_bound)
 
     def refuse(self, reason: str) -> None:
         """Mark the request as one only the installer can judge (the first reason stays)."""
@@ -136,6 +141,7 @@ def parse_request(args: list[str], cwd: str, environment: Target | None = None) 
         parsed.refuse("pip is told to ignore its constraints")
     for path in settings.constraint_files:
         _read_file(parsed, path, cwd, constraint=True, chain=())
+    parsed.version_bound += version_bound(args, INSTALL_TABLE)
     named = _read_args(parsed, read_options(args, INSTALL_TABLE), cwd)
     if not named:  # pip: "You must give at least one requirement to install"
         parsed.refuse("nothing to install was named")
@@ -164,6 +170,8 @@ def _read_args(parsed: ParsedRequest, options: Iterator[tuple[Option | str, str 
             parsed.refuse(f"{value}: not an option venvlock can read exactly")
         elif value is None and option.takes_value:
             parsed.refuse(f"{option.name} without a value")
+        elif value is not None and not option.accepts(value):
+            parsed.refuse(f"{option.name} {value!r}: a value pip refuses")
         elif option.kind in (REQUIREMENT, CONSTRAINT):
             assert value is not None
             named = named or option.kind == REQUIREMENT
@@ -182,12 +190,19 @@ def _add_requirement(parsed: ParsedRequest, text: str, origin: str, *, constrain
 
 
 def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool, chain: tuple[str, ...]) -> None:
-    """Read a requirements (or constraints) file as pip's ``RequirementsFileParser`` does."""
+    """Read a requirements (or constraints) file as pip's ``RequirementsFileParser`` does.
+
+    A file named on the command line (or by a setting: *chain* empty) is opened by the name given, as pip opens
+    it (``link/../req.txt`` is the ``req.txt`` beside the link's target); a nested one by pip's ``abspath`` of
+    its name joined to the folder of the file naming it, and so is each file known in *chain*.
+    """
     if "://" in name or name.lower().startswith("file:"):
         parsed.refuse(f"{name} is a URL")
         return
-    path = os.path.abspath(os.path.join(base, name))
-    if path in chain:  # pip stops with "recursively references itself"
+    path = os.path.join(base, name)
+    if chain:
+        path = os.path.abspath(path)
+    if os.path.abspath(path) in chain:  # pip stops with "recursively references itself"
         parsed.refuse(f"{name} includes itself")
         return
     try:
@@ -206,6 +221,10 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
         # pip reports this with its own message and exit code
         parsed.refuse(f"cannot read {name}: {error}")
         return
+    declared = _declared_encoding(text)
+    if declared:
+        parsed.refuse(f"{name} declares its encoding {declared!r}: pip reads it in that encoding")
+        return
     parsed.files.append((path, text))
     folder = os.path.dirname(path)
     for line in logical_lines(text, parsed.variables):
@@ -220,6 +239,7 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
             parsed.refuse(f"cannot read the options {options!r} in {name}")
             continue
         read = list(read_options(words, FILE_TABLE))
+        parsed.version_bound += version_bound(words, FILE_TABLE)
         nested = [(o, v) for o, v in read if isinstance(o, Option) and o.kind == REQUIREMENT]
         nested = nested or [(o, v) for o, v in read if isinstance(o, Option) and o.kind == CONSTRAINT]
         if nested:  # pip reads the first -r (else the first -c) of the line, and nothing else of it
@@ -228,7 +248,8 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
                 parsed.refuse(f"{file_option.name} without a value in {name}")
             else:
                 nested_constraint = file_option.kind == CONSTRAINT
-                _read_file(parsed, file_name, folder, constraint=nested_constraint, chain=(*chain, path))
+                chained = (*chain, os.path.abspath(path))
+                _read_file(parsed, file_name, folder, constraint=nested_constraint, chain=chained)
             continue
         for option, value in read:
             if option == "":
@@ -237,8 +258,41 @@ def _read_file(parsed: ParsedRequest, name: str, base: str, *, constraint: bool,
                 parsed.refuse(f"{value}: not an option venvlock can read exactly (in {name})")
             elif value is None and option.takes_value:
                 parsed.refuse(f"{option.name} without a value in {name}")
+            elif value is not None and not option.accepts(value):
+                parsed.refuse(f"{option.name} {value!r} in {name}: a value pip refuses")
             elif option.kind != HARMLESS:
                 parsed.refuse(f"{option.name} in {name} is for the installer to judge")
+
+
+_ENCODING_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def _declared_encoding(text: str) -> str:
+    """The encoding a PEP 263 comment in the first two lines declares, as pip finds it (``coding[:=]\\s*([-\\w.]+)``
+    in a line starting with ``#``), when pip would read the file otherwise than as UTF-8 ("" when it would not)."""
+    for line in text.split("\n")[:2]:
+        if not line.startswith("#"):
+            continue
+        start = line.find("coding")
+        while start != -1:
+            rest = line[start + 6 :]
+            if rest[:1] in (":", "="):
+                rest = rest[1:].lstrip(" \t\r\f\v")
+                end = 0
+                while end < len(rest) and rest[end] in _ENCODING_CHARS:
+                    end += 1
+                if end:
+                    import codecs
+
+                    declared = rest[:end]
+                    try:
+                        known = codecs.lookup(declared).name
+                    except LookupError:
+                        return declared
+                    same = known in ("utf-8", "utf-8-sig") or (known == "ascii" and text.isascii())
+                    return "" if same else declared
+            start = line.find("coding", start + 1)
+    return ""
 
 
 def _reads_the_same_again(status: os.stat_result) -> bool:
@@ -354,6 +408,26 @@ def looks_like_path_or_url(text: str) -> bool:
         or text.startswith((".", "/", "~"))
         or os.sep in head
         or "/" in head
-        or lowered.endswith((".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar"))
+        or (os.altsep is not None and os.altsep in head)
+        or _is_archive(head)
         or lowered.startswith("file:")
     )
+
+
+#: pip's ``ARCHIVE_EXTENSIONS`` (``utils/filetypes.py``): a requirement naming such a file is a file to pip
+ARCHIVE_EXTENSIONS = (".zip", ".whl", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma",
+                      ".tar.gz", ".tgz", ".tar")  # fmt: skip
+
+
+def _is_archive(name: str) -> bool:
+    """pip's test of a requirement's words (markers split off): ``is_archive_file`` of its normalised absolute
+    path with trailing ``[extras]`` stripped (``strip_extras``), the extension taken with ``.tar`` (``splitext``)."""
+    path = os.path.normpath(os.path.abspath(name.strip()))
+    if path.endswith("]"):
+        start = path.rfind("[")
+        if start > 0 and len(path) - start > 2 and "]" not in path[start:-1]:
+            path = path[:start].rstrip()
+    base, extension = os.path.splitext(path)
+    if base.lower().endswith(".tar"):
+        extension = base[-4:] + extension
+    return extension.lower() in ARCHIVE_EXTENSIONS

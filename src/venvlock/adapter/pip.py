@@ -22,7 +22,15 @@ import os
 from contextlib import contextmanager
 
 from venvlock._pip.config import PipConfiguration, python_setting
-from venvlock._pip.options import ELSEWHERE, GENERAL_TABLE, INSTALL_TABLE, Option, read_options, setting_option
+from venvlock._pip.options import (
+    ELSEWHERE,
+    GENERAL_TABLE,
+    INSTALL_TABLE,
+    Option,
+    count_setting,
+    read_options,
+    setting_option,
+)
 from venvlock.core import Environment
 from venvlock.errors import SettingError
 
@@ -57,7 +65,7 @@ class PipArguments:
         ambiguous options, a missing value): pip will stop with a usage error.
     """
 
-    __slots__ = ("command", "general", "help", "passthrough", "python", "rest", "sure")
+    __slots__ = ("_configuration", "command", "general", "help", "passthrough", "python", "rest", "sure")
 
     def __init__(self, argv: Sequence[str]) -> None:
         self.command = ""
@@ -66,6 +74,7 @@ class PipArguments:
         self.passthrough: list[str] = []
         self.python: str | None = None
         self.help = False
+        self._configuration: tuple[str, PipConfiguration] | None = None  # read by target_environment (not isolated)
         self.sure = self._read_general(list(argv))
 
     def _read_general(self, argv: list[str]) -> bool:
@@ -149,6 +158,33 @@ class PipArguments:
                 level += 1
         return level
 
+    def quietness(self, environment: Environment) -> int:
+        """pip's quietness for this command line run by *environment*'s pip: its ``-q`` less its ``-v``, each
+        counted on from its setting (``PIP_QUIET``, ``quiet =`` in a configuration file...) as pip counts them.
+
+        0 when pip stops on those settings (pip says why).
+        """
+        words = [*self.general, *self.rest]
+        isolated, prefix = "--isolated" in words, environment.config_prefix()
+        read = self._configuration
+        if read is not None and not isolated and read[0] == prefix:
+            configuration = read[1]  # pip's files, read once for the environment and its quietness
+        else:
+            configuration = PipConfiguration(prefix, isolated=isolated)
+        if configuration.error:
+            return 0
+        level = 0
+        for key, sign in (("quiet", 1), ("verbose", -1)):
+            found = configuration.value(self.command or "install", key)
+            count = count_setting(found[0]) if found is not None else 0
+            if count is None:
+                return 0
+            level += sign * count
+        for option, _value in read_options(words, INSTALL_TABLE):
+            if isinstance(option, Option) and option.name in ("--quiet", "--verbose"):
+                level += 1 if option.name == "--quiet" else -1
+        return level
+
 
 def _canonical(option: Option, word: str, value: str) -> str:
     """A general option as it may stand after the command: its full name (an abbreviation there may be ambiguous).
@@ -212,6 +248,8 @@ def target_environment(arguments: PipArguments) -> Environment:
     if arguments.python is not None:
         os.environ.pop("PIP_PYTHON", None)  # the command line wins over it, in pip as here: not an input any more
     base, _reason, configuration = _environment_and_configuration(arguments.python)
+    if configuration is not None:
+        arguments._configuration = (base.config_prefix(), configuration)
     return _folder_environment(arguments, base, configuration)
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 from typing import NamedTuple
 
+from venvlock._pip.options import TABLE_PIP
 from venvlock.core._environment import Environment, EnvironmentKind, ask_interpreter, read_pyvenv_cfg, short_digest
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from packaging.requirements import Requirement
+    from packaging.version import Version
 
     from venvlock.core._request import SyncRequest
 
@@ -29,22 +31,45 @@ if TYPE_CHECKING:
 def marker_environment(environment: Environment) -> dict[str, str] | None:
     """The PEP 508 marker values of *environment*'s interpreter, or None when they cannot be had.
 
-    Without a process for the interpreter running venvlock or a venv made from it (same base executable and
-    version); else asked once, cached in the record folder by the interpreter's path, size and mtime.
+    Without a process for the interpreter running venvlock or a venv made from it (:func:`_made_from_ours`);
+    else asked once, cached in the record folder by the interpreter's path, size and mtime.
     """
     from packaging.markers import default_environment
 
+    same = _made_from_ours(environment)
+    return {k: str(v) for k, v in default_environment().items()} if same else _asked_markers(environment)
+
+
+def _made_from_ours(environment: Environment) -> bool:
+    """Whether *environment*'s interpreter is the one running venvlock: the same file, or a venv's copy of it.
+
+    A link is the interpreter it leads to.  A copy is known by its ``pyvenv.cfg``: the interpreter it was made
+    from (``executable``, else ``home``) is ours, for our implementation and exact version (``version_info``,
+    else ``version`` of a final release).  A folder holding several interpreters of one version (CPython and
+    PyPy in ``/usr/bin``) is not enough.
+    """
     base_executable = getattr(sys, "_base_executable", sys.executable)
     ours = {os.path.realpath(sys.executable), os.path.realpath(base_executable)}
-    same = os.path.realpath(environment.python) in ours
-    if not same and environment.kind == EnvironmentKind.VENV:
-        config = read_pyvenv_cfg(environment.path) or {}
-        version = config.get("version_info") or config.get("version") or ""
-        home = config.get("home", "")
-        ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
+    real = os.path.realpath(environment.python)
+    if real in ours:
+        return True
+    if environment.kind != EnvironmentKind.VENV or real != os.path.abspath(environment.python):
+        return False  # a link to another interpreter is that interpreter
+    config = read_pyvenv_cfg(environment.path) or {}
+    implementation = config.get("implementation", "").strip().lower()
+    if implementation and implementation != sys.implementation.name:
+        return False
+    if "version_info" in config:
+        same_version = config["version_info"].strip() == ".".join(str(part) for part in sys.version_info)
+    else:
         running = ".".join(str(part) for part in sys.version_info[:3])
-        same = bool(home) and os.path.realpath(home) in ours_home and version.startswith(running)
-    return {k: str(v) for k, v in default_environment().items()} if same else _asked_markers(environment)
+        same_version = config.get("version", "").strip() == running and sys.version_info.releaselevel == "final"
+    executable = config.get("executable") or config.get("base-executable")
+    if executable:
+        return same_version and os.path.realpath(executable.strip()) in ours
+    home = config.get("home", "").strip()
+    ours_home = {os.path.realpath(os.path.dirname(p)) for p in ours}
+    return same_version and bool(home) and os.path.realpath(home) in ours_home
 
 
 def _asked_markers(environment: Environment) -> dict[str, str] | None:
@@ -148,6 +173,10 @@ def walk(
             detail = f"{requirement.name} has version {version_text!r}"
             yield Step(requirement, parent, Finding.UNJUDGED, folders, detail)
             continue
+        otherwise = _read_otherwise_by_pip(installed, version)
+        if otherwise:
+            yield Step(requirement, parent, Finding.UNJUDGED, folders, f"{requirement.name}: {otherwise}")
+            continue
         asked = [requirement, *constraints.get(name, ())]
         failing = [str(s) for s in asked if not s.specifier.contains(version, prereleases=True)]
         finding = Finding.MISMATCH if failing else Finding.SATISFIED
@@ -174,6 +203,49 @@ def walk(
                     break
 
 
+def _read_otherwise_by_pip(installed: Distribution, version: Version) -> str:
+    """Why a pip may read *installed*'s name or version otherwise than its metadata says ("" when none may).
+
+    pip (26.3) takes a dist-info's name and version from its folder's name (split at the first ``-``), an
+    egg-info's name too, and its metadata's otherwise; older pips read the metadata only.  Where the two
+    disagree, or the metadata names no project, which pip is the environment's decides.
+    """
+    from packaging.version import InvalidVersion, Version
+
+    declared_name, declared_version = installed.declared()
+    entry = os.path.basename(installed.folder)
+    stem, _, suffix = entry.rpartition(".")
+    if suffix == "dist-info":
+        name, dash, folder_version = stem.partition("-")
+    else:
+        name, dash, folder_version = stem.split("-", 1)[0], "", ""
+    if not declared_name or canonical_name(declared_name) != canonical_name(name):
+        return f"{entry} and its metadata's Name {declared_name!r} differ"
+    if not declared_version:
+        return f"{entry}: its metadata declares no Version"
+    if dash:
+        try:
+            differs = Version(folder_version) != version
+        except InvalidVersion:
+            differs = True
+        if differs:
+            return f"{entry} and its metadata's Version {declared_version!r} differ"
+    return ""
+
+
+def _runs_table_pip(found: Scan) -> bool:
+    """Whether the environment's own pip is the one venvlock's table of pip options is, or newer (:data:`TABLE_PIP`)."""
+    from packaging.version import InvalidVersion, Version
+
+    folders = found.by_key.get("pip", [])
+    if len(folders) != 1:
+        return False
+    try:
+        return Version(folders[0].version) >= Version(TABLE_PIP)
+    except InvalidVersion:
+        return False
+
+
 def check(environment: Environment, request: SyncRequest) -> Verdict:
     """Judge *request* against *environment* on its one reading (:meth:`SyncRequest.read`)."""
     if request.command != "install" or not request.judge:
@@ -193,6 +265,10 @@ def check(environment: Environment, request: SyncRequest) -> Verdict:
     found = scan(site_dirs)
     if found.unclear:
         return Verdict.cannot_judge(found.unclear)
+    if parsed.version_bound and (request.pip is not None or not _runs_table_pip(found)):
+        return Verdict.cannot_judge(
+            f"{parsed.version_bound[0]}: read as pip {TABLE_PIP} reads it, an older pip may not"
+        )
 
     def parse(text: str) -> Requirement | None:
         try:

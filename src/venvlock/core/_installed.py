@@ -36,7 +36,7 @@ class Distribution:
     *name* and *version* come from the folder's name until METADATA is read; *key* is the canonical name.
     """
 
-    __slots__ = ("_complete", "_headers", "_record", "folder", "key", "name", "site", "version")
+    __slots__ = ("_complete", "_declared", "_headers", "_record", "folder", "key", "name", "site", "version")
 
     def __init__(self, site: str, entry: str) -> None:
         self.site = site
@@ -51,6 +51,7 @@ class Distribution:
         self.version = version
         self.key = canonical_name(self.name)
         self._headers: tuple[str, str, list[str]] | None = None
+        self._declared = ("", "")
         self._record: list[tuple[str, str, str]] | None = None
         self._complete: bool | None = None
 
@@ -96,23 +97,30 @@ class Distribution:
         """``(name, version, requires_dist)`` from METADATA (PKG-INFO and requires.txt for an egg-info), read once;
         OSError when it cannot be read."""
         if self._headers is None:
-            name, version, requires = self.name, self.version, []
+            name, version, requires = "", "", []
             with open(self._metadata_file(), encoding="utf-8", errors="replace") as file:
                 for line in file:
                     if line in ("\n", "\r\n"):
                         break
                     key, _, value = line.partition(":")
-                    if key == "Requires-Dist":
+                    key = key.lower()  # header names are case-insensitive (pip reads them with the email parser)
+                    if key == "requires-dist":
                         requires.append(value.strip())
-                    elif key == "Name":
+                    elif key == "name":
                         name = value.strip()
-                    elif key == "Version":
+                    elif key == "version":
                         version = value.strip()
-            if not self.is_dist_info and os.path.isdir(self.folder):
+            if not self.is_dist_info and os.path.isdir(self.folder) and not requires:  # pip: PKG-INFO's first
                 requires = _egg_requires(os.path.join(self.folder, "requires.txt"))
+            self._declared = (name, version)
+            name, version = name or self.name, version or self.version
             self._headers = (name, version, requires)
             self.name, self.version = name or self.name, version or self.version
         return self._headers
+
+    def declared(self) -> tuple[str, str]:
+        """``(Name, Version)`` as the metadata declares them ("" where it does not), after :meth:`headers`."""
+        return self._declared
 
     def record(self) -> list[tuple[str, str, str]]:
         """``(path, "algorithm=digest", size)`` of each RECORD row (digest and size "" when not recorded), read once;

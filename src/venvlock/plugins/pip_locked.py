@@ -49,7 +49,8 @@ What it adds to pip:
               and runs the environment's `python -m pip install ...` under it.
               When the request (requirement specifiers, -r/-c files) is
               already satisfied, pip does not start: one line says
-              "Checked N packages in Xms" (silent with -q).
+              "Checked N packages in Xms" (silent where pip would be: -q,
+              PIP_QUIET, quiet = in a pip configuration file).
   uninstall   Runs pip under the same lock.
   other       Every other command goes to pip unchanged.
 
@@ -132,8 +133,8 @@ def _full_route(args: list[str], start: float, miss: "Miss") -> int:
         request_args = [*arguments.general, *arguments.rest]
     else:  # pip's reading of the arguments is not certain: lock, and let pip say what it makes of them
         command, request_args = "", arguments.passthrough
-    quiet = arguments.quiet
-    adapter = Adapter("pip", purpose=describe_command(["pip-locked", *args]), quiet=quiet > 0)
+    quiet = arguments.quietness(environment) > 0  # pip's -q, -v and their settings: pip says nothing then
+    adapter = Adapter("pip", purpose=describe_command(["pip-locked", *args]), quiet=quiet)
     try:
         result = adapter.sync(
             environment,
