@@ -89,8 +89,18 @@ class Guard:
             marker = Marker.incomplete(folder, tool="poetry", holder=(os.getpid(), self.adapter.purpose))
             if not complete(folder, marker):
                 self._create(folder, marker, event, event_name, dispatcher)
+            if command._env is not None and os.path.realpath(command._env.path) != os.path.realpath(folder):
+                # poetry chose another folder than the one foreseen: only the one it uses is ever locked or judged
+                if not command._env.is_venv():
+                    return
+                environment = self.adapter.environment(str(command._env.path))
             if changes_environment(command, command_event.io):
+                project = project_files(command.poetry)
                 hold = self.held.enter_context(self.adapter.environment_lock(environment))
+                if project_files(command.poetry) != project:
+                    # another command changed pyproject.toml or poetry.lock while this one waited (a ``poetry
+                    # add``): poetry reads them again, as it would have, run after it; not what it read before
+                    self.application.reset_poetry()
                 # what an interrupted sync left is removed first, and put back by poetry's installer (from the
                 # project's sources and lock file, not pip's), which snapshots what is installed after this;
                 # until this command ends with success, a journal says a sync is in progress, so that a poetry
@@ -178,8 +188,22 @@ def environment_folder(poetry: Poetry, io: IO) -> str | None:
     from poetry.utils.env.python import Python
 
     python = Python.get_preferred_python(config=poetry.config, io=io)
+    if not poetry.package.python_constraint.allows(python.patch_version):
+        # poetry looks for an interpreter the project allows (and says which when it creates the venv)
+        python = Python.get_compatible_python(poetry=poetry)
     name = manager.generate_env_name(poetry.package.name, str(poetry.file.path.parent))
     return str(Path(poetry.config.virtualenvs_path) / f"{name}-py{python.minor_version.to_string()}")
+
+
+def project_files(poetry: Poetry) -> tuple[bytes | None, ...]:
+    """The bytes of the project's ``pyproject.toml`` and ``poetry.lock`` (None for one that is missing)."""
+    contents: list[bytes | None] = []
+    for path in (poetry.file.path, poetry.locker.lock):
+        try:
+            contents.append(Path(path).read_bytes())
+        except OSError:
+            contents.append(None)
+    return tuple(contents)
 
 
 def complete(folder: str, marker: Marker) -> bool:
