@@ -111,3 +111,35 @@ def test_the_environment_of_an_interpreter_poetry_looks_for_is_the_one_locked(
     assert (venv / ".lock").exists() and (virtualenvs / f".{venv.name}.create.lock").exists()
     (site,) = (venv / "lib").glob("python*/site-packages")
     assert any(site.glob("alpha-*.dist-info"))
+
+
+def test_env_remove_waits_for_the_environment_in_use(tmp_path: Path, index: str, env: dict[str, str]) -> None:
+    """``poetry env remove --all`` while another process syncs ``.venv``: it waits (naming the holder), then removes.
+
+    poetry's removals (``env remove``, ``env use`` of another patch version, a broken venv recreated) take the
+    creation lock and the environment lock of the folder.  Before, ``env remove`` deleted ``.venv`` under the
+    other process's install at once.
+    """
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    flags = tmp_path / "flags"
+    holder = start_holder(project, env, flags)
+    try:
+        removing = subprocess.Popen(
+            poetry("env", "remove", "--all"),
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines = Lines(removing)
+        lines.wait_for("Waiting for lock on environment .venv", "hold.py")
+        assert (project / ".venv" / "pyvenv.cfg").exists() and removing.poll() is None
+    finally:
+        (flags / "release").touch()
+    assert finish(holder)[0] == 0
+    assert removing.wait(timeout=300) == 0, lines.text()
+    assert not (project / ".venv").exists()
+    assert run_poetry(project, env, "install").returncode == 0  # made again
+    assert installed(project, "alpha")

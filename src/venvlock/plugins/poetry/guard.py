@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,8 @@ from venvlock.adapter import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cleo.events.console_command_event import ConsoleCommandEvent
     from cleo.events.console_terminate_event import ConsoleTerminateEvent
     from cleo.events.event import Event
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 
 #: commands that change the installed packages (unless ``--dry-run`` or ``--lock``)
 CHANGING_COMMANDS = frozenset({"install", "sync", "add", "remove", "update"})
+#: poetry's commands that create or remove a venv without being environment commands
+MANAGING_COMMANDS = frozenset({"env use", "env remove"})
 #: options with which those commands change nothing in the environment
 NOT_CHANGING_OPTIONS = ("dry-run", "lock")
 #: the project's setting: ``[tool.venvlock] poetry = false`` turns the plugin off
@@ -71,17 +75,24 @@ class Guard:
         self.adapter = Adapter("poetry", purpose="poetry")  # named by its command line once it is an env command
 
     def on_command(self, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
+        from poetry.console.commands.command import Command as PoetryCommand
         from poetry.console.commands.env_command import EnvCommand
         from poetry.console.commands.self.self_command import SelfCommand
 
         command_event: ConsoleCommandEvent = event  # type: ignore[assignment]
         command = command_event.command
-        if not isinstance(command, EnvCommand) or isinstance(command, SelfCommand) or command._env is not None:
+        if isinstance(command, EnvCommand):
+            if isinstance(command, SelfCommand) or command._env is not None:
+                return
+        elif not (isinstance(command, PoetryCommand) and command.name in MANAGING_COMMANDS):
             return
         try:
             if not enabled_for(command.poetry, self.switch):
                 return
             self.adapter.purpose = describe_command(["poetry", *sys.argv[1:]])
+            self.held.enter_context(self._locked_builds_and_removals())
+            if not isinstance(command, EnvCommand):  # env use, env remove: their builds and removals only
+                return
             folder = environment_folder(command.poetry, command_event.io)
             if folder is None:  # no venv: poetry installs into the interpreter it found, which venvlock leaves alone
                 return
@@ -113,6 +124,32 @@ class Guard:
             self.failed = exit_code(error)
             command_event.disable_command()
             command_event.stop_propagation()
+
+    @contextmanager
+    def _locked_builds_and_removals(self) -> Iterator[None]:
+        """While inside, poetry builds a venv (``build_venv``) holding its creation lock, and removes one
+        (``remove_venv``: ``env remove``, ``env use`` and a broken venv recreated) holding its creation lock
+        and its environment lock, so that never under another process's sync or creation."""
+        from poetry.utils.env import EnvManager
+
+        adapter = self.adapter
+        build, remove = EnvManager.__dict__["build_venv"], EnvManager.__dict__["remove_venv"]
+
+        def locked_build(cls: type[EnvManager], path: Path, *args: Any, **kwargs: Any) -> Any:
+            with adapter.creation_lock(adapter.environment(str(path))):
+                return build.__func__(cls, path, *args, **kwargs)
+
+        def locked_remove(cls: type[EnvManager], path: Path) -> None:
+            environment = adapter.environment(str(path))
+            with adapter.creation_lock(environment), adapter.environment_lock(environment):
+                remove.__func__(cls, path)
+
+        EnvManager.build_venv = classmethod(locked_build)  # type: ignore[method-assign,assignment]
+        EnvManager.remove_venv = classmethod(locked_remove)  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            EnvManager.build_venv, EnvManager.remove_venv = build, remove  # type: ignore[method-assign]
 
     def _create(self, folder: str, marker: Marker, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
         """Create (or rebuild) the environment with poetry's ``configure_env``, creation lock held."""
