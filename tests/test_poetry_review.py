@@ -118,13 +118,17 @@ def test_env_remove_waits_for_the_environment_in_use(tmp_path: Path, index: str,
 
     poetry's removals (``env remove``, ``env use`` of another patch version, a broken venv recreated) take the
     creation lock and the environment lock of the folder.  Before, ``env remove`` deleted ``.venv`` under the
-    other process's install at once.
+    other process's install at once.  Past ``VENVLOCK_TIMEOUT``: exit 75, venvlock's message, nothing removed.
     """
     project = write_project(tmp_path / "project", index)
     assert run_poetry(project, env, "install").returncode == 0
     flags = tmp_path / "flags"
     holder = start_holder(project, env, flags)
     try:
+        timed_out = run_poetry(project, {**env, "VENVLOCK_TIMEOUT": "1"}, "env", "remove", "--all")
+        assert timed_out.returncode == 75, timed_out.stderr
+        assert "venvlock: timed out after 1s waiting for lock on environment .venv" in timed_out.stderr
+        assert (project / ".venv" / "pyvenv.cfg").exists()
         removing = subprocess.Popen(
             poetry("env", "remove", "--all"),
             cwd=project,

@@ -64,7 +64,7 @@ class VenvlockPlugin(ApplicationPlugin):
         dispatcher = application.event_dispatcher
         if dispatcher is None or not enabled_by_environment():
             return
-        from cleo.events.console_events import COMMAND, TERMINATE
+        from cleo.events.console_events import COMMAND, ERROR, TERMINATE
 
         guards: list[Guard] = []
 
@@ -79,5 +79,10 @@ class VenvlockPlugin(ApplicationPlugin):
             if guards:  # the innermost command's (a command may run another)
                 guards.pop().on_terminate(event)
 
+        def on_error(event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
+            if guards:
+                guards[-1].on_error(event)
+
         dispatcher.add_listener(COMMAND, on_command, PRIORITY)
+        dispatcher.add_listener(ERROR, on_error, PRIORITY)
         dispatcher.add_listener(TERMINATE, on_terminate, PRIORITY)

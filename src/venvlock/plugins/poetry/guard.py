@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from cleo.events.console_command_event import ConsoleCommandEvent
+    from cleo.events.console_error_event import ConsoleErrorEvent
     from cleo.events.console_terminate_event import ConsoleTerminateEvent
     from cleo.events.event import Event
     from cleo.events.event_dispatcher import EventDispatcher
@@ -170,6 +171,16 @@ class Guard:
                     marker.clear()
                 raise  # a folder made halfway keeps the marker: the next run rebuilds it
             marker.clear()
+
+    def on_error(self, event: Event) -> None:
+        """A lock of poetry's own build or removal of a venv that stayed busy (or another venvlock error) while the
+        command ran: said as venvlock's errors are, and the command ends with its exit status (75, 2)."""
+        error_event: ConsoleErrorEvent = event  # type: ignore[assignment]
+        if not isinstance(error_event.error, VenvlockError):
+            return
+        error_event.io.write_error_line(f"<error>venvlock: {error_event.error}</error>")
+        self.failed = exit_code(error_event.error)
+        error_event.set_exit_code(0)  # cleo raises no error ended with 0; on_terminate then sets the status
 
     def on_terminate(self, event: Event) -> None:
         terminate_event: ConsoleTerminateEvent = event  # type: ignore[assignment]
