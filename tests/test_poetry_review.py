@@ -147,3 +147,18 @@ def test_env_remove_waits_for_the_environment_in_use(tmp_path: Path, index: str,
     assert not (project / ".venv").exists()
     assert run_poetry(project, env, "install").returncode == 0  # made again
     assert installed(project, "alpha")
+
+
+def test_concurrent_adds_keep_each_others_dependency(tmp_path: Path, index: str, env: dict[str, str]) -> None:
+    """``poetry add heavy3`` and ``poetry add heavy4`` at once: both end in ``pyproject.toml``, the lock file and
+    ``.venv``; the one that waited adds its dependency to what the other wrote, as if run after it."""
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    results = run_many([poetry("add", "heavy3"), poetry("add", "heavy4")], env=env, cwd=project)
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    text = (project / "pyproject.toml").read_text()
+    assert "heavy3" in text and "heavy4" in text, text
+    assert installed(project, "heavy3") and installed(project, "heavy4")
+    check = run_poetry(project, env, "check", "--lock")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert problems_of(project) == []
