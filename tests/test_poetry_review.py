@@ -15,8 +15,8 @@ import pytest
 
 from helpers.poetry_project import installed, poetry, problems_of, run_poetry, write_project
 from helpers.processes import Lines, finish
-from support import run_many
-from test_poetry import env, index, start_holder
+from support import run_many, scripts_dir, wait_for
+from test_poetry import HOLD, env, index, start_holder
 
 __all__ = ["env", "index"]  # fixtures of test_poetry, used here
 
@@ -162,3 +162,39 @@ def test_concurrent_adds_keep_each_others_dependency(tmp_path: Path, index: str,
     check = run_poetry(project, env, "check", "--lock")
     assert check.returncode == 0, check.stdout + check.stderr
     assert problems_of(project) == []
+
+
+def test_a_creation_that_waited_reads_the_project_as_it_is_after_the_wait(
+    tmp_path: Path, index: str, env: dict[str, str]
+) -> None:
+    """As :func:`test_a_waiting_install_reads_the_project_as_it_is_after_the_wait`, the wait being for the
+    creation lock (``venvlock run --creation`` holds both locks, and lets both go at once)."""
+    project = write_project(tmp_path / "project", index)
+    assert run_poetry(project, env, "install").returncode == 0
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    (project / "hold.py").write_text(HOLD)
+    command = [str(scripts_dir() / "venvlock"), "run", "--creation", "--env", ".venv", "--"]
+    holder = subprocess.Popen(
+        [*command, sys.executable, "hold.py", str(flags)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: (flags / "started").exists(), timeout=120), holder.stderr
+        (project / ".venv" / "bin" / "python").unlink()  # what a creation under way looks like: no python yet
+        waiting = subprocess.Popen(
+            poetry("install"), cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        lines = Lines(waiting)
+        lines.wait_for("Waiting for lock on environment .venv", ".venv.create.lock")
+        write_project(project, index, deps=("alpha", "heavy3"))
+        assert run_poetry(project, {**env, "VENVLOCK_POETRY": "0"}, "lock").returncode == 0
+    finally:
+        (flags / "release").touch()
+    assert finish(holder)[0] == 0
+    assert waiting.wait(timeout=300) == 0, lines.text()
+    assert installed(project, "heavy3"), lines.text()

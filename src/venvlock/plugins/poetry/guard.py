@@ -94,6 +94,8 @@ class Guard:
             self.held.enter_context(self._locked_builds_and_removals())
             if not isinstance(command, EnvCommand):  # env use, env remove: their builds and removals only
                 return
+            changing = changes_environment(command, command_event.io)
+            project = project_files(command.poetry) if changing else ()  # as poetry read them, before any wait
             folder = environment_folder(command.poetry, command_event.io)
             if folder is None:  # no venv: poetry installs into the interpreter it found, which venvlock leaves alone
                 return
@@ -106,12 +108,11 @@ class Guard:
                 if not command._env.is_venv():
                     return
                 environment = self.adapter.environment(str(command._env.path))
-            if changes_environment(command, command_event.io):
-                project = project_files(command.poetry)
+            if changing:
                 hold = self.held.enter_context(self.adapter.environment_lock(environment))
                 if project_files(command.poetry) != project:
-                    # another command changed pyproject.toml or poetry.lock while this one waited (a ``poetry
-                    # add``): poetry reads them again, as it would have, run after it; not what it read before
+                    # another command changed pyproject.toml or poetry.lock while this one waited for a lock (a
+                    # ``poetry add``): poetry reads them again, as it would have, run after it
                     self.application.reset_poetry()
                 # what an interrupted sync left is removed first, and put back by poetry's installer (from the
                 # project's sources and lock file, not pip's), which snapshots what is installed after this;
