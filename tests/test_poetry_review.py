@@ -149,6 +149,7 @@ def test_env_remove_waits_for_the_environment_in_use(tmp_path: Path, index: str,
     assert installed(project, "alpha")
 
 
+@pytest.mark.slow  # a variant of test_a_waiting_install_reads_the_project_as_it_is_after_the_wait
 def test_concurrent_adds_keep_each_others_dependency(tmp_path: Path, index: str, env: dict[str, str]) -> None:
     """``poetry add heavy3`` and ``poetry add heavy4`` at once: both end in ``pyproject.toml``, the lock file and
     ``.venv``; the one that waited adds its dependency to what the other wrote, as if run after it."""
@@ -164,6 +165,7 @@ def test_concurrent_adds_keep_each_others_dependency(tmp_path: Path, index: str,
     assert problems_of(project) == []
 
 
+@pytest.mark.slow  # a variant of test_a_waiting_install_reads_the_project_as_it_is_after_the_wait
 def test_a_creation_that_waited_reads_the_project_as_it_is_after_the_wait(
     tmp_path: Path, index: str, env: dict[str, str]
 ) -> None:
