@@ -12,6 +12,8 @@ application plugin :class:`VenvlockPlugin` (entry-point group
   ``--dry-run`` or ``--lock``) hold the environment lock (uv's
   ``<env>/.lock``) from before poetry looks at what is installed until the
   command ends;
+* ``env use``, ``env remove`` and poetry's recreation of a broken venv
+  remove a venv holding its creation lock and environment lock;
 * ``poetry run`` holds nothing once the environment exists.
 
 Opt out with ``VENVLOCK_POETRY=0`` or ``poetry = false`` under

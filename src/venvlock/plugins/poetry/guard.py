@@ -12,7 +12,13 @@ On COMMAND, before poetry's own listeners:
    marker cleared and the lock released;
 3. a command that changes the environment takes the environment lock, held
    until TERMINATE (poetry's installer snapshots the installed set right
-   after this listener).
+   after this listener); when ``pyproject.toml`` or ``poetry.lock`` changed
+   while it waited, poetry reads them again.
+
+The folder poetry configured is the one locked, never a foreseen one it does
+not use.  Throughout the command (``env use`` and ``env remove`` included),
+poetry's own ``build_venv`` holds the folder's creation lock and its
+``remove_venv`` the creation lock and the environment lock.
 
 A lock busy past ``VENVLOCK_TIMEOUT`` (or any other venvlock error, or a
 Ctrl-C while waiting) ends the command before poetry does anything: the
