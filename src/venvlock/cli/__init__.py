@@ -12,7 +12,7 @@ as a positional argument (their older spelling).  ``run`` takes everything
 after its own options as the command, ``--`` optional (as ``uv run``).
 
 Exit status, as pip's: 0 done; 1 damaged or failed (or the command's own, for
-``run``); 2 bad usage or setting; 75 a lock stayed busy past
+``run``); 2 bad usage or setting; 3 nothing verified (``verify``); 75 a lock stayed busy past
 ``VENVLOCK_TIMEOUT``; 130 interrupted.  Errors are one line on stderr,
 ``venvlock: error: ...`` (a usage error after the command's usage).
 """
@@ -49,7 +49,8 @@ environment variables:
   PIP_PYTHON           the default environment, as for pip
   VIRTUAL_ENV          the default environment when PIP_PYTHON is unset (else the interpreter running venvlock)
 
-exit status: 0 done; 1 damaged or failed; 2 usage; 75 a lock stayed busy (retry later); 130 interrupted.
+exit status: 0 done; 1 damaged or failed; 2 usage; 3 nothing verified (verify); 75 a lock stayed busy (retry
+later); 130 interrupted.
 Each command's options: venvlock COMMAND --help.  The manual: the page "The venvlock command" of
 venvlock's documentation.
 """
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check an environment's installed distributions: every file a RECORD lists, with its size "
         "and hash; one metadata folder per project, with RECORD and METADATA; no '~' leftovers; files no "
         "distribution owns (a warning); every requirement met (pip check).  Waits for a sync in progress.  "
-        "Exit 1 when damaged.",
+        "Exit 1 when damaged, 3 when nothing was verified (no distribution found).",
     )
     add_environment_option(verify)
     verify.add_argument("path", nargs="?", metavar="PATH", help="the environment, as -p PATH")

@@ -12,6 +12,8 @@ application plugin :class:`VenvlockPlugin` (entry-point group
   ``--dry-run`` or ``--lock``) hold the environment lock (uv's
   ``<env>/.lock``) from before poetry looks at what is installed until the
   command ends;
+* ``env use``, ``env remove`` and poetry's recreation of a broken venv
+  remove a venv holding its creation lock and environment lock;
 * ``poetry run`` holds nothing once the environment exists.
 
 Opt out with ``VENVLOCK_POETRY=0`` or ``poetry = false`` under
@@ -64,7 +66,7 @@ class VenvlockPlugin(ApplicationPlugin):
         dispatcher = application.event_dispatcher
         if dispatcher is None or not enabled_by_environment():
             return
-        from cleo.events.console_events import COMMAND, TERMINATE
+        from cleo.events.console_events import COMMAND, ERROR, TERMINATE
 
         guards: list[Guard] = []
 
@@ -79,5 +81,10 @@ class VenvlockPlugin(ApplicationPlugin):
             if guards:  # the innermost command's (a command may run another)
                 guards.pop().on_terminate(event)
 
+        def on_error(event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
+            if guards:
+                guards[-1].on_error(event)
+
         dispatcher.add_listener(COMMAND, on_command, PRIORITY)
+        dispatcher.add_listener(ERROR, on_error, PRIORITY)
         dispatcher.add_listener(TERMINATE, on_terminate, PRIORITY)

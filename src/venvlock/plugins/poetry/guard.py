@@ -12,7 +12,13 @@ On COMMAND, before poetry's own listeners:
    marker cleared and the lock released;
 3. a command that changes the environment takes the environment lock, held
    until TERMINATE (poetry's installer snapshots the installed set right
-   after this listener).
+   after this listener); when ``pyproject.toml`` or ``poetry.lock`` changed
+   while it waited, poetry reads them again.
+
+The folder poetry configured is the one locked, never a foreseen one it does
+not use.  Throughout the command (``env use`` and ``env remove`` included),
+poetry's own ``build_venv`` holds the folder's creation lock and its
+``remove_venv`` the creation lock and the environment lock.
 
 A lock busy past ``VENVLOCK_TIMEOUT`` (or any other venvlock error, or a
 Ctrl-C while waiting) ends the command before poetry does anything: the
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +46,10 @@ from venvlock.adapter import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cleo.events.console_command_event import ConsoleCommandEvent
+    from cleo.events.console_error_event import ConsoleErrorEvent
     from cleo.events.console_terminate_event import ConsoleTerminateEvent
     from cleo.events.event import Event
     from cleo.events.event_dispatcher import EventDispatcher
@@ -53,6 +62,8 @@ if TYPE_CHECKING:
 
 #: commands that change the installed packages (unless ``--dry-run`` or ``--lock``)
 CHANGING_COMMANDS = frozenset({"install", "sync", "add", "remove", "update"})
+#: poetry's commands that create or remove a venv without being environment commands
+MANAGING_COMMANDS = frozenset({"env use", "env remove"})
 #: options with which those commands change nothing in the environment
 NOT_CHANGING_OPTIONS = ("dry-run", "lock")
 #: the project's setting: ``[tool.venvlock] poetry = false`` turns the plugin off
@@ -71,17 +82,26 @@ class Guard:
         self.adapter = Adapter("poetry", purpose="poetry")  # named by its command line once it is an env command
 
     def on_command(self, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
+        from poetry.console.commands.command import Command as PoetryCommand
         from poetry.console.commands.env_command import EnvCommand
         from poetry.console.commands.self.self_command import SelfCommand
 
         command_event: ConsoleCommandEvent = event  # type: ignore[assignment]
         command = command_event.command
-        if not isinstance(command, EnvCommand) or isinstance(command, SelfCommand) or command._env is not None:
+        if isinstance(command, EnvCommand):
+            if isinstance(command, SelfCommand) or command._env is not None:
+                return
+        elif not (isinstance(command, PoetryCommand) and command.name in MANAGING_COMMANDS):
             return
         try:
             if not enabled_for(command.poetry, self.switch):
                 return
             self.adapter.purpose = describe_command(["poetry", *sys.argv[1:]])
+            self.held.enter_context(self._locked_builds_and_removals())
+            if not isinstance(command, EnvCommand):  # env use, env remove: their builds and removals only
+                return
+            changing = changes_environment(command, command_event.io)
+            project = project_files(command.poetry) if changing else ()  # as poetry read them, before any wait
             folder = environment_folder(command.poetry, command_event.io)
             if folder is None:  # no venv: poetry installs into the interpreter it found, which venvlock leaves alone
                 return
@@ -89,8 +109,17 @@ class Guard:
             marker = Marker.incomplete(folder, tool="poetry", holder=(os.getpid(), self.adapter.purpose))
             if not complete(folder, marker):
                 self._create(folder, marker, event, event_name, dispatcher)
-            if changes_environment(command, command_event.io):
+            if command._env is not None and os.path.realpath(command._env.path) != os.path.realpath(folder):
+                # poetry chose another folder than the one foreseen: only the one it uses is ever locked or judged
+                if not command._env.is_venv():
+                    return
+                environment = self.adapter.environment(str(command._env.path))
+            if changing:
                 hold = self.held.enter_context(self.adapter.environment_lock(environment))
+                if project_files(command.poetry) != project:
+                    # another command changed pyproject.toml or poetry.lock while this one waited for a lock (a
+                    # ``poetry add``): poetry reads them again, as it would have, run after it
+                    self.application.reset_poetry()
                 # what an interrupted sync left is removed first, and put back by poetry's installer (from the
                 # project's sources and lock file, not pip's), which snapshots what is installed after this;
                 # until this command ends with success, a journal says a sync is in progress, so that a poetry
@@ -103,6 +132,32 @@ class Guard:
             self.failed = exit_code(error)
             command_event.disable_command()
             command_event.stop_propagation()
+
+    @contextmanager
+    def _locked_builds_and_removals(self) -> Iterator[None]:
+        """While inside, poetry builds a venv (``build_venv``) holding its creation lock, and removes one
+        (``remove_venv``: ``env remove``, ``env use`` and a broken venv recreated) holding its creation lock
+        and its environment lock, so that never under another process's sync or creation."""
+        from poetry.utils.env import EnvManager
+
+        adapter = self.adapter
+        build, remove = EnvManager.__dict__["build_venv"], EnvManager.__dict__["remove_venv"]
+
+        def locked_build(cls: type[EnvManager], path: Path, *args: Any, **kwargs: Any) -> Any:
+            with adapter.creation_lock(adapter.environment(str(path))):
+                return build.__func__(cls, path, *args, **kwargs)
+
+        def locked_remove(cls: type[EnvManager], path: Path) -> None:
+            environment = adapter.environment(str(path))
+            with adapter.creation_lock(environment), adapter.environment_lock(environment):
+                remove.__func__(cls, path)
+
+        EnvManager.build_venv = classmethod(locked_build)  # type: ignore[method-assign,assignment]
+        EnvManager.remove_venv = classmethod(locked_remove)  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            EnvManager.build_venv, EnvManager.remove_venv = build, remove  # type: ignore[method-assign]
 
     def _create(self, folder: str, marker: Marker, event: Event, event_name: str, dispatcher: EventDispatcher) -> None:
         """Create (or rebuild) the environment with poetry's ``configure_env``, creation lock held."""
@@ -123,6 +178,16 @@ class Guard:
                     marker.clear()
                 raise  # a folder made halfway keeps the marker: the next run rebuilds it
             marker.clear()
+
+    def on_error(self, event: Event) -> None:
+        """A lock of poetry's own build or removal of a venv that stayed busy (or another venvlock error) while the
+        command ran: said as venvlock's errors are, and the command ends with its exit status (75, 2)."""
+        error_event: ConsoleErrorEvent = event  # type: ignore[assignment]
+        if not isinstance(error_event.error, VenvlockError):
+            return
+        error_event.io.write_error_line(f"<error>venvlock: {error_event.error}</error>")
+        self.failed = exit_code(error_event.error)
+        error_event.set_exit_code(0)  # cleo raises no error ended with 0; on_terminate then sets the status
 
     def on_terminate(self, event: Event) -> None:
         terminate_event: ConsoleTerminateEvent = event  # type: ignore[assignment]
@@ -178,8 +243,22 @@ def environment_folder(poetry: Poetry, io: IO) -> str | None:
     from poetry.utils.env.python import Python
 
     python = Python.get_preferred_python(config=poetry.config, io=io)
+    if not poetry.package.python_constraint.allows(python.patch_version):
+        # poetry looks for an interpreter the project allows (and says which when it creates the venv)
+        python = Python.get_compatible_python(poetry=poetry)
     name = manager.generate_env_name(poetry.package.name, str(poetry.file.path.parent))
     return str(Path(poetry.config.virtualenvs_path) / f"{name}-py{python.minor_version.to_string()}")
+
+
+def project_files(poetry: Poetry) -> tuple[bytes | None, ...]:
+    """The bytes of the project's ``pyproject.toml`` and ``poetry.lock`` (None for one that is missing)."""
+    contents: list[bytes | None] = []
+    for path in (poetry.file.path, poetry.locker.lock):
+        try:
+            contents.append(Path(path).read_bytes())
+        except OSError:
+            contents.append(None)
+    return tuple(contents)
 
 
 def complete(folder: str, marker: Marker) -> bool:
