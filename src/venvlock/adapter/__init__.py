@@ -398,13 +398,19 @@ class Adapter:
         command ended by itself with success.
         """
         from venvlock._faults import inject_fault
-        from venvlock.core._journal import begin, heal, reinstall_args
+        from venvlock.core._journal import begin, heal, put_back
+        from venvlock.core._settings import installer
 
         inject_fault("locked")
         healed = heal(environment)
-        if healed and reinstall and self.install(environment, reinstall_args(healed, []), hold) != 0:
-            specs = ", ".join(f"{name}=={version}" for name, version in healed)
-            print(f"venvlock: {specs}: removed (half-installed), not reinstalled: install it again", file=sys.stderr)
+        if healed and reinstall:  # quiet: this installer's lines are not the command's output
+            put_back(
+                environment,
+                healed,
+                [],
+                lambda args: self.install(environment, [*args, "--quiet"], hold),
+                uv=installer() == "uv",
+            )
         owned = begin(environment, command)
         inject_fault("journal")
         return owned

@@ -33,6 +33,7 @@ from venvlock.core._installed import (
     remove_distribution,
     remove_leftover,
     scan,
+    stashed_distribution,
 )
 
 TYPE_CHECKING = False
@@ -134,7 +135,7 @@ def plan_repair(report: Report, environment: Environment) -> RepairPlan:
             continue
         if problem.kind is Kind.LEFTOVER:
             plan.leftovers.append(problem.folder)
-            stashed = _stashed_distribution(problem.folder)
+            stashed = stashed_distribution(problem.folder)
             if stashed is not None and canonical_name(stashed[0]) not in found.by_key:
                 why = "pip was replacing it when it was interrupted: its version is restored"
                 plan.installs.setdefault(canonical_name(stashed[0]), (stashed[0], stashed[1], why))
@@ -192,16 +193,3 @@ def _kept(dists: list[Distribution], by_folder: dict[str, list[Problem]]) -> Dis
         return (int(complete), int(intact), version)
 
     return max(dists, key=rank)
-
-
-def _stashed_distribution(path: str) -> tuple[str, str] | None:
-    """``(name, version)`` of a dist-info pip stashed as a ``~`` folder, from its METADATA; else None."""
-    if not os.path.isdir(path) or os.path.islink(path):
-        return None
-    stash = Distribution(os.path.dirname(path), os.path.basename(path) + ".dist-info")
-    stash.folder = path
-    try:
-        name, version, _ = stash.headers()
-    except OSError:
-        return None
-    return (name, version) if name and version and os.path.isfile(os.path.join(path, "METADATA")) else None

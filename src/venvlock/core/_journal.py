@@ -8,8 +8,8 @@ Ctrl-C, on which pip exits 1 without undoing a half-written distribution; a fail
 A holder that finds a journal left behind (its writer gone, or this process in an earlier sync) calls
 :func:`heal`: the stashes, unfinished dist-infos and dist-infos that sync wrote without finishing
 (:func:`suspects`) are removed inside the environment's scheme only (:func:`venvlock.core._installed.repair`),
-the journal is cleared, and the sync puts the removed distributions back at their versions
-(:func:`reinstall_args`) before it judges.  A journal of a live holder that is not this process belongs to an
+the journal is cleared, and the sync puts the removed distributions back at their versions (:func:`put_back`,
+into the environment only) before it judges.  A journal of a live holder that is not this process belongs to an
 outer sync this one runs under (``venvlock run -- pip-locked ...``): left alone, and no second one is written.
 
 Plain ``os``: :func:`pending` is one ``lstat`` on the fast path.
@@ -28,6 +28,8 @@ from venvlock.core._files import read_file, remove_file, write_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from venvlock.core._environment import Environment
 
 
@@ -146,7 +148,12 @@ def suspects(site_dirs: list[str], since_ns: int) -> list[str]:
 
 def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[tuple[str, str]]:
     """Under the environment lock: remove what the sync of a journal left behind, clear it; ``(name, version)``
-    of each distribution removed (to put back: :func:`reinstall_args`)."""
+    of each distribution removed (to put back: :func:`put_back`).
+
+    Only the package folders of the environment's own install scheme are looked at (of *site_dirs*, the sync's
+    reading): never an interpreter's other site folders (Debian's ``dist-packages``, whose dist-infos apt
+    writes without INSTALLER).  A project pip was replacing when it was interrupted is put back at the version of
+    its half-installed dist-info, else (only pip's ``~`` stash of the old one is left) at the stashed version."""
     entry = read(environment)
     if entry is None:
         if pending(environment):  # there, but not a file venvlock reads (a link, a folder): not ours to trust
@@ -154,18 +161,28 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[t
         return []
     if not entry.left_behind():
         return []
-    from venvlock.core._installed import Distribution, repair
+    from venvlock.core._installed import Distribution, canonical_name, repair, scan, stashed_distribution
 
-    folders = site_dirs if site_dirs is not None else environment.site_folders()
+    own = environment.package_folders()
+    folders = [folder for folder in site_dirs if folder in own] if site_dirs is not None else own
     damaged = suspects(folders, entry.began_ns)
-    removed = []
+    removed: dict[str, tuple[str, str]] = {}
+    stashed: dict[str, tuple[str, str]] = {}
     for folder in damaged:
-        if folder.endswith(".dist-info"):
+        if os.path.basename(folder).startswith("~"):
+            found = stashed_distribution(folder)
+            if found is not None:
+                stashed.setdefault(canonical_name(found[0]), found)
+        elif folder.endswith(".dist-info"):
             dist = Distribution(os.path.dirname(folder), os.path.basename(folder))
             if dist.name and dist.version:
-                removed.append((dist.name, dist.version))
+                removed.setdefault(dist.key, (dist.name, dist.version))
     if damaged:
-        what = f"{len(damaged)} distribution" + ("s" if len(damaged) != 1 else "")
+        count = sum(1 for folder in damaged if not os.path.basename(folder).startswith("~"))
+        stashes = len(damaged) - count
+        parts = [f"{count} distribution" + ("s" if count != 1 else "")] if count else []
+        parts += [f"{stashes} of pip's leftovers"] if stashes else []
+        what = " and ".join(parts)
         print(
             f"venvlock: the last sync of {environment.name} was interrupted (pid {entry.pid}, `{entry.command}`); "
             f"repairing {what}",
@@ -175,7 +192,52 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[t
         repair(damaged, folders)
     inject_fault("heal")
     end(environment)
-    return removed
+    if stashed:  # a stash whose project has no distribution left: pip was replacing or removing it
+        left = scan(folders).by_key
+        for key, old in stashed.items():
+            if key not in left:
+                removed.setdefault(key, old)
+    return list(removed.values())
+
+
+def put_back(
+    environment: Environment,
+    removed: list[tuple[str, str]],
+    args: list[str],
+    install: Callable[[list[str]], int] | None,
+    *,
+    uv: bool = False,
+) -> None:
+    """Reinstall what :func:`heal` removed, at its version, with *install* (the sync's installer, given pip
+    ``install`` arguments: :func:`reinstall_args` of *args*; None: a tool's own installer, which cannot be asked).
+
+    Only into the environment: when pip's settings (``PIP_TARGET``, ``PIP_USER``, ``target`` in a pip.conf, ...)
+    would send the install elsewhere, nothing is installed.  Each time nothing is put back, one line says what
+    and why, so the user installs it again.
+    """
+    if not removed:
+        return
+    from venvlock._pip.config import elsewhere
+
+    arguments = reinstall_args(removed, args)
+    if install is None:
+        why = "the tool installs with its own installer"
+    else:
+        where = elsewhere(environment.config_prefix(), arguments, uv=uv)
+        if where:
+            why = f"{'; '.join(where)}: the installer would install elsewhere"
+        else:
+            returncode = install(arguments)
+            if returncode == 0:
+                return
+            why = f"the installer failed, exit {returncode}"
+    specs = ", ".join(f"{name}=={version}" for name, version in removed)
+    print(
+        f"venvlock: {specs}: removed (the interrupted sync left it half-installed), not reinstalled ({why}): "
+        "install it again",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def reinstall_args(removed: list[tuple[str, str]], args: list[str]) -> list[str]:

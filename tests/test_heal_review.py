@@ -1,0 +1,182 @@
+"""Review of the heal of interrupted syncs: what the next holder removes and puts back, and where.
+
+* An upgrade interrupted while pip installs the new version leaves pip's ``~`` stashes of the old one (their
+  names are not a project's: ``~eavy-1.0.dist-info``) beside the half-installed new one: the heal puts the
+  project back at a version, never asks pip for ``~eavy==1.0``.
+* The heal removes distributions only from the package folders of the environment's own install scheme, never
+  from an interpreter's other site folders (Debian's ``dist-packages``, whose dist-infos apt writes without
+  INSTALLER and sometimes with files of their RECORD left out).
+* What it puts back goes into the environment or nowhere (``PIP_TARGET`` and the like are not followed), and
+  ``venvlock run``'s put-back prints nothing on the command's standard output.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers.wheel_writer import write_wheel
+from support import check_intact, pip_locked, run, scripts_dir, site_packages, venv_python
+from test_journal import _LINES, assert_interrupted, heavy_env, interrupt_install
+
+__all__ = ["heavy_env"]  # the fixture, for this module's tests
+
+
+def _heavy_2(dest: Path) -> None:
+    """``heavy 2.0``: as test_journal's 1.0 (dist-info first, a large module last that pip byte-compiles)."""
+    big = "".join(f"def g_{i}(a, b=({i}, {i + 1})):\n    return [a, b, {i}]\n" for i in range(_LINES)).encode()
+    files = [
+        ("heavy/__init__.py", b'__version__ = "2.0"\n\ndef main():\n    return 0\n'),
+        ("heavy-2.0.dist-info/entry_points.txt", b"[console_scripts]\nheavy-cli = heavy:main\n"),
+        ("heavy/big.py", big),
+    ]
+    built = dest / write_wheel(dest, "heavy", "2.0", files)
+    with zipfile.ZipFile(built) as archive:
+        entries = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    entries.sort(key=lambda entry: (".dist-info/" not in entry[0], entry[0] == "heavy/big.py"))
+    built.unlink()
+    with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+
+
+def _installed(venv: Path) -> list[str]:
+    return sorted(entry for entry in os.listdir(site_packages(venv)) if entry.startswith(("heavy", "~")))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+def test_an_upgrade_interrupted_while_pip_installs_is_put_back_whole(
+    heavy_env: dict[str, str], venv: Path, signum: int
+) -> None:
+    """heavy 1.0 installed, ``install heavy==2.0`` interrupted while pip compiles 2.0 (1.0 stashed as ``~``
+    folders): the next run, whatever it asks for, leaves heavy whole, at a version, and no stash."""
+    _heavy_2(Path(heavy_env["PIP_FIND_LINKS"]))
+    first = run([pip_locked(), "install", "heavy==1.0"], heavy_env)
+    assert first.returncode == 0, first.stderr
+    big = site_packages(venv) / "heavy" / "big.py"
+    big.unlink()  # so that the wait below sees 2.0's
+    returncode = interrupt_install([pip_locked(), "install", "heavy==2.0"], heavy_env, venv, signum)
+    assert returncode != 0
+    assert any(entry.startswith("~") for entry in _installed(venv)), _installed(venv)  # pip's stashes of 1.0
+
+    again = run([pip_locked(), "install", "pip"], heavy_env)  # a request that does not name heavy
+    assert again.returncode == 0, again.stderr
+    assert "~eavy" not in again.stderr and "not reinstalled" not in again.stderr, again.stderr
+    assert "repairing 1 distribution and 2 of pip's leftovers" in again.stderr
+    assert _installed(venv) == ["heavy", "heavy-2.0.dist-info"]
+    assert (site_packages(venv) / "heavy-2.0.dist-info" / "INSTALLER").is_file()
+    assert check_intact(venv) == []
+    assert (venv / "bin" / "heavy-cli").exists()
+
+
+def _stash(site: Path, name: str, version: str) -> Path:
+    """What pip's uninstall leaves of a dist-info it stashed: the folder renamed with its first letter a ``~``."""
+    stash = site / f"~{name[1:]}-{version}.dist-info"
+    stash.mkdir()
+    (stash / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
+    return stash
+
+
+def test_a_stash_without_a_distribution_left_is_put_back_at_the_stashed_version(
+    heavy_env: dict[str, str], venv: Path
+) -> None:
+    """pip killed between stashing heavy 1.0 and writing 2.0 leaves only the stash: heavy 1.0 comes back whole."""
+    from venvlock.core import Environment
+    from venvlock.core._journal import journal_path
+
+    first = run([pip_locked(), "install", "heavy==1.0"], heavy_env)
+    assert first.returncode == 0, first.stderr
+    site = site_packages(venv)
+    (site / "heavy-1.0.dist-info").rename(site / "~eavy-1.0.dist-info")  # as pip's StashedUninstallPathSet does
+    (site / "heavy").rename(site / "~eavy")
+    journal = journal_path(Environment.for_venv(str(venv)))
+    began = time.time_ns()  # the interrupted sync began after heavy 1.0 was installed
+    Path(journal).write_text(f"pid {_dead_pid()}\nstart 1\nbegan {began}\ncommand pip install heavy==2.0\n")
+
+    again = run([pip_locked(), "install", "pip"], heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert "repairing 2 of pip's leftovers" in again.stderr
+    assert "not reinstalled" not in again.stderr, again.stderr
+    assert _installed(venv) == ["heavy", "heavy-1.0.dist-info"] and check_intact(venv) == []
+    assert (site / "heavy-1.0.dist-info" / "INSTALLER").is_file()
+
+
+def test_the_heal_never_removes_from_an_interpreters_other_site_folders(tmp_path: Path) -> None:
+    """An interpreter outside any venv (Debian's /usr/bin/python3) reads /usr/lib/python3/dist-packages too,
+    where apt writes dist-infos without INSTALLER (and some RECORD-listed files left out): not the heal's."""
+    from venvlock.core import Environment, EnvironmentKind
+    from venvlock.core._environment import Scheme
+    from venvlock.core._journal import heal, journal_path
+
+    prefix = tmp_path / "usr"
+    own = prefix / "local" / "lib" / "python3" / "dist-packages"
+    apt = prefix / "lib" / "python3" / "dist-packages"
+    for folder in (own, apt):
+        folder.mkdir(parents=True)
+    for site, name in ((own, "halfway"), (apt, "distro")):  # both: RECORD lists a file that is not there
+        info = site / f"{name}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n\n")
+        (info / "RECORD").write_text(f"{name}/__init__.py,,\n{info.name}/METADATA,,\n")
+    (apt / "distro").mkdir()
+    (apt / "distro" / "__init__.py").write_text("")
+    (apt / "distro" / "gone.py").write_text("")  # RECORD lists __init__.py only: this stays whatever happens
+
+    environment = Environment(str(prefix), kind=EnvironmentKind.INTERPRETER, python=sys.executable)
+    environment._scheme = Scheme(str(prefix), str(prefix), [str(own)], [str(prefix / "local" / "bin")], [str(apt)])
+    assert str(apt) in environment.site_folders()  # verify reads it
+    os.environ.setdefault("VENVLOCK_CACHE_DIR", str(tmp_path / "cache"))
+    os.makedirs(os.path.dirname(journal_path(environment)), exist_ok=True)
+    Path(journal_path(environment)).write_text(f"pid {_dead_pid()}\nstart 1\nbegan 0\ncommand pip install x\n")
+
+    assert heal(environment) == [("halfway", "1.0")]
+    assert not (own / "halfway-1.0.dist-info").exists()
+    assert (apt / "distro-1.0.dist-info" / "RECORD").is_file() and (apt / "distro" / "__init__.py").is_file()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended (and was reaped)."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize("setting", ["PIP_TARGET", "PIP_PREFIX"])
+def test_the_put_back_never_installs_outside_the_environment(
+    heavy_env: dict[str, str], venv: Path, tmp_path: Path, setting: str
+) -> None:
+    """``venvlock run -p VENV -- CMD`` after an interrupted sync, with pip told to install elsewhere: the heal
+    removes the half-installed distribution, installs nothing elsewhere, and says so; CMD's output is its own."""
+    returncode = interrupt_install([pip_locked(), "install", "heavy"], heavy_env, venv, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
+    assert_interrupted(venv)
+    elsewhere = tmp_path / "elsewhere"
+    command = [str(scripts_dir() / "venvlock"), "run", "-p", str(venv), "--", str(venv_python(venv)), "-c", "print(1)"]
+    again = run(command, {**heavy_env, setting: str(elsewhere)})
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "1\n"
+    assert not elsewhere.exists() or not any(elsewhere.rglob("heavy*")), list(elsewhere.rglob("*"))
+    assert f"heavy==1.0: removed (the interrupted sync left it half-installed), not reinstalled ({setting} is set" in (
+        again.stderr
+    )
+    assert check_intact(venv) == [] and not (venv / ".venvlock" / "journal").exists()
+
+
+def test_venvlock_runs_put_back_keeps_the_commands_output_its_own(heavy_env: dict[str, str], venv: Path) -> None:
+    """The heal's reinstall before ``venvlock run``'s command prints nothing on the command's standard output."""
+    interrupt_install([pip_locked(), "install", "heavy"], heavy_env, venv, signal.SIGKILL)
+    assert_interrupted(venv)
+    command = [str(scripts_dir() / "venvlock"), "run", "-p", str(venv), "--", str(venv_python(venv)), "-c", "print(1)"]
+    again = run(command, heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "1\n"
+    assert "repairing 1 distribution" in again.stderr
+    assert (site_packages(venv) / "heavy-1.0.dist-info" / "INSTALLER").is_file() and check_intact(venv) == []
