@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import zipfile
@@ -23,9 +25,10 @@ import pytest
 
 from helpers.wheel_writer import write_wheel
 from support import check_intact, pip_locked, run, scripts_dir, site_packages, venv_python
+from test_doctor import tmpfs
 from test_journal import _LINES, assert_interrupted, heavy_env, interrupt_install
 
-__all__ = ["heavy_env"]  # the fixture, for this module's tests
+__all__ = ["heavy_env", "tmpfs"]  # the fixtures, for this module's tests
 
 
 def _heavy_2(dest: Path) -> None:
@@ -142,8 +145,6 @@ def test_the_heal_never_removes_from_an_interpreters_other_site_folders(tmp_path
 
 def _dead_pid() -> int:
     """The pid of a process that has ended (and was reaped)."""
-    import subprocess
-
     child = subprocess.Popen([sys.executable, "-c", ""])
     child.wait()
     return child.pid
@@ -180,3 +181,38 @@ def test_venvlock_runs_put_back_keeps_the_commands_output_its_own(heavy_env: dic
     assert again.stdout == "1\n"
     assert "repairing 1 distribution" in again.stderr
     assert (site_packages(venv) / "heavy-1.0.dist-info" / "INSTALLER").is_file() and check_intact(venv) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# venvlock doctor: its verdict on a lock file is the one a sync meets
+# ---------------------------------------------------------------------------------------------------------------
+def _venvlock(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run([str(scripts_dir() / "venvlock"), *args], env if env is not None else dict(os.environ))
+
+
+@pytest.mark.parametrize("present", [(".lock",), ()], ids=["uv-lock-only", "none"])
+def test_doctor_names_every_lock_file_a_read_only_environment_cannot_have(
+    tmpfs: Path, present: tuple[str, ...]
+) -> None:
+    """A read-only environment with uv's ``.lock`` but not venvlock's ``.lock.sync`` (or neither): every sync warns
+    "cannot lock ... going on unlocked", so the doctor says so and exits 1 (it said "problems: none", exit 0)."""
+    env_dir = tmpfs / "venv"
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=False)
+    assert made.returncode == 0
+    for name in present:
+        (env_dir / name).touch(mode=0o666)
+    if subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=False).returncode != 0:
+        pytest.skip("cannot remount the tmpfs read-only")
+    synced = _venvlock("run", "-p", str(env_dir), "--", sys.executable, "-c", "")
+    assert synced.returncode == 0 and "going on unlocked" in synced.stderr, synced.stderr  # what a sync meets
+
+    done = _venvlock("doctor", "-p", str(env_dir), "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    problems = json.loads(done.stdout)["problems"]
+    named = {problem.split(" ", 1)[0] for problem in problems}
+    expected = {".lock.sync", ".venv.create.lock"} | ({".lock"} if not present else set())
+    assert {os.path.basename(name) for name in named} == expected, problems
+    assert all("does not exist and cannot be made (the file system is read-only)" in p for p in problems)
+    text = _venvlock("doctor", "-p", str(env_dir))
+    assert text.returncode == 1 and "problems:         none" not in text.stdout
+    assert sorted(os.listdir(env_dir)) == sorted(["bin", "include", "lib", "lib64", "pyvenv.cfg", *present])

@@ -357,6 +357,14 @@ class Adapter:
         return path
 
     @staticmethod
+    def sync_lock_path(environment: Environment) -> str:
+        """venvlock's sync lock file beside :meth:`lock_path` (``<env>/.lock.sync``; it need not exist): every
+        sync takes it with the environment lock."""
+        from venvlock.core._lock import SYNC_SUFFIX
+
+        return Adapter.lock_path(environment) + SYNC_SUFFIX
+
+    @staticmethod
     def creation_holder(environment: Environment) -> Holder | None:
         """Who holds the creation lock of *environment* exclusively now, as its holder file says (None: nobody known).
 

@@ -20,8 +20,10 @@ What it looks at:
 * **advice** for network filesystems.
 
 Exit status: 0 no problem found, 1 a problem (locks fail, do not exclude,
-or stay on this host on a network filesystem; a lock file uv and venvlock
-cannot lock), 2 no environment at PATH.
+or stay on this host on a network filesystem; a lock file uv or venvlock
+cannot lock: the environment lock, venvlock's sync lock beside it, the
+creation lock; one missing where it cannot be made, as on a read-only
+file system), 2 no environment at PATH.
 """
 
 from __future__ import annotations
@@ -131,6 +133,10 @@ def diagnose(environment: Environment) -> dict[str, object]:
     uv_problems = uv["problems"]
     assert isinstance(uv_problems, list)
     problems.extend(uv_problems)
+    problems.extend(filter(None, [_lock_file_problem(Adapter.sync_lock_path(environment), uv=False)]))
+    if environment.kind is not EnvironmentKind.INTERPRETER:  # nothing creates an interpreter: no creation lock
+        creation = Adapter.creation_lock_path(environment)
+        problems.extend(filter(None, [_lock_file_problem(creation, uv=False, effect=CREATIONS)]))
     if probe["result"] == WORKS and scope == NONE:  # the probe beats the mount options: this version locks
         scope, why = NETWORK, f"{filesystem.type}: locks work here (the probe), across hosts as the cluster does"
     return {
@@ -337,23 +343,47 @@ def uv_facts(environment: Environment, lock_path: str) -> dict[str, object]:
     }
 
 
-def _lock_file_problem(lock_path: str) -> str:
-    """Why uv and venvlock cannot lock *lock_path* as this user ("" when they can, or it is not there yet)."""
+#: what a lock file that cannot be locked does: to every sync (the environment lock, the sync lock), to creations
+SYNCS = "every sync of this environment warns and goes on unlocked (VENVLOCK_UNLOCKED=fail stops it instead)"
+CREATIONS = (
+    "every creation, recreation or removal of this environment by tox, nox, hatch or poetry, and venvlock repair, "
+    "warns and goes on unlocked (VENVLOCK_UNLOCKED=fail stops it instead)"
+)
+
+
+def _lock_file_problem(lock_path: str, *, uv: bool = True, effect: str = SYNCS) -> str:
+    """Why venvlock (and uv, *uv*: uv locks this file too) cannot lock *lock_path* as this user ("" when it can,
+    or when its folder is not there yet): a link, not a file, not writable, or missing where it cannot be made
+    (a read-only file system, a folder not writable by this user)."""
     import stat
 
+    where = display_path(lock_path)
+    who = "uv and venvlock" if uv else "venvlock"
     try:
         info = os.lstat(lock_path)
+    except FileNotFoundError:
+        folder = os.path.dirname(lock_path)
+        if not os.path.isdir(folder) or os.access(folder, os.W_OK):
+            return ""
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1))
+        except OSError:
+            read_only = False
+        why = "the file system is read-only" if read_only else f"{display_path(folder)} is not writable by you"
+        return (
+            f"{where} does not exist and cannot be made ({why}): {who} cannot lock it, so {effect}; create it "
+            "while the folder can be written (mode 0666, as uv makes its lock file)"
+        )
     except OSError:
         return ""
-    where = display_path(lock_path)
     if stat.S_ISLNK(info.st_mode):
         return f"{where} is a symbolic link: venvlock does not follow it, and cannot lock it (remove the link)"
     if not stat.S_ISREG(info.st_mode):
         return f"{where} is not a regular file: nothing can lock it (remove it)"
     if not os.access(lock_path, os.W_OK) and os.access(os.path.dirname(lock_path), os.W_OK):
         return (
-            f"{where} is not writable by you (mode {stat.S_IMODE(info.st_mode):04o}, owner uid {info.st_uid}): uv "
-            "and venvlock open it for writing (NFS needs it), fail, and go on unlocked; make it writable for "
+            f"{where} is not writable by you (mode {stat.S_IMODE(info.st_mode):04o}, owner uid {info.st_uid}): "
+            f"{who} open it for writing (NFS needs it), fail, and go on unlocked; make it writable for "
             "everyone who syncs this environment (uv makes it 0666)"
         )
     return ""
