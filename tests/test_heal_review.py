@@ -183,6 +183,29 @@ def test_venvlock_runs_put_back_keeps_the_commands_output_its_own(heavy_env: dic
     assert (site_packages(venv) / "heavy-1.0.dist-info" / "INSTALLER").is_file() and check_intact(venv) == []
 
 
+def test_the_heal_judges_file_times_by_the_file_systems_clock(heavy_env: dict[str, str], venv: Path) -> None:
+    """The half-installed dist-info's time comes from the file system's clock (a network one's: the server's,
+    here a minute behind this host's), as does the journal's: the heal compares the two, not the process's clock
+    with the file's (it took the dist-info for one older than the sync, and the next run for satisfied)."""
+    from test_journal import damage
+    from venvlock.core import Environment
+    from venvlock.core._journal import journal_path
+
+    interrupt_install([pip_locked(), "install", "heavy"], heavy_env, venv, signal.SIGKILL)
+    assert_interrupted(venv)
+    behind = 60 * 10**9  # every time in the environment as that server stamped it
+    assert Path(journal_path(Environment.for_venv(str(venv)))).is_relative_to(venv)
+    for folder, _names, files in os.walk(venv):
+        for path in [Path(folder), *(Path(folder) / name for name in files)]:
+            stamp = path.lstat().st_mtime_ns - behind
+            os.utime(path, ns=(stamp, stamp), follow_symlinks=False)
+
+    again = run([pip_locked(), "install", "heavy"], heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert "repairing 1 distribution" in again.stderr, again.stderr
+    assert damage(venv) == []
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # venvlock doctor: its verdict on a lock file is the one a sync meets
 # ---------------------------------------------------------------------------------------------------------------

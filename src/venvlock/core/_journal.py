@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from venvlock._fast import JOURNAL_NAME
 from venvlock._faults import inject_fault
-from venvlock.core._files import read_file, remove_file, write_file
+from venvlock.core._files import read_file_and_stat, remove_file, write_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,10 +82,17 @@ class Entry(NamedTuple):
 
 
 def read(environment: Environment) -> Entry | None:
-    """The journal of *environment*, or None; a damaged one reads as left by nobody alive."""
-    text = read_file(journal_path(environment))
-    if text is None:
+    """The journal of *environment*, or None; a damaged one reads as left by nobody alive.
+
+    *began_ns* is the earlier of the time written in it and the journal file's own modification time: the files
+    an installer writes get their times from the file system's clock, which is coarser than the process's (a
+    folder made 1 ms after ``time.time_ns()`` is usually stamped before it) and, on a network file system, the
+    server's (minutes behind, at times); the journal, written just before the installer started, was stamped
+    by that same clock."""
+    read = read_file_and_stat(journal_path(environment))
+    if read is None:
         return None
+    text, info = read
     fields: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(" ")
@@ -95,7 +102,7 @@ def read(environment: Environment) -> Entry | None:
         began = int(fields.get("began", "0"))
     except ValueError:
         pid, began = 0, 0
-    return Entry(pid, fields.get("start", ""), began, fields.get("command", "?"))
+    return Entry(pid, fields.get("start", ""), min(began, info.st_mtime_ns), fields.get("command", "?"))
 
 
 def begin(environment: Environment, command: str) -> bool:
