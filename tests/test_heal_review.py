@@ -110,6 +110,32 @@ def test_a_stash_without_a_distribution_left_is_put_back_at_the_stashed_version(
     assert (site / "heavy-1.0.dist-info" / "INSTALLER").is_file()
 
 
+def test_an_uninstall_interrupted_between_its_stashes_is_put_back_whole(heavy_env: dict[str, str], venv: Path) -> None:
+    """pip interrupted while it stashes heavy's files (its package folder moved to ``~eavy``, its dist-info not yet):
+    the heal removed the stash, files and all, and left the dist-info, so heavy was judged installed and did not
+    import; now the dist-info whose files were in the stash is removed and heavy put back at its version.  Other
+    dist-infos that miss files of their RECORD (virtualenv's pip lists ``__pycache__`` folders) stay as they are."""
+    from venvlock.core import Environment
+    from venvlock.core._journal import journal_path
+
+    first = run([pip_locked(), "install", "heavy"], heavy_env)
+    assert first.returncode == 0, first.stderr
+    site = site_packages(venv)
+    pip_info = next(site.glob("pip-*.dist-info"))
+    began = time.time_ns()
+    (site / "heavy").rename(site / "~eavy")  # as pip's StashedUninstallPathSet names it
+    journal = journal_path(Environment.for_venv(str(venv)))
+    Path(journal).write_text(f"pid {_dead_pid()}\nstart 1\nbegan {began}\ncommand pip uninstall -y heavy\n")
+
+    again = run([pip_locked(), "install", "heavy"], heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert "repairing 1 distribution and 1 of pip's leftovers" in again.stderr, again.stderr
+    assert _installed(venv) == ["heavy", "heavy-1.0.dist-info"] and check_intact(venv) == []
+    imported = run([str(venv_python(venv)), "-c", "import heavy.big"], heavy_env)
+    assert imported.returncode == 0, imported.stderr
+    assert pip_info.is_dir()
+
+
 def test_the_heal_never_removes_from_an_interpreters_other_site_folders(tmp_path: Path) -> None:
     """An interpreter outside any venv (Debian's /usr/bin/python3) reads /usr/lib/python3/dist-packages too,
     where apt writes dist-infos without INSTALLER (and some RECORD-listed files left out): not the heal's."""

@@ -129,7 +129,13 @@ def end(environment: Environment) -> None:
 
 
 def suspects(site_dirs: list[str], since_ns: int) -> list[str]:
-    """What an install interrupted after *since_ns* may have left in *site_dirs* (see the module docstring)."""
+    """What an install interrupted after *since_ns* may have left in *site_dirs* (see the module docstring).
+
+    pip's ``~`` stashes, unfinished dist-infos, the dist-infos written since that have no INSTALLER or miss a file
+    of their RECORD; and every dist-info, however old, that misses a file of its RECORD which lies in a stash (pip
+    was moving its files away when it was interrupted: an uninstall, or the first half of an upgrade): the stash
+    goes, and the files with it.
+    """
     from venvlock.core._installed import scan
 
     found = scan(site_dirs)
@@ -144,13 +150,27 @@ def suspects(site_dirs: list[str], since_ns: int) -> list[str]:
             changed = os.stat(dist.folder).st_mtime_ns
         except OSError:
             continue
-        if changed < since_ns:  # not written since the journal began: not that sync's
-            continue
-        if not os.path.isfile(os.path.join(dist.folder, "INSTALLER")) or any(
-            not os.path.lexists(path) for path in dist.record_files()
-        ):
-            damaged.append(dist.folder)
+        missing = [path for path in dist.record_files() if not os.path.lexists(path)]
+        if changed >= since_ns and (missing or not os.path.isfile(os.path.join(dist.folder, "INSTALLER"))):
+            damaged.append(dist.folder)  # written by that sync, and not finished
+        elif missing and found.leftovers and _in_a_stash(missing, dist.site, found.leftovers):
+            damaged.append(dist.folder)  # pip stashed its files away, and the stash goes
     return damaged
+
+
+def _in_a_stash(missing: list[str], site: str, stashes: list[str]) -> bool:
+    """Whether one of the *missing* files of a distribution in *site* lies in one of pip's *stashes*: a folder
+    ``~...`` beside the one it was (as long as its name: pip puts ``~`` and other characters in place of the first
+    ones) that holds the file."""
+    here = [os.path.basename(stash) for stash in stashes if os.path.dirname(stash) == site]
+    for path in missing:
+        top, _, rest = os.path.relpath(path, site).partition(os.sep)
+        if not rest or top.startswith(os.pardir):
+            continue
+        for stash in here:
+            if len(stash) == len(top) and os.path.lexists(os.path.join(site, stash, rest)):
+                return True
+    return False
 
 
 def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[tuple[str, str]]:
