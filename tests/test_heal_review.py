@@ -136,6 +136,27 @@ def test_an_uninstall_interrupted_between_its_stashes_is_put_back_whole(heavy_en
     assert pip_info.is_dir()
 
 
+@pytest.mark.parametrize("surface", ["pip-locked", pytest.param("run", marks=pytest.mark.slow)])
+def test_an_interrupted_put_back_is_healed_in_turn(heavy_env: dict[str, str], venv: Path, surface: str) -> None:
+    """The heal's reinstall of what it removed killed in turn (while pip compiles): the journal was cleared before
+    it, so the third run took the half-installed heavy for installed; now it stays until the reinstall ends."""
+    from test_journal import damage
+
+    interrupt_install([pip_locked(), "install", "heavy"], heavy_env, venv, signal.SIGKILL)
+    assert_interrupted(venv)
+    (site_packages(venv) / "heavy" / "big.py").unlink()  # so that the wait below sees the reinstall's
+    healing = [pip_locked(), "install", "pip"]
+    if surface == "run":
+        healing = [str(scripts_dir() / "venvlock"), "run", "-p", str(venv), "--", str(venv_python(venv)), "-c", ""]
+    assert interrupt_install(healing, heavy_env, venv, signal.SIGKILL) == -signal.SIGKILL
+    assert damage(venv), "the kill did not land while the reinstall compiled"
+
+    third = run([pip_locked(), "install", "heavy"], heavy_env)
+    assert third.returncode == 0, third.stderr
+    assert "`put back heavy==1.0`); repairing 1 distribution" in third.stderr, third.stderr
+    assert damage(venv) == []
+
+
 def test_the_heal_never_removes_from_an_interpreters_other_site_folders(tmp_path: Path) -> None:
     """An interpreter outside any venv (Debian's /usr/bin/python3) reads /usr/lib/python3/dist-packages too,
     where apt writes dist-infos without INSTALLER (and some RECORD-listed files left out): not the heal's."""

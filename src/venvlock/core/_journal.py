@@ -218,12 +218,17 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[t
         )
         repair(damaged, folders)
     inject_fault("heal")
-    end(environment)
     if stashed:  # a stash whose project has no distribution left: pip was replacing or removing it
         left = scan(folders).by_key
         for key, old in stashed.items():
             if key not in left:
                 removed.setdefault(key, old)
+    if not removed:
+        end(environment)
+    elif not begin(environment, "put back " + " ".join(f"{name}=={version}" for name, version in removed.values())):
+        end(environment)  # it cannot be written: as before any journal
+    # else: this process's journal now, until the removed distributions are back (put_back), so that an
+    # interruption of their reinstall is healed in turn
     return list(removed.values())
 
 
@@ -240,7 +245,9 @@ def put_back(
 
     Only into the environment: when pip's settings (``PIP_TARGET``, ``PIP_USER``, ``target`` in a pip.conf, ...)
     would send the install elsewhere, nothing is installed.  Each time nothing is put back, one line says what
-    and why, so the user installs it again.
+    and why, so the user installs it again.  The journal :func:`heal` wrote for the reinstall is cleared once the
+    installer succeeded; otherwise the sync's own journal replaces it (or, with no sync after, the next holder
+    finds it and looks again).
     """
     if not removed:
         return
@@ -249,15 +256,18 @@ def put_back(
     arguments = reinstall_args(removed, args)
     if install is None:
         why = "the tool installs with its own installer"
+        end(environment)  # nothing installed: nothing half-done
     else:
         where = elsewhere(environment.config_prefix(), arguments, uv=uv)
         if where:
             why = f"{'; '.join(where)}: the installer would install elsewhere"
+            end(environment)
         else:
             returncode = install(arguments)
             if returncode == 0:
+                end(environment)  # the journal heal wrote for the reinstall
                 return
-            why = f"the installer failed, exit {returncode}"
+            why = f"the installer failed, exit {returncode}"  # it may have left half-done work: the journal stays
     specs = ", ".join(f"{name}=={version}" for name, version in removed)
     print(
         f"venvlock: {specs}: removed (the interrupted sync left it half-installed), not reinstalled ({why}): "
