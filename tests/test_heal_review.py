@@ -286,3 +286,52 @@ def test_doctor_names_every_lock_file_a_read_only_environment_cannot_have(
     text = _venvlock("doctor", "-p", str(env_dir))
     assert text.returncode == 1 and "problems:         none" not in text.stdout
     assert sorted(os.listdir(env_dir)) == sorted(["bin", "include", "lib", "lib64", "pyvenv.cfg", *present])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# venvlock verify and repair after an interrupted sync, and repair interrupted itself
+# ---------------------------------------------------------------------------------------------------------------
+def test_verify_and_repair_see_what_an_interrupted_sync_left(heavy_env: dict[str, str], venv: Path) -> None:
+    """pip killed while it compiles leaves heavy looking whole: verify said "No damage found" (exit 0) and repair
+    "Nothing to repair"; the journal says otherwise, so verify reports it (exit 1), repair --dry-run names it and
+    changes nothing, and repair heals it."""
+    from test_journal import damage
+
+    interrupt_install([pip_locked(), "install", "heavy"], heavy_env, venv, signal.SIGKILL)
+    assert_interrupted(venv)
+    verified = _venvlock("verify", "--json", str(venv), env=heavy_env)
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    kinds = [problem["kind"] for problem in json.loads(verified.stdout)["problems"]]
+    assert kinds == ["interrupted"], kinds
+
+    before = sorted(str(path) for path in venv.rglob("*"))
+    dry = _venvlock("repair", "--dry-run", str(venv), env=heavy_env)
+    assert dry.returncode == 0 and "Would repair what an interrupted sync left half-done" in dry.stdout, dry.stdout
+    assert sorted(str(path) for path in venv.rglob("*")) == before
+
+    repaired = _venvlock("repair", str(venv), env=heavy_env)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "was interrupted" in repaired.stderr and "repairing 1 distribution" in repaired.stderr
+    assert damage(venv) == [] and not (venv / ".venvlock" / "journal").exists()
+    assert _venvlock("verify", str(venv), env=heavy_env).returncode == 0
+
+
+def test_a_repair_interrupted_while_it_reinstalls_is_healed_by_the_next_run(
+    heavy_env: dict[str, str], venv: Path
+) -> None:
+    """``venvlock repair`` killed while pip compiles its reinstall of heavy: it wrote no journal, so the next run
+    took the half-installed heavy for installed; now the repair's journal makes the next holder heal it."""
+    from test_journal import damage
+
+    first = run([pip_locked(), "install", "heavy"], heavy_env)
+    assert first.returncode == 0, first.stderr
+    (site_packages(venv) / "heavy" / "__init__.py").write_text("# changed\n")  # damage repair reinstalls
+    (site_packages(venv) / "heavy" / "big.py").unlink()  # so that the wait sees the reinstall's
+    killed = interrupt_install([str(scripts_dir() / "venvlock"), "repair", str(venv)], heavy_env, venv, signal.SIGKILL)
+    assert killed == -signal.SIGKILL
+    assert damage(venv)
+
+    again = run([pip_locked(), "install", "heavy"], heavy_env)
+    assert again.returncode == 0, again.stderr
+    assert "`venvlock repair`); repairing" in again.stderr, again.stderr
+    assert damage(venv) == []

@@ -393,7 +393,13 @@ class Adapter:
             yield hold
 
     def begin_journal(
-        self, environment: Environment, command: str, hold: LockHold | None, *, reinstall: bool = True
+        self,
+        environment: Environment,
+        command: str,
+        hold: LockHold | None,
+        *,
+        reinstall: bool = True,
+        pip_options: Sequence[str] = (),
     ) -> bool:
         """Inside :meth:`environment_lock`, before a command that may change *environment* runs (``venvlock run``).
 
@@ -401,7 +407,8 @@ class Adapter:
         half-installed distributions are removed and, with *reinstall*, put back
         at their versions by pip; without, the command's own installer, which
         looks at what is installed after this, puts them back from its own
-        sources), then writes this one's journal (:mod:`venvlock.core._journal`).
+        sources; *pip_options*: the options of where to find them, as ``venvlock repair -- --find-links DIR``),
+        then writes this one's journal (:mod:`venvlock.core._journal`).
         Whether this process owns the journal: then :meth:`end_journal` once the
         command ended by itself with success.
         """
@@ -415,7 +422,7 @@ class Adapter:
             put_back(
                 environment,
                 healed,
-                [],
+                list(pip_options),
                 lambda args: self.install(environment, [*args, "--quiet"], hold),
                 uv=installer() == "uv",
             )

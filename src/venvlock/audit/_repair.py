@@ -49,7 +49,7 @@ class RepairPlan:
     :ivar roots: the real folders of the environment's scheme: nothing outside them is removed.
     """
 
-    __slots__ = ("installs", "keep", "left_alone", "leftovers", "removals", "roots")
+    __slots__ = ("installs", "interrupted", "keep", "left_alone", "leftovers", "removals", "roots")
 
     def __init__(self, roots: list[str]) -> None:
         self.roots = roots
@@ -58,9 +58,10 @@ class RepairPlan:
         self.installs: dict[str, tuple[str, str, str]] = {}
         self.leftovers: list[str] = []
         self.left_alone: list[Problem] = []
+        self.interrupted: Problem | None = None  # a sync journal left behind: repair heals it first
 
     def empty(self) -> bool:
-        return not (self.removals or self.installs or self.leftovers)
+        return not (self.removals or self.installs or self.leftovers or self.interrupted)
 
     def install_args(self) -> list[str]:
         """pip install arguments that put back each damaged distribution at its version, and nothing else."""
@@ -83,6 +84,9 @@ class RepairPlan:
     def lines(self, *, dry_run: bool) -> list[str]:
         remove, install = ("Would remove", "Would reinstall") if dry_run else ("Removing", "Reinstalling")
         out = []
+        if self.interrupted is not None:
+            heal = "Would repair" if dry_run else "Repaired"
+            out.append(f"{heal} what an interrupted sync left half-done ({self.interrupted.message.partition(':')[0]})")
         for dist, files, why in self.removals:
             also = f" and {len(files)} files only it lists" if files else ""
             out.append(f"{remove} {os.path.basename(dist.folder)}{also} ({why})")
@@ -100,6 +104,7 @@ class RepairPlan:
             "reinstall": [{"name": n, "version": v, "why": why} for n, v, why in self.installs.values()],
             "leftovers": list(self.leftovers),
             "not_repaired": [problem.as_dict() for problem in self.left_alone],
+            "interrupted_sync": self.interrupted.as_dict() if self.interrupted is not None else None,
         }
 
 
@@ -130,6 +135,9 @@ def plan_repair(report: Report, environment: Environment) -> RepairPlan:
 
     by_path = {d.folder: d for d in found.distributions}
     for problem in report.problems:
+        if problem.kind is Kind.INTERRUPTED:
+            plan.interrupted = problem
+            continue
         if problem.folder and not _in_scheme(problem.folder, own):
             plan.left_alone.append(_outside(problem))
             continue
