@@ -206,7 +206,8 @@ def test_doctor_on_a_tmpfs(tmpfs: Path) -> None:
 
 def test_doctor_on_a_read_only_mount_falls_back_to_the_free_lock_file(tmpfs: Path) -> None:
     env_dir = make_env(tmpfs / "venv")
-    (env_dir / ".lock").touch(mode=0o666)
+    for lock_file in (env_dir / ".lock", env_dir / ".lock.sync", tmpfs / ".venv.create.lock"):  # all it locks
+        lock_file.touch(mode=0o666)
     if subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=False).returncode != 0:
         pytest.skip("cannot remount the tmpfs read-only")
     done = doctor(str(env_dir), "--json")

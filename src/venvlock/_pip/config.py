@@ -33,7 +33,7 @@ from venvlock._pip.options import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 _CONFIG_NAME = "pip.ini" if os.name == "nt" else "pip.conf"
 # PIP_* names pip does not read as settings
@@ -243,6 +243,29 @@ def read_settings(args: list[str], prefix: str, cwd: str) -> PipSettings:
             continue  # the main parser's (settings.python); in [install] pip refuses it
         _apply(settings, key, value, where, cwd)
     return settings
+
+
+#: the values pip reads as false for an option that takes none (pip's ``strtobool``)
+_FALSE = ("n", "no", "f", "false", "off", "0")
+
+
+def elsewhere(prefix: str, args: Sequence[str], *, uv: bool) -> list[str]:
+    """What would send an install with *args* out of the environment whose pip configuration *prefix* is: []
+    when nothing (see :func:`venvlock.adapter.pip.installs_elsewhere_because`, the adapter layer's spelling)."""
+    from venvlock._pip.options import goes_elsewhere
+
+    found = {"--": f"-- {' '.join(args)}"} if goes_elsewhere(list(args), uv=uv) else {}
+    if uv:
+        return list(found.values())
+    for key, value, where in PipConfiguration(prefix, isolated=False).items("install"):
+        option = setting_option(key)
+        if option is None or option.kind != ELSEWHERE or key == "python":
+            continue
+        if option.takes_value or value.strip().lower() not in _FALSE:
+            found[option.name] = where  # later wins, as in pip
+        else:
+            found.pop(option.name, None)
+    return list(found.values())
 
 
 def python_setting(prefix: str, configuration: PipConfiguration | None = None) -> tuple[str, str] | None:

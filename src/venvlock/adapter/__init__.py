@@ -357,6 +357,14 @@ class Adapter:
         return path
 
     @staticmethod
+    def sync_lock_path(environment: Environment) -> str:
+        """venvlock's sync lock file beside :meth:`lock_path` (``<env>/.lock.sync``; it need not exist): every
+        sync takes it with the environment lock."""
+        from venvlock.core._lock import SYNC_SUFFIX
+
+        return Adapter.lock_path(environment) + SYNC_SUFFIX
+
+    @staticmethod
     def creation_holder(environment: Environment) -> Holder | None:
         """Who holds the creation lock of *environment* exclusively now, as its holder file says (None: nobody known).
 
@@ -385,7 +393,13 @@ class Adapter:
             yield hold
 
     def begin_journal(
-        self, environment: Environment, command: str, hold: LockHold | None, *, reinstall: bool = True
+        self,
+        environment: Environment,
+        command: str,
+        hold: LockHold | None,
+        *,
+        reinstall: bool = True,
+        pip_options: Sequence[str] = (),
     ) -> bool:
         """Inside :meth:`environment_lock`, before a command that may change *environment* runs (``venvlock run``).
 
@@ -393,18 +407,25 @@ class Adapter:
         half-installed distributions are removed and, with *reinstall*, put back
         at their versions by pip; without, the command's own installer, which
         looks at what is installed after this, puts them back from its own
-        sources), then writes this one's journal (:mod:`venvlock.core._journal`).
+        sources; *pip_options*: the options of where to find them, as ``venvlock repair -- --find-links DIR``),
+        then writes this one's journal (:mod:`venvlock.core._journal`).
         Whether this process owns the journal: then :meth:`end_journal` once the
         command ended by itself with success.
         """
         from venvlock._faults import inject_fault
-        from venvlock.core._journal import begin, heal, reinstall_args
+        from venvlock.core._journal import begin, heal, put_back
+        from venvlock.core._settings import installer
 
         inject_fault("locked")
         healed = heal(environment)
-        if healed and reinstall and self.install(environment, reinstall_args(healed, []), hold) != 0:
-            specs = ", ".join(f"{name}=={version}" for name, version in healed)
-            print(f"venvlock: {specs}: removed (half-installed), not reinstalled: install it again", file=sys.stderr)
+        if healed and reinstall:  # quiet: this installer's lines are not the command's output
+            put_back(
+                environment,
+                healed,
+                list(pip_options),
+                lambda args: self.install(environment, [*args, "--quiet"], hold),
+                uv=installer() == "uv",
+            )
         owned = begin(environment, command)
         inject_fault("journal")
         return owned

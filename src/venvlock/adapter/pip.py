@@ -21,16 +21,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-from venvlock._pip.config import PipConfiguration, python_setting
-from venvlock._pip.options import (
-    ELSEWHERE,
-    GENERAL_TABLE,
-    INSTALL_TABLE,
-    Option,
-    count_setting,
-    read_options,
-    setting_option,
-)
+from venvlock._pip.config import PipConfiguration, elsewhere, python_setting
+from venvlock._pip.options import GENERAL_TABLE, INSTALL_TABLE, Option, count_setting, read_options
 from venvlock.core import Environment
 from venvlock.errors import SettingError
 
@@ -278,10 +270,6 @@ def _folder_environment(
     return base
 
 
-#: the values pip reads as false for an option that takes none (pip's ``strtobool``)
-_FALSE = ("n", "no", "f", "false", "off", "0")
-
-
 def installs_elsewhere_because(environment: Environment, args: Sequence[str]) -> list[str]:
     """What would send an install with *args* by venvlock's installer out of *environment*: [] when nothing.
 
@@ -291,24 +279,11 @@ def installs_elsewhere_because(environment: Environment, args: Sequence[str]) ->
     section of pip's configuration files (the environment's own included); not ``python``, which the
     environment's own pip, re-run, does not follow (:func:`pip_for`).  Each named as pip's reading names it
     (``PIP_TARGET is set``, ``root in [install] of <file>``).  For commands that must install into the
-    environment and nowhere else (``venvlock repair``).
+    environment and nowhere else (``venvlock repair``, the heal's reinstall: :func:`venvlock._pip.config.elsewhere`).
     """
-    from venvlock._pip.options import goes_elsewhere
     from venvlock.core._settings import installer
 
-    uv = installer() == "uv"
-    found = {"--": f"-- {' '.join(args)}"} if goes_elsewhere(list(args), uv=uv) else {}
-    if uv:
-        return list(found.values())
-    for key, value, where in PipConfiguration(environment.config_prefix(), isolated=False).items("install"):
-        option = setting_option(key)
-        if option is None or option.kind != ELSEWHERE or key == "python":
-            continue
-        if option.takes_value or value.strip().lower() not in _FALSE:
-            found[option.name] = where  # later wins, as in pip
-        else:
-            found.pop(option.name, None)
-    return list(found.values())
+    return elsewhere(environment.config_prefix(), args, uv=installer() == "uv")
 
 
 #: pip's marker of a pip that pip itself re-ran under another interpreter: such a pip follows no ``python`` setting

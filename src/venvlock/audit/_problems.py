@@ -28,6 +28,7 @@ class Kind(enum.Enum):
     ORPHAN_FOLDER = "orphan-folder"
     REQUIREMENT = "requirement"
     BAD_REQUIREMENT = "bad-requirement"
+    INTERRUPTED = "interrupted"
 
     @property
     def severity(self) -> Severity:

@@ -33,6 +33,7 @@ from venvlock.core._installed import (
     remove_distribution,
     remove_leftover,
     scan,
+    stashed_distribution,
 )
 
 TYPE_CHECKING = False
@@ -48,7 +49,7 @@ class RepairPlan:
     :ivar roots: the real folders of the environment's scheme: nothing outside them is removed.
     """
 
-    __slots__ = ("installs", "keep", "left_alone", "leftovers", "removals", "roots")
+    __slots__ = ("installs", "interrupted", "keep", "left_alone", "leftovers", "removals", "roots")
 
     def __init__(self, roots: list[str]) -> None:
         self.roots = roots
@@ -57,9 +58,10 @@ class RepairPlan:
         self.installs: dict[str, tuple[str, str, str]] = {}
         self.leftovers: list[str] = []
         self.left_alone: list[Problem] = []
+        self.interrupted: Problem | None = None  # a sync journal left behind: repair heals it first
 
     def empty(self) -> bool:
-        return not (self.removals or self.installs or self.leftovers)
+        return not (self.removals or self.installs or self.leftovers or self.interrupted)
 
     def install_args(self) -> list[str]:
         """pip install arguments that put back each damaged distribution at its version, and nothing else."""
@@ -82,6 +84,9 @@ class RepairPlan:
     def lines(self, *, dry_run: bool) -> list[str]:
         remove, install = ("Would remove", "Would reinstall") if dry_run else ("Removing", "Reinstalling")
         out = []
+        if self.interrupted is not None:
+            heal = "Would repair" if dry_run else "Repaired"
+            out.append(f"{heal} what an interrupted sync left half-done ({self.interrupted.message.partition(':')[0]})")
         for dist, files, why in self.removals:
             also = f" and {len(files)} files only it lists" if files else ""
             out.append(f"{remove} {os.path.basename(dist.folder)}{also} ({why})")
@@ -99,6 +104,7 @@ class RepairPlan:
             "reinstall": [{"name": n, "version": v, "why": why} for n, v, why in self.installs.values()],
             "leftovers": list(self.leftovers),
             "not_repaired": [problem.as_dict() for problem in self.left_alone],
+            "interrupted_sync": self.interrupted.as_dict() if self.interrupted is not None else None,
         }
 
 
@@ -129,12 +135,15 @@ def plan_repair(report: Report, environment: Environment) -> RepairPlan:
 
     by_path = {d.folder: d for d in found.distributions}
     for problem in report.problems:
+        if problem.kind is Kind.INTERRUPTED:
+            plan.interrupted = problem
+            continue
         if problem.folder and not _in_scheme(problem.folder, own):
             plan.left_alone.append(_outside(problem))
             continue
         if problem.kind is Kind.LEFTOVER:
             plan.leftovers.append(problem.folder)
-            stashed = _stashed_distribution(problem.folder)
+            stashed = stashed_distribution(problem.folder)
             if stashed is not None and canonical_name(stashed[0]) not in found.by_key:
                 why = "pip was replacing it when it was interrupted: its version is restored"
                 plan.installs.setdefault(canonical_name(stashed[0]), (stashed[0], stashed[1], why))
@@ -192,16 +201,3 @@ def _kept(dists: list[Distribution], by_folder: dict[str, list[Problem]]) -> Dis
         return (int(complete), int(intact), version)
 
     return max(dists, key=rank)
-
-
-def _stashed_distribution(path: str) -> tuple[str, str] | None:
-    """``(name, version)`` of a dist-info pip stashed as a ``~`` folder, from its METADATA; else None."""
-    if not os.path.isdir(path) or os.path.islink(path):
-        return None
-    stash = Distribution(os.path.dirname(path), os.path.basename(path) + ".dist-info")
-    stash.folder = path
-    try:
-        name, version, _ = stash.headers()
-    except OSError:
-        return None
-    return (name, version) if name and version and os.path.isfile(os.path.join(path, "METADATA")) else None

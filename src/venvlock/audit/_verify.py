@@ -60,6 +60,9 @@ def verify_environment(environment: Environment, *, jobs: int = 0, use_cache: bo
     report = inspect_site(
         environment.site_folders(), environment.root, markers=marker_environment(environment), jobs=jobs, cache=cache
     )
+    interrupted = _interrupted_sync(environment)
+    if interrupted is not None:
+        report.problems.insert(0, interrupted)
     if cache is not None and report.cache_entries != cache and os.path.isdir(environment.path):
         try:
             write_file(cache_path, "\n".join(sorted(report.cache_entries)) + "\n", make_folder=True)
@@ -67,6 +70,22 @@ def verify_environment(environment: Environment, *, jobs: int = 0, use_cache: bo
             pass  # the cache is a speed-up only: without it every file is hashed next time
     report.seconds = time.monotonic() - started
     return report
+
+
+def _interrupted_sync(environment: Environment) -> Problem | None:
+    """The sync journal another process left behind, as a problem: what that sync installed may look whole and
+    not be (pip killed while it compiles: every file of the wheel's RECORD there, no INSTALLER, no scripts), which
+    no look at the files can tell; None when there is none (or it is a live outer holder's, or this process's)."""
+    from venvlock.core._journal import journal_path, read
+
+    entry = read(environment)
+    if entry is None or entry.ours() or not entry.left_behind():
+        return None
+    message = (
+        f"the last sync was interrupted (pid {entry.pid}, `{entry.command}`): what it installed may be half-done "
+        "and look whole; venvlock repair (or the next sync) repairs it"
+    )
+    return Problem(Kind.INTERRUPTED, message, path=os.path.relpath(journal_path(environment), environment.path))
 
 
 def inspect_site(

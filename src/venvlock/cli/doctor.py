@@ -20,8 +20,10 @@ What it looks at:
 * **advice** for network filesystems.
 
 Exit status: 0 no problem found, 1 a problem (locks fail, do not exclude,
-or stay on this host on a network filesystem; a lock file uv and venvlock
-cannot lock), 2 no environment at PATH.
+or stay on this host on a network filesystem; a lock file uv or venvlock
+cannot lock: the environment lock, venvlock's sync lock beside it, the
+creation lock; one missing where it cannot be made, as on a read-only
+file system), 2 no environment at PATH.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 
 from venvlock.adapter import Adapter, display_path, filesystem_of, os_lock_file
 from venvlock.cli._environments import environment_at
@@ -40,6 +43,7 @@ from venvlock.core import EnvironmentKind
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterator
 
     from venvlock.core import Environment
 
@@ -103,7 +107,10 @@ WORKS, FAILS, NOT_EXCLUDED, HANGS, NOT_RUN = "works", "fails", "not-excluded", "
 
 def main(options: argparse.Namespace, extra: list[str]) -> int:
     environment = environment_at(options.path)
-    report = diagnose(environment)
+    try:
+        report = diagnose(environment)
+    except ProbeStopped as stopped:
+        return 128 + stopped.signum
     if options.json:
         print(json.dumps(report, indent=2))
     else:
@@ -131,6 +138,10 @@ def diagnose(environment: Environment) -> dict[str, object]:
     uv_problems = uv["problems"]
     assert isinstance(uv_problems, list)
     problems.extend(uv_problems)
+    problems.extend(filter(None, [_lock_file_problem(Adapter.sync_lock_path(environment), uv=False)]))
+    if environment.kind is not EnvironmentKind.INTERPRETER:  # nothing creates an interpreter: no creation lock
+        creation = Adapter.creation_lock_path(environment)
+        problems.extend(filter(None, [_lock_file_problem(creation, uv=False, effect=CREATIONS)]))
     if probe["result"] == WORKS and scope == NONE:  # the probe beats the mount options: this version locks
         scope, why = NETWORK, f"{filesystem.type}: locks work here (the probe), across hosts as the cluster does"
     return {
@@ -183,12 +194,14 @@ def probe_locks(folder: str, lock_path: str) -> dict[str, object]:
     if not os.path.isdir(folder):
         report["detail"] = f"no folder {folder} yet"
         return report
+    _remove_stale_probe_files(folder)
     path, made = _probe_file(folder, lock_path, report)
     if path is None:
         return report
     report["file"] = path
     try:
-        _run_probe(path, report, on_real_lock=not made)
+        with _signals_end_the_probe():
+            _run_probe(path, report, on_real_lock=not made)
     finally:
         if made:
             try:
@@ -198,10 +211,70 @@ def probe_locks(folder: str, lock_path: str) -> dict[str, object]:
     return report
 
 
+#: the probe file's name: ``.venvlock-doctor-<pid>-<random>.lock``
+_PROBE_PREFIX, _PROBE_SUFFIX = ".venvlock-doctor-", ".lock"
+
+
+class ProbeStopped(BaseException):
+    """SIGTERM or SIGHUP while the probe ran: raised so that its processes end and its file goes first."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_end_the_probe() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise :class:`ProbeStopped` (as Ctrl-C raises KeyboardInterrupt), so the
+    probe's processes and file are cleaned up; :func:`main` then exits 128+N, as a shell says."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise ProbeStopped(signum)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            previous[number] = signal.signal(number, stop)
+        except ValueError:  # not the main thread: leave the signal as it was
+            pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _remove_stale_probe_files(folder: str) -> None:
+    """Remove the probe files of doctors that were killed (SIGKILL) while probing: their pid has ended."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(_PROBE_PREFIX) and name.endswith(_PROBE_SUFFIX)):
+            continue
+        pid = name[len(_PROBE_PREFIX) :].partition("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+        except OSError:  # alive (another user's), or cannot tell: left alone
+            pass
+
+
 def _probe_file(folder: str, lock_path: str, report: dict[str, object]) -> tuple[str | None, bool]:
     """A new file to probe on (made ``O_EXCL|O_NOFOLLOW``), else the free environment lock; (path, made)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    path = os.path.join(folder, f".venvlock-doctor-{os.getpid()}-{os.urandom(4).hex()}.lock")
+    path = os.path.join(folder, f"{_PROBE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}{_PROBE_SUFFIX}")
     try:
         os.close(os.open(path, flags, 0o600))
     except OSError as error:
@@ -267,6 +340,10 @@ def _run_probe(path: str, report: dict[str, object], *, on_real_lock: bool) -> N
             return
         report["result"] = WORKS
         report["detail"] = "a held lock kept other processes out, exclusive and shared, and a released one was free"
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP: end the processes now, not after their timeouts
+        _stop(children, at_once=True)
+        children = []
+        raise
     finally:
         _stop(children)
 
@@ -282,8 +359,9 @@ def _answer(child: subprocess.Popen[bytes]) -> str:
     return child.stdout.readline().decode(errors="replace").strip()
 
 
-def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    """End the probe processes: close their input (they release and exit), kill any that lingers."""
+def _stop(children: list[subprocess.Popen[bytes]], *, at_once: bool = False) -> None:
+    """End the probe processes: close their input (they release and exit), kill any that lingers (*at_once*:
+    kill them all without waiting)."""
     for child in children:
         try:
             if child.stdin is not None:
@@ -292,6 +370,8 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
             pass
     for child in children:
         try:
+            if at_once:
+                child.kill()
             child.wait(timeout=PROBE_TIMEOUT)
         except subprocess.TimeoutExpired:
             child.kill()
@@ -337,23 +417,47 @@ def uv_facts(environment: Environment, lock_path: str) -> dict[str, object]:
     }
 
 
-def _lock_file_problem(lock_path: str) -> str:
-    """Why uv and venvlock cannot lock *lock_path* as this user ("" when they can, or it is not there yet)."""
+#: what a lock file that cannot be locked does: to every sync (the environment lock, the sync lock), to creations
+SYNCS = "every sync of this environment warns and goes on unlocked (VENVLOCK_UNLOCKED=fail stops it instead)"
+CREATIONS = (
+    "every creation, recreation or removal of this environment by tox, nox, hatch or poetry, and venvlock repair, "
+    "warns and goes on unlocked (VENVLOCK_UNLOCKED=fail stops it instead)"
+)
+
+
+def _lock_file_problem(lock_path: str, *, uv: bool = True, effect: str = SYNCS) -> str:
+    """Why venvlock (and uv, *uv*: uv locks this file too) cannot lock *lock_path* as this user ("" when it can,
+    or when its folder is not there yet): a link, not a file, not writable, or missing where it cannot be made
+    (a read-only file system, a folder not writable by this user)."""
     import stat
 
+    where = display_path(lock_path)
+    who = "uv and venvlock" if uv else "venvlock"
     try:
         info = os.lstat(lock_path)
+    except FileNotFoundError:
+        folder = os.path.dirname(lock_path)
+        if not os.path.isdir(folder) or os.access(folder, os.W_OK):
+            return ""
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & getattr(os, "ST_RDONLY", 1))
+        except OSError:
+            read_only = False
+        why = "the file system is read-only" if read_only else f"{display_path(folder)} is not writable by you"
+        return (
+            f"{where} does not exist and cannot be made ({why}): {who} cannot lock it, so {effect}; create it "
+            "while the folder can be written (mode 0666, as uv makes its lock file)"
+        )
     except OSError:
         return ""
-    where = display_path(lock_path)
     if stat.S_ISLNK(info.st_mode):
         return f"{where} is a symbolic link: venvlock does not follow it, and cannot lock it (remove the link)"
     if not stat.S_ISREG(info.st_mode):
         return f"{where} is not a regular file: nothing can lock it (remove it)"
     if not os.access(lock_path, os.W_OK) and os.access(os.path.dirname(lock_path), os.W_OK):
         return (
-            f"{where} is not writable by you (mode {stat.S_IMODE(info.st_mode):04o}, owner uid {info.st_uid}): uv "
-            "and venvlock open it for writing (NFS needs it), fail, and go on unlocked; make it writable for "
+            f"{where} is not writable by you (mode {stat.S_IMODE(info.st_mode):04o}, owner uid {info.st_uid}): "
+            f"{who} open it for writing (NFS needs it), fail, and go on unlocked; make it writable for "
             "everyone who syncs this environment (uv makes it 0666)"
         )
     return ""

@@ -43,6 +43,11 @@ def main(options: argparse.Namespace, pip_options: list[str]) -> int:
     out: dict[str, object] = {"environment": environment.path, "dry_run": options.dry_run}
     with adapter.creation_lock(environment), adapter.environment_lock(environment) as hold:
         fault_point("locked")  # test-only
+        # what an interrupted sync left can look whole: heal it first (not on a dry run, which changes nothing),
+        # and keep a journal of this repair until it has ended with success
+        journal = not options.dry_run and adapter.begin_journal(
+            environment, "venvlock repair", hold, pip_options=pip_options
+        )
         report = adapter.verify(environment)
         plan = adapter.plan_repair(report, environment)
         out.update(before=report_data(environment, report), plan=plan.as_dict(), installer_exit=None, after=None)
@@ -56,12 +61,16 @@ def main(options: argparse.Namespace, pip_options: list[str]) -> int:
                 elif plan.empty():
                     print("Nothing to repair" if not report.damaged else "Nothing venvlock can repair")
             status = exit_status(report) if not options.dry_run or report.covered_nothing else 0
+            if journal:
+                adapter.end_journal(environment)
             return _done(out, status, as_json)
         returncode = execute(plan, adapter, environment, hold, [*pip_options, *(["--quiet"] if as_json else [])])
         out["installer_exit"] = returncode
-        if returncode != 0:
+        if returncode != 0:  # the installer may have left half-done work: the journal stays for the next holder
             _installer_failed(plan, returncode)
             return _done(out, returncode, as_json)
+        if journal:
+            adapter.end_journal(environment)
         after = adapter.verify(environment)
         out["after"] = report_data(environment, after)
     damage = [p for p in after.problems if p.severity.value == "damage"]

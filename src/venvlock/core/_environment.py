@@ -236,6 +236,12 @@ class Environment:
         the one answer check, record, verify and repair use.  Never ``PYTHONPATH`` or the user site."""
         return self.scheme().site_folders()
 
+    def package_folders(self) -> list[str]:
+        """The package folders of the environment's own install scheme (purelib/platlib), real and existing: what
+        its installer writes to, without the interpreter's other site folders (Debian's ``dist-packages``, which
+        apt manages): the only folders venvlock ever removes a distribution from."""
+        return self.scheme().package_folders()
+
     def site_folders_to_judge(self) -> list[str] | None:
         """The package folders the in-process check may judge, or None (the installer decides).
 
@@ -267,6 +273,10 @@ class Scheme(NamedTuple):
     def site_folders(self) -> list[str]:
         """Real paths of the existing package folders, purelib/platlib first, no duplicates."""
         return _unique_real([*self.packages, *self.extra_sites], existing=True)
+
+    def package_folders(self) -> list[str]:
+        """Real paths of the existing purelib/platlib folders, no duplicates (no other site folder)."""
+        return _unique_real(self.packages, existing=True)
 
     def roots(self) -> list[str]:
         """Real paths of the folders the installer writes to: the one containment of every delete."""

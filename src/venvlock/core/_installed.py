@@ -274,6 +274,22 @@ def remove_leftover(path: str, roots: Iterable[str]) -> None:
         remove_tree(path)
 
 
+def stashed_distribution(path: str) -> tuple[str, str] | None:
+    """``(name, version)`` of a dist-info pip stashed as a ``~`` folder (while it replaced or uninstalled it), from its
+    METADATA: the folder's name does not say (pip replaces its first characters: ``~ackage-1.0.dist-info``); None
+    for a stash of anything else, a link, or one without METADATA."""
+    if not os.path.basename(path).startswith("~") or not os.path.isdir(path) or os.path.islink(path):
+        return None
+    if not os.path.isfile(os.path.join(path, "METADATA")):
+        return None
+    stash = Distribution(os.path.dirname(path), os.path.basename(path))
+    try:
+        name, version, _ = stash.headers()
+    except OSError:
+        return None
+    return (name, version) if name and version and not name.startswith("~") else None
+
+
 def repair(damaged: list[str], site_dirs: list[str]) -> None:
     """Under the environment lock, remove what interrupted installs left, so that the installer puts it back whole:
     ``~`` stashes and dist-infos (with their files) in *damaged* directly inside *site_dirs*; nothing else."""

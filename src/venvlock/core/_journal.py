@@ -8,8 +8,8 @@ Ctrl-C, on which pip exits 1 without undoing a half-written distribution; a fail
 A holder that finds a journal left behind (its writer gone, or this process in an earlier sync) calls
 :func:`heal`: the stashes, unfinished dist-infos and dist-infos that sync wrote without finishing
 (:func:`suspects`) are removed inside the environment's scheme only (:func:`venvlock.core._installed.repair`),
-the journal is cleared, and the sync puts the removed distributions back at their versions
-(:func:`reinstall_args`) before it judges.  A journal of a live holder that is not this process belongs to an
+the journal is cleared, and the sync puts the removed distributions back at their versions (:func:`put_back`,
+into the environment only) before it judges.  A journal of a live holder that is not this process belongs to an
 outer sync this one runs under (``venvlock run -- pip-locked ...``): left alone, and no second one is written.
 
 Plain ``os``: :func:`pending` is one ``lstat`` on the fast path.
@@ -24,10 +24,12 @@ from typing import NamedTuple
 
 from venvlock._fast import JOURNAL_NAME
 from venvlock._faults import inject_fault
-from venvlock.core._files import read_file, remove_file, write_file
+from venvlock.core._files import read_file_and_stat, remove_file, write_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from venvlock.core._environment import Environment
 
 
@@ -80,10 +82,17 @@ class Entry(NamedTuple):
 
 
 def read(environment: Environment) -> Entry | None:
-    """The journal of *environment*, or None; a damaged one reads as left by nobody alive."""
-    text = read_file(journal_path(environment))
-    if text is None:
+    """The journal of *environment*, or None; a damaged one reads as left by nobody alive.
+
+    *began_ns* is the earlier of the time written in it and the journal file's own modification time: the files
+    an installer writes get their times from the file system's clock, which is coarser than the process's (a
+    folder made 1 ms after ``time.time_ns()`` is usually stamped before it) and, on a network file system, the
+    server's (minutes behind, at times); the journal, written just before the installer started, was stamped
+    by that same clock."""
+    read = read_file_and_stat(journal_path(environment))
+    if read is None:
         return None
+    text, info = read
     fields: dict[str, str] = {}
     for line in text.splitlines():
         key, _, value = line.partition(" ")
@@ -93,7 +102,7 @@ def read(environment: Environment) -> Entry | None:
         began = int(fields.get("began", "0"))
     except ValueError:
         pid, began = 0, 0
-    return Entry(pid, fields.get("start", ""), began, fields.get("command", "?"))
+    return Entry(pid, fields.get("start", ""), min(began, info.st_mtime_ns), fields.get("command", "?"))
 
 
 def begin(environment: Environment, command: str) -> bool:
@@ -120,7 +129,13 @@ def end(environment: Environment) -> None:
 
 
 def suspects(site_dirs: list[str], since_ns: int) -> list[str]:
-    """What an install interrupted after *since_ns* may have left in *site_dirs* (see the module docstring)."""
+    """What an install interrupted after *since_ns* may have left in *site_dirs* (see the module docstring).
+
+    pip's ``~`` stashes, unfinished dist-infos, the dist-infos written since that have no INSTALLER or miss a file
+    of their RECORD; and every dist-info, however old, that misses a file of its RECORD which lies in a stash (pip
+    was moving its files away when it was interrupted: an uninstall, or the first half of an upgrade): the stash
+    goes, and the files with it.
+    """
     from venvlock.core._installed import scan
 
     found = scan(site_dirs)
@@ -135,18 +150,37 @@ def suspects(site_dirs: list[str], since_ns: int) -> list[str]:
             changed = os.stat(dist.folder).st_mtime_ns
         except OSError:
             continue
-        if changed < since_ns:  # not written since the journal began: not that sync's
-            continue
-        if not os.path.isfile(os.path.join(dist.folder, "INSTALLER")) or any(
-            not os.path.lexists(path) for path in dist.record_files()
-        ):
-            damaged.append(dist.folder)
+        missing = [path for path in dist.record_files() if not os.path.lexists(path)]
+        if changed >= since_ns and (missing or not os.path.isfile(os.path.join(dist.folder, "INSTALLER"))):
+            damaged.append(dist.folder)  # written by that sync, and not finished
+        elif missing and found.leftovers and _in_a_stash(missing, dist.site, found.leftovers):
+            damaged.append(dist.folder)  # pip stashed its files away, and the stash goes
     return damaged
+
+
+def _in_a_stash(missing: list[str], site: str, stashes: list[str]) -> bool:
+    """Whether one of the *missing* files of a distribution in *site* lies in one of pip's *stashes*: a folder
+    ``~...`` beside the one it was (as long as its name: pip puts ``~`` and other characters in place of the first
+    ones) that holds the file."""
+    here = [os.path.basename(stash) for stash in stashes if os.path.dirname(stash) == site]
+    for path in missing:
+        top, _, rest = os.path.relpath(path, site).partition(os.sep)
+        if not rest or top.startswith(os.pardir):
+            continue
+        for stash in here:
+            if len(stash) == len(top) and os.path.lexists(os.path.join(site, stash, rest)):
+                return True
+    return False
 
 
 def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[tuple[str, str]]:
     """Under the environment lock: remove what the sync of a journal left behind, clear it; ``(name, version)``
-    of each distribution removed (to put back: :func:`reinstall_args`)."""
+    of each distribution removed (to put back: :func:`put_back`).
+
+    Only the package folders of the environment's own install scheme are looked at (of *site_dirs*, the sync's
+    reading): never an interpreter's other site folders (Debian's ``dist-packages``, whose dist-infos apt
+    writes without INSTALLER).  A project pip was replacing when it was interrupted is put back at the version of
+    its half-installed dist-info, else (only pip's ``~`` stash of the old one is left) at the stashed version."""
     entry = read(environment)
     if entry is None:
         if pending(environment):  # there, but not a file venvlock reads (a link, a folder): not ours to trust
@@ -154,18 +188,28 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[t
         return []
     if not entry.left_behind():
         return []
-    from venvlock.core._installed import Distribution, repair
+    from venvlock.core._installed import Distribution, canonical_name, repair, scan, stashed_distribution
 
-    folders = site_dirs if site_dirs is not None else environment.site_folders()
+    own = environment.package_folders()
+    folders = [folder for folder in site_dirs if folder in own] if site_dirs is not None else own
     damaged = suspects(folders, entry.began_ns)
-    removed = []
+    removed: dict[str, tuple[str, str]] = {}
+    stashed: dict[str, tuple[str, str]] = {}
     for folder in damaged:
-        if folder.endswith(".dist-info"):
+        if os.path.basename(folder).startswith("~"):
+            found = stashed_distribution(folder)
+            if found is not None:
+                stashed.setdefault(canonical_name(found[0]), found)
+        elif folder.endswith(".dist-info"):
             dist = Distribution(os.path.dirname(folder), os.path.basename(folder))
             if dist.name and dist.version:
-                removed.append((dist.name, dist.version))
+                removed.setdefault(dist.key, (dist.name, dist.version))
     if damaged:
-        what = f"{len(damaged)} distribution" + ("s" if len(damaged) != 1 else "")
+        count = sum(1 for folder in damaged if not os.path.basename(folder).startswith("~"))
+        stashes = len(damaged) - count
+        parts = [f"{count} distribution" + ("s" if count != 1 else "")] if count else []
+        parts += [f"{stashes} of pip's leftovers"] if stashes else []
+        what = " and ".join(parts)
         print(
             f"venvlock: the last sync of {environment.name} was interrupted (pid {entry.pid}, `{entry.command}`); "
             f"repairing {what}",
@@ -174,8 +218,63 @@ def heal(environment: Environment, site_dirs: list[str] | None = None) -> list[t
         )
         repair(damaged, folders)
     inject_fault("heal")
-    end(environment)
-    return removed
+    if stashed:  # a stash whose project has no distribution left: pip was replacing or removing it
+        left = scan(folders).by_key
+        for key, old in stashed.items():
+            if key not in left:
+                removed.setdefault(key, old)
+    if not removed:
+        end(environment)
+    elif not begin(environment, "put back " + " ".join(f"{name}=={version}" for name, version in removed.values())):
+        end(environment)  # it cannot be written: as before any journal
+    # else: this process's journal now, until the removed distributions are back (put_back), so that an
+    # interruption of their reinstall is healed in turn
+    return list(removed.values())
+
+
+def put_back(
+    environment: Environment,
+    removed: list[tuple[str, str]],
+    args: list[str],
+    install: Callable[[list[str]], int] | None,
+    *,
+    uv: bool = False,
+) -> None:
+    """Reinstall what :func:`heal` removed, at its version, with *install* (the sync's installer, given pip
+    ``install`` arguments: :func:`reinstall_args` of *args*; None: a tool's own installer, which cannot be asked).
+
+    Only into the environment: when pip's settings (``PIP_TARGET``, ``PIP_USER``, ``target`` in a pip.conf, ...)
+    would send the install elsewhere, nothing is installed.  Each time nothing is put back, one line says what
+    and why, so the user installs it again.  The journal :func:`heal` wrote for the reinstall is cleared once the
+    installer succeeded; otherwise the sync's own journal replaces it (or, with no sync after, the next holder
+    finds it and looks again).
+    """
+    if not removed:
+        return
+    from venvlock._pip.config import elsewhere
+
+    arguments = reinstall_args(removed, args)
+    if install is None:
+        why = "the tool installs with its own installer"
+        end(environment)  # nothing installed: nothing half-done
+    else:
+        where = elsewhere(environment.config_prefix(), arguments, uv=uv)
+        if where:
+            why = f"{'; '.join(where)}: the installer would install elsewhere"
+            end(environment)
+        else:
+            returncode = install(arguments)
+            if returncode == 0:
+                end(environment)  # the journal heal wrote for the reinstall
+                return
+            why = f"the installer failed, exit {returncode}"  # it may have left half-done work: the journal stays
+    specs = ", ".join(f"{name}=={version}" for name, version in removed)
+    print(
+        f"venvlock: {specs}: removed (the interrupted sync left it half-installed), not reinstalled ({why}): "
+        "install it again",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def reinstall_args(removed: list[tuple[str, str]], args: list[str]) -> list[str]:

@@ -18,7 +18,6 @@ files once when it starts (docs/design.md, "One reading per sync").
 
 from __future__ import annotations
 
-import sys
 import time
 from contextlib import nullcontext
 from typing import NamedTuple
@@ -27,7 +26,7 @@ from venvlock._fast import fingerprint
 from venvlock._faults import inject_fault
 from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._holder import default_purpose, describe_command, read_holder
-from venvlock.core._journal import begin, end, heal, pending, reinstall_args
+from venvlock.core._journal import begin, end, heal, pending, put_back
 from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import forget, recorded_count, request_key, write_record
 from venvlock.core._request import SyncRequest
@@ -220,10 +219,11 @@ def _put_back(
     removed: list[tuple[str, str]], environment: Environment, request: SyncRequest, hook: HookRelay, hold: LockHold
 ) -> None:
     """Reinstall what the heal removed, at its version, with the sync's installer (pip or uv; a tool's own: not)."""
-    specs = ", ".join(f"{name}=={version}" for name, version in removed)
-    if request.installer is None:
+    from venvlock.core._settings import installer
+
+    def install(args: list[str]) -> int:
         again = SyncRequest(
-            reinstall_args(removed, request.args if request.command == "install" else []),
+            args,
             cwd=request.cwd,
             quiet=True,
             purpose=request.purpose,
@@ -231,10 +231,7 @@ def _put_back(
             installer_takes_lock=request.installer_takes_lock,
             pip=request.pip,
         )
-        if _install(environment, again, hook, hold) == 0:
-            return
-    print(
-        f"venvlock: {specs}: removed (the interrupted sync left it half-installed), not reinstalled: install it again",
-        file=sys.stderr,
-        flush=True,
-    )
+        return _install(environment, again, hook, hold)
+
+    args = request.args if request.command == "install" else []
+    put_back(environment, removed, args, install if request.installer is None else None, uv=installer() == "uv")
