@@ -18,35 +18,15 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from helpers.wheel_writer import write_wheel
 from support import check_intact, pip_locked, run, scripts_dir, site_packages, venv_python, wait_for
 from test_doctor import flock_shim, tmpfs
-from test_journal import _LINES, assert_interrupted, heavy_env, interrupt_install
+from test_journal import assert_interrupted, build_heavy_wheel, heavy_env, interrupt_install
 
 __all__ = ["flock_shim", "heavy_env", "tmpfs"]  # the fixtures, for this module's tests
-
-
-def _heavy_2(dest: Path) -> None:
-    """``heavy 2.0``: as test_journal's 1.0 (dist-info first, a large module last that pip byte-compiles)."""
-    big = "".join(f"def g_{i}(a, b=({i}, {i + 1})):\n    return [a, b, {i}]\n" for i in range(_LINES)).encode()
-    files = [
-        ("heavy/__init__.py", b'__version__ = "2.0"\n\ndef main():\n    return 0\n'),
-        ("heavy-2.0.dist-info/entry_points.txt", b"[console_scripts]\nheavy-cli = heavy:main\n"),
-        ("heavy/big.py", big),
-    ]
-    built = dest / write_wheel(dest, "heavy", "2.0", files)
-    with zipfile.ZipFile(built) as archive:
-        entries = [(info.filename, archive.read(info)) for info in archive.infolist()]
-    entries.sort(key=lambda entry: (".dist-info/" not in entry[0], entry[0] == "heavy/big.py"))
-    built.unlink()
-    with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries:
-            archive.writestr(name, data)
 
 
 def _installed(venv: Path) -> list[str]:
@@ -59,7 +39,7 @@ def test_an_upgrade_interrupted_while_pip_installs_is_put_back_whole(
 ) -> None:
     """heavy 1.0 installed, ``install heavy==2.0`` interrupted while pip compiles 2.0 (1.0 stashed as ``~``
     folders): the next run, whatever it asks for, leaves heavy whole, at a version, and no stash."""
-    _heavy_2(Path(heavy_env["PIP_FIND_LINKS"]))
+    build_heavy_wheel(Path(heavy_env["PIP_FIND_LINKS"]), "2.0")
     first = run([pip_locked(), "install", "heavy==1.0"], heavy_env)
     assert first.returncode == 0, first.stderr
     big = site_packages(venv) / "heavy" / "big.py"

@@ -28,15 +28,17 @@ from support import check_intact, offline_env, pip_locked, run, scripts_dir, sit
 _LINES = 30_000
 
 
-def build_heavy_wheel(dest: Path) -> Path:
-    """``heavy 1.0``: dist-info first in the archive, a console script ``heavy-cli``, a large module last."""
-    big = "".join(f"def f_{i}(a, b=({i}, {i + 1})):\n    return [a, b, {i}]\n" for i in range(_LINES)).encode()
+def build_heavy_wheel(dest: Path, version: str = "1.0") -> Path:
+    """``heavy`` at *version*: dist-info first in the archive, a console script ``heavy-cli``, a large module
+    last (its functions named by the version: each version's files differ)."""
+    tag = version.replace(".", "_")
+    big = "".join(f"def f{tag}_{i}(a, b=({i}, {i + 1})):\n    return [a, b, {i}]\n" for i in range(_LINES)).encode()
     files = [
-        ("heavy/__init__.py", b'__version__ = "1.0"\n\ndef main():\n    return 0\n'),
-        ("heavy-1.0.dist-info/entry_points.txt", b"[console_scripts]\nheavy-cli = heavy:main\n"),
+        ("heavy/__init__.py", f'__version__ = "{version}"\n\ndef main():\n    return 0\n'.encode()),
+        (f"heavy-{version}.dist-info/entry_points.txt", b"[console_scripts]\nheavy-cli = heavy:main\n"),
         ("heavy/big.py", big),
     ]
-    built = Path(dest) / write_wheel(dest, "heavy", "1.0", files)
+    built = Path(dest) / write_wheel(dest, "heavy", version, files)
     with zipfile.ZipFile(built) as archive:
         entries = [(info.filename, archive.read(info)) for info in archive.infolist()]
     entries.sort(key=lambda entry: (".dist-info/" not in entry[0], entry[0] == "heavy/big.py"))
