@@ -770,3 +770,24 @@ def test_a_target_folder_set_by_pips_settings_is_the_one_locked(
     assert (target / "beta").is_dir(), "pip installed into the folder"
     assert (target / ".lock").is_file(), "the folder pip installed into was locked"
     assert not (venv / ".lock").exists(), "the venv pip left alone was locked instead"
+
+
+@pytest.mark.parametrize("option", ["--target", "--prefix"])
+def test_a_target_or_prefix_folder_is_left_as_pip_leaves_it_and_uv_s_lock(
+    env: dict[str, str], venv: Path, tmp_path: Path, option: str
+) -> None:
+    """Before: `pip-locked install --prefix DIR` left `.lock.sync` and an empty `.venvlock/` in DIR beside uv's
+    `.lock`, and `COPY --from=build DIR /usr/local` (or a zip of a `--target`) carried them along.  Now DIR holds
+    what stock pip leaves there and `.lock` (which uv leaves too); venvlock's own files are in its cache."""
+    stock, locked = tmp_path / "stock", tmp_path / "locked"
+    pip = [str(venv_python(venv)), "-m", "pip", "install", "-q", option, str(stock), "beta==1.0"]
+    assert run(pip, env).returncode == 0
+    done = run([pip_locked(), "install", option, str(locked), "beta==1.0"], env)
+    assert done.returncode == 0, done.stderr
+    again = run([pip_locked(), "install", option, str(locked), "beta==1.0"], env)  # a second sync: records, if any
+    assert again.returncode == 0, again.stderr
+
+    def tree(root: Path) -> set[str]:
+        return {str(path.relative_to(root)) for path in root.rglob("*") if "__pycache__" not in path.parts}
+
+    assert tree(locked) - tree(stock) == {".lock"}, "venvlock left files of its own in the folder"

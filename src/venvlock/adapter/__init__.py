@@ -358,11 +358,9 @@ class Adapter:
 
     @staticmethod
     def sync_lock_path(environment: Environment) -> str:
-        """venvlock's sync lock file beside :meth:`lock_path` (``<env>/.lock.sync``; it need not exist): every
-        sync takes it with the environment lock."""
-        from venvlock.core._lock import SYNC_SUFFIX
-
-        return Adapter.lock_path(environment) + SYNC_SUFFIX
+        """venvlock's sync lock file of :meth:`lock_path` (``<env>/.lock.sync``; a ``--target``/``--prefix``
+        folder's in the user cache; it need not exist): every sync takes it with the environment lock."""
+        return environment.sync_lock_path(Adapter.lock_path(environment))
 
     @staticmethod
     def creation_holder(environment: Environment) -> Holder | None:

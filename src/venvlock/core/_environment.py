@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 _WINDOWS = sys.platform == "win32"
 _BIN = "Scripts" if _WINDOWS else "bin"
 _PYTHON = "python.exe" if _WINDOWS else "python"
+#: venvlock's sync lock is its environment lock's name and this (:meth:`Environment.sync_lock_path`)
+SYNC_SUFFIX = ".sync"
 
 
 class EnvironmentKind(enum.Enum):
@@ -195,6 +197,15 @@ class Environment:
             else os.path.join(self.path, ".lock")
         )
 
+    def sync_lock_path(self, lock_path: str) -> str:
+        """venvlock's sync lock for the environment lock *lock_path* (venvlock's processes take it first):
+        ``<lock>.sync`` beside it; for uv's ``.lock`` of a ``--target``/``--prefix`` folder, in the user cache:
+        such a folder is copied whole (``COPY --from=build /install /usr/local``, a zip of a ``--target``), and
+        venvlock leaves nothing in it but the file uv leaves there too."""
+        if self.kind in (EnvironmentKind.TARGET, EnvironmentKind.PREFIX) and lock_path == self.default_lock_path():
+            return self._in_cache("locks", ".lock" + SYNC_SUFFIX)
+        return lock_path + SYNC_SUFFIX
+
     def default_creation_lock_path(self) -> str:
         """The creation lock, beside the folder: ``<parent>/.<name>.create.lock`` (``.venv.create.lock``); an
         interpreter's (never created by venvlock's users) in the user cache, never at ``/.usr.create.lock``.
@@ -211,12 +222,10 @@ class Environment:
         return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
 
     def record_dir(self) -> str:
-        """Where venvlock records what it synced (inside the env, so it goes with the env)."""
-        return (
-            self._in_cache("records")
-            if self.kind == EnvironmentKind.INTERPRETER
-            else os.path.join(self.path, ".venvlock")
-        )
+        """Where venvlock records what it synced, keeps its journal and caches: inside a venv, so it goes with the
+        venv; for an interpreter, a ``--target`` or a ``--prefix`` folder (copied whole into images and
+        archives), in the user cache."""
+        return os.path.join(self.path, ".venvlock") if self.kind == EnvironmentKind.VENV else self._in_cache("records")
 
     def scheme(self) -> Scheme:
         """Where this environment's installer puts things (see :class:`Scheme`): on disk for a venv, else asked."""

@@ -50,7 +50,6 @@ EXCLUSIVE, SHARED = "exclusive", "shared"
 #: seconds waited when the "still waiting" line is repeated; then every minute
 REPORT_AT = (5.0, 15.0, 30.0, 60.0)
 #: the suffix of venvlock's sync lock beside the environment lock
-SYNC_SUFFIX = ".sync"
 #: seconds between a waiter's looks for a lock file's folder that went missing while it waited
 POLL_INTERVAL = 0.02
 #: seconds between a waiter's looks at its lock file's folder while the kernel waits for the lock (a look, the
@@ -477,7 +476,7 @@ def hold_environment(
     on_acquired: Callable[[float], None],
     create_folder: bool,
 ) -> Iterator[LockHold]:
-    """The environment lock: venvlock's *sync lock* ``<lock>.sync`` (venvlock's processes only), then uv's *lock_path*.
+    """The environment lock: venvlock's *sync lock* (``<lock>.sync``: venvlock's processes only), then uv's *lock_path*.
 
     So uv, pip-locked, hatch and nox exclude each other.  A uv under the hold
     never waits for it (the *uv hand-off*): :meth:`LockHold.lend` lets go of
@@ -503,7 +502,7 @@ def hold_environment(
         return taken
 
     with ExitStack() as outer:
-        sync = enter(outer, lock_path + SYNC_SUFFIX)
+        sync = enter(outer, environment.sync_lock_path(lock_path))
         if not sync.locked:  # read-only environment (warned): the installer will find out
             yield LockHold(lock_path, locked=False, waited=sync.waited)
             return

@@ -27,7 +27,6 @@ from venvlock._faults import inject_fault
 from venvlock._pip.requirements import ParsedRequest
 from venvlock.core._holder import default_purpose, describe_command, read_holder
 from venvlock.core._journal import begin, end, heal, pending, put_back
-from venvlock.core._lock import SYNC_SUFFIX
 from venvlock.core._record import forget, recorded_count, request_key, write_record
 from venvlock.core._request import SyncRequest
 from venvlock.core._results import SyncResult, Verdict
@@ -100,7 +99,7 @@ def recorded_after_running_sync(
     from venvlock.core._lock import SHARED, hold
 
     lock_path: str = relay.venvlock_lock_path(environment=environment)
-    sync_path = lock_path + SYNC_SUFFIX
+    sync_path = environment.sync_lock_path(lock_path)
     holder = read_holder(sync_path)
     if holder is None or not holder.alive or holder.pid == os.getpid():
         return None, 0.0
@@ -167,7 +166,7 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
         return verdict, saved
 
     # while another venvlock process is syncing, a look now would see a half-done install: wait instead
-    busy = read_holder(lock_path + SYNC_SUFFIX) or read_holder(lock_path)
+    busy = read_holder(environment.sync_lock_path(lock_path)) or read_holder(lock_path)
     if (busy is None or not busy.alive) and not pending(environment):
         verdict, saved = look()
     else:
