@@ -362,3 +362,19 @@ def test_doctor_stopped_while_it_probes_leaves_no_file_and_no_process(flock_shim
     assert doctor.returncode == 128 + signal.SIGTERM
     assert list(env_dir.glob(".venvlock-doctor-*")) == []
     assert wait_for(lambda: not any(Path(f"/proc/{child}").exists() for child in children), 30)
+
+
+def test_a_probe_file_of_another_host_is_left_alone(tmp_path: Path) -> None:
+    """A doctor on another host sharing the folder (NFS) probes under a pid that means nothing here: its probe
+    file, which names its host, is never removed as stale; this host's, and an unnamed one, are."""
+    from venvlock.cli.doctor import _host, _remove_stale_probe_files
+
+    dead = _dead_pid()
+    other = tmp_path / f".venvlock-doctor-{dead}-00000001.lock"
+    other.write_text("another-host.example\n")
+    mine = tmp_path / f".venvlock-doctor-{dead}-00000002.lock"
+    mine.write_text(_host() + "\n")
+    unnamed = tmp_path / f".venvlock-doctor-{dead}-00000003.lock"
+    unnamed.touch()
+    _remove_stale_probe_files(str(tmp_path))
+    assert other.exists() and not mine.exists() and not unnamed.exists()

@@ -211,8 +211,15 @@ def probe_locks(folder: str, lock_path: str) -> dict[str, object]:
     return report
 
 
-#: the probe file's name: ``.venvlock-doctor-<pid>-<random>.lock``
+#: the probe file's name: ``.venvlock-doctor-<pid>-<random>.lock``; it holds the name of the doctor's host
 _PROBE_PREFIX, _PROBE_SUFFIX = ".venvlock-doctor-", ".lock"
+
+
+def _host() -> str:
+    """This host's name, as a probe file says it: a pid means something only on its own host."""
+    import platform
+
+    return platform.node()
 
 
 class ProbeStopped(BaseException):
@@ -249,7 +256,11 @@ def _signals_end_the_probe() -> Iterator[None]:
 
 
 def _remove_stale_probe_files(folder: str) -> None:
-    """Remove the probe files of doctors that were killed (SIGKILL) while probing: their pid has ended."""
+    """Remove the probe files of doctors that were killed (SIGKILL) while probing: their pid has ended.
+
+    Only this host's (a doctor on another host sharing the folder probes under a pid that means nothing here):
+    a file that names another host, or cannot be read, is left alone.
+    """
     try:
         names = os.listdir(folder)
     except OSError:
@@ -258,7 +269,7 @@ def _remove_stale_probe_files(folder: str) -> None:
         if not (name.startswith(_PROBE_PREFIX) and name.endswith(_PROBE_SUFFIX)):
             continue
         pid = name[len(_PROBE_PREFIX) :].partition("-")[0]
-        if not pid.isdigit():
+        if not pid.isdigit() or _probe_host(os.path.join(folder, name)) not in ("", _host()):
             continue
         try:
             os.kill(int(pid), 0)
@@ -271,12 +282,35 @@ def _remove_stale_probe_files(folder: str) -> None:
             pass
 
 
+def _probe_host(path: str) -> str | None:
+    """The host a probe file names ("" for none: an empty file), or None when it cannot be read as one."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 256).decode(errors="replace").strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _probe_file(folder: str, lock_path: str, report: dict[str, object]) -> tuple[str | None, bool]:
-    """A new file to probe on (made ``O_EXCL|O_NOFOLLOW``), else the free environment lock; (path, made)."""
+    """A new file to probe on (made ``O_EXCL|O_NOFOLLOW``, naming this host), else the free environment lock;
+    (path, made)."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     path = os.path.join(folder, f"{_PROBE_PREFIX}{os.getpid()}-{os.urandom(4).hex()}{_PROBE_SUFFIX}")
     try:
-        os.close(os.open(path, flags, 0o600))
+        fd = os.open(path, flags, 0o600)
+        try:
+            os.write(fd, _host().encode() + b"\n")
+        except OSError:
+            os.unlink(path)  # made, not written (a full disk): nothing left behind
+            raise
+        finally:
+            os.close(fd)
     except OSError as error:
         cannot = error.strerror or str(error)
     else:
