@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 EXCLUSIVE, SHARED = "exclusive", "shared"
 #: seconds waited when the "still waiting" line is repeated; then every minute
 REPORT_AT = (5.0, 15.0, 30.0, 60.0)
-#: the suffix of venvlock's sync lock beside the environment lock
 #: seconds between a waiter's looks for a lock file's folder that went missing while it waited
 POLL_INTERVAL = 0.02
 #: seconds between a waiter's looks at its lock file's folder while the kernel waits for the lock (a look, the
