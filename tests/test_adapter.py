@@ -118,6 +118,109 @@ def test_a_process_that_only_takes_locks_loads_nothing_a_sync_needs(tmp_path: Pa
     result = subprocess.run([sys.executable, "-c", LOCKS_ONLY, str(venv)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout))
-    assert {"venvlock.core._lock", "venvlock.core._services", "venvlock.hookspec"} <= loaded  # it did lock
+    assert {"venvlock.core._lock", "venvlock.core._lock_services"} <= loaded  # it did lock
     assert not loaded & SYNC_ONLY, sorted(loaded & SYNC_ONLY)
     assert not any(name.startswith("packaging") for name in loaded)
+    # no plugin installed but venvlock's own: the core's answers, without pluggy and the plugin manager
+    assert not loaded & {"pluggy", "venvlock.core._services", "venvlock.hookspec"}, sorted(loaded)
+
+
+#: a third-party plugin that keeps the locks elsewhere and hears every hold, installed as a distribution
+ELSEWHERE_PLUGIN = """\
+import os
+from venvlock.hookspec import hookimpl
+
+FOLDER = os.environ["ELSEWHERE"]
+
+
+@hookimpl
+def venvlock_creation_lock_path(environment):
+    return os.path.join(FOLDER, "creation.lock")
+
+
+@hookimpl
+def venvlock_lock_path(environment):
+    return os.path.join(FOLDER, "env.lock")
+
+
+@hookimpl
+def venvlock_acquired(environment, lock_path, waited):
+    with open(os.path.join(FOLDER, "acquired"), "a") as file:
+        file.write(os.path.basename(lock_path) + "\\n")
+
+
+@hookimpl
+def venvlock_waiting(environment, lock_path, holder, waited, quiet):
+    with open(os.path.join(FOLDER, "waiting"), "a") as file:
+        file.write(os.path.basename(lock_path) + "\\n")
+"""
+
+#: a process that takes a creation lock another process holds, and gives up (VENVLOCK_TIMEOUT)
+TIMES_OUT = """\
+import sys
+from venvlock.adapter import Adapter, VenvlockError
+adapter = Adapter("tox", quiet=True)
+try:
+    with adapter.creation_lock(adapter.environment(sys.argv[1])):
+        pass
+except VenvlockError as error:
+    print(type(error).__name__)
+"""
+
+
+def test_an_installed_plugin_answers_a_process_that_only_takes_locks(tmp_path: Path) -> None:
+    """The lock-only route asks the hooks as soon as a plugin of group ``venvlock`` is installed: its lock files
+    are the ones held, and it hears each exclusive hold."""
+    import json
+    import os
+
+    plugins, elsewhere, venv = tmp_path / "plugins", tmp_path / "elsewhere", tmp_path / "venv"
+    for folder in (plugins, elsewhere, venv):
+        folder.mkdir()
+    (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
+    info = plugins / "elsewhere_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: elsewhere-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[venvlock]\nelsewhere = elsewhere_plugin\n")
+    env = {**os.environ, "PYTHONPATH": str(plugins), "ELSEWHERE": str(elsewhere)}
+    env.pop("VENVLOCK_NO_PLUGINS", None)
+    result = subprocess.run(
+        [sys.executable, "-c", LOCKS_ONLY, str(venv)], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "venvlock.core._services" in set(json.loads(result.stdout))  # the plugin manager answered
+    assert (elsewhere / "acquired").read_text().split() == ["creation.lock", "env.lock", "env.lock"]  # + its sync lock
+    assert not (venv / ".lock").exists()
+    assert not (tmp_path / ".venv.create.lock").exists()
+    # and it hears a wait: the plugin's creation lock held by this process, the other gives up
+    import fcntl
+
+    with open(elsewhere / "creation.lock", "r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        env["VENVLOCK_TIMEOUT"] = "0.5"  # a wait (0 fails at once, with no waiting line)
+        result = subprocess.run(
+            [sys.executable, "-c", TIMES_OUT, str(venv)], capture_output=True, text=True, timeout=60, env=env
+        )
+    assert result.stdout == "LockTimeoutError\n", result.stderr
+    assert (elsewhere / "waiting").read_text() == "creation.lock\n"
+
+
+def test_venvlocks_own_plugins_implement_no_lock_hook() -> None:
+    """Where no other plugin is installed the core answers the lock hooks alone (``plugins_may_answer``): so
+    venvlock's own entry-point plugins (the uv installer) must answer none of them."""
+    import importlib
+
+    from venvlock.core import _plugins
+
+    lock_hooks = {
+        "venvlock_creation_lock",
+        "venvlock_environment_lock",
+        "venvlock_creation_lock_path",
+        "venvlock_lock_path",
+        "venvlock_acquired",
+    }
+    own = [target for _, target, is_own in _plugins._entry_points(_plugins.ENTRY_POINT_GROUP) if is_own]
+    assert own  # the uv installer, at least
+    for target in own:
+        module = importlib.import_module(target.partition(":")[0])
+        assert not lock_hooks & set(dir(module)), target

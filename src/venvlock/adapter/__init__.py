@@ -61,7 +61,6 @@ from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
-    from contextlib import AbstractContextManager
 
     from venvlock._fast import Miss
     from venvlock.audit import RepairPlan, Report
@@ -308,15 +307,11 @@ class Adapter:
         environment lock.  *default_timeout* applies when ``VENVLOCK_TIMEOUT``
         is unset (negative: wait forever, for a lock held through a session).
         """
-        from venvlock.core import hooks
+        from venvlock.core import creation_lock
 
-        manager: AbstractContextManager[LockHold] = hooks().venvlock_creation_lock(
-            environment=environment,
-            purpose=purpose or self.purpose,
-            quiet=self.quiet,
-            default_timeout=default_timeout,
-        )  # the core's implementation always answers (a plugin's may answer first)
-        with manager as hold:
+        with creation_lock(
+            environment, purpose=purpose or self.purpose, quiet=self.quiet, default_timeout=default_timeout
+        ) as hold:
             yield hold
 
     @contextmanager
@@ -343,18 +338,16 @@ class Adapter:
     @staticmethod
     def creation_lock_path(environment: Environment) -> str:
         """The creation lock file of *environment* (it need not exist)."""
-        from venvlock.core import hooks
+        from venvlock.core import creation_lock_path
 
-        path: str = hooks().venvlock_creation_lock_path(environment=environment)
-        return path
+        return creation_lock_path(environment)
 
     @staticmethod
     def lock_path(environment: Environment) -> str:
         """The environment lock file of *environment* (uv's ``<env>/.lock``; it need not exist)."""
-        from venvlock.core import hooks
+        from venvlock.core import lock_path
 
-        path: str = hooks().venvlock_lock_path(environment=environment)
-        return path
+        return lock_path(environment)
 
     @staticmethod
     def sync_lock_path(environment: Environment) -> str:
@@ -382,12 +375,9 @@ class Adapter:
         Around installs and deletions only.  An installer that takes
         ``<env>/.lock`` itself (uv) runs inside ``with hold.lend():``.
         """
-        from venvlock.core import hooks
+        from venvlock.core import environment_lock
 
-        manager: AbstractContextManager[LockHold] = hooks().venvlock_environment_lock(
-            environment=environment, purpose=purpose or self.purpose, quiet=self.quiet
-        )  # the core's implementation always answers
-        with manager as hold:
+        with environment_lock(environment, purpose=purpose or self.purpose, quiet=self.quiet) as hold:
             yield hold
 
     def begin_journal(

@@ -5,15 +5,18 @@
 
 from __future__ import annotations
 
+from venvlock.core import _lock_services
 from venvlock.core._environment import Environment, EnvironmentKind
 from venvlock.core._holder import Holder, redact
 from venvlock.core._lock import LockHold
-from venvlock.core._plugins import hooks, plugin_manager
+from venvlock.core._plugins import hooks, plugin_manager, plugins_may_answer
 from venvlock.errors import LockTimeoutError, LockUnavailableError, SettingError, VenvlockError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+
+    from pluggy import HookRelay
 
     from venvlock.core._installer import run_installer
     from venvlock.core._probe import LockState, probe_lock
@@ -47,15 +50,59 @@ def __getattr__(name: str) -> object:
     return value
 
 
+def creation_lock_path(environment: Environment) -> str:
+    """*environment*'s creation lock file (``venvlock_creation_lock_path``; it need not exist)."""
+    return _lock_services.creation_lock_path(environment, _relay())
+
+
+def lock_path(environment: Environment) -> str:
+    """*environment*'s lock file, uv's ``<env>/.lock`` (``venvlock_lock_path``; it need not exist)."""
+    return _lock_services.lock_path(environment, _relay())
+
+
+def creation_lock(
+    environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
+) -> AbstractContextManager[LockHold]:
+    """Hold *environment*'s creation lock exclusively (``venvlock_creation_lock``)."""
+    relay = _relay()
+    if relay is None:
+        return _lock_services.creation_lock(
+            environment, purpose, quiet=quiet, default_timeout=default_timeout, relay=None
+        )
+    manager: AbstractContextManager[LockHold] = relay.venvlock_creation_lock(
+        environment=environment, purpose=purpose, quiet=quiet, default_timeout=default_timeout
+    )  # the core's implementation always answers (a plugin's may answer first)
+    return manager
+
+
+def environment_lock(
+    environment: Environment, *, purpose: str, quiet: bool = False
+) -> AbstractContextManager[LockHold]:
+    """Hold *environment*'s environment lock, venvlock's sync lock then uv's ``<env>/.lock``
+    (``venvlock_environment_lock``)."""
+    relay = _relay()
+    if relay is None:
+        return _lock_services.environment_lock(environment, purpose, quiet=quiet, relay=None)
+    manager: AbstractContextManager[LockHold] = relay.venvlock_environment_lock(
+        environment=environment, purpose=purpose, quiet=quiet
+    )  # the core's implementation always answers
+    return manager
+
+
 def shared_lock(
     environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
 ) -> AbstractContextManager[LockHold]:
     """Hold *environment*'s creation lock shared: readers (a tox run's commands) side by side, never beside a
     creation (waits through ``venvlock_waiting``); under an ancestor's exclusive hold, at once (nested)."""
-    from venvlock.core._lock import SHARED
-    from venvlock.core._services import creation_lock
+    return _lock_services.creation_lock(
+        environment, purpose, quiet=quiet, default_timeout=default_timeout, relay=_relay(), mode=_lock_services.SHARED
+    )
 
-    return creation_lock(hooks(), environment, purpose, quiet=quiet, default_timeout=default_timeout, mode=SHARED)
+
+def _relay() -> HookRelay | None:
+    """The hooks to ask about locks, or None where only the core can answer: its answers are then taken without
+    pluggy or the plugin manager (:func:`plugins_may_answer`)."""
+    return hooks() if plugins_may_answer() else None
 
 
 __all__ = [
@@ -72,8 +119,13 @@ __all__ = [
     "SyncResult",
     "VenvlockError",
     "Verdict",
+    "creation_lock",
+    "creation_lock_path",
+    "environment_lock",
     "hooks",
+    "lock_path",
     "plugin_manager",
+    "plugins_may_answer",
     "probe_lock",
     "recorded_after_running_sync",
     "recorded_sync",

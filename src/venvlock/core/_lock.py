@@ -472,7 +472,7 @@ def hold_environment(
     *,
     purpose: str,
     on_waiting: _OnWaiting,
-    on_acquired: Callable[[float], None],
+    on_acquired: Callable[[float], None] | None,
     create_folder: bool,
 ) -> Iterator[LockHold]:
     """The environment lock: venvlock's *sync lock* (``<lock>.sync``: venvlock's processes only), then uv's *lock_path*.
