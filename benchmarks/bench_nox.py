@@ -97,14 +97,17 @@ def main() -> None:
         )
         first = f"adapter {build['adapter']:.2f}s, stock {build['stock']:.2f}s"
         print(f"# first build (recreate + install): {first}")
-        # interleaved, so that a change in the machine's load shifts all four alike
+        # interleaved, so that a change in the machine's load shifts all four alike, and each round starts one case
+        # later, so that none always runs first in a round or always after stock's pip run (each position showed
+        # a bias of a few ms here)
         cases = {"adapter -r": ("adapter", "-r"), "adapter -R": ("adapter", "-R")}
         cases.update({"stock -r": ("stock", "-r"), "stock -R": ("stock", "-R")})
         samples: dict[str, list[float]] = {label: [] for label in cases}
         cpu: dict[str, list[float]] = {label: [] for label in cases}
-        for _ in range(repeat + 1):  # the first round warms caches and is dropped
-            for label, (session, flag) in cases.items():
-                wall, used = nox_cpu(session, flag)
+        labels = list(cases)
+        for turn in range(repeat + 1):  # the first round warms caches and is dropped
+            for label in labels[turn % len(labels) :] + labels[: turn % len(labels)]:
+                wall, used = nox_cpu(*cases[label])
                 samples[label].append(wall)
                 cpu[label].append(used)
         medians = {label: statistics.median(times[1:]) for label, times in samples.items()}

@@ -205,6 +205,39 @@ def test_an_installed_plugin_answers_a_process_that_only_takes_locks(tmp_path: P
     assert (elsewhere / "waiting").read_text() == "creation.lock\n"
 
 
+def test_a_plugin_installed_after_the_answer_was_remembered_is_heard(tmp_path: Path) -> None:
+    """Whether a plugin may answer is remembered per ``sys.path``; installing one changes its folder, which
+    makes the next process look again."""
+    import os
+
+    from support import past
+
+    plugins, elsewhere, venv, cache = tmp_path / "plugins", tmp_path / "elsewhere", tmp_path / "venv", tmp_path / "c"
+    for folder in (plugins, elsewhere, venv):
+        folder.mkdir()
+    past(plugins)
+    env = {**os.environ, "PYTHONPATH": str(plugins), "ELSEWHERE": str(elsewhere), "VENVLOCK_CACHE_DIR": str(cache)}
+    env.pop("VENVLOCK_NO_PLUGINS", None)
+
+    def lock_only() -> None:
+        result = subprocess.run(
+            [sys.executable, "-c", LOCKS_ONLY, str(venv)], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert result.returncode == 0, result.stderr
+
+    lock_only()
+    (remembered,) = (cache / "plugins").iterdir()
+    assert remembered.read_text().endswith("\nown only\n")
+    assert (venv / ".lock").exists()  # the core's lock file
+    (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
+    info = plugins / "elsewhere_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: elsewhere-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[venvlock]\nelsewhere = elsewhere_plugin\n")
+    lock_only()
+    assert (elsewhere / "acquired").read_text().split() == ["creation.lock", "env.lock", "env.lock"]
+
+
 def test_venvlocks_own_plugins_implement_no_lock_hook() -> None:
     """Where no other plugin is installed the core answers the lock hooks alone (``plugins_may_answer``): so
     venvlock's own entry-point plugins (the uv installer) must answer none of them."""

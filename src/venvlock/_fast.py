@@ -289,7 +289,7 @@ def _proved(text: str, folder: str, paths: list[tuple[str, tuple[int, ...] | Non
         return None
     if os.path.realpath(folder) != real or os.path.lexists(os.path.join(folder, ".venvlock", JOURNAL_NAME)):
         return None
-    if fields.get("paths") != _format_signatures(paths):
+    if fields.get("paths") != signatures_digest(paths):
         return None
     for path, seen in inputs:
         now = signature(path)
@@ -316,7 +316,8 @@ def _format(seen: tuple[int, ...] | None) -> str:
     return "-" if seen is None else " ".join(map(str, seen))
 
 
-def _format_signatures(paths: list[tuple[str, tuple[int, ...] | None]]) -> str:
+def signatures_digest(paths: list[tuple[str, tuple[int, ...] | None]]) -> str:
+    """One digest of :func:`path_signatures`: equal while no folder on ``sys.path`` changed."""
     return digest("\n".join(f"{path}\t{_format(seen)}" for path, seen in paths))
 
 
@@ -341,7 +342,7 @@ def entry_text(
         f"real {os.path.realpath(miss.folder)}",
         f"started {started}",
         f"quiet {1 if quiet else 0}",
-        f"paths {_format_signatures(miss.paths)}",
+        f"paths {signatures_digest(miss.paths)}",
     ]
     lines += [f"input {_format(seen)}\t{path}" for path, seen in inputs]
     lines += [f"variable {name}\t{variable_digest(name, value)}" for name, value in sorted(variables.items())]

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: entry-point group of third-party plugins
 ENTRY_POINT_GROUP = "venvlock"
+#: the first word of a remembered answer of :func:`_third_party_installed` (another format is not read)
+_REMEMBERED = "venvlock-plugins-1"
 
 _manager: pluggy.PluginManager | None = None
 #: whether an entry point of the group is installed outside venvlock's own distribution (None: not looked yet)
@@ -66,8 +68,39 @@ def plugins_may_answer() -> bool:
     if _third_party is None:
         from venvlock.core._settings import no_plugins
 
-        _third_party = not no_plugins() and any(not own for _, _, own in _entry_points(ENTRY_POINT_GROUP))
+        _third_party = not no_plugins() and _third_party_installed()
     return _third_party
+
+
+def _third_party_installed() -> bool:
+    """Whether an entry point of the group is installed outside venvlock's own distribution.
+
+    The answer is remembered in the user cache for this interpreter and ``sys.path``, beside the stat of every
+    folder on it (the fast path's proof of the plugin set, :func:`venvlock._fast.path_signatures`): installing,
+    removing or upgrading a distribution changes its folder, and the folders are read again.  A folder changed
+    within :data:`~venvlock._fast.RACY_NS` of the reading is not remembered (its clock tick could hide a change).
+    """
+    import time
+
+    from venvlock import _fast
+    from venvlock.core._files import write_file
+    from venvlock.core._settings import cache_dir
+
+    started = time.time_ns()
+    paths = _fast.path_signatures()
+    proof = f"{_REMEMBERED} {_fast.signatures_digest(paths)}"
+    folder = os.path.join(cache_dir(), "plugins")
+    path = os.path.join(folder, _fast.digest("\0".join([sys.executable, *sys.path])))
+    remembered = _fast.read_own_file(path)
+    if remembered is not None and remembered[0].startswith(proof + "\n"):
+        return remembered[0] == proof + "\nthird-party\n"
+    found = any(not own for _, _, own in _entry_points(ENTRY_POINT_GROUP))
+    if all(seen is None or seen[0] < started - _fast.RACY_NS for _, seen in paths):
+        try:
+            write_file(path, f"{proof}\n{'third-party' if found else 'own only'}\n", make_folder=True, below=folder)
+        except (OSError, ValueError):  # unwritable cache: looked for again next time
+            pass
+    return found
 
 
 def hooks() -> pluggy.HookRelay:
