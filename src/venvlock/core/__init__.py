@@ -64,7 +64,7 @@ def creation_lock(
     environment: Environment, *, purpose: str, quiet: bool = False, default_timeout: float | None = None
 ) -> AbstractContextManager[LockHold]:
     """Hold *environment*'s creation lock exclusively (``venvlock_creation_lock``)."""
-    relay = _relay()
+    relay = _relay(locking=True)
     if relay is None:
         return _lock_services.creation_lock(
             environment, purpose, quiet=quiet, default_timeout=default_timeout, relay=None
@@ -80,7 +80,7 @@ def environment_lock(
 ) -> AbstractContextManager[LockHold]:
     """Hold *environment*'s environment lock, venvlock's sync lock then uv's ``<env>/.lock``
     (``venvlock_environment_lock``)."""
-    relay = _relay()
+    relay = _relay(locking=True)
     if relay is None:
         return _lock_services.environment_lock(environment, purpose, quiet=quiet, relay=None)
     manager: AbstractContextManager[LockHold] = relay.venvlock_environment_lock(
@@ -95,14 +95,19 @@ def shared_lock(
     """Hold *environment*'s creation lock shared: readers (a tox run's commands) side by side, never beside a
     creation (waits through ``venvlock_waiting``); under an ancestor's exclusive hold, at once (nested)."""
     return _lock_services.creation_lock(
-        environment, purpose, quiet=quiet, default_timeout=default_timeout, relay=_relay(), mode=_lock_services.SHARED
+        environment,
+        purpose,
+        quiet=quiet,
+        default_timeout=default_timeout,
+        relay=_relay(locking=True),
+        mode=_lock_services.SHARED,
     )
 
 
-def _relay() -> HookRelay | None:
+def _relay(*, locking: bool = False) -> HookRelay | None:
     """The hooks to ask about locks, or None where only the core can answer: its answers are then taken without
-    pluggy or the plugin manager (:func:`plugins_may_answer`)."""
-    return hooks() if plugins_may_answer() else None
+    pluggy or the plugin manager (:func:`plugins_may_answer`, remembered by a process *locking*)."""
+    return hooks() if plugins_may_answer(remember=locking) else None
 
 
 __all__ = [

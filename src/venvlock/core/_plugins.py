@@ -30,8 +30,9 @@ ENTRY_POINT_GROUP = "venvlock"
 _REMEMBERED = "venvlock-plugins-1"
 
 _manager: pluggy.PluginManager | None = None
-#: whether an entry point of the group is installed outside venvlock's own distribution (None: not looked yet)
-_third_party: bool | None = None
+#: whether an entry point of the group is installed outside venvlock's own distribution, and whether that answer
+#: is remembered in the user cache (None: not looked yet)
+_third_party: tuple[bool, bool] | None = None
 
 
 def plugin_manager() -> pluggy.PluginManager:
@@ -58,25 +59,27 @@ def plugin_manager() -> pluggy.PluginManager:
     return _manager
 
 
-def plugins_may_answer() -> bool:
+def plugins_may_answer(*, remember: bool = False) -> bool:
     """Whether a hook may have another answer than the core's: the plugin manager is built (a plugin registered
     in this process is in it), or an entry point of group ``venvlock`` is installed outside venvlock's own
-    distribution (its own, the uv installer, implement no lock hook: a test holds it).  Looked for once."""
+    distribution (its own, the uv installer, implement no lock hook: a test holds it).  Looked for once;
+    *remember*: keep the answer in the user cache (a process about to lock; ``status`` and ``doctor``, which
+    only name lock files, make nothing)."""
     global _third_party
     if _manager is not None:
         return True
-    if _third_party is None:
+    if _third_party is None or (remember and not _third_party[1]):
         from venvlock.core._settings import no_plugins
 
-        _third_party = not no_plugins() and _third_party_installed()
-    return _third_party
+        _third_party = (False, True) if no_plugins() else (_third_party_installed(remember), remember)
+    return _third_party[0]
 
 
-def _third_party_installed() -> bool:
+def _third_party_installed(remember: bool) -> bool:
     """Whether an entry point of the group is installed outside venvlock's own distribution.
 
-    The answer is remembered in the user cache for this interpreter and ``sys.path``, beside the stat of every
-    folder on it (the fast path's proof of the plugin set, :func:`venvlock._fast.path_signatures`): installing,
+    The answer is remembered (*remember*) in the user cache for this interpreter and ``sys.path``, beside the stat
+    of every folder on it (the fast path's proof of the plugin set, :func:`venvlock._fast.path_signatures`): installing,
     removing or upgrading a distribution changes its folder, and the folders are read again.  A folder changed
     within :data:`~venvlock._fast.RACY_NS` of the reading is not remembered (its clock tick could hide a change).
     """
@@ -95,7 +98,7 @@ def _third_party_installed() -> bool:
     if remembered is not None and remembered[0].startswith(proof + "\n"):
         return remembered[0] == proof + "\nthird-party\n"
     found = any(not own for _, _, own in _entry_points(ENTRY_POINT_GROUP))
-    if all(seen is None or seen[0] < started - _fast.RACY_NS for _, seen in paths):
+    if remember and all(seen is None or seen[0] < started - _fast.RACY_NS for _, seen in paths):
         try:
             write_file(path, f"{proof}\n{'third-party' if found else 'own only'}\n", make_folder=True, below=folder)
         except (OSError, ValueError):  # unwritable cache: looked for again next time
