@@ -142,8 +142,8 @@ def test_the_heal_never_removes_from_an_interpreters_other_site_folders(tmp_path
     """An interpreter outside any venv (Debian's /usr/bin/python3) reads /usr/lib/python3/dist-packages too,
     where apt writes dist-infos without INSTALLER (and some RECORD-listed files left out): not the heal's."""
     from venvlock.core import Environment, EnvironmentKind
-    from venvlock.core._environment import Scheme
     from venvlock.core._journal import heal, journal_path
+    from venvlock.core._scheme import Scheme
 
     prefix = tmp_path / "usr"
     own = prefix / "local" / "lib" / "python3" / "dist-packages"

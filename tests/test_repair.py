@@ -221,7 +221,8 @@ def test_repair_plans_nothing_for_site_folders_outside_the_install_scheme(
     distro-1.8.0.dist-info (an install that did not finish)": Debian strips RECORD) and to reinstall them
     with pip into /usr/local.  Only the environment's own scheme is repaired: the rest is reported, not planned."""
     from venvlock.adapter import Adapter
-    from venvlock.core._environment import Environment, Scheme
+    from venvlock.core._environment import Environment
+    from venvlock.core._scheme import Scheme
 
     own, other = tmp_path / "prefix" / "site", tmp_path / "distro" / "dist-packages"
     for folder, wanted in ((own, "beta==1.0"), (other, "delta")):

@@ -12,10 +12,11 @@ import sys
 from typing import NamedTuple
 
 from venvlock._pip.options import TABLE_PIP
-from venvlock.core._environment import Environment, EnvironmentKind, ask_interpreter, read_pyvenv_cfg, short_digest
+from venvlock.core._environment import Environment, EnvironmentKind, read_pyvenv_cfg, short_digest
 from venvlock.core._files import read_file, write_file
 from venvlock.core._installed import Distribution, Scan, canonical_name, scan
 from venvlock.core._results import Verdict
+from venvlock.core._scheme import ask_interpreter
 from venvlock.errors import SettingError
 
 TYPE_CHECKING = False

@@ -58,8 +58,6 @@ FOLDER_CHECK = 1.0
 FOLDER_GRACE = 1.0
 #: seconds a waiter gives a busy lock's holder to name itself (it does just after it locks)
 NAMING_GRACE = 0.1
-#: seconds between two looks at ``/proc/locks`` for a descendant blocked on a held ``<env>/.lock``
-LEND_POLL = 0.02
 
 # errors that mean "this folder cannot be locked at all": a read-only environment, a file system without locks
 _NO_LOCKS = {
@@ -497,7 +495,9 @@ def hold_environment(
             )
         )
         if path == lock_path and taken.fd is not None and not taken.nested and sys.platform == "linux":
-            stack.callback(_lend_to_descendants(taken.fd))  # the uv hand-off
+            from venvlock.core._handoff import lend_to_descendants
+
+            stack.callback(lend_to_descendants(taken.fd))  # the uv hand-off
         return taken
 
     with ExitStack() as outer:
@@ -529,69 +529,3 @@ def hold_environment(
         if env.locked and not env.nested:
             result._lender = lender
         yield result
-
-
-def _lend_to_descendants(fd: int) -> Callable[[], None]:
-    """Lend the exclusive lock on *fd* to a descendant process blocked on it, until the function returned is called.
-
-    A thread looks at ``/proc/locks`` every :data:`LEND_POLL` seconds: a
-    descendant blocked on the file (uv, started by any route) gets the lock.
-    :data:`LEND_POLL` seconds after lending, the thread asks for the lock back
-    with a blocking call, which the kernel queues behind the descendant's (and
-    behind a waiter that blocked before it): blocked ``flock`` requests are
-    granted in the order they blocked, so a process outside that blocks while
-    the lock is lent gets it only after the hold let go, never while the hold's
-    command goes on.  Nobody waits for the thread to start or end, nor for its
-    reads of ``/proc/locks`` (see ``_unix``); it (un)locks *fd* only under a
-    guard that stopping takes, so never once the hold has let *fd* go (a lock
-    its blocked call gets after that is let go at once, on its own duplicate).
-    """
-    guard, stopped = _thread.allocate_lock(), False
-
-    def watch() -> None:
-        me = os.getpid()
-        while True:
-            time.sleep(LEND_POLL)
-            text = _os_lock.read_locks()
-            with guard:
-                if stopped:
-                    return
-                try:
-                    if not text or not any(
-                        blocked and pid != me and _os_lock.descends_from(pid, me)
-                        for pid, _, blocked in _os_lock.lock_table(fd, text) or ()
-                    ):
-                        continue
-                    _os_lock.unlock(fd)
-                    again = os.dup(fd)  # the same open file: its lock is *fd*'s
-                except OSError:
-                    return
-            time.sleep(LEND_POLL)  # the descendant takes it meanwhile
-            if not _take_back(again):
-                return
-
-    def _take_back(again: int) -> bool:
-        """Queue for the lock on *again* behind its holders and lock it; whether the hold goes on (not stopped)."""
-        try:
-            try:
-                _os_lock.lock(again, exclusive=True, wait=True)
-            except OSError:
-                return False
-            with guard:
-                if stopped:  # the hold let go meanwhile: so does this call's lock
-                    try:
-                        _os_lock.unlock(again)
-                    except OSError:
-                        pass
-                    return False
-                return True
-        finally:
-            os.close(again)
-
-    def stop() -> None:
-        nonlocal stopped
-        with guard:
-            stopped = True
-
-    _thread.start_new_thread(watch, ())
-    return stop
