@@ -238,6 +238,38 @@ def test_a_plugin_installed_after_the_answer_was_remembered_is_heard(tmp_path: P
     assert (elsewhere / "acquired").read_text().split() == ["creation.lock", "env.lock", "env.lock"]
 
 
+def test_an_egg_info_rewritten_in_place_is_read_again(tmp_path: Path) -> None:
+    """setuptools' ``develop`` rewrites an egg-info's ``entry_points.txt`` in place, which changes no folder: the
+    remembered answer holds that file's stat too."""
+    import os
+
+    from support import past
+
+    plugins, elsewhere, venv, cache = tmp_path / "plugins", tmp_path / "elsewhere", tmp_path / "venv", tmp_path / "c"
+    for folder in (plugins, elsewhere, venv):
+        folder.mkdir()
+    (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
+    egg = plugins / "elsewhere_plugin.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: elsewhere-plugin\nVersion: 1.0\n")
+    (egg / "entry_points.txt").write_text("[console_scripts]\nelsewhere = elsewhere_plugin:main\n")
+    past(plugins / "elsewhere_plugin.py", egg / "PKG-INFO", egg / "entry_points.txt", egg, plugins)
+    env = {**os.environ, "PYTHONPATH": str(plugins), "ELSEWHERE": str(elsewhere), "VENVLOCK_CACHE_DIR": str(cache)}
+    env.pop("VENVLOCK_NO_PLUGINS", None)
+    command = [sys.executable, "-c", LOCKS_ONLY, str(venv)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    (remembered,) = (cache / "plugins").iterdir()
+    assert remembered.read_text().endswith("\nown only\n")
+    before = os.stat(egg).st_mtime_ns, os.stat(plugins).st_mtime_ns
+    with open(egg / "entry_points.txt", "w") as file:  # in place, as setuptools writes it
+        file.write("[venvlock]\nelsewhere = elsewhere_plugin\n")
+    assert (os.stat(egg).st_mtime_ns, os.stat(plugins).st_mtime_ns) == before  # no folder changed
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (elsewhere / "acquired").read_text().split() == ["creation.lock", "env.lock", "env.lock"]
+
+
 def test_venvlocks_own_plugins_implement_no_lock_hook() -> None:
     """Where no other plugin is installed the core answers the lock hooks alone (``plugins_may_answer``): so
     venvlock's own entry-point plugins (the uv installer) must answer none of them."""

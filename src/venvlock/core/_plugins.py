@@ -78,10 +78,12 @@ def plugins_may_answer(*, remember: bool = False) -> bool:
 def _third_party_installed(remember: bool) -> bool:
     """Whether an entry point of the group is installed outside venvlock's own distribution.
 
-    The answer is remembered (*remember*) in the user cache for this interpreter and ``sys.path``, beside the stat
-    of every folder on it (the fast path's proof of the plugin set, :func:`venvlock._fast.path_signatures`): installing,
-    removing or upgrading a distribution changes its folder, and the folders are read again.  A folder changed
-    within :data:`~venvlock._fast.RACY_NS` of the reading is not remembered (its clock tick could hide a change).
+    The answer is remembered (*remember*) in the user cache for this interpreter and ``sys.path``, beside the
+    stat of every folder on it (the working folder for ``""``) and of the ``entry_points.txt`` of every
+    ``.egg-info`` in them (:func:`_plugin_set_stats`): installing, removing or upgrading a distribution changes
+    its folder, and setuptools' ``develop`` rewrites an egg-info's file in place; then the folders are read
+    again.  A stat within :data:`~venvlock._fast.RACY_NS` of the reading is not remembered (its clock tick
+    could hide a change).
     """
     import time
 
@@ -90,20 +92,40 @@ def _third_party_installed(remember: bool) -> bool:
     from venvlock.core._settings import cache_dir
 
     started = time.time_ns()
-    paths = _fast.path_signatures()
-    proof = f"{_REMEMBERED} {_fast.signatures_digest(paths)}"
+    stats = _plugin_set_stats()
+    proof = f"{_REMEMBERED} {_fast.signatures_digest(stats)}"
     folder = os.path.join(cache_dir(), "plugins")
     path = os.path.join(folder, _fast.digest("\0".join([sys.executable, *sys.path])))
     remembered = _fast.read_own_file(path)
     if remembered is not None and remembered[0].startswith(proof + "\n"):
         return remembered[0] == proof + "\nthird-party\n"
     found = any(not own for _, _, own in _entry_points(ENTRY_POINT_GROUP))
-    if remember and all(seen is None or seen[0] < started - _fast.RACY_NS for _, seen in paths):
+    if remember and all(seen is None or seen[0] < started - _fast.RACY_NS for _, seen in stats):
         try:
             write_file(path, f"{proof}\n{'third-party' if found else 'own only'}\n", make_folder=True, below=folder)
         except (OSError, ValueError):  # unwritable cache: looked for again next time
             pass
     return found
+
+
+def _plugin_set_stats() -> list[tuple[str, tuple[int, ...] | None]]:
+    """The stat of every folder :func:`_entry_points` reads, and of every ``.egg-info``'s ``entry_points.txt``."""
+    from venvlock._fast import signature
+
+    stats: list[tuple[str, tuple[int, ...] | None]] = []
+    for entry in sys.path:
+        try:
+            folder = entry or os.getcwd()
+            names = os.listdir(folder)
+        except OSError:
+            stats.append((entry, None))
+            continue
+        stats.append((folder, signature(folder)))
+        for name in names:
+            if name.endswith(".egg-info"):
+                inner = os.path.join(folder, name, "entry_points.txt")
+                stats.append((inner, signature(inner)))
+    return stats
 
 
 def hooks() -> pluggy.HookRelay:
