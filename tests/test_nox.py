@@ -10,6 +10,7 @@ provoked).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -269,6 +270,21 @@ def test_a_repeated_reuse_noop_is_proved_in_a_few_stats_and_a_change_steps_aside
     assert reading in modules.read_text().split()
     assert rerun.stderr.count("already satisfied, skipped by venvlock") == 1
     assert venv_problems(venv) == []
+
+
+def test_an_install_pip_sends_elsewhere_runs_every_time(project: Path, env: dict[str, str], tmp_path: Path) -> None:
+    """``session.install("--target", folder, ...)``: pip's options are read only when no fast-path entry proves an
+    install, and an install they send elsewhere is never judged against the venv, nor proved by an entry."""
+    venv, target = project / ".nox" / "tests", tmp_path / "target"
+    elsewhere = {**env, "TEST_TARGET": str(target)}
+    assert run_nox(project, elsewhere, "-s", "tests").returncode == 0
+    past(project, project / "requirements.txt", venv / "pyvenv.cfg", site_packages(venv))
+    for _ in range(2):  # the second: the venv's two installs proved by their entries, the target's run again
+        shutil.rmtree(target)
+        rerun = run_nox(project, elsewhere, "-s", "tests", "-r")
+        assert rerun.returncode == 0, rerun.stderr
+        assert rerun.stderr.count("already satisfied, skipped by venvlock") == 2, rerun.stderr
+        assert (target / "eta").is_dir(), rerun.stderr  # pip installed it there
 
 
 def test_protect_all_and_install_and_run_script(project: Path, env: dict[str, str]) -> None:

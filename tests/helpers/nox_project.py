@@ -64,6 +64,8 @@ def hang_if_asked(session, step):
 def tests(session):
     session.install("-r", "requirements.txt")
     session.install(os.environ.get("TEST_SPEC", "eta"))
+    if os.environ.get("TEST_TARGET"):  # an install pip sends to another folder: for pip to do, every time
+        session.install("--target", os.environ["TEST_TARGET"], "eta")
     if os.environ.get("TEST_MODULES"):  # what this nox process loaded for the installs
         with open(os.environ["TEST_MODULES"], "w") as file:
             file.write("\\n".join(sorted(sys.modules)))

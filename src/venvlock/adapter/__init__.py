@@ -507,7 +507,7 @@ class Adapter:
         args: Sequence[str],
         *,
         install: ToolInstall | None = None,
-        judge: bool = True,
+        judge: bool | Callable[[], bool] = True,
         command: str = "install",
         cwd: str | None = None,
         purpose: str | None = None,
@@ -520,7 +520,11 @@ class Adapter:
 
         *install* is the tool's own installer (None: the ``venvlock_install``
         hook's, pip by default).  *judge* False: only the installer can tell
-        whether anything is to do (it always runs, under the lock).  The
+        whether anything is to do (it always runs, under the lock); a callable
+        is asked only when no fast-path entry proves the install, and must
+        answer from *args* and *installer_takes_lock* alone (they key the
+        entries, and only a judged install writes one): nox's "do pip's options
+        send the install elsewhere?", which loads pip's option table.  The
         lock is released when this returns.  When the tool's install failed,
         ``result.returncode`` is not 0 and ``install.reraise()`` raises the
         tool's own error.  *installer_takes_lock*: the installer takes
@@ -540,6 +544,10 @@ class Adapter:
         """
         from venvlock.core import SyncRequest
 
+        deferred = judge if callable(judge) else None  # asked after the fast path, when an entry does not prove it
+        if deferred is not None and (command != "install" or fast is not None):
+            judge = deferred()
+            deferred = None
         request = SyncRequest(
             list(args),
             command=command,
@@ -547,13 +555,13 @@ class Adapter:
             installer=install,
             quiet=self.quiet if quiet is None else quiet,
             purpose=purpose or self.purpose,
-            judge=judge,
+            judge=bool(judge),
             installer_takes_lock=installer_takes_lock,
             pip=list(pip) if pip is not None else None,
         )
         checked, self._checked = self._checked, None
         quiet_entry = fast is not None  # pip-locked's entry says -q; an adapter's always gives the count
-        if fast is None and judge and command == "install":  # a few stats prove a no-op proved before, or not
+        if fast is None and request.judge and command == "install":  # a few stats prove a no-op proved before, or not
             from venvlock._fast import attempt
 
             start = time.monotonic()
@@ -563,6 +571,9 @@ class Adapter:
 
                 seconds = time.monotonic() - start
                 return SyncResult(0, installed=False, checked=max(count, 0), seconds=seconds, recorded=True)
+            if deferred is not None and not deferred():  # not proved: asked now; nothing judged, no entry
+                request.judge, fast = False, None
+        judge = request.judge
         from venvlock.core import hooks, recorded_after_running_sync, recorded_sync
 
         if (  # the check just before read these very arguments: one reading, if nothing it read changed since

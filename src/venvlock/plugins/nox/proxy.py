@@ -249,7 +249,10 @@ class Session(_SessionProxy):
         """
         environment = environment or Adapter.environment(venv.location)
         effective = _effective_env(self._session.env, kwargs)
-        judge = judge and not installs_elsewhere(pip_args, uv=uv)
+
+        def judged() -> bool:  # pip's options are read only when no fast-path entry proves the install
+            return not installs_elsewhere(pip_args, uv=uv)  # uv is takes_lock when judged: both key the entries
+
         run = self._run
 
         def install() -> Any:
@@ -268,7 +271,8 @@ class Session(_SessionProxy):
         adapter = Adapter("nox", purpose=f"{_state.nox_purpose(self._session.name)}: {shlex.join(command)}")
         try:
             with _pip_settings_as(effective):
-                result = adapter.sync(environment, pip_args, install=tool, judge=judge, installer_takes_lock=takes_lock)
+                asked = judged if judge else False
+                result = adapter.sync(environment, pip_args, install=tool, judge=asked, installer_takes_lock=takes_lock)
         except VenvlockError as error:
             if run is not None:
                 run.install_ended(False)
