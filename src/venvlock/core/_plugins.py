@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: entry-point group of third-party plugins
 ENTRY_POINT_GROUP = "venvlock"
 #: the first word of a remembered answer of :func:`_third_party_installed` (another format is not read)
-_REMEMBERED = "venvlock-plugins-1"
+_REMEMBERED = "venvlock-plugins-2"
 
 _manager: pluggy.PluginManager | None = None
 #: whether an entry point of the group is installed outside venvlock's own distribution, and whether that answer
@@ -78,12 +78,12 @@ def plugins_may_answer(*, remember: bool = False) -> bool:
 def _third_party_installed(remember: bool) -> bool:
     """Whether an entry point of the group is installed outside venvlock's own distribution.
 
-    The answer is remembered (*remember*) in the user cache for this interpreter and ``sys.path``, beside the
-    stat of every folder on it (the working folder for ``""``) and of the ``entry_points.txt`` of every
-    ``.egg-info`` in them (:func:`_plugin_set_stats`): installing, removing or upgrading a distribution changes
-    its folder, and setuptools' ``develop`` rewrites an egg-info's file in place; then the folders are read
-    again.  A stat within :data:`~venvlock._fast.RACY_NS` of the reading is not remembered (its clock tick
-    could hide a change).
+    The answer is remembered (*remember*) in the user cache for this interpreter and ``sys.path``, with the
+    ``.egg-info`` folders found there, beside a digest of the stat of every folder on ``sys.path`` (the working
+    folder for ``""``) and of each egg-info's ``entry_points.txt`` (:func:`_folder_stats`): installing,
+    removing or upgrading a distribution changes its folder, and setuptools' ``develop`` rewrites an egg-info's
+    file in place; then the entry points are read again.  A stat within :data:`~venvlock._fast.RACY_NS` of the
+    reading is not remembered (its clock tick could hide a change).
     """
     import time
 
@@ -92,40 +92,42 @@ def _third_party_installed(remember: bool) -> bool:
     from venvlock.core._settings import cache_dir
 
     started = time.time_ns()
-    stats = _plugin_set_stats()
-    proof = f"{_REMEMBERED} {_fast.signatures_digest(stats)}"
     folder = os.path.join(cache_dir(), "plugins")
     path = os.path.join(folder, _fast.digest("\0".join([sys.executable, *sys.path])))
     remembered = _fast.read_own_file(path)
-    if remembered is not None and remembered[0].startswith(proof + "\n"):
-        return remembered[0] == proof + "\nthird-party\n"
+    if remembered is not None:
+        first, answer, *eggs = remembered[0].split("\n")[:-1] or [""]
+        if first == f"{_REMEMBERED} {_fast.signatures_digest(_folder_stats(eggs)[0])}":
+            return answer == "third-party"
+    stats, eggs = _folder_stats(None)
     found = any(not own for _, _, own in _entry_points(ENTRY_POINT_GROUP))
     if remember and all(seen is None or seen[0] < started - _fast.RACY_NS for _, seen in stats):
+        answer = "third-party" if found else "own only"
+        text = "".join(f"{line}\n" for line in (f"{_REMEMBERED} {_fast.signatures_digest(stats)}", answer, *eggs))
         try:
-            write_file(path, f"{proof}\n{'third-party' if found else 'own only'}\n", make_folder=True, below=folder)
+            write_file(path, text, make_folder=True, below=folder)
         except (OSError, ValueError):  # unwritable cache: looked for again next time
             pass
     return found
 
 
-def _plugin_set_stats() -> list[tuple[str, tuple[int, ...] | None]]:
-    """The stat of every folder :func:`_entry_points` reads, and of every ``.egg-info``'s ``entry_points.txt``."""
+def _folder_stats(eggs: list[str] | None) -> tuple[list[tuple[str, tuple[int, ...] | None]], list[str]]:
+    """``(stats, eggs)``: the stat of every folder :func:`_entry_points` reads, then of the ``entry_points.txt``
+    of each egg-info in *eggs* (None: of each found by listing those folders, *eggs* then lists them)."""
     from venvlock._fast import signature
 
     stats: list[tuple[str, tuple[int, ...] | None]] = []
+    found: list[str] = []
     for entry in sys.path:
         try:
             folder = entry or os.getcwd()
-            names = os.listdir(folder)
+            stats.append((folder, signature(folder)))
+            names = os.listdir(folder) if eggs is None else []
         except OSError:
-            stats.append((entry, None))
             continue
-        stats.append((folder, signature(folder)))
-        for name in names:
-            if name.endswith(".egg-info"):
-                inner = os.path.join(folder, name, "entry_points.txt")
-                stats.append((inner, signature(inner)))
-    return stats
+        found += [os.path.join(folder, name, "entry_points.txt") for name in names if name.endswith(".egg-info")]
+    eggs = found if eggs is None else eggs
+    return stats + [(egg, signature(egg)) for egg in eggs], eggs
 
 
 def hooks() -> pluggy.HookRelay:
