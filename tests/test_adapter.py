@@ -229,6 +229,10 @@ def test_a_plugin_installed_after_the_answer_was_remembered_is_heard(tmp_path: P
     (remembered,) = (cache / "plugins").iterdir()
     assert remembered.read_text().split("\n")[1] == "own only"
     assert (venv / ".lock").exists()  # the core's lock file
+    for damaged in ("", "venvlock-plugins-2\n", "not ours\nthird-party"):  # read as nothing remembered
+        remembered.write_text(damaged)
+        lock_only()
+        assert remembered.read_text().split("\n")[1] == "own only"
     (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
     info = plugins / "elsewhere_plugin-1.0.dist-info"
     info.mkdir()

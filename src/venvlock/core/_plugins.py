@@ -95,8 +95,9 @@ def _third_party_installed(remember: bool) -> bool:
     folder = os.path.join(cache_dir(), "plugins")
     path = os.path.join(folder, _fast.digest("\0".join([sys.executable, *sys.path])))
     remembered = _fast.read_own_file(path)
-    if remembered is not None:
-        first, answer, *eggs = remembered[0].split("\n")[:-1] or [""]
+    lines = remembered[0].split("\n") if remembered is not None else []
+    if len(lines) >= 3 and lines[-1] == "":  # a proof, the answer, the egg-infos it looked at; anything else: not
+        first, answer, *eggs = lines[:-1]
         if first == f"{_REMEMBERED} {_fast.signatures_digest(_folder_stats(eggs)[0])}":
             return answer == "third-party"
     stats, eggs = _folder_stats(None)
