@@ -1,11 +1,12 @@
 """The core's hook implementations: the services adapters call and the default extension points.
 
-The services (``venvlock_sync``, and the two locks of :mod:`._lock_services`; see
-:mod:`venvlock.hookspec`) call the extension points through :data:`relay`, the plugin manager's own hook
-relay, set by :mod:`._plugins` before it registers this module: so this module
-needs no way back to the plugin manager, and plugins that answer an extension
-point are heard.  Everything is registered with ``trylast=True``, so a
-plugin's answer wins where it gives one.
+The services (``venvlock_sync``, and the two locks of :mod:`._lock_services`;
+see :mod:`venvlock.hookspec`) call the extension points through :data:`relay`,
+the plugin manager's own hook relay, set by :mod:`._plugins` before it
+registers this module: so this module needs no way back to the plugin
+manager, and plugins that answer an extension point are heard.  Everything
+is registered with ``trylast=True``, so a plugin's answer wins where it
+gives one.
 """
 
 from __future__ import annotations
