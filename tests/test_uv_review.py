@@ -71,6 +71,10 @@ def test_a_lock_lent_to_a_descendant_comes_back_before_a_uv_outside_gets_it(
     stranger = None
     try:
         assert wait_for((signals / "child-has-it").exists, timeout=120), "the command's child was never lent the lock"
+        # the holder queues to take the lock back 20 ms after lending it; a stranger that blocks after that waits
+        # behind it (one that blocked within those 20 ms would be ahead: on a loaded machine, wait for the event)
+        queued = wait_for(lambda: (holder.pid, True) in _lockers(lock_path), timeout=60)
+        assert queued, f"the holder never queued to take the lock back: {_lockers(lock_path)}"
         stranger = subprocess.Popen(
             [sys.executable, "-c", TAKER, str(lock_path), str(tmp_path / "stranger-has-it"), str(tmp_path / "go")]
         )
