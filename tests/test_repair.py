@@ -6,11 +6,22 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from support import make_venv, pip_install, pip_locked, run, scripts_dir, site_packages, venv_python, versions
+from support import (
+    make_venv,
+    pip_install,
+    pip_locked,
+    run,
+    scripts_dir,
+    site_packages,
+    venv_python,
+    versions,
+    wait_for,
+)
 
 
 def venvlock(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -130,8 +141,13 @@ def test_repair_json_and_dry_run_json(env: dict[str, str], venv: Path) -> None:
     site = site_packages(venv)
     (site / "delta" / "part_1.py").unlink()
     (site / "~elta").mkdir()
+    # verify keeps in its cache only files changed 2 s before it looked (times set back still change the ctime):
+    # let the clock pass that, or a dry run that wrote the cache would go unseen
+    newest = max(path.lstat().st_ctime for path in venv.rglob("*"))
+    assert wait_for(lambda: time.time() > newest + 2.1, timeout=30)
     dry = venvlock("repair", "--dry-run", "--json", env=env)
     assert dry.returncode == 0, dry.stderr
+    assert not (venv / ".venvlock" / "verified").exists()  # before: the dry run wrote verify's cache
     plan = json.loads(dry.stdout)
     assert plan["dry_run"] is True and plan["after"] is None and plan["installer_exit"] is None
     assert [item["name"] for item in plan["plan"]["reinstall"]] == ["delta"]

@@ -447,15 +447,16 @@ class Adapter:
         return probe_lock(lock_path)
 
     @staticmethod
-    def verify(environment: Environment, *, jobs: int = 0, use_cache: bool = True) -> Report:
+    def verify(environment: Environment, *, jobs: int = 0, use_cache: bool = True, update_cache: bool = True) -> Report:
         """What is wrong with *environment*'s installed distributions; call it inside :meth:`environment_lock`.
 
         *jobs*: hashing threads (0: from the CPU count).  *use_cache*: skip
-        files verified before and unchanged since.
+        files verified before and unchanged since.  *update_cache* False:
+        write nothing (a dry run).
         """
         from venvlock.audit import verify
 
-        return verify(environment, jobs=jobs, use_cache=use_cache)
+        return verify(environment, jobs=jobs, use_cache=use_cache, update_cache=update_cache)
 
     @staticmethod
     def plan_repair(report: Report, environment: Environment) -> RepairPlan:

@@ -40,13 +40,16 @@ _RACY_NS = 2_000_000_000
 CACHE_NAME = "verified"
 
 
-def verify_environment(environment: Environment, *, jobs: int = 0, use_cache: bool = True) -> Report:
+def verify_environment(
+    environment: Environment, *, jobs: int = 0, use_cache: bool = True, update_cache: bool = True
+) -> Report:
     """Judge *environment* (call it under the environment lock); keeps the cache of verified files up to date.
 
     The cache (``<env>/.venvlock/verified``) lists files verified earlier with
     their size, modification and change times and inode; they are not hashed
     again until one of those changes.  It is written only when it changed,
-    never through a symbolic link.
+    never through a symbolic link, and not at all with *update_cache* False
+    (``repair --dry-run``, which changes nothing).
     """
     from venvlock.core._check import marker_environment
     from venvlock.core._files import read_file, write_file
@@ -63,7 +66,7 @@ def verify_environment(environment: Environment, *, jobs: int = 0, use_cache: bo
     interrupted = _interrupted_sync(environment)
     if interrupted is not None:
         report.problems.insert(0, interrupted)
-    if cache is not None and report.cache_entries != cache and os.path.isdir(environment.path):
+    if update_cache and cache is not None and report.cache_entries != cache and os.path.isdir(environment.path):
         try:
             write_file(cache_path, "\n".join(sorted(report.cache_entries)) + "\n", make_folder=True)
         except OSError:

@@ -48,7 +48,7 @@ def main(options: argparse.Namespace, pip_options: list[str]) -> int:
         journal = not options.dry_run and adapter.begin_journal(
             environment, "venvlock repair", hold, pip_options=pip_options
         )
-        report = adapter.verify(environment)
+        report = adapter.verify(environment, update_cache=not options.dry_run)  # a dry run writes nothing
         plan = adapter.plan_repair(report, environment)
         out.update(before=report_data(environment, report), plan=plan.as_dict(), installer_exit=None, after=None)
         if not as_json:
