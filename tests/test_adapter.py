@@ -168,22 +168,41 @@ except VenvlockError as error:
 """
 
 
+def install_elsewhere_plugin(
+    plugins: Path,
+    folder: str = "elsewhere_plugin-1.0.dist-info",
+    entry_points: str = "[venvlock]\nelsewhere = elsewhere_plugin\n",
+) -> Path:
+    """:data:`ELSEWHERE_PLUGIN` installed in *plugins* as a distribution with metadata *folder* (a dist-info or an
+    egg-info) and *entry_points*; returns the metadata folder."""
+    (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
+    info = plugins / folder
+    info.mkdir()
+    metadata = "PKG-INFO" if folder.endswith(".egg-info") else "METADATA"
+    (info / metadata).write_text("Metadata-Version: 2.1\nName: elsewhere-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return info
+
+
+def plugin_env(plugins: Path, elsewhere: Path, **more: str) -> dict[str, str]:
+    """This environment with *plugins* on ``sys.path``, the plugin's folder, and plugins loaded."""
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(plugins), "ELSEWHERE": str(elsewhere), **more}
+    env.pop("VENVLOCK_NO_PLUGINS", None)
+    return env
+
+
 def test_an_installed_plugin_answers_a_process_that_only_takes_locks(tmp_path: Path) -> None:
     """The lock-only route asks the hooks as soon as a plugin of group ``venvlock`` is installed: its lock files
     are the ones held, and it hears each exclusive hold."""
     import json
-    import os
 
     plugins, elsewhere, venv = tmp_path / "plugins", tmp_path / "elsewhere", tmp_path / "venv"
     for folder in (plugins, elsewhere, venv):
         folder.mkdir()
-    (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
-    info = plugins / "elsewhere_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: elsewhere-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[venvlock]\nelsewhere = elsewhere_plugin\n")
-    env = {**os.environ, "PYTHONPATH": str(plugins), "ELSEWHERE": str(elsewhere)}
-    env.pop("VENVLOCK_NO_PLUGINS", None)
+    install_elsewhere_plugin(plugins)
+    env = plugin_env(plugins, elsewhere)
     result = subprocess.run(
         [sys.executable, "-c", LOCKS_ONLY, str(venv)], capture_output=True, text=True, timeout=60, env=env
     )
@@ -208,7 +227,6 @@ def test_an_installed_plugin_answers_a_process_that_only_takes_locks(tmp_path: P
 def test_a_plugin_installed_after_the_answer_was_remembered_is_heard(tmp_path: Path) -> None:
     """Whether a plugin may answer is remembered per ``sys.path``; installing one changes its folder, which
     makes the next process look again."""
-    import os
 
     from support import past
 
@@ -216,8 +234,7 @@ def test_a_plugin_installed_after_the_answer_was_remembered_is_heard(tmp_path: P
     for folder in (plugins, elsewhere, venv):
         folder.mkdir()
     past(plugins)
-    env = {**os.environ, "PYTHONPATH": str(plugins), "ELSEWHERE": str(elsewhere), "VENVLOCK_CACHE_DIR": str(cache)}
-    env.pop("VENVLOCK_NO_PLUGINS", None)
+    env = plugin_env(plugins, elsewhere, VENVLOCK_CACHE_DIR=str(cache))
 
     def lock_only() -> None:
         result = subprocess.run(
@@ -233,11 +250,7 @@ def test_a_plugin_installed_after_the_answer_was_remembered_is_heard(tmp_path: P
         remembered.write_text(damaged)
         lock_only()
         assert remembered.read_text().split("\n")[1] == "own only"
-    (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
-    info = plugins / "elsewhere_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: elsewhere-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[venvlock]\nelsewhere = elsewhere_plugin\n")
+    install_elsewhere_plugin(plugins)
     lock_only()
     assert (elsewhere / "acquired").read_text().split() == ["creation.lock", "env.lock", "env.lock"]
 
@@ -252,14 +265,11 @@ def test_an_egg_info_rewritten_in_place_is_read_again(tmp_path: Path) -> None:
     plugins, elsewhere, venv, cache = tmp_path / "plugins", tmp_path / "elsewhere", tmp_path / "venv", tmp_path / "c"
     for folder in (plugins, elsewhere, venv):
         folder.mkdir()
-    (plugins / "elsewhere_plugin.py").write_text(ELSEWHERE_PLUGIN)
-    egg = plugins / "elsewhere_plugin.egg-info"
-    egg.mkdir()
-    (egg / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: elsewhere-plugin\nVersion: 1.0\n")
-    (egg / "entry_points.txt").write_text("[console_scripts]\nelsewhere = elsewhere_plugin:main\n")
+    egg = install_elsewhere_plugin(
+        plugins, "elsewhere_plugin.egg-info", entry_points="[console_scripts]\nelsewhere = elsewhere_plugin:main\n"
+    )
     past(plugins / "elsewhere_plugin.py", egg / "PKG-INFO", egg / "entry_points.txt", egg, plugins)
-    env = {**os.environ, "PYTHONPATH": str(plugins), "ELSEWHERE": str(elsewhere), "VENVLOCK_CACHE_DIR": str(cache)}
-    env.pop("VENVLOCK_NO_PLUGINS", None)
+    env = plugin_env(plugins, elsewhere, VENVLOCK_CACHE_DIR=str(cache))
     command = [sys.executable, "-c", LOCKS_ONLY, str(venv)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
