@@ -30,7 +30,10 @@ def lend_to_descendants(fd: int) -> Callable[[], None]:
     behind a waiter that blocked before it): blocked ``flock`` requests are
     granted in the order they blocked, so a process outside that blocks while
     the lock is lent gets it only after the hold let go, never while the hold's
-    command goes on.  Nobody waits for the thread to start or end, nor for its
+    command goes on; one that blocked within those seconds (or before this
+    thread ran again, on a loaded machine) is ahead of the call.  Asking at
+    once could beat the blocked descendant to the lock, and it would wait for
+    the hold.  Nobody waits for the thread to start or end, nor for its
     reads of ``/proc/locks`` (see ``_unix``); it (un)locks *fd* only under a
     guard that stopping takes, so never once the hold has let *fd* go (a lock
     its blocked call gets after that is let go at once, on its own duplicate).
