@@ -360,6 +360,18 @@ def check_intact(venv: Path) -> list[str]:
     return problems
 
 
+#: a process that blocks on the lock file argv[1] as uv does (a blocking ``flock``), touches argv[2] once it has
+#: it, and keeps it until argv[3] exists
+FLOCK_TAKER = """
+import fcntl, os, sys, time
+lock = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(lock, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.01)
+"""
+
+
 PROBE = """\
 import os, sys, atexit, time
 if os.environ.get("VENVLOCK_PROBE_LOG") and "pip" in " ".join(getattr(sys, "orig_argv", sys.argv)):

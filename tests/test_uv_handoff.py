@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from support import scripts_dir, tools_path, venv_python, wait_for
+from support import FLOCK_TAKER, scripts_dir, tools_path, venv_python, wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/locks is Linux's")
 
@@ -118,17 +118,6 @@ def test_tox_with_uv_as_install_command_never_waits_on_its_own_lock(wheelhouse: 
     assert os.path.exists(project / ".tox" / "py" / ".lock")
 
 
-# A descendant that blocks on <env>/.lock as uv does (flock), says when it has it, and keeps it until told.
-BLOCKED_TAKER = """
-import fcntl, os, sys, time
-lock = os.open(sys.argv[1], os.O_RDWR)
-fcntl.flock(lock, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.01)
-"""
-
-
 def test_each_of_many_holds_in_a_row_lends_and_takes_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One process's holds in a row each lend the lock to a blocked child; one released while lent lets it go.
 
@@ -154,7 +143,7 @@ def test_each_of_many_holds_in_a_row_lends_and_takes_back(tmp_path: Path, monkey
     for turn in range(12):
         got, go = tmp_path / f"got-{turn}", tmp_path / f"go-{turn}"
         with hooks().venvlock_environment_lock(environment=environment, purpose="test", quiet=True) as held:
-            child = subprocess.Popen([sys.executable, "-c", BLOCKED_TAKER, lock_path, str(got), str(go)])
+            child = subprocess.Popen([sys.executable, "-c", FLOCK_TAKER, lock_path, str(got), str(go)])
             assert wait_for(got.exists), f"turn {turn}: the blocked child was never lent the lock"
             if turn % 2 == 0:  # the child lets go: the hold takes the lock back on its own descriptor
                 go.touch()

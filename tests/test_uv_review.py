@@ -16,21 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from support import scripts_dir, wait_for
+from support import FLOCK_TAKER, scripts_dir, wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/locks is Linux's")
 
 VENVLOCK = str(scripts_dir() / "venvlock")
 
-# A process that blocks on <env>/.lock as uv does (a blocking flock), says when it has it, and keeps it until told.
-TAKER = """
-import fcntl, os, sys, time
-lock = os.open(sys.argv[1], os.O_RDWR)
-fcntl.flock(lock, fcntl.LOCK_EX)
-open(sys.argv[2], "w").close()
-while not os.path.exists(sys.argv[3]):
-    time.sleep(0.01)
-"""
 
 # venvlock run's command: a uv-like child that takes the lent lock until told, then the rest of the command, which
 # says when it runs and waits to be told to end
@@ -65,7 +56,8 @@ def test_a_lock_lent_to_a_descendant_comes_back_before_a_uv_outside_gets_it(
     signals = tmp_path / "signals"
     signals.mkdir()
     holder = subprocess.Popen(
-        [VENVLOCK, "run", "--env", str(venv), "--", sys.executable, "-c", COMMAND, str(lock_path), str(signals), TAKER],
+        [VENVLOCK, "run", "--env", str(venv), "--", sys.executable, "-c", COMMAND, str(lock_path), str(signals),
+         FLOCK_TAKER],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     stranger = None
@@ -76,7 +68,7 @@ def test_a_lock_lent_to_a_descendant_comes_back_before_a_uv_outside_gets_it(
         queued = wait_for(lambda: (holder.pid, True) in _lockers(lock_path), timeout=60)
         assert queued, f"the holder never queued to take the lock back: {_lockers(lock_path)}"
         stranger = subprocess.Popen(
-            [sys.executable, "-c", TAKER, str(lock_path), str(tmp_path / "stranger-has-it"), str(tmp_path / "go")]
+            [sys.executable, "-c", FLOCK_TAKER, str(lock_path), str(tmp_path / "stranger-has-it"), str(tmp_path / "go")]
         )
         assert wait_for(lambda: (stranger.pid, True) in _lockers(lock_path)), "the stranger never blocked"
         (signals / "child-go").touch()
