@@ -133,9 +133,12 @@ def _redact_word(word: str) -> tuple[str, str | None]:
 
 def redact_words(argv: Iterable[str]) -> list[str]:
     """Every argument of *argv* redacted (option values, variable assignments, URLs)."""
+    words = list(argv)
+    if not any("@" in word for word in words):  # every credential stands before an @: pip's option table stays unread
+        return words
     out: list[str] = []
     pending: str | None = None
-    for word in argv:
+    for word in words:
         if "@" not in word and pending is None and not word.startswith("-"):
             out.append(word)
             continue

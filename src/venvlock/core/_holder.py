@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 
-from venvlock._pip.redact import redact_text as redact
 from venvlock.core._files import read_file, remove_file, write_file
 
 if sys.platform == "win32":
@@ -23,6 +22,19 @@ else:
     from venvlock.core._unix import pid_alive
 
 __all__ = ["Holder", "redact"]
+
+
+def redact(text: str) -> str:
+    """*text* (a description, a command line) with credentials redacted (:func:`venvlock._pip.redact.redact_text`).
+
+    Every credential pip redacts stands before an ``@``: without one the text is returned as it is, and the
+    redaction module (with pip's option table behind it) is not loaded.
+    """
+    if "@" not in text:
+        return text
+    from venvlock._pip.redact import redact_text
+
+    return redact_text(text)
 
 
 class Holder:
@@ -47,11 +59,19 @@ class Holder:
 
 
 def describe_command(argv: list[str]) -> str:
-    """*argv* as one line a shell would take back (``shlex.join``), the program by its base name, redacted."""
-    from venvlock._pip.redact import redact_command
+    """*argv* as one line a shell would take back (``shlex.join``), the program by its base name, redacted.
+
+    As :func:`redact`: the redaction runs only when an argument holds an ``@`` (a long option alone would load pip's
+    option table to find whether its value is a URL; without an ``@`` no value holds a credential).
+    """
+    import shlex
 
     words = list(argv) or [sys.executable]
     words[0] = os.path.basename(words[0]) or words[0]
+    if not any("@" in word for word in words):
+        return shlex.join(words)
+    from venvlock._pip.redact import redact_command
+
     return redact_command(words)
 
 
