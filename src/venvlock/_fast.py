@@ -213,6 +213,18 @@ def entry_path(folder: str, key: str) -> str:
     return os.path.join(folder, ".venvlock", "fast", key)
 
 
+def request_words(
+    command: str, tool: bool, installer_takes_lock: bool, pip: "Sequence[str] | None", args: "Sequence[str]"
+) -> list[str]:
+    """What the key of an adapter's entry (:func:`entry_key`) covers of its sync request
+    (:meth:`~venvlock.core.SyncRequest.fast_key_words`): the pip command, who installs (*tool*: the tool's own
+    installer; uv's settings count when it takes the lock), the pip that runs, the arguments.  A function here, so
+    that a proved no-op builds no request.
+    """
+    who = "tool" if tool else "venvlock"
+    return ["adapter", command, who, str(int(installer_takes_lock)), *(pip or []), "\0", *args]
+
+
 def entry_key(argv: "Sequence[str]", folder: str | None = None, cwd: str | None = None) -> tuple[str, str]:
     """``(key, folder)``: the entry key of a run with *argv*, and the environment it looks in.
 

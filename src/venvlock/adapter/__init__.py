@@ -543,12 +543,28 @@ class Adapter:
         sync holds the lock, this waits for it sharing the sync lock and asks
         the record again before taking the lock (:func:`venvlock.core.recorded_after_running_sync`).
         """
-        from venvlock.core import SyncRequest
-
         deferred = judge if callable(judge) else None  # asked after the fast path, when an entry does not prove it
         if deferred is not None and (command != "install" or fast is not None):
             judge = deferred()
             deferred = None
+        checked, self._checked = self._checked, None
+        cwd = cwd or os.getcwd()
+        quiet_entry = fast is not None  # pip-locked's entry says -q; an adapter's always gives the count
+        if fast is None and judge and command == "install":  # a few stats prove a no-op proved before, or not
+            from venvlock._fast import attempt, request_words
+
+            start = time.monotonic()
+            words = request_words(command, install is not None, installer_takes_lock, pip, args)
+            count, fast = attempt(words, environment.path, cwd)
+            if fast is None:  # proved: no request is built
+                from venvlock.core import SyncResult
+
+                seconds = time.monotonic() - start
+                return SyncResult(0, installed=False, checked=max(count, 0), seconds=seconds, recorded=True)
+            if deferred is not None and not deferred():  # not proved: asked now; nothing judged, no entry
+                judge, fast = False, None
+        from venvlock.core import SyncRequest, hooks, recorded_after_running_sync, recorded_sync
+
         request = SyncRequest(
             list(args),
             command=command,
@@ -560,22 +576,7 @@ class Adapter:
             installer_takes_lock=installer_takes_lock,
             pip=list(pip) if pip is not None else None,
         )
-        checked, self._checked = self._checked, None
-        quiet_entry = fast is not None  # pip-locked's entry says -q; an adapter's always gives the count
-        if fast is None and request.judge and command == "install":  # a few stats prove a no-op proved before, or not
-            from venvlock._fast import attempt
-
-            start = time.monotonic()
-            count, fast = attempt(request.fast_key_words(), environment.path, request.cwd)
-            if fast is None:
-                from venvlock.core import SyncResult
-
-                seconds = time.monotonic() - start
-                return SyncResult(0, installed=False, checked=max(count, 0), seconds=seconds, recorded=True)
-            if deferred is not None and not deferred():  # not proved: asked now; nothing judged, no entry
-                request.judge, fast = False, None
         judge = request.judge
-        from venvlock.core import hooks, recorded_after_running_sync, recorded_sync
 
         if (  # the check just before read these very arguments: one reading, if nothing it read changed since
             judge

@@ -102,8 +102,9 @@ class SyncRequest:
         variables, which the key covers itself: the command, who installs (uv's settings count when uv does), the
         pip that runs, the arguments.
         """
-        tool = "tool" if self.installer is not None else "venvlock"
-        return ["adapter", self.command, tool, str(int(self.installer_takes_lock)), *(self.pip or []), "\0", *self.args]
+        from venvlock._fast import request_words
+
+        return request_words(self.command, self.installer is not None, self.installer_takes_lock, self.pip, self.args)
 
     def installer_command(self, python: str) -> list[str]:
         """The whole pip command line of this request for an environment whose interpreter is *python*."""
