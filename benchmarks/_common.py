@@ -91,6 +91,22 @@ def load_average() -> str:
         return "load average unknown"
 
 
+def settle(limit: float = 120.0) -> str:
+    """Wait (at most *limit* seconds) until the 1-minute load average is below one process and a quarter of the
+    cores (1.5 on 2), so that a no-op's few milliseconds are not timed in the wake of an earlier benchmark's
+    concurrent runs (``nox -s bench`` runs them one after another; a benchmark's own runs, one at a time, keep it
+    near 1); says how long it waited and the load it saw."""
+    try:
+        os.getloadavg()
+    except OSError:
+        return "load average unknown: not waited"
+    quiet = 1.0 + (os.cpu_count() or 1) / 4
+    start = time.monotonic()
+    while os.getloadavg()[0] >= quiet and time.monotonic() - start < limit:
+        time.sleep(1.0)
+    return f"waited {time.monotonic() - start:.0f} s for the {load_average()}"
+
+
 def console_script(folder: Path, module: str, function: str = "main") -> Path:
     """*module*'s console script as pip 26.3 writes it (no ``import re``: older pips' template imported it).
 

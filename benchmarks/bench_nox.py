@@ -18,6 +18,7 @@ timed (whole ``nox`` process):
 * adapter ``-R`` vs stock ``-R``: what the adapter's protection (the creation
   lock, the environment lock around nox's reuse, the provisioned marker) costs.
 
+The timed rounds start once the load an earlier benchmark left has settled (``settle``: at most 2 minutes).
 Every case also shows its CPU time (the nox process and its children), which
 hardly depends on the load of a shared machine: the figure to diagnose with.
 """
@@ -33,7 +34,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import build_chain, build_wheel, load_average, offline_env, prepare_sources, row, timed, timed_cpu
+from _common import (
+    build_chain,
+    build_wheel,
+    load_average,
+    offline_env,
+    prepare_sources,
+    row,
+    settle,
+    timed,
+    timed_cpu,
+)
 
 #: the noxfile of the adapter's session; the stock session has its own (:data:`STOCK_NOXFILE`), which imports
 #: nothing of venvlock: stock nox as a project without venvlock runs it
@@ -97,6 +108,7 @@ def main() -> None:
         )
         first = f"adapter {build['adapter']:.2f}s, stock {build['stock']:.2f}s"
         print(f"# first build (recreate + install): {first}")
+        print(f"# {settle()}")
         # interleaved, so that a change in the machine's load shifts all four alike, and each round starts one case
         # later, so that none always runs first in a round or always after stock's pip run (each position showed
         # a bias of a few ms here)

@@ -12,7 +12,9 @@ one command.  Timed as whole ``tox`` processes:
   tox's default, ``pip-locked --python {envpython} install {opts}
   {packages}`` and ``uv pip install {packages}``.  Target: <= 1.05x each
   (issue 20).  Each is shown with its CPU time too (the tox process and its
-  children), which hardly depends on the load of a shared machine.
+  children), which hardly depends on the load of a shared machine.  The
+  timed rounds of each start once the load an earlier benchmark left has
+  settled (``settle``: at most 2 minutes).
 * 8 concurrent cold ``tox -e py`` (no ``.tox``) with venvlock vs one cold
   run.  Target: <= 1.5x.  Stock tox's 8 concurrent cold runs are shown for
   reference with their failures (they race), and 8 concurrent stock no-op
@@ -39,6 +41,7 @@ from _common import (
     prepare_sources,
     row,
     scripts_dir,
+    settle,
     timed,
     timed_cpu,
 )
@@ -125,6 +128,7 @@ def main() -> None:
             configure(spelling)
             cold(stock_env)  # builds the environment (and warms virtualenv's app data and the caches)
             timed(tox, env, cwd=project)  # venvlock's first look (its caches)
+            print(f"# {settle()}")
             samples: dict[str, list[float]] = {"venvlock": [], "stock": []}
             cpu: dict[str, list[float]] = {"venvlock": [], "stock": []}
             for _ in range(repeat + 1):  # the first round warms caches and is dropped
