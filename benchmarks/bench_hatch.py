@@ -36,7 +36,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import build_wheel, concurrent, load_average, offline_env, prepare_sources, row, timed
+from _common import build_wheel, concurrent, load_average, offline_env, prepare_sources, row, settle, timed
 
 from helpers.hatch_project import HATCH, IMPORTS, HatchProject  # the tests' project and its hatch
 
@@ -84,6 +84,7 @@ def main() -> None:
                 ran = created.hatch("run", "python", "-c", IMPORTS)  # this environment's hatch makes it
                 if ran.returncode:
                     raise SystemExit(f"hatch failed: {ran.stderr}")
+        settled = settle()
         samples: dict[str, list[float]] = {type_: [] for type_ in synced}
         for _ in range(repeat):  # interleaved, so drift in machine load hits both alike
             for type_, created in synced.items():
@@ -91,9 +92,9 @@ def main() -> None:
         noop = {type_: statistics.median(values) for type_, values in samples.items()}
         processes = options.processes
         print(f"# hatch run ({hatch}), projects from local wheels; medians of {repeat} (no-op), {cold_repeat} (cold)")
-        print(f"# {load_average()}")
-        noop_row = row('no-op hatch run, type "venvlock"', noop["venvlock"], 'type "virtual"', noop["virtual"], "")
-        print(noop_row + "target <= 1.10")
+        print(f"# {settled}; after the no-op runs: {load_average()}")
+        label = 'no-op hatch run, type "venvlock"'
+        print(row(label, noop["venvlock"], 'type "virtual"', noop["virtual"], "target <= 1.10"))
         if options.noop_only:
             return
 
