@@ -128,6 +128,28 @@ def test_a_process_that_only_takes_locks_loads_nothing_a_sync_needs(tmp_path: Pa
     assert not loaded & {"pluggy", "venvlock.core._services", "venvlock.hookspec"}, sorted(loaded)
 
 
+def test_a_folder_name_near_the_file_name_limit_gets_lock_and_marker_files_that_fit(tmp_path: Path) -> None:
+    """A 250-byte folder name (nox keeps a long session name under a long ``--envdir``, and a tool may allow 255
+    bytes): its creation lock, holder file and half-built marker still fit a file name; a usual name keeps its
+    spelling."""
+    from venvlock.adapter import Adapter, Marker
+
+    folder = tmp_path / ("s" * 250)
+    folder.mkdir()
+    adapter = Adapter("tox", quiet=True)
+    environment = adapter.environment(str(folder))
+    with adapter.creation_lock(environment):
+        assert any(".holder" in path.name for path in tmp_path.iterdir())  # the holder file was written too
+    lock = Path(Adapter.creation_lock_path(environment))
+    assert lock.parent == tmp_path and lock.is_file() and len(lock.name.encode()) <= 160, lock.name
+    marker = Marker.incomplete(folder, tool="tox")
+    marker.set()
+    found = Marker.read_incomplete(folder)
+    assert found is not None and found.tool == "tox" and Path(found.path).parent == tmp_path
+    usual = adapter.environment(str(tmp_path / "venv"))
+    assert Adapter.creation_lock_path(usual) == str(tmp_path / ".venv.create.lock")
+
+
 #: a third-party plugin that keeps the locks elsewhere and hears every hold, installed as a distribution
 ELSEWHERE_PLUGIN = """\
 import os

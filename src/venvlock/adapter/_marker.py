@@ -69,14 +69,14 @@ class Marker:
         credentials redacted), so that :meth:`read_incomplete` (``venvlock
         status``) can say who left it.
         """
-        folder = os.path.abspath(os.fspath(environment_path))
-        parent, name = os.path.split(folder)
-        hidden = name if name.startswith(".") else f".{name}"  # `.venv.incomplete`, as `.venv.create.lock`
+        from venvlock.core._environment import hidden_sibling
+
+        path = hidden_sibling(os.path.abspath(os.fspath(environment_path)), INCOMPLETE_SUFFIX)  # as .venv.create.lock
         text = f"incomplete\ntool = {tool}\n"
         if holder is not None:
             pid, command = holder
             text += f"pid = {pid}\ncommand = {' '.join(command.splitlines())}\n"
-        return cls(os.path.join(parent, f"{hidden}{INCOMPLETE_SUFFIX}"), text=text)
+        return cls(path, text=text)
 
     @staticmethod
     def read_incomplete(environment_path: str | os.PathLike[str]) -> HalfBuilt | None:

@@ -37,6 +37,29 @@ class EnvironmentKind(enum.Enum):
         return self.value
 
 
+#: the longest hidden sibling name (:func:`hidden_sibling`) before it is shortened: room is left under the 255
+#: bytes a file name may have for what is added to it (``.holder.<pid>``, a temporary file's ``.<pid>.<n>.tmp``)
+SIBLING_NAME_MAX = 160
+
+
+def hidden_sibling(folder: str, suffix: str) -> str:
+    """``<parent>/.<name><suffix>`` beside *folder* (``.venv.create.lock``, ``.py.incomplete``): the one spelling of
+    the files venvlock keeps beside an environment folder.
+
+    A name whose hidden form would pass :data:`SIBLING_NAME_MAX` bytes (nox hashes a long session name only under a
+    short ``--envdir``; a tool may allow 255 bytes) keeps its first bytes and a digest of the whole, so the file
+    can be made wherever the folder can.
+    """
+    parent, name = os.path.split(folder)
+    hidden = name if name.startswith(".") else f".{name}"
+    encoded = os.fsencode(hidden)
+    if len(encoded) + len(os.fsencode(suffix)) > SIBLING_NAME_MAX:
+        keep = SIBLING_NAME_MAX - len(os.fsencode(suffix)) - 21  # "-" and 20 characters of digest
+        head = encoded[:keep].decode("utf-8", "ignore")  # whole characters only
+        hidden = f"{head}-{short_digest(hidden)}"
+    return os.path.join(parent, hidden + suffix)
+
+
 def short_digest(text: str) -> str:
     """A short, stable, filesystem-safe digest of *text*."""
     from venvlock._fast import digest
@@ -222,8 +245,7 @@ class Environment:
         folder = self.path.rstrip(os.sep) or os.sep
         if os.path.islink(folder):
             folder = os.path.realpath(folder)
-        parent, name = os.path.split(folder)
-        return os.path.join(parent, f"{name if name.startswith('.') else '.' + name}.create.lock")
+        return hidden_sibling(folder, ".create.lock")
 
     def record_dir(self) -> str:
         """Where venvlock records what it synced, keeps its journal and caches: inside a venv, so it goes with the
