@@ -123,10 +123,11 @@ class Session(_SessionProxy):
         Skipped, with a line saying so, when venvlock finds everything asked
         for already installed (plain requirement specifiers, ``-r``/``-c``
         files).  Local paths, editables, URLs and anything unclear go to the
-        installer (pip, or ``uv pip`` on the ``uv`` backend).
+        installer (pip, or ``uv pip`` on the ``uv`` backend).  Paths are taken too, as nox takes them.
         """
         venv = self._virtualenv()
-        if venv is None or not args or self._nox_skips_installs(venv):
+        words = _words(args)
+        if venv is None or not words or self._nox_skips_installs(venv):
             self._by_nox(self._session.install, *args, **kwargs)  # nox's own rules: errors, --no-install
             return
         uv = venv.venv_backend == "uv"
@@ -136,19 +137,29 @@ class Session(_SessionProxy):
             self._session.install(*args, **_with_env(kwargs, extra_env))
             return None
 
-        self._sync(venv, list(args), call, command=[*command, *args], uv=uv, kwargs=kwargs, judge=True, takes_lock=uv)
+        self._sync(venv, words, call, command=[*command, *words], uv=uv, kwargs=kwargs, judge=True, takes_lock=uv)
 
-    def run_install(self, *args: str | os.PathLike[str], **kwargs: Any) -> Any:
+    def run_install(self, *args: Any, **kwargs: Any) -> Any:
         """Run an install step, as :meth:`nox.Session.run_install` does, under the venv's lock.
 
         ``pip install ...``, ``python -m pip install ...`` and
-        ``uv pip install ...`` are skipped when satisfied, like :meth:`install`;
-        any other command always runs (under the lock).
+        ``uv pip install ...`` are skipped when satisfied, like :meth:`install`,
+        unless ``silent=True`` asks for the installer's output; any other
+        command (a Python callable too, as nox takes one) always runs (under the lock).
         """
         venv = self._virtualenv()
         if venv is None or not args or self._nox_skips_installs(venv):
             return self._by_nox(self._session.run_install, *args, **kwargs)
-        words = [os.fspath(arg) for arg in args]
+        words = _words(args)
+        if words is None:  # nox's callable form (or what nox alone makes sense of): run under the lock, as it is
+            labels = [getattr(arg, "__name__", None) or repr(arg) for arg in args]
+
+            def call_as_it_is(extra_env: Mapping[str, str]) -> Any:
+                return self._session.run_install(*args, **_with_env(kwargs, extra_env))
+
+            return self._sync(
+                venv, [], call_as_it_is, command=labels, uv=False, kwargs=kwargs, judge=False, takes_lock=True
+            )
         pip = _pip_install_args(words)
         uv = _program(words[0]) == "uv"
         if pip is not None and venv.venv_backend == "uv" and not uv and words[0] != "python":
@@ -158,17 +169,19 @@ class Session(_SessionProxy):
             # another interpreter's pip (external=True): not judged; locked where it installs, when that is known
             pip, target = None, _foreign_environment(words[0])
 
+        judged = pip is not None and not kwargs.get("silent")  # silent=True: the caller wants the installer's output
+
         def call(extra_env: Mapping[str, str]) -> Any:
             return self._session.run_install(*args, **_with_env(kwargs, extra_env))
 
         return self._sync(
             venv,
-            pip if pip is not None else [],
+            pip if pip is not None and judged else [],
             call,
             command=words,
             uv=uv,
             kwargs=kwargs,
-            judge=pip is not None,
+            judge=judged,
             environment=target,
             # uv takes <venv>/.lock itself, and any other program may run uv: lend it the lock
             takes_lock=uv or pip is None,
@@ -286,9 +299,9 @@ class Session(_SessionProxy):
             raise nox.command.CommandFailed(f"Returned code {code}", return_code=code)
         if tool.ran:
             return tool.value
-        line = shlex.join(command)
-        self._session.log(f"{line} (already satisfied, skipped by venvlock: {_checked(result)})")
-        return "" if kwargs.get("silent") else True
+        if kwargs.get("log", True):  # nox's log=False: the command is not logged
+            self._session.log(f"{shlex.join(command)} (already satisfied, skipped by venvlock: {_checked(result)})")
+        return True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -306,6 +319,13 @@ def _with_env(kwargs: Mapping[str, Any], extra: Mapping[str, str]) -> dict[str, 
     for key, value in extra.items():
         env.setdefault(key, value)
     return {**kwargs, "env": env}
+
+
+def _words(args: tuple[Any, ...]) -> list[str] | None:
+    """The arguments of an install as the command line's words (nox takes paths too); None when one is neither a
+    string nor a path (nox's callable form of ``run_install``)."""
+    words = [os.fspath(arg) if isinstance(arg, os.PathLike) else arg for arg in args]
+    return words if all(isinstance(word, str) for word in words) else None
 
 
 def _program(word: str) -> str:
