@@ -234,9 +234,13 @@ def test_a_fifo_at_a_holder_path_never_hangs_a_waiter(folder: Path, env: dict[st
 
 
 def test_a_name_too_long_is_not_retry_later(tmp_path: Path, env: dict[str, str]) -> None:
-    """Before: a 245-character environment name exited 75 ("retry later") for a permanent error."""
+    """Before: a path with a name too long exited 75 ("retry later") for a permanent error.  A 245-character
+    environment name itself is fine now: its creation lock's name is shortened (``hidden_sibling``)."""
     long_env = tmp_path / ("e" * 245)
-    result = _venvlock("run", "--creation", "--env", str(long_env), "--", "true", env=env)
+    fine = _venvlock("run", "--creation", "--env", str(long_env), "--", "true", env=env)
+    assert fine.returncode == 0, fine.stderr
+    too_long = tmp_path / ("p" * 256) / "env"  # a folder on the way that no file system takes
+    result = _venvlock("run", "--creation", "--env", str(too_long), "--", "true", env=env)
     assert result.returncode not in (0, 75), result.stderr
     assert "too long" in result.stderr, result.stderr
 

@@ -194,18 +194,35 @@ def test_a_session_that_stops_itself_after_its_installs_leaves_a_reusable_venv(p
 
 
 def test_a_venv_folder_that_is_a_symbolic_link_is_never_replaced(project: Path, env: Env, tmp_path: Path) -> None:
-    """``.nox/tests`` a link to a venv elsewhere, with no provisioned marker: venvlock cannot rebuild it without
-    deleting through the link, so it says so and leaves it to nox, which reuses it as stock nox does.  Before, it
-    removed the link and built a new venv in ``.nox``, leaving the linked one stale."""
+    """``.nox/tests`` a link to a venv elsewhere, left half-built: venvlock cannot rebuild it without deleting
+    through the link, so it says so and leaves it to nox, which reuses it as stock nox does.  Before, it removed
+    the link and built a new venv in ``.nox``, leaving the linked one stale."""
+    from venvlock.adapter import Marker
+
     assert run_nox(project, {**env, "TEST_PLAIN": "1"}, "-s", "tests").returncode == 0
     elsewhere, link = tmp_path / "elsewhere", project / ".nox" / "tests"
     link.rename(elsewhere)
     link.symlink_to(elsewhere, target_is_directory=True)
+    Marker.incomplete(link, tool="nox").set()
     rerun = run_nox(project, env, "-s", "tests", "-r")
     assert rerun.returncode == 0, rerun.stderr
     assert link.is_symlink() and "is a symbolic link" in rerun.stderr, rerun.stderr
     assert "Reusing existing virtual environment" in rerun.stderr
     assert venv_problems(elsewhere) == []
+
+
+def test_a_venv_built_without_venvlock_is_reused_as_stock_nox_reuses_it(project: Path, env: Env) -> None:
+    """A venv made by stock nox (no venvlock marker of any kind), reused with ``-R`` when the installer cannot
+    reach the packages: stock nox reuses it and passes; so does venvlock, touching nothing.  Before, venvlock
+    deleted it to rebuild it "once to be sure", and the rebuild's installs failed."""
+    assert run_nox(project, {**env, "TEST_PLAIN": "1"}, "-s", "tests").returncode == 0
+    venv = project / ".nox" / "tests"
+    offline_nowhere = {**env, "PIP_FIND_LINKS": str(project / "no-wheels-here")}
+    for flag in ("-R", "-r"):  # -r: the installs are judged, all satisfied
+        rerun = run_nox(project, offline_nowhere, "-s", "tests", flag)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert "recreating" not in rerun.stderr and "Reusing existing virtual environment" in rerun.stderr
+    assert venv_problems(venv) == []
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ This module imports nothing, not even for type checkers, so any module may impor
 * :class:`LockTimeoutError`: a lock stayed busy past ``VENVLOCK_TIMEOUT`` (exit 75 in commands); also a
   :class:`TimeoutError`.
 * :class:`LockUnavailableError`: a lock file that should be lockable cannot be locked (a planted symbolic
-  link, a permission problem in a writable folder); venvlock refuses to run unlocked there (exit 75).
+  link, a permission problem in a writable folder); venvlock refuses to run unlocked there (exit 75 where
+  trying again later may help, else 1: a symbolic link, a name too long, a FIFO at the lock path).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class LockUnavailableError(VenvlockError, OSError):
     """A lock file cannot be locked where it should be (not a read-only environment): venvlock will not go on.
 
     :ivar temporary: whether trying again later may help (exit 75); False for
-        a permanent problem such as a name too long for the file system or a
-        FIFO at the lock path (exit 1).
+        a permanent problem such as a symbolic link or a FIFO at the lock path,
+        or a name too long for the file system (exit 1).
     """
 
     temporary = True

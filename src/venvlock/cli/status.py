@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
     from venvlock.core import LockState
 
-#: nox's provisioned marker inside the folder (venvlock's nox adapter)
-NOX_PROVISIONED = "nox-provisioned"
-
 
 def main(options: argparse.Namespace, extra: list[str]) -> int:
     environments = [given(path) for path in options.paths]
@@ -93,14 +90,13 @@ def lock_status(state: LockState) -> dict[str, object]:
 
 
 def markers(environment: Environment) -> list[dict[str, str]]:
-    """Half-built markers: ``.<name>.incomplete`` beside the folder; nox's provisioned marker missing.
+    """Half-built markers: ``.<name>.incomplete`` beside the folder (nox's too); a venv without ``pyvenv.cfg``.
 
     None for an interpreter outside any venv: nothing creates it, so it is never half-built.
     """
     found: list[dict[str, str]] = []
     if environment.kind is EnvironmentKind.INTERPRETER:
         return found
-    parent = os.path.dirname(environment.path.rstrip(os.sep))
     half_built = Marker.read_incomplete(environment.path)
     if half_built is not None:
         by = f" (by pid {half_built.pid}: {half_built.command})" if half_built.pid and half_built.command else ""
@@ -111,17 +107,6 @@ def markers(environment: Environment) -> list[dict[str, str]]:
                 "meaning": f"its creation or removal did not finish{by}",
             }
         )
-    if os.path.basename(parent) == ".nox" and environment.exists():
-        provisioned = os.path.join(environment.record_dir(), NOX_PROVISIONED)
-        if not os.path.lexists(provisioned):
-            found.append(
-                {
-                    "tool": "nox",
-                    "marker": provisioned,
-                    "meaning": "not marked provisioned: its installs did not finish, or venvlock's nox adapter "
-                    "did not make it",
-                }
-            )
     if environment.exists() and not os.path.isfile(os.path.join(environment.path, "pyvenv.cfg")):
         found.append(
             {"tool": "venv", "marker": os.path.join(environment.path, "pyvenv.cfg"), "meaning": "no pyvenv.cfg"}

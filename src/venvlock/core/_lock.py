@@ -247,8 +247,8 @@ def unlockable(environment: Environment, lock_path: str, error: OSError, *, fold
         mode = os.stat(lock_path, follow_symlinks=False).st_mode
     except OSError:
         mode = stat.S_IFREG
-    if error.errno == errno.ELOOP or stat.S_ISLNK(mode):
-        reason = "it is a symbolic link, which venvlock never follows; remove it"
+    if error.errno == errno.ELOOP or stat.S_ISLNK(mode):  # it stays until someone removes it: not "retry later"
+        reason, temporary = "it is a symbolic link, which venvlock never follows; remove it", False
     elif not stat.S_ISREG(mode):
         reason, temporary = f"it is {_os_lock.describe_mode(mode)}, not a lock file; remove it", False
     elif error.errno == errno.ENAMETOOLONG:
@@ -258,7 +258,7 @@ def unlockable(environment: Environment, lock_path: str, error: OSError, *, fold
     failure = LockUnavailableError(
         error.errno or errno.EIO,
         f"cannot lock environment {name}: {reason} (lock file {display_path(lock_path)}); "
-        "venvlock does not install into a writable environment without its lock",
+        "venvlock does not work on a writable environment without its lock",
     )
     failure.temporary = temporary
     raise failure from error

@@ -20,8 +20,10 @@ session from clobbering each other's venv.  This module replaces
   while nox deletes or reuses an existing venv, so a ``pip-locked``/``uv``
   install from outside nox is not cut off (a run that reuses a provisioned
   venv on the shared side lets nox neither delete nor write it);
-* rebuilds a venv whose provisioning did not finish (no *provisioned marker*)
-  even when nox was asked to reuse it (``-r``, ``-R``, ``reuse_venv``).
+* rebuilds a venv an earlier run left half-made (its creation's half-built
+  marker, or an interrupted install's journal) even when nox was asked to
+  reuse it (``-r``, ``-R``, ``reuse_venv``); any other venv nox reuses as it
+  would without venvlock.
 
 If nox's internals are not what this module knows, it warns once and leaves
 nox alone: sessions then run unprotected, exactly as with ``nox.session``.
@@ -160,7 +162,7 @@ class ProtectedRun:
     def __init__(self, runner: Any, *, proxied: bool) -> None:
         self.runner = runner
         self.name: str = runner.friendly_name
-        self.envdir: str = os.fspath(runner.envdir)
+        self.envdir: str = envdir_of(runner)
         self.purpose = _state.nox_purpose(self.name)
         self.adapter = Adapter("nox", purpose=self.purpose)
         self.proxied = proxied
@@ -234,16 +236,43 @@ class ProtectedRun:
             return
         self.take_creation_lock()
         assert self.environment is not None
-        create = functools.partial(type(self.runner)._create_venv, self.runner)
         if not self.environment.exists():
-            create()
+            self.build()
         else:
             with self._environment_lock("recreate or reuse"):
                 self.rebuild_if_incomplete()
-                create()
+                self.build()
         if getattr(self.runner.venv, "_reused", True) is False:  # a new venv: nothing provisioned yet
             self._remove_marker()
-            fault_point("create", errors=True)  # test-only: the folder is there, not provisioned
+
+    def build(self) -> None:
+        """Let nox create the venv, or reuse it; while nox makes the folder, the half-built marker is beside it.
+
+        ``.<name>.incomplete`` (:meth:`Marker.incomplete`, as for tox, hatch
+        and poetry) is set before nox creates or recreates the venv and
+        cleared once it has: a run killed meanwhile leaves it, and the next
+        run rebuilds the venv (:meth:`rebuild_if_incomplete`).  A venv nox
+        reuses is not marked: nothing of it changes.
+        """
+        assert self.environment is not None
+        create = functools.partial(type(self.runner)._create_venv, self.runner)
+        path = self.environment.path
+        if os.path.lexists(path) and self.runner.reuse_existing_venv() and _reusable_venv(self.runner) is not None:
+            create()  # nox reuses the folder as it is
+            return
+        marker = Marker.incomplete(path, tool="nox", holder=(os.getpid(), self.purpose))
+        try:
+            marker.set()
+        except VenvlockError as error:
+            _fail(error)
+        try:
+            create()
+        except BaseException:
+            if not os.path.lexists(path):  # nox made nothing: nothing is half-built
+                marker.clear()
+            raise
+        fault_point("create", errors=True)  # test-only: the folder is there, still marked half-built
+        marker.clear()
 
     def take_creation_lock(self) -> None:
         """Hold the creation lock of the session's venv until the run ends."""
@@ -283,31 +312,37 @@ class ProtectedRun:
             return False
         self._stack.enter_context(shared)
         venv._clean_location = lambda: False  # checked above: nox reuses it, whatever happens; never deletes it
+        _ = self.runner.envdir  # nox's own reading in _create_venv, which warns here of a name it hashed
         self.runner.venv = venv
         venv.create()
         return True
 
     def rebuild_if_incomplete(self) -> None:
-        """Delete the venv when nox would reuse it but its provisioning never finished (a link: never)."""
+        """Delete the venv when nox would reuse it but an earlier run left it half-made (a link: never).
+
+        Only on evidence: the half-built marker of a creation that never
+        finished (:meth:`build`), or the journal of an install that never
+        finished.  A venv without either is reused as stock nox reuses it,
+        whoever made it (stock nox before venvlock was adopted, a run whose
+        install failed): its installs run again, as nox's do.
+        """
         assert self.environment is not None
-        if not self.environment.exists() or self.complete():
+        if not self.environment.exists() or not self.runner.reuse_existing_venv():
+            return  # nothing to reuse, or nox recreates it anyway
+        if Marker.read_incomplete(self.environment.path) is not None:
+            why = "was left half-built by an earlier run"
+        elif Adapter.journal_present(self.environment):
+            why = "was not completely provisioned by an earlier run (an install into it was interrupted)"
+        else:
             return
-        if not self.runner.reuse_existing_venv():
-            return  # nox recreates it anyway
         name = self.environment.name
         if os.path.islink(self.environment.path):
             _state.log(
-                f"venvlock: {name} is a symbolic link: not rebuilt (venvlock deletes nothing through a link); "
-                "nox reuses it as it is"
+                f"venvlock: {name} {why}, but it is a symbolic link: not rebuilt (venvlock deletes nothing "
+                "through a link); nox reuses it as it is"
             )
             return
-        if os.path.isdir(self.environment.record_dir()):
-            _state.log(f"venvlock: {name} was not completely provisioned by an earlier run; recreating it")
-        else:
-            _state.log(
-                f"venvlock: {name} has no venvlock provisioned marker yet (built without venvlock, "
-                "or by a run that never finished): recreating it once to be sure it is complete"
-            )
+        _state.log(f"venvlock: {name} {why}; recreating it")
         remove_tree(self.environment.path)  # not following links: only the venv folder itself goes
 
     @contextlib.contextmanager
@@ -371,6 +406,19 @@ def _fail(error: VenvlockError) -> NoReturn:
     raise CommandFailed(str(error)) from error
 
 
+def envdir_of(runner: Any) -> str:
+    """*runner*'s venv folder, read without nox's warnings: nox warns each time it computes the folder of a session
+    whose name it hashes (too long, or no ASCII), and its own ``_create_venv`` reads it once, as without venvlock."""
+    import logging
+
+    logger = logging.getLogger("nox")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        return str(os.fspath(runner.envdir))
+    finally:
+        logger.disabled = disabled
+
+
 def _reusable_venv(runner: Any) -> Any:
     """The venv object nox's ``_create_venv`` makes for *runner*, not yet created, when nox will reuse the folder.
 
@@ -385,7 +433,7 @@ def _reusable_venv(runner: Any) -> Any:
         venv = sessions.get_virtualenv(
             *sessions.resolve_venv_backends(config, func),
             download_python=sessions.resolve_download_python(config, func),
-            envdir=runner.envdir,
+            envdir=envdir_of(runner),
             reuse_existing=True,
             interpreter=func.python,
             venv_params=func.venv_params,
