@@ -258,3 +258,15 @@ def test_repair_plans_nothing_for_site_folders_outside_the_install_scheme(
     alone = [problem for problem in plan.left_alone if problem.distribution == "delta"]
     assert alone and all(problem.folder.startswith(str(other)) for problem in alone), plan.as_dict()
     assert any("outside" in line and "delta" in line for line in plan.lines(dry_run=True)), plan.lines(dry_run=True)
+
+
+def test_a_dry_run_exits_as_the_repair_would(env: dict[str, str], venv: Path) -> None:
+    """Damage the repair leaves alone (an unmet requirement): the dry run exits 1, as the repair does.  Before,
+    every dry run exited 0, and a script could not ask first."""
+    pip_install(venv, env, "alpha")
+    pip(venv, env, "uninstall", "-y", "beta")
+    dry = venvlock("repair", "--dry-run", env=env)
+    assert dry.returncode == 1 and "Not repaired" in dry.stdout, dry.stdout + dry.stderr
+    done = venvlock("repair", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert json.loads(venvlock("repair", "--dry-run", "--json", env=env).stdout)["exit"] == 1

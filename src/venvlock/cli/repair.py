@@ -14,7 +14,8 @@ Nothing outside the environment's own scheme (its real package, scripts and
 data folders) is ever deleted.  Unmet requirements and files no distribution
 owns are reported, not changed.  Exit 0 when the environment is intact
 afterwards, 1 when damage remains, the installer's status when it failed, 3
-when nothing could be verified (see ``venvlock verify``).  ``--json`` prints
+when nothing could be verified (see ``venvlock verify``); ``--dry-run``: 0 or
+1 as the repair would, if its installer succeeds.  ``--json`` prints
 one object: the plan, the installer's status and what verify found after.
 """
 
@@ -60,7 +61,7 @@ def main(options: argparse.Namespace, pip_options: list[str]) -> int:
                     print(f"Nothing verified in {environment.name}: no distribution in its package folders")
                 elif plan.empty():
                     print("Nothing to repair" if not report.damaged else "Nothing venvlock can repair")
-            status = exit_status(report) if not options.dry_run or report.covered_nothing else 0
+            status = exit_status(report) if not options.dry_run or report.covered_nothing else _foreseen(plan)
             if journal:
                 adapter.end_journal(environment)
             return _done(out, status, as_json)
@@ -99,6 +100,12 @@ def _stays_in(environment: Environment, pip_options: list[str]) -> None:
             f"repair: {'; '.join(where)}: the installer would install elsewhere, and repair installs into "
             f"{display_path(environment.path)} only (leave that out for this command)"
         )
+
+
+def _foreseen(plan: RepairPlan) -> int:
+    """A dry run's status: what the repair would exit with, could its installer put back what it plans (1 when
+    damage would remain: what it leaves alone; 0 when nothing would), so that a script can ask before it repairs."""
+    return 1 if any(problem.severity.value == "damage" for problem in plan.left_alone) else 0
 
 
 def _done(out: dict[str, object], status: int, as_json: bool) -> int:
