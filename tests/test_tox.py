@@ -431,7 +431,8 @@ def test_failing_install_keeps_exit_code_and_releases(tmp_path: Path, env: dict[
 
 @pytest.mark.slow
 def test_satisfied_reinstall_is_skipped(tmp_path: Path, env: dict[str, str], wheelhouse: Path) -> None:
-    """tox reinstalls every dependency when a pip setting changes; the core finds them satisfied: no pip."""
+    """tox reinstalls every dependency when a pip setting changes; the core finds them satisfied: no pip, and tox's
+    line for the step says so (before, the line was missing: tox's output lost a step)."""
     project = write_project(tmp_path / "project")
     assert run_tox(project, env, "-e", "py").returncode == 0
     moved = {**env, "PIP_FIND_LINKS": f"{wheelhouse}{os.sep}"}  # the same folder, another value
@@ -440,7 +441,9 @@ def test_satisfied_reinstall_is_skipped(tmp_path: Path, env: dict[str, str], whe
     moved = {**env, "PIP_FIND_LINKS": f"{wheelhouse}{os.sep}{os.sep}"}
     result = run_tox(project, moved, "-e", "py")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "install_deps>" not in result.stdout, result.stdout
+    skipped = [line for line in result.stdout.splitlines() if "install_deps>" in line]
+    assert len(skipped) == 1 and skipped[0].startswith("py: install_deps> python -I -m pip install alpha"), skipped
+    assert skipped[0].endswith(" packages checked)") and "(already satisfied, skipped by venvlock: " in skipped[0]
     again = run_tox(project, moved, "-e", "py")  # tox's bookkeeping was written: nothing to do at all
     assert again.returncode == 0 and "install_deps" not in again.stdout
 

@@ -404,12 +404,12 @@ class Guard:
 
         takes_lock = self.uses_uv or runs_uv(words)
         judge = arguments is not None
-        self.adapter.sync(
+        result = self.adapter.sync(
             self.environment, arguments or [], install=tool, judge=judge, cwd=folder, installer_takes_lock=takes_lock
         )
         if outcomes:
             return outcomes[0]
-        return _done(self.tox_env, words, run_id, cwd)
+        return _done(self.tox_env, words, run_id, cwd, result.checked)
 
 
 class _InstallerFailed(Exception):
@@ -429,14 +429,26 @@ def _step_failure(error: BaseException) -> bool:
     return isinstance(error, SystemExit) and isinstance(error.code, int) and error.code > 0
 
 
-def _done(tox_env: RunToxEnv, cmd: Any, run_id: str, cwd: Path | None) -> Outcome:
-    """A successful outcome for an installer command that the core found nothing to do for."""
+def _done(tox_env: RunToxEnv, cmd: Any, run_id: str, cwd: Path | None, checked: int) -> Outcome:
+    """A successful outcome for an installer command that the core found nothing to do for.
+
+    tox logs each command it runs (``py: install_deps> python -I -m pip install ...``, in ``execute_async``);
+    this one's line is logged the same way, with what venvlock did instead, as the nox adapter says it.
+    """
+    import logging
+
     from tox.execute.api import Outcome, StdinSource
     from tox.execute.request import ExecuteRequest
 
     now = time.monotonic()
     words = [str(word) for word in cmd]
-    request = ExecuteRequest(words, cwd or Path(str(tox_env.core["tox_root"])), {}, StdinSource.OFF, run_id)
+    folder = cwd or Path(str(tox_env.core["tox_root"]))
+    request = ExecuteRequest(words, folder, tox_env.environment_variables, StdinSource.OFF, run_id)
+    shown = getattr(request, "shell_cmd_redacted", None) or request.shell_cmd
+    here = Path.cwd()
+    where = "" if folder == here else f" {here.relative_to(folder) if here.is_relative_to(folder) else folder}"
+    skipped = f"already satisfied, skipped by venvlock: {checked} package{'s' if checked != 1 else ''} checked"
+    logging.getLogger("tox.tox_env.api").warning("%s%s> %s (%s)", run_id, where, shown, skipped)
     message = "venvlock: already satisfied, not installed again\n"
     return Outcome(request, False, Outcome.OK, message, "", now, now, words, {})
 
