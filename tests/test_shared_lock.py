@@ -129,6 +129,23 @@ def test_killed_shared_holder_releases(tmp_path: Path) -> None:
     assert "running commands" not in err, "a dead shared holder was named as holding the lock"
 
 
+def test_a_killed_shared_holders_file_is_removed_by_the_next_exclusive_holder(tmp_path: Path) -> None:
+    """Before: each shared holder killed while it held the lock (tox during its commands, by SIGKILL or a CI job's
+    timeout) left ``.env.create.lock.holder.<pid>`` for good, and they piled up."""
+    log = tmp_path / "log"
+    reader = _start(tmp_path, "shared", 60.0)
+    assert wait_for(lambda: _started(log, 1), timeout=30)
+    left = tmp_path / f".env.create.lock.holder.{reader.pid}"
+    assert left.is_file()
+    reader.send_signal(signal.SIGKILL)
+    reader.wait(30)
+    assert left.is_file()  # the kernel released the lock; nobody removed the file
+    writer = _start(tmp_path, "exclusive", 0.0)
+    _, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0, err
+    assert not list(tmp_path.glob(".env.create.lock.holder*")), sorted(tmp_path.iterdir())
+
+
 def test_release_in_process_after_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Leaving the block by an exception releases the lock and removes the holder file."""
     from venvlock.adapter import Adapter

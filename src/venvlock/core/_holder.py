@@ -112,20 +112,26 @@ def read_holder(lock_path: str) -> Holder | None:
     return _read(holder_path(lock_path))
 
 
-def shared_holders(lock_path: str) -> list[Holder]:
-    """The live processes that say they hold *lock_path* shared, oldest holder file first."""
+def _shared_holder_files(lock_path: str) -> list[tuple[str, int]]:
+    """The shared holder files beside *lock_path* (``<lock>.holder.<pid>``), with the pid each is named after."""
     folder, base = os.path.split(lock_path)
     prefix = base + ".holder."
     try:
-        names = [
-            name for name in os.listdir(folder or ".") if name.startswith(prefix) and name[len(prefix) :].isdigit()
-        ]
+        names = os.listdir(folder or ".")
     except OSError:
         return []
+    return [
+        (os.path.join(folder, name), int(name[len(prefix) :]))
+        for name in names
+        if name.startswith(prefix) and name[len(prefix) :].isdigit()
+    ]
+
+
+def shared_holders(lock_path: str) -> list[Holder]:
+    """The live processes that say they hold *lock_path* shared, oldest holder file first."""
     found: list[tuple[float, Holder]] = []
-    for name in names:
-        path = os.path.join(folder, name)
-        holder = _read(path, int(name[len(prefix) :]))
+    for path, pid in _shared_holder_files(lock_path):
+        holder = _read(path, pid)
         try:
             if holder is not None and holder.alive:
                 found.append((os.stat(path, follow_symlinks=False).st_mtime, holder))
@@ -163,6 +169,13 @@ def remove_holder(path: str) -> None:
     """Remove the holder file *path* this process wrote (it no longer holds that lock)."""
     _written.discard(path)
     remove_file(path)
+
+
+def remove_stale_shared_holders(lock_path: str) -> None:
+    """Holding *lock_path* exclusively: nobody holds it shared, so every shared holder file beside it was left by a
+    process killed while it held the lock (SIGKILL, a CI job's timeout): remove them, or they pile up."""
+    for path, _pid in _shared_holder_files(lock_path):
+        remove_file(path)
 
 
 def remove_own_holders() -> None:

@@ -26,6 +26,7 @@ from venvlock.core._holder import (
     holder_path,
     read_holder,
     remove_holder,
+    remove_stale_shared_holders,
     shared_holder_path,
     write_holder,
 )
@@ -316,6 +317,8 @@ def hold(
         held = LockHold(lock_path, locked=True, fd=fd, waited=wait.waited(), mode=mode)
         held._purpose = purpose
         try:
+            if mode == EXCLUSIVE:
+                remove_stale_shared_holders(lock_path)
             write_holder(held.holder_file, purpose)
             if on_acquired is not None:
                 on_acquired(held.waited)
