@@ -134,7 +134,7 @@ GENERAL = (
     _options(ELSEWHERE, True, "--python"),
     _options(HARMLESS, False, "-v", "--verbose", accepts=_count),
     _options(HARMLESS, False, "-q", "--quiet", accepts=_count),
-    _options(HARMLESS, True, "--log", "--log-file", "--local-log"),
+    _options(INSTALLER, True, "--log", "--log-file", "--local-log"),  # pip writes the log even when satisfied
     _options(HARMLESS, False, "--no-input"),
     _options(HARMLESS, True, "--keyring-provider", accepts=_choice("auto", "disabled", "import", "subprocess")),
     _options(HARMLESS, True, "--proxy"),

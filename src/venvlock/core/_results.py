@@ -20,7 +20,8 @@ class Verdict:
     """The answer of ``venvlock_check``: :meth:`already_satisfied`, :meth:`install_needed` or :meth:`cannot_judge`.
 
     ``Verdict(True/False/None)`` and :meth:`nothing_to_do` are venvlock 0.x's spellings, still accepted.
-    *checked*: how many distributions the check looked at; *damaged*: folders to repair before installing.
+    *checked*: how many distributions the check looked at; *damaged*: the damaged folders it found (the
+    installer meets them, as without venvlock; ``venvlock repair`` puts them right).
     """
 
     __slots__ = ("checked", "damaged", "outcome", "reason")

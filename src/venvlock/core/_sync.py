@@ -189,10 +189,9 @@ def sync(environment: Environment, request: SyncRequest, hook: HookRelay, lock_p
             return done(verdict.checked, waited=hold.waited, recorded=saved)
         if reading.key is not None:
             forget(environment, reading.key)
-        if verdict.damaged:
-            from venvlock.core._installed import repair
-
-            repair(list(dict.fromkeys(verdict.damaged)), reading.site_dirs or [])
+        # damage the check found (a dist-info without RECORD, two of one project, pip's ~ leftovers) is the
+        # installer's to meet, as without venvlock: a sync removes only what its own journal proves an
+        # interrupted sync left (heal, above); `venvlock repair` is the one that puts damage right
         journal = begin(environment, describe_command(["pip", request.command, *request.args]))
         inject_fault("journal")
         returncode = _install(environment, request, hook, hold)
