@@ -214,6 +214,37 @@ def test_a_child_asking_shared_under_its_parents_exclusive_hold_goes_through(tmp
     assert "start shared" in (tmp_path / "log").read_text()
 
 
+#: a process that holds the creation lock shared while its child runs (tox running its commands)
+READING_PARENT = r"""
+import subprocess, sys
+from venvlock.adapter import Adapter
+adapter = Adapter("test", purpose="reading parent")
+with adapter.using_lock(adapter.environment(sys.argv[1])):
+    sys.exit(subprocess.call(sys.argv[2:]))
+"""
+
+
+def test_a_child_asking_exclusive_under_its_parents_shared_hold_goes_through(tmp_path: Path) -> None:
+    """Before: ``tox -r -e X`` run by the commands of ``tox -e X`` waited for its own parent, forever (stock tox
+    passes).  Held shared by ancestors alone, the lock lets their descendant go on under their hold; a reader that
+    is no ancestor is waited for first."""
+    log = tmp_path / "log"
+    (tmp_path / "env").mkdir()
+    other = _start(tmp_path, "shared", 2.0)  # a reader that is no ancestor: waited for
+    assert wait_for(lambda: _started(log, 1), timeout=30)
+    child = [sys.executable, "-c", HOLDER, "exclusive", str(tmp_path / "env"), "0", str(log)]
+    parent = subprocess.run(
+        [sys.executable, "-c", READING_PARENT, str(tmp_path / "env"), *child],
+        env=_env(tmp_path, VENVLOCK_TIMEOUT="60"), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    other.wait(30)
+    assert parent.returncode == 0, parent.stderr
+    times = _intervals(log)
+    (writer,) = [entry for pid, entry in times.items() if pid != other.pid]
+    other_end = times[other.pid][2]
+    assert writer[0] == "exclusive" and other_end is not None and writer[1] >= other_end, times
+
+
 def test_a_link_to_the_environment_takes_its_creation_lock(tmp_path: Path) -> None:
     """One environment, one creation lock: a run through a symbolic link waits for a run through the real path."""
     (tmp_path / "env").mkdir()

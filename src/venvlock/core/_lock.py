@@ -28,6 +28,7 @@ from venvlock.core._holder import (
     remove_holder,
     remove_stale_shared_holders,
     shared_holder_path,
+    shared_holders,
     write_holder,
 )
 from venvlock.core._settings import TIMEOUT_VAR, UNLOCKED_VAR, format_timeout, timeout, unlocked
@@ -423,10 +424,14 @@ def _acquire(lock_path: str, exclusive: bool, wait: _Wait) -> int:
             if blocker is not None:
                 wait.busy()
                 locked = blocker.wait(min(FOLDER_CHECK, wait.due()))
+                if not locked and exclusive and read_holder(lock_path) is None and _readers_are_ancestors(lock_path):
+                    raise _Nested  # the other readers have gone: only ancestors are left, who wait for this one
             elif not (locked := _os_lock.lock(fd, exclusive=exclusive)):
                 if not wait.reported:
                     holder = wait.first_holder()
-                    if _nesting.held_by_ancestor(lock_path, holder):
+                    if _nesting.held_by_ancestor(lock_path, holder) or (
+                        exclusive and holder is None and _readers_are_ancestors(lock_path)
+                    ):
                         raise _Nested
                     wait.busy(holder)
                 blocker = _Blocker(fd, exclusive)
@@ -445,6 +450,14 @@ def _acquire(lock_path: str, exclusive: bool, wait: _Wait) -> int:
             blocker.cancel()
         if fd is not None:
             _release(fd)
+
+
+def _readers_are_ancestors(lock_path: str) -> bool:
+    """Whether the lock is held shared by ancestors of this process alone (``tox -r`` run by the commands of a tox
+    run of the same environment): an exclusive wait would last as long as their hold, and they wait for this
+    process, so it goes on under their hold, as for an ancestor's exclusive hold."""
+    readers = shared_holders(lock_path)
+    return bool(readers) and all(_nesting.held_by_ancestor(lock_path, reader) for reader in readers)
 
 
 def _folder_missing(wait: _Wait, gone_since: float | None) -> float:
