@@ -172,11 +172,16 @@ def test_control_stock_poetry_concurrent_installs_break(tmp_path: Path, index: s
     Fresh, the 8 creations of ``.venv`` and installs race only sometimes here (7 of 8 failed in one trial of
     five, their pip left without files); once poetry updates packages, 8 concurrent runs uninstall the same
     distributions at once (poetry runs ``pip uninstall`` for each) and 1 to 8 of them failed in every trial
-    ("Cannot install heavy0."), with 2, 3 or 8 packages moved.
+    ("Cannot install heavy0."), with 2, 3 or 8 packages moved.  One CI run saw a trial without a failure: up to
+    three trials, each on a project of its own, before the control counts as void.
     """
-    fresh, damage, after = install_fresh_then_added(tmp_path / "project", index, stock, 8)
-    failed = sum(r.returncode != 0 for r in (*fresh, *after))
-    assert failed or damage or problems_of(tmp_path / "project"), "stock poetry did not race: the control is void"
+    for trial in range(3):
+        project = tmp_path / f"project-{trial}"
+        fresh, damage, after = install_fresh_then_added(project, index, stock, 8)
+        failed = sum(r.returncode != 0 for r in (*fresh, *after))
+        if failed or damage or problems_of(project):
+            return
+    pytest.fail("stock poetry did not race in 3 trials: the control is void")
 
 
 # --------------------------------------------------------------------------------------------------
